@@ -1,0 +1,24 @@
+"""`make bench`: run every benchmark module in turn (each prints its own table of medians and ratios)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+MODULES = ("bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain")
+
+
+def main() -> None:
+    wanted = sys.argv[1:]
+    for name in MODULES:
+        if wanted and name.split(".")[-1] not in wanted:
+            continue
+        if importlib.util.find_spec(name) is None:
+            continue
+        print(f"\n=== {name} ===", flush=True)
+        importlib.import_module(name).main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The one `packetfs` command. Each concern contributes its subcommands from its own `cli` module."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+from . import __version__
+
+# Modules that define COMMANDS: list[click.Command], added under `packetfs bitcoin`.
+BITCOIN_COMMAND_MODULES = (
+    "packetfs.bitcoin.patterns.cli",
+    "packetfs.bitcoin.consensus.cli",
+    "packetfs.bitcoin.codec.cli",
+    "packetfs.bitcoin.storage.cli",
+    "packetfs.bitcoin.chain.cli",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="packetfs")
+def main() -> None:
+    """PacketFS: a Bitcoin block engine and a measured packet-compute fabric."""
+
+
+@main.group()
+def bitcoin() -> None:
+    """Bitcoin: parse, analyse, validate and compress real chain data."""
+
+
+def _register() -> None:
+    for name in BITCOIN_COMMAND_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue  # that concern has no commands yet
+        for command in importlib.import_module(name).COMMANDS:
+            bitcoin.add_command(command)
+
+
+_register()
+
+if __name__ == "__main__":
+    main()
