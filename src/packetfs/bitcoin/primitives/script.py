@@ -105,7 +105,7 @@ def iter_script(script: bytes | memoryview) -> Iterator[ScriptToken]:
                 size = int.from_bytes(script[i : i + width], "little")
                 i += width
             if i + size > n:
-                yield ScriptToken(op, bytes(script[i:]), start, True)
+                yield ScriptToken(op, bytes(script[start + 1 :]), start, True)
                 return
             yield ScriptToken(op, bytes(script[i : i + size]), start)
             i += size

@@ -40,7 +40,7 @@ class TxIn(NamedTuple):
 
 
 class TxOut(NamedTuple):
-    value: int
+    value: int  # satoshis; a signed 64-bit field on the wire (negative values exist in invalid txs)
     script_pubkey: bytes
 
 
@@ -277,7 +277,7 @@ class Transaction:
                 p = o + 9
                 if n >= 0xFD:
                     n, p = _read_size(b, o + 8, self._end)
-                result.append(TxOut(int.from_bytes(b[o : o + 8], "little"), bytes(b[p : p + n])))
+                result.append(TxOut(int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n])))
             self._outputs = tuple(result)
         return self._outputs
 

@@ -1,0 +1,131 @@
+"""Hostile input: truncations, bit flips and random bytes give ParseError or an exact round trip,
+never another exception, a hang or a huge allocation."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from packetfs.bitcoin.primitives import Block, ParseError, Transaction, iter_script, serialize_tokens
+from packetfs.bitcoin.primitives.encoding import compact_size, read_compact_size
+from packetfs.bitcoin.primitives.script import classify_output
+
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SMALL_BLOCK = "mainnet-757739"
+
+
+def _parse_or_parse_error(raw: bytes) -> None:
+    try:
+        block = Block.from_bytes(raw)
+    except ParseError as e:
+        assert e.offset is None or 0 <= e.offset <= len(raw) + 9
+        return
+    # Whatever parsed must be exact.
+    assert block.serialize() == raw
+    for tx in block.transactions:
+        tx.inputs, tx.outputs, tx.witnesses  # materializing never fails once boundaries parsed
+        assert Transaction.from_bytes(tx.serialize()).serialize() == tx.serialize()
+
+
+@FUZZ
+@given(data=st.data())
+def test_truncated_blocks_raise_parse_error(real_blocks, data):
+    raw = real_blocks[data.draw(st.sampled_from(sorted(real_blocks)))]
+    cut = data.draw(st.integers(0, len(raw) - 1))
+    with pytest.raises(ParseError):
+        Block.from_bytes(raw[:cut])
+
+
+@FUZZ
+@given(data=st.data())
+def test_bit_flipped_blocks(real_blocks, data):
+    raw = bytearray(real_blocks[data.draw(st.sampled_from([SMALL_BLOCK, "mainnet-300025"]))])
+    for _ in range(data.draw(st.integers(1, 4))):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] ^= 1 << data.draw(st.integers(0, 7))
+    _parse_or_parse_error(bytes(raw))
+
+
+@FUZZ
+@given(st.binary(max_size=400))
+def test_random_bytes_as_block_and_tx(raw):
+    _parse_or_parse_error(raw)
+    try:
+        tx = Transaction.from_bytes(raw)
+    except ParseError:
+        return
+    assert tx.serialize() == raw
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_random_bytes_with_valid_header_prefix(real_blocks, tail):
+    _parse_or_parse_error(real_blocks[SMALL_BLOCK][:80] + tail)
+
+
+def test_lying_counts_fail_before_allocating():
+    tracemalloc.start()
+    try:
+        # A tx claiming 2^25 inputs, a block claiming 2^25 transactions, a witness claiming 2^25 items.
+        lying_tx = b"\x01\x00\x00\x00" + compact_size(0x02000000) + bytes(50)
+        lying_block = bytes(80) + compact_size(0x02000000) + bytes(50)
+        for raw in (lying_tx, lying_block):
+            with pytest.raises(ParseError, match="exceeds the remaining bytes"):
+                (Transaction.from_bytes if raw is lying_tx else Block.from_bytes)(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1_000_000
+
+
+def test_segwit_witness_item_count_lie():
+    tx = Transaction.from_hex(
+        "02000000000101" + "11" * 32 + "00000000" + "00" + "ffffffff" + "01" + "e803000000000000" + "00"
+        + "01" + "01aa" + "00000000"
+    )
+    raw = bytearray(tx.serialize())
+    wit = raw.index(bytes.fromhex("0101aa"))
+    raw[wit : wit + 1] = compact_size(0x01000000)
+    with pytest.raises(ParseError, match="witness item count"):
+        Transaction.from_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "raw,reason",
+    [
+        ("fd0100", "non-canonical"),
+        ("fe00010000", "non-canonical"),
+        ("ffffffffff00000000", "non-canonical"),
+        ("fe00000002", "above limit"),
+        ("fd01", "truncated"),
+    ],
+)
+def test_compact_size_errors(raw, reason):
+    data = bytes.fromhex(raw)
+    if reason == "above limit":
+        assert read_compact_size(data, 0)[0] == 0x02000000  # exactly MAX_SIZE is fine
+        data = bytes.fromhex("fe01000002")
+    with pytest.raises(ParseError, match=reason):
+        read_compact_size(data, 0)
+
+
+def test_superfluous_witness_and_unknown_flag():
+    base = "01000000" + "0001" + "01" + "22" * 32 + "00000000" + "00" + "ffffffff" + "01" + "00" * 8 + "00"
+    with pytest.raises(ParseError, match="superfluous witness"):
+        Transaction.from_hex(base + "00" + "00000000")
+    with pytest.raises(ParseError, match="unknown transaction optional data"):
+        Transaction.from_hex(base.replace("0001", "0002", 1) + "00" + "00000000")
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_script_tokenizer_round_trips_any_bytes(script):
+    tokens = list(iter_script(script))
+    assert serialize_tokens(tokens) == script
+    assert classify_output(script) in {
+        "p2pk", "p2pkh", "p2sh", "p2wpkh", "p2wsh", "p2tr", "p2a", "multisig", "op_return", "witness_unknown",
+        "nonstandard",
+    }  # fmt: skip
