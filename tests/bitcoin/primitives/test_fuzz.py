@@ -26,7 +26,9 @@ def _parse_or_parse_error(raw: bytes) -> None:
     # Whatever parsed must be exact.
     assert block.serialize() == raw
     for tx in block.transactions:
-        tx.inputs, tx.outputs, tx.witnesses  # materializing never fails once boundaries parsed
+        # Materializing fields never fails once the boundaries parsed.
+        assert len(tx.inputs) == len(tx.witnesses) == tx.input_count
+        assert len(tx.outputs) == tx.output_count
         assert Transaction.from_bytes(tx.serialize()).serialize() == tx.serialize()
 
 

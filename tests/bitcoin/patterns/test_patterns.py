@@ -1,0 +1,119 @@
+"""The patterns report: exact counts (checked against the manifest and python-bitcoinlib), byte
+classes that add up, shape-inferred input types that agree with the undo data, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner
+
+from packetfs.bitcoin.patterns.analyze import BYTE_CLASSES, analyze_block, infer_input_type
+from packetfs.bitcoin.patterns.report import build_report
+from packetfs.bitcoin.primitives.script import OUTPUT_TYPES
+from packetfs.cli import main
+
+
+def _bitcoinlib_outputs(raw: bytes) -> int:
+    from bitcoin.core import CBlock
+
+    return sum(len(tx.vout) for tx in CBlock.deserialize(raw).vtx)
+
+
+def test_cli_json_counts_are_exact(blocks_dir, manifest, real_blocks, tmp_path):
+    plot = tmp_path / "chart.png"
+    result = CliRunner().invoke(
+        main,
+        ["bitcoin", "patterns", str(blocks_dir), "--json", "--compressors", "zlib-9,zstd-19", "--plot", str(plot), "-j", "2"],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["blocks"] == len(manifest)
+    assert report["transactions"] == sum(m["txs"] for m in manifest)
+    assert report["inputs"] == sum(m["inputs"] for m in manifest)
+    assert report["bytes"] == sum(m["bytes"] for m in manifest)
+    assert report["outputs"] == sum(_bitcoinlib_outputs(raw) for raw in real_blocks.values())
+    assert set(report["output_types"]) == set(OUTPUT_TYPES)
+    assert sum(report["output_types"].values()) == report["outputs"]
+    assert set(report["byte_classes"]) == set(BYTE_CLASSES)
+    assert sum(report["byte_classes"].values()) == report["bytes"]
+    assert set(report["compressors"]) == {"zlib-9", "zstd-19"}
+    assert all(0 < v < report["bytes"] for v in report["compressors"].values())
+    assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_output_types_against_python_bitcoinlib(real_blocks):
+    from bitcoin.core import CBlock
+    from bitcoin.core.script import CScript
+
+    raw = real_blocks["mainnet-866342"]
+    report = build_report(analyze_block(raw))
+    spks = [CScript(o.scriptPubKey) for tx in CBlock.deserialize(raw).vtx for o in tx.vout]
+    assert report["output_types"]["p2sh"] == sum(s.is_p2sh() for s in spks)
+    assert report["output_types"]["p2wpkh"] == sum(s.is_witness_v0_keyhash() for s in spks)
+    assert report["output_types"]["p2wsh"] == sum(s.is_witness_v0_scripthash() for s in spks)
+    assert report["output_types"]["op_return"] == sum(len(s) > 0 and s[0] == 0x6A and CScript(s[1:]).is_push_only() for s in spks)
+    # shared/README.md: 866342 has 2,757 P2TR outputs and 3,971 OP_RETURN outputs.
+    assert report["output_types"]["p2tr"] == 2757
+    assert report["output_types"]["op_return"] == 3971
+
+
+def test_shape_inference_agrees_with_undo(real_blocks, real_undo):
+    """Two independent routes to an input's type: its witness/scriptSig shape, and the spent script."""
+    from packetfs.bitcoin.storage.undo import decode_block_undo
+
+    raw = real_blocks["mainnet-866342"]
+    stats = analyze_block(raw, decode_block_undo(real_undo["mainnet-866342"]))
+    shape, spent = stats.input_types, stats.spent_output_types
+    assert spent["p2tr"] == shape["p2tr_keypath"] + shape["p2tr_scriptpath"]
+    assert spent["p2wpkh"] == shape["p2wpkh"]
+    assert spent["p2wsh"] == shape["p2wsh"]
+    assert spent["p2pkh"] == shape["p2pkh"]
+    assert spent["p2sh"] == shape["p2sh_p2wpkh"] + shape["p2sh_p2wsh"] + shape["p2sh_multisig"] + shape["p2sh_other"]
+    assert sum(spent.values()) == stats.inputs
+
+
+def test_byte_classes_add_up_on_every_block(real_blocks):
+    for name, raw in real_blocks.items():
+        stats = analyze_block(raw)
+        assert sum(stats.byte_classes.values()) == len(raw), name
+        assert all(v >= 0 for v in stats.byte_classes.values()), name
+
+
+def test_input_type_shapes():
+    sig = bytes.fromhex("3006020101020101" + "01")  # minimal DER (r=1, s=1) + SIGHASH_ALL
+    key = b"\x02" + bytes(32)
+    assert infer_input_type(bytes((len(sig),)) + sig + bytes((33,)) + key, ()) == "p2pkh"
+    assert infer_input_type(b"", (sig, key)) == "p2wpkh"
+    assert infer_input_type(b"\x16\x00\x14" + bytes(20), (sig, key)) == "p2sh_p2wpkh"
+    assert infer_input_type(b"", (bytes(64),)) == "p2tr_keypath"
+    assert infer_input_type(b"", (bytes(64), b"\x50annex")) == "p2tr_keypath"
+    assert infer_input_type(b"", (bytes(64), b"\x51", b"\xc0" + bytes(32))) == "p2tr_scriptpath"
+    assert infer_input_type(b"", (b"", sig, b"\x52\xae")) == "p2wsh"
+    assert infer_input_type(b"\x6a", ()) == "nonstandard"
+
+
+def test_cli_errors_are_clear(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["bitcoin", "patterns", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    garbage = tmp_path / "garbage.block"
+    garbage.write_bytes(b"\x01" * 100)
+    bad = runner.invoke(main, ["bitcoin", "patterns", str(garbage), "--compressors", "none"])
+    assert bad.exit_code == 2 and "garbage.block" in bad.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert runner.invoke(main, ["bitcoin", "patterns", str(empty)]).exit_code == 2
+    unknown = runner.invoke(main, ["bitcoin", "patterns", str(garbage), "--compressors", "lz4"])
+    assert unknown.exit_code == 2 and "unknown compressor" in unknown.output
+
+
+def test_tables_render(blocks_dir, tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(blocks_dir / "mainnet-757739.block", one)
+    shutil.copy(blocks_dir / "mainnet-757739.undo", one)
+    result = CliRunner().invoke(main, ["bitcoin", "patterns", str(one), "--compressors", "zlib-9"])
+    assert result.exit_code == 0, result.output
+    for heading in ("Counts", "Where the bytes go", "Spent output types", "Compressed size"):
+        assert heading in result.output
