@@ -72,30 +72,17 @@ def _blk_source(path: Path) -> Source:
 
 def _iter_source_blocks(source: Source) -> Iterator[tuple[bytes, list | None]]:
     """(raw block, spent outputs per non-coinbase tx or None) for each block in a source."""
-    from ..storage.undo import decode_block_undo, undo_checksum
+    from ..storage.undo import decode_block_undo
 
     if source.kind == "block":
         raw = source.path.read_bytes()
         spent = decode_block_undo(source.undo.read_bytes()) if source.undo else None
         yield raw, spent
         return
-    from ..storage.blockfiles import iter_blk_file, iter_rev_file
+    from ..storage.blockfiles import iter_blk_file_with_undo
 
-    # Core writes each rev record with a checksum over the previous block's hash and the undo bytes,
-    # which is how undo records are matched to blocks here (rev order need not follow blk order).
-    undo_by_checksum: dict[bytes, bytes] = {}
-    if source.undo is not None:
-        for record in iter_rev_file(source.undo, xor_key=source.xor_key):
-            undo_by_checksum[record.checksum] = record.raw
-    for record in iter_blk_file(source.path, xor_key=source.xor_key):
-        raw = bytes(record.raw)
-        spent = None
-        if undo_by_checksum:
-            for checksum, undo in undo_by_checksum.items():
-                if undo_checksum(raw[4:36], undo) == checksum:
-                    spent = decode_block_undo(undo)
-                    break
-        yield raw, spent
+    for raw, undo in iter_blk_file_with_undo(source.path, source.undo, xor_key=source.xor_key or b""):
+        yield raw, (decode_block_undo(undo) if undo is not None else None)
 
 
 def analyze_source(source: Source, compressors: Sequence[str]) -> PatternStats:

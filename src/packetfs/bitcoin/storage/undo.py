@@ -1,0 +1,132 @@
+"""Core's undo data (undo.h): CBlockUndo, the coins a block spent, as stored in rev?????.dat.
+
+Layout of one record's payload::
+
+    CBlockUndo = compact_size(n) CTxUndo*n          one per non-coinbase transaction, in block order
+    CTxUndo    = compact_size(m) Coin*m             one per input, in input order
+    Coin       = VARINT(height*2 + coinbase)
+                 [VARINT(0)  if height > 0]         a dummy where pre-0.15 Core stored a tx version
+                 VARINT(CompressAmount(value))
+                 compressed script
+
+In a rev file each payload is framed as ``magic, uint32 size, payload, checksum`` where the checksum is
+sha256d(hash of the *previous* block || payload): Core's WriteBlockUndo/ReadBlockUndo feed
+``pprev->GetBlockHash()`` and then the CBlockUndo into one HashWriter (see node/blockstorage.cpp; older
+releases call these UndoWriteToDisk/UndoReadFromDisk and do the same).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
+
+from ..errors import ParseError
+from ..primitives.encoding import compact_size, read_compact_size
+from ..primitives.hashes import sha256d
+from .compressor import (
+    read_compressed_amount,
+    read_compressed_script,
+    write_compressed_amount,
+    write_compressed_script,
+)
+from .varint import UINT32_MAX, read_varint, varint
+
+# The smallest encoding of one coin: code, amount and a special-form script of 20 bytes is 22 bytes,
+# but an empty plain script needs only 3 (code, amount, VARINT(6)). Counts are checked against the
+# bytes left at this rate before any list is built, so a lying count cannot make us allocate.
+_MIN_COIN_SIZE = 3
+_MIN_TXUNDO_SIZE = 1
+
+
+class Coin(NamedTuple):
+    """A spent output as undo data records it."""
+
+    height: int
+    coinbase: bool
+    value: int
+    script_pubkey: bytes
+
+
+def _read_coin(buf: bytes | memoryview, pos: int) -> tuple[Coin, int]:
+    code, pos = read_varint(buf, pos, UINT32_MAX)
+    height = code >> 1
+    if height > 0:
+        # Core reads this as a VARINT into an unsigned int and discards it: it is always 0 in records
+        # written since 0.15, older ones kept the spending tx's version for the last spend of a tx.
+        _, pos = read_varint(buf, pos, UINT32_MAX)
+    value, pos = read_compressed_amount(buf, pos)
+    script, pos = read_compressed_script(buf, pos)
+    return Coin(height, bool(code & 1), value, script), pos
+
+
+def decode_block_undo(raw: bytes | memoryview, offset: int = 0, end: int | None = None) -> list[list[Coin]]:
+    """Decode one CBlockUndo occupying exactly ``raw[offset:end]``.
+
+    Returns, per non-coinbase transaction, the coins its inputs spent. Raises ParseError (with the byte
+    offset) for truncated, oversized or trailing data.
+    """
+    if end is None:
+        end = len(raw)
+    buf = memoryview(raw)[:end]
+    pos = offset
+    n_tx, pos = read_compact_size(buf, pos)
+    if n_tx * _MIN_TXUNDO_SIZE > end - pos:
+        raise ParseError(
+            f"CBlockUndo claims {n_tx} transactions in {end - pos} bytes", offset, "fewer transactions"
+        )
+    block: list[list[Coin]] = []
+    for _ in range(n_tx):
+        start = pos
+        n_coins, pos = read_compact_size(buf, pos)
+        if n_coins * _MIN_COIN_SIZE > end - pos:
+            raise ParseError(f"CTxUndo claims {n_coins} coins in {end - pos} bytes", start, "fewer coins")
+        coins = []
+        for _ in range(n_coins):
+            coin, pos = _read_coin(buf, pos)
+            coins.append(coin)
+        block.append(coins)
+    if pos != end:
+        raise ParseError(f"{end - pos} bytes after the CBlockUndo", pos, "end of undo data")
+    return block
+
+
+def encode_coin(coin: Coin) -> bytes:
+    height, coinbase, value, script = coin
+    if height < 0 or height > UINT32_MAX >> 1:
+        raise ValueError(f"coin height {height} out of range")
+    parts = [varint(height * 2 + (1 if coinbase else 0))]
+    if height > 0:
+        parts.append(b"\x00")
+    parts.append(write_compressed_amount(value))
+    parts.append(write_compressed_script(bytes(script)))
+    return b"".join(parts)
+
+
+def encode_block_undo(block_undo: Iterable[Sequence[Coin]]) -> bytes:
+    """Serialize coins (per non-coinbase tx, per input) as Core writes a CBlockUndo."""
+    txs = list(block_undo)
+    parts = [compact_size(len(txs))]
+    for coins in txs:
+        parts.append(compact_size(len(coins)))
+        parts.extend(encode_coin(c) for c in coins)
+    return b"".join(parts)
+
+
+def undo_checksum(prev_block_hash: bytes, undo_raw: bytes | memoryview) -> bytes:
+    """The 32 bytes Core writes after an undo record: sha256d(prev block hash || CBlockUndo bytes).
+
+    ``prev_block_hash`` is the hash (internal byte order) of the parent of the block the undo data
+    belongs to, i.e. that block's header ``prev_hash``.
+    """
+    if len(prev_block_hash) != 32:
+        raise ValueError("a block hash is 32 bytes")
+    return sha256d(bytes(prev_block_hash) + bytes(undo_raw))
+
+
+def verify_undo_checksum(prev_block_hash: bytes, undo_raw: bytes | memoryview, checksum: bytes) -> bool:
+    return undo_checksum(prev_block_hash, undo_raw) == bytes(checksum)
+
+
+def spent_counts(block_undo: Sequence[Sequence[Coin]]) -> list[int]:
+    """Inputs per non-coinbase transaction, for matching undo data against its block."""
+    return [len(coins) for coins in block_undo]
