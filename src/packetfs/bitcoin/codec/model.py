@@ -1,0 +1,1223 @@
+"""The block model: a parsed block becomes codes and payloads in separate streams, and back.
+
+Every field has a small code for what Bitcoin usually puts there and an escape that stores the exact
+bytes, so any block the primitives parse is encoded; the encoder also decodes its own output and, should
+anything differ, stores the block opaquely instead (``CodecOptions.fallback``). The byte layout is
+specified in docs/pfs-format.md; the constants below are part of that format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from dataclasses import dataclass, replace
+
+from coincurve import PublicKey
+
+from ..errors import ParseError
+from ..primitives.block import Block
+from ..primitives.encoding import compact_size
+from ..primitives.script import iter_script
+from .errors import CodecError
+from .sighash import TxDigestParts, p2pkh_script
+from .streams import (
+    METHOD_RAW,
+    Reader,
+    compress_stream,
+    decompress_stream,
+    unzigzag,
+    write_uvarint,
+    zigzag,
+)
+
+# ---------------------------------------------------------------------------------------- format
+FORMAT_OPAQUE = 0
+FORMAT_MODELLED = 1
+
+F_MERKLE_DERIVED = 0x01
+F_SINGLE_STREAM = 0x02
+F_RAW_AMOUNTS = 0x04
+F_CTX_TXIDS = 0x08
+F_CTX_OUTPUTS = 0x10
+_KNOWN_FLAGS = 0x1F
+
+STREAMS = ("tx", "prevout", "index", "seq", "outcode", "amount", "spent", "item", "href", "hash", "sig", "key", "blob")
+S_TX, S_PREV, S_IDX, S_SEQ, S_OUTC, S_AMT, S_SPENT, S_ITEM, S_HREF, S_HASH, S_SIG, S_KEY, S_BLOB = range(len(STREAMS))
+
+MAX_BLOCK_SIZE = 4_000_000
+_U64 = (1 << 64) - 1
+# Legacy signature hashes cost the whole transaction per input; both sides cap what one tx may ask for.
+MAX_LEGACY_SIGHASH_BYTES_PER_TX = 32 * 1024 * 1024
+
+# prevout codes (stream "prevout")
+P_NEW, P_NULL, P_CTX = 0, 1, 2  # then 3 + 2*d: in-block tx t-1-d; 4 + 2*d: earlier external txid
+# sequence codes (stream "seq")
+SEQ_CODES = (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0)
+SEQ_SAME, SEQ_RAW = 4, 5
+# output codes (stream "outcode")
+O_P2PKH, O_P2SH, O_P2WPKH, O_P2WSH, O_P2TR, O_P2PK, O_SCRIPT = range(7)
+# input kinds (stream "item")
+K_GENERIC = 0
+K_P2PKH_HASH = 1  # P2PKH spend, key recovered, key hash stored
+K_P2PKH_SPENT = 2  # P2PKH spend, key recovered, hash from the known spent output
+K_WPKH_STORED = 3  # native P2WPKH, key recovered, hash and amount stored
+K_WPKH_SPENT = 4  # native P2WPKH, key recovered, hash and amount from the known spent output
+K_SHWPKH_STORED = 5  # P2SH-P2WPKH, key recovered, hash (the redeem script's) and amount stored
+K_SHWPKH_SPENT = 6  # P2SH-P2WPKH, key recovered, hash stored, amount from the known spent output
+K_SHWPKH_DERIVED = 7  # P2SH-P2WPKH with the key stored: the scriptSig is derived from the key
+K_SHWSH_DERIVED = 8  # P2SH-P2WSH: the scriptSig is derived from the witness script
+# item codes (stream "item")
+I_EMPTY, I_RAW, I_DER, I_KEY02, I_KEY03, I_KEY04E, I_KEY04O, I_KEYREF = range(8)
+I_SCHNORR64, I_SCHNORR65, I_SCRIPT, I_HASH20, I_HASH32, I_OPCODE = range(8, 14)
+MAX_SCRIPT_DEPTH = 2
+
+
+@dataclass(frozen=True)
+class CodecOptions:
+    """Which modelling techniques the encoder uses (all on by default; the bench turns each off to
+    measure it). The decoder needs none of these: every choice is recorded in the data."""
+
+    header: bool = True  # merkle root derived, previous hash without its zero bytes
+    txcodes: bool = True  # small codes for version, locktime, sequence
+    templates: bool = True  # output script templates
+    amounts: bool = True  # compressed amounts
+    sigs: bool = True  # DER signatures as (r, s) + sighash byte
+    keys: bool = True  # keys as x + parity, uncompressed keys compressed, repeated keys as references
+    recovery: bool = True  # public keys recovered from signatures
+    prevout_refs: bool = True  # prevout txids as references to earlier txs / txids
+    hashrefs: bool = True  # repeated 20/32-byte hashes (addresses, key hashes) as references
+    wrapped: bool = True  # P2SH-wrapped segwit scriptSigs derived from the witness
+    scripts: bool = True  # scripts as tokens (pushes modelled as items)
+    streams: bool = True  # separate streams per field kind (else one stream)
+    verify: bool = True  # decode the result and compare before returning it
+    fallback: bool = True  # store opaquely if the model fails (else raise)
+
+
+ALL_TECHNIQUES = ("header", "txcodes", "templates", "amounts", "sigs", "keys", "recovery", "prevout_refs",
+                  "hashrefs", "wrapped", "scripts", "streams")  # fmt: skip
+
+
+def without(technique: str, base: CodecOptions | None = None) -> CodecOptions:
+    return replace(base or CodecOptions(), **{technique: False})
+
+
+# --------------------------------------------------------------------------------- small helpers
+def compress_amount(n: int) -> int:
+    """Bitcoin Core's CompressAmount (compressor.cpp): trailing decimal zeros folded into the value."""
+    if n == 0:
+        return 0
+    e = 0
+    while n % 10 == 0 and e < 9:
+        n //= 10
+        e += 1
+    if e < 9:
+        d = n % 10
+        n //= 10
+        return 1 + (n * 9 + d - 1) * 10 + e
+    return 1 + (n - 1) * 10 + 9
+
+
+def decompress_amount(x: int) -> int:
+    if x == 0:
+        return 0
+    x -= 1
+    e = x % 10
+    x //= 10
+    if e < 9:
+        d = x % 9 + 1
+        x //= 9
+        n = x * 10 + d
+    else:
+        n = x + 1
+    return n * 10**e
+
+
+def _hash160(b: bytes) -> bytes:
+    return hashlib.new("ripemd160", hashlib.sha256(b).digest()).digest()
+
+
+def _sha256(b: bytes) -> bytes:
+    return hashlib.sha256(b).digest()
+
+
+def _sha256d(b: bytes) -> bytes:
+    return hashlib.sha256(hashlib.sha256(b).digest()).digest()
+
+
+def _canon_int(x: bytes) -> bytes | None:
+    """A strict-DER INTEGER body as 32 big-endian bytes, or None if it is not the canonical encoding."""
+    if not x or x[0] & 0x80:
+        return None
+    if x[0] == 0:
+        if len(x) > 1 and not x[1] & 0x80:
+            return None
+        x = x[1:]
+    if len(x) > 32:
+        return None
+    return bytes(32 - len(x)) + x
+
+
+def der_to_rs(sig: bytes) -> bytes | None:
+    """(r, s) as 64 bytes if ``sig`` (without sighash byte) is the canonical DER encoding of them."""
+    n = len(sig)
+    if n < 8 or n > 72 or sig[0] != 0x30 or sig[1] != n - 2 or sig[2] != 2:
+        return None
+    rl = sig[3]
+    if 6 + rl > n or sig[4 + rl] != 2:
+        return None
+    sl = sig[5 + rl]
+    if 6 + rl + sl != n:
+        return None
+    r = _canon_int(sig[4 : 4 + rl])
+    s = _canon_int(sig[6 + rl :])
+    if r is None or s is None:
+        return None
+    return r + s
+
+
+def _der_int(x: bytes) -> bytes:
+    x = x.lstrip(b"\x00") or b"\x00"
+    if x[0] & 0x80:
+        x = b"\x00" + x
+    return b"\x02" + bytes((len(x),)) + x
+
+
+def rs_to_der(rs: bytes) -> bytes:
+    body = _der_int(rs[:32]) + _der_int(rs[32:])
+    return b"\x30" + bytes((len(body),)) + body
+
+
+def _push(data: bytes) -> bytes:
+    n = len(data)
+    if n < 0x4C:
+        return bytes((n,)) + data
+    if n <= 0xFF:
+        return b"\x4c" + bytes((n,)) + data
+    if n <= 0xFFFF:
+        return b"\x4d" + n.to_bytes(2, "little") + data
+    return b"\x4e" + n.to_bytes(4, "little") + data
+
+
+def _minimal_push_opcode(n: int) -> int:
+    return n if n < 0x4C else 0x4C if n <= 0xFF else 0x4D if n <= 0xFFFF else 0x4E
+
+
+def tokenize_canonical(script: bytes) -> list[tuple[int, bytes | None]] | None:
+    """(opcode, data) tokens if the script re-serializes exactly with the shortest push for each datum."""
+    out = []
+    for t in iter_script(script):
+        if t.truncated:
+            return None
+        if t.data is not None and t.opcode != _minimal_push_opcode(len(t.data)):
+            return None
+        out.append((t.opcode, t.data))
+    return out
+
+
+def _bip34_hint(coinbase_script_sig: bytes) -> int:
+    """The height a BIP34 coinbase announces (any first push of 1-4 bytes, as a number), else 0.
+
+    Only a prediction for locktimes and context references: a wrong hint costs bytes, never exactness."""
+    if not coinbase_script_sig:
+        return 0
+    n = coinbase_script_sig[0]
+    if 1 <= n <= 4 and len(coinbase_script_sig) > n:
+        return int.from_bytes(coinbase_script_sig[1 : 1 + n], "little")
+    return 0
+
+
+def _recover(rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+    try:
+        return PublicKey.from_signature_and_message(rs + bytes((recid,)), msg, hasher=None).format(compressed)
+    except Exception:  # coincurve raises plain Exception subclasses for invalid signatures/points
+        return None
+
+
+def _find_recid(rs: bytes, msg: bytes, key: bytes) -> int | None:
+    compressed = len(key) == 33
+    for recid in range(4):
+        if _recover(rs, recid, msg, compressed) == key:
+            return recid
+    return None
+
+
+def _parse_sig_item(d: bytes) -> tuple[bytes, int] | None:
+    """(r||s, sighash byte) for a DER signature plus sighash byte that re-encodes exactly."""
+    if len(d) < 9 or d[0] != 0x30:
+        return None
+    rs = der_to_rs(d[:-1])
+    if rs is None:
+        return None
+    return rs, d[-1]
+
+
+def _is_key(d: bytes) -> bool:
+    n = len(d)
+    return (n == 33 and d[0] in (2, 3)) or (n == 65 and d[0] == 4)
+
+
+# ---------------------------------------------------------------------------------------- stats
+@dataclass
+class EncodeStats:
+    """Per-block facts the bench and CLI print."""
+
+    raw_size: int = 0
+    encoded_size: int = 0
+    opaque: bool = False
+    stream_raw: dict | None = None
+    stream_packed: dict | None = None
+    stream_method: dict | None = None
+    recovered_keys: int = 0
+    stored_keys: int = 0
+
+
+# ---------------------------------------------------------------------------------------- encoder
+class _Encoder:
+    def __init__(self, block: Block, raw: bytes, context, options: CodecOptions, spent):
+        self.block = block
+        self.raw = raw
+        self.ctx = context
+        self.o = options
+        self.spent_hints = spent
+        self.bufs = [bytearray() for _ in STREAMS]
+        if not options.streams:
+            one = bytearray()
+            self.bufs = [one] * len(STREAMS)
+        self.flags = 0
+        self.keymap: dict[bytes, int] = {}
+        self.nkeys = 0
+        self.hmap: dict[bytes, int] = {}
+        self.nhashes = 0
+        self.stats = EncodeStats()
+
+    # items ---------------------------------------------------------------------------------
+    def hash_out(self, h: bytes) -> None:
+        """A 20- or 32-byte hash: a reference to the same hash seen earlier in the block, or the bytes."""
+        hr = self.bufs[S_HREF]
+        if self.o.hashrefs:
+            k = self.hmap.get(h)
+            if k is not None:
+                write_uvarint(hr, self.nhashes - k)
+                return
+            self.hmap[h] = self.nhashes
+        hr.append(0)
+        self.bufs[S_HASH] += h
+        self.nhashes += 1
+
+    def key_new(self, d: bytes) -> None:
+        if self.o.keys:
+            self.keymap.setdefault(d, self.nkeys)
+        self.nkeys += 1
+
+    def item(self, d: bytes, depth: int) -> None:
+        b = self.bufs
+        it = b[S_ITEM]
+        o = self.o
+        n = len(d)
+        if n == 0:
+            it.append(I_EMPTY)
+            return
+        if o.keys and _is_key(d):
+            k = self.keymap.get(d)
+            if k is not None:
+                it.append(I_KEYREF)
+                write_uvarint(it, self.nkeys - 1 - k)
+                return
+            if n == 33:
+                it.append(I_KEY02 if d[0] == 2 else I_KEY03)
+                b[S_KEY] += d[1:]
+                self.key_new(d)
+                self.stats.stored_keys += 1
+                return
+            try:
+                c = PublicKey(d).format(True)
+            except Exception:
+                c = None
+            if c is not None and PublicKey(c).format(False) == d:
+                it.append(I_KEY04E if c[0] == 2 else I_KEY04O)
+                b[S_KEY] += c[1:]
+                self.key_new(d)
+                self.stats.stored_keys += 1
+                return
+        if o.sigs:
+            if d[0] == 0x30 and 9 <= n <= 73:
+                p = _parse_sig_item(d)
+                if p is not None:
+                    it.append(I_DER)
+                    it.append(p[1])
+                    b[S_SIG] += p[0]
+                    return
+            if depth >= 1 and n == 64:
+                it.append(I_SCHNORR64)
+                b[S_SIG] += d
+                return
+            if depth >= 1 and n == 65:
+                it.append(I_SCHNORR65)
+                it.append(d[64])
+                b[S_SIG] += d[:64]
+                return
+        if o.scripts:
+            if n == 20:
+                it.append(I_HASH20)
+                self.hash_out(d)
+                return
+            if n == 32:
+                it.append(I_HASH32)
+                self.hash_out(d)
+                return
+            if depth < MAX_SCRIPT_DEPTH and n >= 4:
+                toks = tokenize_canonical(d)
+                if toks is not None and 2 <= len(toks) <= 4 + n // 8:
+                    it.append(I_SCRIPT)
+                    self.tokens(toks, depth)
+                    return
+        it.append(I_RAW)
+        write_uvarint(it, n)
+        b[S_BLOB] += d
+
+    def tokens(self, toks, depth: int) -> None:
+        it = self.bufs[S_ITEM]
+        write_uvarint(it, len(toks))
+        for op, data in toks:
+            if data is None:
+                it.append(I_OPCODE)
+                it.append(op)
+            else:
+                self.item(data, depth + 1)
+
+    def script(self, s: bytes, depth: int) -> None:
+        """A whole script (scriptSig, scriptPubKey): tokens when that is exact and worthwhile."""
+        it = self.bufs[S_ITEM]
+        if self.o.scripts and s:
+            toks = tokenize_canonical(s)
+            if toks is not None and len(toks) <= 4 + len(s) // 8:
+                it.append(I_SCRIPT)
+                self.tokens(toks, depth)
+                return
+        it.append(I_RAW)
+        write_uvarint(it, len(s))
+        self.bufs[S_BLOB] += s
+
+    # block ---------------------------------------------------------------------------------
+    def run(self) -> bytes:
+        blk = self.block
+        h = blk.header
+        b = self.bufs
+        o = self.o
+        hdr = h.serialize()
+        txb = b[S_TX]
+        txb += hdr[0:4]
+        prev = h.prev_hash
+        tz = 0
+        if o.header:
+            while tz < 32 and prev[31 - tz] == 0:
+                tz += 1
+        write_uvarint(txb, tz)
+        b[S_HASH] += prev[: 32 - tz]
+        if o.header and blk.compute_merkle_root()[0] == h.merkle_root:
+            self.flags |= F_MERKLE_DERIVED
+        else:
+            b[S_HASH] += h.merkle_root
+        txb += hdr[68:80]
+        txs = blk.transactions
+        write_uvarint(txb, len(txs))
+        if not o.amounts:
+            self.flags |= F_RAW_AMOUNTS
+        self.inblock: dict[bytes, int] = {}
+        self.outputs_by_txid: dict[bytes, list[tuple[int, bytes]]] = {}
+        self.ext: dict[bytes, int] = {}
+        self.next_ext = 0
+        self.hint = 0
+        for t, tx in enumerate(txs):
+            self.tx(t, tx, h.time)
+            if t == 0 and tx.inputs:
+                self.hint = _bip34_hint(tx.inputs[0].script_sig)
+            txid = tx.txid
+            self.inblock[txid] = t
+            self.outputs_by_txid[txid] = [(out.value, out.script_pubkey) for out in tx.outputs]
+        return self.pack()
+
+    def spent_known(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
+        """The spent output if the decoder can know it too (earlier in this block, or via the context)."""
+        outs = self.outputs_by_txid.get(txid)
+        if outs is not None:
+            return outs[index] if index < len(outs) else None
+        if self.ctx is not None and hasattr(self.ctx, "output"):
+            r = self.ctx.output(txid, index)
+            if r is not None:
+                self.flags |= F_CTX_OUTPUTS
+                return r
+        return None
+
+    def tx(self, t: int, tx, header_time: int) -> None:
+        b = self.bufs
+        o = self.o
+        txb = b[S_TX]
+        v = tx.version
+        vcode = (0 if v == 1 else 1 if v == 2 else 2 if v == 3 else 3) if o.txcodes else 3
+        segwit = tx.has_witness
+        lt = tx.locktime
+        if not o.txcodes:
+            lcode = 3
+        elif lt == 0:
+            lcode = 0
+        elif lt < 500_000_000:
+            lcode = 1
+        else:
+            lcode = 2
+        write_uvarint(txb, vcode | (segwit << 2) | (lcode << 3))
+        if vcode == 3:
+            write_uvarint(txb, zigzag(v))
+        inputs = tx.inputs
+        outputs = tx.outputs
+        write_uvarint(txb, len(inputs))
+        write_uvarint(txb, len(outputs))
+        if lcode == 1:
+            write_uvarint(txb, zigzag(lt - self.hint))
+        elif lcode == 2:
+            write_uvarint(txb, zigzag(lt - header_time))
+        elif lcode == 3:
+            txb += lt.to_bytes(4, "little")
+        pv, ix, sq = b[S_PREV], b[S_IDX], b[S_SEQ]
+        prev_seq = None
+        for inp in inputs:
+            ptx, pidx = inp.prev_txid, inp.prev_index
+            if pidx == 0xFFFFFFFF and ptx == bytes(32):
+                pv.append(P_NULL)
+            else:
+                tref = self.inblock.get(ptx) if o.prevout_refs else None
+                eref = self.ext.get(ptx) if o.prevout_refs else None
+                if tref is not None:
+                    write_uvarint(pv, 3 + 2 * (t - 1 - tref))
+                elif eref is not None:
+                    write_uvarint(pv, 4 + 2 * (self.next_ext - 1 - eref))
+                else:
+                    loc = None
+                    if self.ctx is not None and o.prevout_refs:
+                        loc = self.ctx.locate(ptx)
+                        if loc is not None and self.ctx.txid_at(*loc) != ptx:
+                            loc = None  # the decoder would resolve it to another txid
+                    if loc is not None:
+                        pv.append(P_CTX)
+                        write_uvarint(pv, zigzag(self.hint - loc[0]))
+                        write_uvarint(pv, loc[1])
+                        self.flags |= F_CTX_TXIDS
+                    else:
+                        pv.append(P_NEW)
+                        b[S_HASH] += ptx
+                    self.ext[ptx] = self.next_ext
+                    self.next_ext += 1
+                write_uvarint(ix, pidx)
+            s = inp.sequence
+            if o.txcodes and s in SEQ_CODES:
+                sq.append(SEQ_CODES.index(s))
+            elif o.txcodes and s == prev_seq:
+                sq.append(SEQ_SAME)
+            else:
+                sq.append(SEQ_RAW)
+                sq += s.to_bytes(4, "little")
+            prev_seq = s
+        oc, am = b[S_OUTC], b[S_AMT]
+        raw_amounts = not o.amounts
+        for out in outputs:
+            if raw_amounts:
+                am += out.value.to_bytes(8, "little", signed=True)
+            else:
+                # Values are signed 64-bit on the wire; the code works on the same 8 bytes unsigned.
+                write_uvarint(am, compress_amount(out.value & _U64))
+            spk = out.script_pubkey
+            n = len(spk)
+            if o.templates:
+                if n == 25 and spk[:3] == b"\x76\xa9\x14" and spk[23:] == b"\x88\xac":
+                    oc.append(O_P2PKH)
+                    self.hash_out(spk[3:23])
+                    continue
+                if n == 23 and spk[:2] == b"\xa9\x14" and spk[22] == 0x87:
+                    oc.append(O_P2SH)
+                    self.hash_out(spk[2:22])
+                    continue
+                if n == 22 and spk[:2] == b"\x00\x14":
+                    oc.append(O_P2WPKH)
+                    self.hash_out(spk[2:])
+                    continue
+                if n == 34 and spk[:2] == b"\x00\x20":
+                    oc.append(O_P2WSH)
+                    self.hash_out(spk[2:])
+                    continue
+                if n == 34 and spk[:2] == b"\x51\x20":
+                    oc.append(O_P2TR)
+                    self.hash_out(spk[2:])
+                    continue
+                if (n == 35 or n == 67) and spk[0] == n - 2 and spk[-1] == 0xAC:
+                    oc.append(O_P2PK)
+                    self.item(spk[1:-1], MAX_SCRIPT_DEPTH)
+                    continue
+            oc.append(O_SCRIPT)
+            self.script(spk, 0)
+        # scripts and witnesses last: the decoder has every prevout, sequence and output by then,
+        # which is what the signature hashes of key recovery commit to.
+        witnesses = tx.witnesses
+        parts = None
+        legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
+        it = b[S_ITEM]
+        coinbase = t == 0 and len(inputs) == 1 and inputs[0].prev_index == 0xFFFFFFFF and inputs[0].prev_txid == bytes(32)
+        for i, inp in enumerate(inputs):
+            ss = inp.script_sig
+            w = witnesses[i]
+            if o.recovery and not coinbase and o.sigs:
+                if parts is None:
+                    parts = TxDigestParts(
+                        v.to_bytes(4, "little", signed=True),
+                        [x.prev_txid + x.prev_index.to_bytes(4, "little") for x in inputs],
+                        [x.sequence.to_bytes(4, "little") for x in inputs],
+                        [out.value.to_bytes(8, "little", signed=True) + compact_size(len(out.script_pubkey)) + out.script_pubkey for out in outputs],
+                        lt.to_bytes(4, "little"),
+                    )
+                done = False
+                if not w:
+                    cost = parts.legacy_cost()
+                    if cost <= legacy_left:
+                        done = self.try_p2pkh(i, inp, parts)
+                        if done:
+                            legacy_left -= cost
+                elif len(w) == 2:
+                    done = self.try_wpkh(t, i, inp, w, parts)
+                if done:
+                    continue
+            if o.wrapped and w:
+                last = w[-1]
+                if len(ss) == 23 and ss[:3] == b"\x16\x00\x14" and ss[3:] == _hash160(last):
+                    it.append(K_SHWPKH_DERIVED)
+                    self.witness(w)
+                    continue
+                if len(ss) == 35 and ss[:3] == b"\x22\x00\x20" and ss[3:] == _sha256(last):
+                    it.append(K_SHWSH_DERIVED)
+                    self.witness(w)
+                    continue
+            it.append(K_GENERIC)
+            self.script(ss, 0)
+            if segwit:
+                self.witness(w)
+
+    def witness(self, w) -> None:
+        it = self.bufs[S_ITEM]
+        write_uvarint(it, len(w))
+        for d in w:
+            self.item(d, 1)
+
+    def _sig_out(self, rs: bytes, ht: int, recid: int, compressed: bool) -> None:
+        it = self.bufs[S_ITEM]
+        it.append(ht)
+        it.append(recid | (compressed << 2))
+        self.bufs[S_SIG] += rs
+
+    def try_p2pkh(self, i: int, inp, parts: TxDigestParts) -> bool:
+        ss = inp.script_sig
+        if len(ss) < 2:
+            return False
+        n1 = ss[0]
+        if not 9 <= n1 <= 73 or len(ss) < n1 + 2:
+            return False
+        n2 = ss[1 + n1]
+        if n2 not in (33, 65) or len(ss) != n1 + 2 + n2:
+            return False
+        key = ss[2 + n1 :]
+        if not _is_key(key):
+            return False
+        p = _parse_sig_item(ss[1 : 1 + n1])
+        if p is None:
+            return False
+        rs, ht = p
+        h = _hash160(key)
+        sc = p2pkh_script(h)
+        msg = parts.legacy(i, sc, ht)
+        recid = _find_recid(rs, msg, key)
+        if recid is None:
+            return False
+        known = self.spent_known(inp.prev_txid, inp.prev_index)
+        it = self.bufs[S_ITEM]
+        # Written in the order the decoder reads: kind, signature, then what the message needs.
+        if known is not None and known[1] == sc:
+            it.append(K_P2PKH_SPENT)
+            self._sig_out(rs, ht, recid, len(key) == 33)
+        else:
+            it.append(K_P2PKH_HASH)
+            self._sig_out(rs, ht, recid, len(key) == 33)
+            self.hash_out(h)
+        self.key_new(key)
+        self.stats.recovered_keys += 1
+        return True
+
+    def try_wpkh(self, t: int, i: int, inp, w, parts: TxDigestParts) -> bool:
+        ss = inp.script_sig
+        key = w[1]
+        if not _is_key(key):
+            return False
+        p = _parse_sig_item(w[0]) if w[0] else None
+        if p is None:
+            return False
+        if ss:
+            if not (len(ss) == 23 and ss[:3] == b"\x16\x00\x14"):
+                return False
+            wrapped = True
+            h = ss[3:]
+        else:
+            wrapped = False
+            h = _hash160(key)
+        known = self.spent_known(inp.prev_txid, inp.prev_index)
+        if known is not None:
+            amount = known[0]
+            if not wrapped and known[1] != b"\x00\x14" + h:
+                known = None
+        if known is None:
+            hint = None
+            if self.spent_hints is not None and t > 0:
+                try:
+                    hint = self.spent_hints[t - 1][i]
+                except (IndexError, TypeError):
+                    hint = None
+            if hint is None:
+                return False
+            amount = hint[0]
+            if not -(1 << 63) <= amount < 1 << 64:
+                return False
+        rs, ht = p
+        msg = parts.bip143(i, p2pkh_script(h), amount, ht)
+        recid = _find_recid(rs, msg, key)
+        if recid is None:
+            return False
+        it = self.bufs[S_ITEM]
+        if wrapped:
+            kind = K_SHWPKH_SPENT if known is not None else K_SHWPKH_STORED
+        else:
+            kind = K_WPKH_SPENT if known is not None else K_WPKH_STORED
+        it.append(kind)
+        self._sig_out(rs, ht, recid, len(key) == 33)
+        if kind != K_WPKH_SPENT:
+            self.hash_out(h)
+        if known is None:
+            write_uvarint(self.bufs[S_SPENT], compress_amount(amount & _U64))
+        self.key_new(key)
+        self.stats.recovered_keys += 1
+        return True
+
+    # output ---------------------------------------------------------------------------------
+    def pack(self) -> bytes:
+        out = bytearray((FORMAT_MODELLED, self.flags))
+        raw = self.raw
+        write_uvarint(out, len(raw))
+        out += zlib.crc32(raw).to_bytes(4, "little")
+        if self.o.streams:
+            bufs = self.bufs
+            names = STREAMS
+        else:
+            self.flags |= F_SINGLE_STREAM
+            out[1] = self.flags
+            bufs = [self.bufs[0]]
+            names = ("all",)
+        out.append(len(bufs))
+        payloads = []
+        st = self.stats
+        st.stream_raw, st.stream_packed, st.stream_method = {}, {}, {}
+        for name, buf in zip(names, bufs, strict=False):
+            data = bytes(buf)
+            method, packed = compress_stream(data)
+            out.append(method)
+            write_uvarint(out, len(data))
+            write_uvarint(out, len(packed))
+            payloads.append(packed)
+            st.stream_raw[name] = len(data)
+            st.stream_packed[name] = len(packed)
+            st.stream_method[name] = method
+        for p in payloads:
+            out += p
+        return bytes(out)
+
+
+# ---------------------------------------------------------------------------------------- decoder
+class _Decoder:
+    def __init__(self, readers: list[Reader], flags: int, context):
+        self.r = readers
+        self.flags = flags
+        self.ctx = context
+        self.keys: list[bytes] = []
+        self.hashes: list[bytes] = []
+
+    def hash_in(self, n: int) -> bytes:
+        c = self.r[S_HREF].uv()
+        if c == 0:
+            h = self.r[S_HASH].take(n)
+            self.hashes.append(h)
+            return h
+        if c > len(self.hashes):
+            raise CodecError(f"hash reference {c} beyond the {len(self.hashes)} hashes decoded so far")
+        h = self.hashes[len(self.hashes) - c]
+        if len(h) != n:
+            raise CodecError(f"hash reference to a {len(h)}-byte hash where {n} bytes belong")
+        return h
+
+    def item(self, depth: int) -> bytes:
+        r = self.r
+        it = r[S_ITEM]
+        c = it.byte()
+        if c == I_EMPTY:
+            return b""
+        if c == I_DER:
+            ht = it.byte()
+            return rs_to_der(r[S_SIG].take(64)) + bytes((ht,))
+        if c == I_KEY02 or c == I_KEY03:
+            k = (b"\x02" if c == I_KEY02 else b"\x03") + r[S_KEY].take(32)
+            self.keys.append(k)
+            return k
+        if c == I_KEYREF:
+            d = it.uv()
+            if d >= len(self.keys):
+                raise CodecError(f"key reference {d} beyond the {len(self.keys)} keys decoded so far")
+            return self.keys[len(self.keys) - 1 - d]
+        if c == I_RAW:
+            return r[S_BLOB].take(it.uv())
+        if c == I_HASH20:
+            return self.hash_in(20)
+        if c == I_HASH32:
+            return self.hash_in(32)
+        if c == I_SCHNORR64:
+            return r[S_SIG].take(64)
+        if c == I_SCHNORR65:
+            ht = it.byte()
+            return r[S_SIG].take(64) + bytes((ht,))
+        if c == I_SCRIPT:
+            if depth >= MAX_SCRIPT_DEPTH:
+                raise CodecError("script item nested deeper than the format allows")
+            return self.tokens(depth)
+        if c == I_KEY04E or c == I_KEY04O:
+            x = r[S_KEY].take(32)
+            try:
+                k = PublicKey((b"\x02" if c == I_KEY04E else b"\x03") + x).format(False)
+            except Exception:
+                raise CodecError("uncompressed key item is not a point on the curve") from None
+            self.keys.append(k)
+            return k
+        raise CodecError(f"unknown item code {c}")
+
+    def tokens(self, depth: int) -> bytes:
+        it = self.r[S_ITEM]
+        n = it.uv()
+        parts = []
+        for _ in range(n):
+            if it.data[it.pos : it.pos + 1] == b"\x0d":  # I_OPCODE
+                it.pos += 1
+                parts.append(bytes((it.byte(),)))
+            else:
+                parts.append(_push(self.item(depth + 1)))
+        return b"".join(parts)
+
+    def script(self) -> bytes:
+        it = self.r[S_ITEM]
+        c = it.byte()
+        if c == I_SCRIPT:
+            return self.tokens(0)
+        if c == I_RAW:
+            return self.r[S_BLOB].take(it.uv())
+        raise CodecError(f"script code {c} is neither tokens nor raw")
+
+    def witness(self) -> list[bytes]:
+        n = self.r[S_ITEM].uv()
+        return [self.item(1) for _ in range(n)]
+
+    def known_output(self, txid: bytes, index: int) -> tuple[int, bytes]:
+        outs = self.outputs_by_txid.get(txid)
+        if outs is not None:
+            if index < len(outs):
+                return outs[index]
+            raise CodecError("recovery refers to a spent output index the earlier transaction lacks")
+        if self.flags & F_CTX_OUTPUTS:
+            if self.ctx is None or not hasattr(self.ctx, "output"):
+                raise CodecError("block was encoded with chain context (spent outputs); pass a context")
+            res = self.ctx.output(txid, index)
+            if res is not None:
+                return res
+        raise CodecError("recovery needs a spent output that neither the block nor the context has")
+
+    def recover(self, rs: bytes, rf: int, msg: bytes) -> bytes:
+        if rf > 7:
+            raise CodecError(f"bad recovery flags {rf}")
+        k = _recover(rs, rf & 3, msg, bool(rf & 4))
+        if k is None:
+            raise CodecError("public key recovery failed: corrupt signature or wrong context")
+        self.keys.append(k)
+        return k
+
+    def run(self) -> bytes:
+        r = self.r
+        txr = r[S_TX]
+        version = txr.take(4)
+        tz = txr.uv()
+        if tz > 32:
+            raise CodecError("previous-hash zero count above 32")
+        prev = r[S_HASH].take(32 - tz) + bytes(tz)
+        merkle = None if self.flags & F_MERKLE_DERIVED else r[S_HASH].take(32)
+        tail = txr.take(12)
+        header_time = int.from_bytes(tail[0:4], "little")
+        ntx = txr.uv()
+        if ntx * 10 > MAX_BLOCK_SIZE:
+            raise CodecError(f"transaction count {ntx} impossible in a block")
+        self.outputs_by_txid = {}
+        self.hint = 0
+        txids: list[bytes] = []
+        body: list[bytes] = []
+        self.ext: list[bytes] = []
+        raw_amounts = bool(self.flags & F_RAW_AMOUNTS)
+        for t in range(ntx):
+            data, txid = self.tx(t, txids, header_time, raw_amounts)
+            body.append(data)
+            txids.append(txid)
+        if merkle is None:
+            from ..primitives.block import merkle_root
+
+            merkle = merkle_root(txids)[0]
+        header = version + prev + merkle + tail
+        return b"".join((header, compact_size(ntx), *body))
+
+    def tx(self, t: int, txids: list[bytes], header_time: int, raw_amounts: bool) -> tuple[bytes, bytes]:
+        r = self.r
+        txr = r[S_TX]
+        flags = txr.uv()
+        if flags >= 32:
+            raise CodecError(f"bad transaction flags {flags}")
+        vcode = flags & 3
+        segwit = bool(flags & 4)
+        lcode = flags >> 3
+        if vcode == 3:
+            v = unzigzag(txr.uv())
+            if not -(1 << 31) <= v < 1 << 31:
+                raise CodecError("transaction version out of range")
+            version = v.to_bytes(4, "little", signed=True)
+        else:
+            version = (vcode + 1).to_bytes(4, "little")
+        n_in = txr.uv()
+        n_out = txr.uv()
+        if n_in > MAX_BLOCK_SIZE // 41 or n_out > MAX_BLOCK_SIZE // 9:
+            raise CodecError("input or output count impossible in a block")
+        if lcode == 0:
+            lt = 0
+        elif lcode == 1:
+            lt = self.hint + unzigzag(txr.uv())
+        elif lcode == 2:
+            lt = header_time + unzigzag(txr.uv())
+        else:
+            lt = int.from_bytes(txr.take(4), "little")
+        if not 0 <= lt < 1 << 32:
+            raise CodecError("locktime out of range")
+        locktime = lt.to_bytes(4, "little")
+        pv, ix, sq = r[S_PREV], r[S_IDX], r[S_SEQ]
+        prevouts = []
+        seqs = []
+        prev_seq = None
+        ext = self.ext
+        for _ in range(n_in):
+            c = pv.uv()
+            if c == P_NULL:
+                prevouts.append(bytes(32) + b"\xff\xff\xff\xff")
+            else:
+                if c == P_NEW:
+                    ptx = r[S_HASH].take(32)
+                    ext.append(ptx)
+                elif c == P_CTX:
+                    height = self.hint - unzigzag(pv.uv())
+                    pos = pv.uv()
+                    if not self.flags & F_CTX_TXIDS or self.ctx is None:
+                        raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
+                    ptx = self.ctx.txid_at(height, pos)
+                    if ptx is None:
+                        raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
+                    ext.append(ptx)
+                elif c & 1:
+                    d = (c - 3) >> 1
+                    if d >= t:
+                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
+                    ptx = txids[t - 1 - d]
+                else:
+                    d = (c - 4) >> 1
+                    if d >= len(ext):
+                        raise CodecError("prevout refers to an unknown earlier txid")
+                    ptx = ext[len(ext) - 1 - d]
+                idx = ix.uv()
+                if idx > 0xFFFFFFFF:
+                    raise CodecError("prevout index out of range")
+                prevouts.append(ptx + idx.to_bytes(4, "little"))
+            s = sq.byte()
+            if s < 4:
+                sb = SEQ_CODES[s].to_bytes(4, "little")
+            elif s == SEQ_SAME:
+                if prev_seq is None:
+                    raise CodecError("sequence 'same as previous' on a first input")
+                sb = prev_seq
+            elif s == SEQ_RAW:
+                sb = sq.take(4)
+            else:
+                raise CodecError(f"bad sequence code {s}")
+            seqs.append(sb)
+            prev_seq = sb
+        oc, am = r[S_OUTC], r[S_AMT]
+        outs = []
+        out_list = []
+        hin = self.hash_in
+        for _ in range(n_out):
+            if raw_amounts:
+                vb = am.take(8)
+            else:
+                value = decompress_amount(am.uv())
+                if value >= 1 << 64:
+                    raise CodecError("amount out of range")
+                vb = value.to_bytes(8, "little")
+            value = int.from_bytes(vb, "little", signed=True)
+            c = oc.byte()
+            if c == O_P2PKH:
+                spk = b"\x76\xa9\x14" + hin(20) + b"\x88\xac"
+            elif c == O_P2SH:
+                spk = b"\xa9\x14" + hin(20) + b"\x87"
+            elif c == O_P2WPKH:
+                spk = b"\x00\x14" + hin(20)
+            elif c == O_P2WSH:
+                spk = b"\x00\x20" + hin(32)
+            elif c == O_P2TR:
+                spk = b"\x51\x20" + hin(32)
+            elif c == O_P2PK:
+                k = self.item(MAX_SCRIPT_DEPTH)
+                if len(k) not in (33, 65):
+                    raise CodecError("pay-to-pubkey output with a key of the wrong size")
+                spk = bytes((len(k),)) + k + b"\xac"
+            elif c == O_SCRIPT:
+                spk = self.script()
+            else:
+                raise CodecError(f"bad output code {c}")
+            outs.append(vb + compact_size(len(spk)) + spk)
+            out_list.append((value, spk))
+        parts = TxDigestParts(version, prevouts, seqs, outs, locktime)
+        legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
+        it = r[S_ITEM]
+        script_sigs = []
+        wits = []
+        for i in range(n_in):
+            k = it.byte()
+            w: list[bytes] = []
+            if k == K_GENERIC:
+                ss = self.script()
+                if segwit:
+                    w = self.witness()
+            elif k == K_SHWPKH_DERIVED or k == K_SHWSH_DERIVED:
+                if not segwit:
+                    raise CodecError("wrapped segwit input in a transaction without witnesses")
+                w = self.witness()
+                if not w:
+                    raise CodecError("wrapped segwit input with an empty witness")
+                if k == K_SHWPKH_DERIVED:
+                    ss = b"\x16\x00\x14" + _hash160(w[-1])
+                else:
+                    ss = b"\x22\x00\x20" + _sha256(w[-1])
+            elif k == K_P2PKH_HASH or k == K_P2PKH_SPENT:
+                ht = it.byte()
+                rf = it.byte()
+                rs = r[S_SIG].take(64)
+                if k == K_P2PKH_HASH:
+                    h = hin(20)
+                else:
+                    spk = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))[1]
+                    if len(spk) != 25:
+                        raise CodecError("spent output is not P2PKH")
+                    h = spk[3:23]
+                cost = parts.legacy_cost()
+                if cost > legacy_left:
+                    raise CodecError("archive asks for more legacy signature hashing than the format allows")
+                legacy_left -= cost
+                key = self.recover(rs, rf, parts.legacy(i, p2pkh_script(h), ht))
+                if _hash160(key) != h:
+                    raise CodecError("recovered key does not match its hash: corrupt data")
+                ss = _push(rs_to_der(rs) + bytes((ht,))) + _push(key)
+            elif K_WPKH_STORED <= k <= K_SHWPKH_SPENT:
+                if not segwit:
+                    raise CodecError("segwit input in a transaction without witnesses")
+                ht = it.byte()
+                rf = it.byte()
+                rs = r[S_SIG].take(64)
+                if k == K_WPKH_SPENT:
+                    amount, spk = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))
+                    if len(spk) != 22:
+                        raise CodecError("spent output is not P2WPKH")
+                    h = spk[2:]
+                else:
+                    h = hin(20)
+                    if k == K_SHWPKH_SPENT:
+                        amount = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))[0]
+                    else:
+                        amount = decompress_amount(r[S_SPENT].uv())
+                key = self.recover(rs, rf, parts.bip143(i, p2pkh_script(h), amount, ht))
+                if k != K_SHWPKH_STORED and k != K_SHWPKH_SPENT and _hash160(key) != h:
+                    raise CodecError("recovered key does not match its hash: corrupt data")
+                ss = b"\x16\x00\x14" + h if k >= K_SHWPKH_STORED else b""
+                w = [rs_to_der(rs) + bytes((ht,)), key]
+            else:
+                raise CodecError(f"bad input kind {k}")
+            script_sigs.append(ss)
+            wits.append(w)
+        ins = [
+            p + compact_size(len(ss)) + ss + s for p, ss, s in zip(prevouts, script_sigs, seqs, strict=False)
+        ]
+        legacy = b"".join((version, compact_size(n_in), *ins, compact_size(n_out), *outs, locktime))
+        txid = _sha256d(legacy)
+        if segwit:
+            wparts = []
+            for w in wits:
+                wparts.append(compact_size(len(w)))
+                for d in w:
+                    wparts.append(compact_size(len(d)))
+                    wparts.append(d)
+            data = b"".join((version, b"\x00\x01", compact_size(n_in), *ins, compact_size(n_out), *outs, *wparts, locktime))
+        else:
+            data = legacy
+        if t == 0 and n_in:
+            self.hint = _bip34_hint(script_sigs[0])
+        self.outputs_by_txid[txid] = out_list
+        return data, txid
+
+
+# ------------------------------------------------------------------------------------- public API
+def _opaque(raw: bytes) -> bytes:
+    method, packed = compress_stream(raw)
+    out = bytearray((FORMAT_OPAQUE, method))
+    write_uvarint(out, len(raw))
+    out += zlib.crc32(raw).to_bytes(4, "little")
+    out += packed
+    return bytes(out)
+
+
+def encode_block_with_stats(
+    raw: bytes, context=None, options: CodecOptions | None = None, spent=None
+) -> tuple[bytes, EncodeStats]:
+    """:func:`encode_block` plus what it did (stream sizes, recovered keys, opaque or not)."""
+    raw = bytes(raw)
+    o = options or CodecOptions()
+    try:
+        block = Block.from_bytes(raw)
+    except ParseError:
+        block = None
+    stats = EncodeStats(raw_size=len(raw))
+    if block is not None:
+        try:
+            enc = _Encoder(block, raw, context, o, spent)
+            data = enc.run()
+            stats = enc.stats
+            stats.raw_size = len(raw)
+            if o.verify and decode_block(data, context) != raw:
+                raise CodecError("model round trip differs from the input")
+        except Exception:
+            if not o.fallback:
+                raise
+            data = None
+    else:
+        data = None
+    if data is None:
+        data = _opaque(raw)
+        stats = EncodeStats(raw_size=len(raw), opaque=True)
+    stats.encoded_size = len(data)
+    return data, stats
+
+
+def encode_block(raw: bytes, context=None, options: CodecOptions | None = None, spent=None) -> bytes:
+    """Encode one serialized block; ``decode_block`` of the result gives ``raw`` back byte for byte.
+
+    ``context`` (a :class:`~packetfs.bitcoin.codec.context.ChainContext`) enables chain-context mode: the
+    decoder then needs an equivalent context. ``spent`` is an encoder-only hint, per non-coinbase tx a
+    list of per-input ``(value, scriptPubKey)`` (as undo data gives): it lets segwit v0 keys be recovered
+    with the amount stored, so the result still decodes without any context.
+    """
+    return encode_block_with_stats(raw, context, options, spent)[0]
+
+
+def _read_streams(data: bytes) -> tuple[int, int, int, list[Reader]]:
+    if len(data) < 8:
+        raise CodecError(f"encoded block of {len(data)} bytes is truncated")
+    flags = data[1]
+    if flags & ~_KNOWN_FLAGS:
+        raise CodecError(f"unknown block flags 0x{flags:02x} (written by a newer format?)")
+    hdr = Reader(data, "block header")
+    hdr.pos = 2
+    raw_len = hdr.uv()
+    if raw_len > MAX_BLOCK_SIZE:
+        raise CodecError(f"declared block size {raw_len} above {MAX_BLOCK_SIZE}")
+    crc = int.from_bytes(hdr.take(4), "little")
+    n = hdr.byte()
+    single = bool(flags & F_SINGLE_STREAM)
+    if n != (1 if single else len(STREAMS)):
+        raise CodecError(f"block has {n} streams, expected {1 if single else len(STREAMS)}")
+    specs = []
+    for _ in range(n):
+        method = hdr.byte()
+        rl = hdr.uv()
+        cl = hdr.uv()
+        specs.append((method, rl, cl))
+    pos = hdr.pos
+    total = sum(cl for _, _, cl in specs)
+    if pos + total != len(data):
+        raise CodecError(f"encoded block is {len(data)} bytes, its stream table says {pos + total}")
+    readers = []
+    names = ("all",) if single else STREAMS
+    for name, (method, rl, cl) in zip(names, specs, strict=False):
+        payload = data[pos : pos + cl]
+        pos += cl
+        readers.append(Reader(decompress_stream(method, payload, rl, name), name))
+    if single:
+        readers = readers * len(STREAMS)
+    return flags, raw_len, crc, readers
+
+
+def decode_block(data: bytes, context=None) -> bytes:
+    """The exact block ``encode_block`` encoded, or CodecError (never a different block)."""
+    data = bytes(data)
+    if not data:
+        raise CodecError("empty encoded block")
+    fmt = data[0]
+    if fmt == FORMAT_OPAQUE:
+        hdr = Reader(data, "block header")
+        hdr.pos = 1
+        method = hdr.byte()
+        raw_len = hdr.uv()
+        if raw_len > 64 * 1024 * 1024:
+            raise CodecError(f"declared block size {raw_len} is not plausible")
+        crc = int.from_bytes(hdr.take(4), "little")
+        raw = decompress_stream(method, data[hdr.pos :], raw_len, "opaque block")
+    elif fmt == FORMAT_MODELLED:
+        flags, raw_len, crc, readers = _read_streams(data)
+        if flags & (F_CTX_TXIDS | F_CTX_OUTPUTS) and context is None:
+            raise CodecError("block was encoded in chain-context mode; decoding it needs the chain context")
+        dec = _Decoder(readers, flags, context)
+        try:
+            raw = dec.run()
+        except CodecError:
+            raise
+        except (ValueError, IndexError, KeyError, OverflowError, TypeError) as e:
+            raise CodecError(f"corrupt block payload ({type(e).__name__}: {e})") from None
+        if flags & F_SINGLE_STREAM:
+            if not readers[0].at_end():
+                raise CodecError("encoded block has unused bytes in its stream")
+        else:
+            for rd in readers:
+                if not rd.at_end():
+                    raise CodecError(f"stream '{rd.name}' has {len(rd.data) - rd.pos} unused bytes")
+    else:
+        raise CodecError(f"unknown block encoding {fmt}")
+    if len(raw) != raw_len:
+        raise CodecError(f"decoded {len(raw)} bytes, expected {raw_len}")
+    if zlib.crc32(raw) != crc:
+        raise CodecError("decoded block fails its checksum")
+    return raw
+
+
+__all__ = [
+    "CodecOptions",
+    "EncodeStats",
+    "decode_block",
+    "encode_block",
+    "encode_block_with_stats",
+    "METHOD_RAW",
+]
