@@ -1,0 +1,302 @@
+"""Script checks on all cores, like Core's check queue.
+
+A block's inputs are cut into batches (whole small transactions grouped, big ones split into input
+ranges) and fed to a process pool; the caller keeps validating the block's other rules meanwhile and
+collects the verdict afterwards. Each worker parses a transaction and builds its
+``PrecomputedTxData`` once, and keeps them while it works on the same block, so every batch of a
+split transaction reuses them.
+
+The reported failure is deterministic: the lowest (tx, input) that fails, whatever the scheduling.
+With one job everything runs in the calling process, in order.
+
+Workers only receive plain data (tx bytes, (value, script) pairs, flags), so the pool works with
+both the fork and the spawn start methods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from ..primitives.transaction import Transaction, TxOut
+
+
+@dataclass(frozen=True)
+class ScriptJob:
+    """Every input of one transaction to verify: its index in the block, the tx (bytes or parsed),
+    the outputs its inputs spend (one per input), and the script flags."""
+
+    tx_index: int
+    tx: bytes | Transaction
+    spent_outputs: Sequence[TxOut]
+    flags: int
+
+
+@dataclass(frozen=True)
+class ScriptFailure:
+    tx: int
+    input: int
+    code: str  # Core's script error name
+
+
+@dataclass(frozen=True)
+class ScriptCheckResult:
+    inputs_verified: int
+    failure: ScriptFailure | None
+
+
+# One work item: (tx index, tx bytes or Transaction, ((value, script), ...) or TxOuts, flags, first, end).
+_Item = tuple[int, "bytes | Transaction", Sequence, int, int, int]
+
+# Per-process cache: the block being checked (a token) and its parsed txs with precomputed data.
+_cache_token: object = None
+_cache: dict[int, tuple] = {}
+
+
+def _prepared(token: object, tx_index: int, tx_data, spent) -> tuple:
+    global _cache_token, _cache
+    from ..script import PrecomputedTxData
+
+    if token != _cache_token:
+        _cache_token, _cache = token, {}
+    entry = _cache.get(tx_index)
+    if entry is None:
+        tx = tx_data if isinstance(tx_data, Transaction) else Transaction.from_bytes(tx_data)
+        outs = [o if isinstance(o, TxOut) else TxOut(o[0], o[1]) for o in spent]
+        entry = _cache[tx_index] = (tx, outs, PrecomputedTxData(tx, outs))
+    return entry
+
+
+def verify_batch(token: object, items: Sequence[_Item]) -> tuple[int, tuple[int, int, str] | None]:
+    """Verify a batch in order; stop at the first failure, which is the batch's lowest.
+    Returns (inputs verified, (tx, input, error code) or None)."""
+    from ..script import ScriptError, verify_tx_input
+
+    verified = 0
+    for tx_index, tx_data, spent, flags, first, end in items:
+        tx, outs, pre = _prepared(token, tx_index, tx_data, spent)
+        for i in range(first, end):
+            try:
+                verify_tx_input(tx, i, outs, flags, pre)
+            except ScriptError as e:
+                return verified, (tx_index, i, e.code)
+            verified += 1
+    return verified, None
+
+
+# Batches of the checks being forked for: a forked worker inherits them, so nothing is pickled.
+_inherited: tuple[object, list] | None = None
+
+
+def verify_inherited_batch(k: int) -> tuple[int, tuple[int, int, str] | None]:
+    """Worker side of a forked pool: verify batch ``k`` of the batches inherited at fork time."""
+    if _inherited is None:
+        raise RuntimeError("no inherited script checks: this worker was not forked for them")
+    token, batches = _inherited
+    return verify_batch(token, batches[k])
+
+
+def _default_start_method() -> str:
+    # fork is fastest to start, but forking a process that runs other threads can deadlock a child.
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+def _make_batches(
+    jobs: Sequence[ScriptJob], batch_inputs: int, portable: bool, max_pieces: int = 1 << 30
+) -> list[list[_Item]]:
+    """Group small transactions into batches of about ``batch_inputs`` inputs; split a larger one
+    into at most ``max_pieces`` input ranges (each piece costs a copy, a parse and a precomputation
+    of the whole transaction in some worker, so a big tx is cut no finer than the processes need)."""
+    batches: list[list[_Item]] = []
+    current: list[_Item] = []
+    room = batch_inputs
+    for job in jobs:
+        n = len(job.spent_outputs)
+        if portable:
+            tx_data = job.tx.serialize() if isinstance(job.tx, Transaction) else bytes(job.tx)
+            spent = tuple((o.value, o.script_pubkey) for o in job.spent_outputs)
+        else:
+            tx_data, spent = job.tx, job.spent_outputs
+        item = (job.tx_index, tx_data, spent, int(job.flags))
+        if n > batch_inputs:
+            piece = max(batch_inputs, -(-n // max_pieces))
+            for start in range(0, n, piece):
+                batches.append([(*item, start, min(n, start + piece))])
+            continue
+        if n > room and current:
+            batches.append(current)
+            current, room = [], batch_inputs
+        current.append((*item, 0, n))
+        room -= n
+    if current:
+        batches.append(current)
+    return batches
+
+
+class PendingScriptChecks:
+    """Script checks under way; ``result()`` waits for the verdict, ``cancel()`` drops them.
+
+    Like Core's master thread, the caller joins in when it asks for the result: it takes batches
+    the workers have not started yet (from the back of the queue) and verifies them itself.
+    """
+
+    def __init__(
+        self,
+        token: object,
+        batches: list[list[_Item]],
+        futures: list[Future] | None = None,
+        executor: ProcessPoolExecutor | None = None,
+    ):
+        self._token = token
+        self._batches = batches
+        self._futures = futures
+        self._executor = executor  # owned: a pool forked for these checks alone
+        self._result: ScriptCheckResult | None = None
+        self._cancelled = False
+
+    def cancel(self) -> None:
+        for f in self._futures or ():
+            f.cancel()
+        self._cancelled = True
+        self._release()
+
+    def _release(self) -> None:
+        if self._executor is not None:
+            # Workers finish the batch in hand (batches are small) and exit.
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def result(self) -> ScriptCheckResult:
+        if self._result is not None:
+            return self._result
+        if self._cancelled:
+            raise RuntimeError("these script checks were cancelled")
+        outcomes: dict[int, tuple[int, tuple | None]] = {}
+        if self._futures is None:
+            # Sequential: in order, stopping at the first failure (the lowest).
+            for k, batch in enumerate(self._batches):
+                outcomes[k] = verify_batch(self._token, batch)
+                if outcomes[k][1] is not None:
+                    break
+        else:
+            try:
+                self._collect(outcomes)
+            finally:
+                self._release()
+        return self._finish(outcomes)
+
+    def _collect(self, outcomes: dict[int, tuple[int, tuple | None]]) -> None:
+        futures = self._futures or []
+        try:
+            for k in range(len(futures) - 1, -1, -1):
+                # Workers take batches from the front; a batch they have not started can be
+                # cancelled and done here. The first one that cannot means they caught up.
+                if not futures[k].cancel():
+                    break
+                outcomes[k] = verify_batch(self._token, self._batches[k])
+            pending = {f for k, f in enumerate(futures) if k not in outcomes}
+            index = {f: k for k, f in enumerate(futures)}
+            while pending:
+                best = min((k for k, o in outcomes.items() if o[1] is not None), default=None)
+                # Once a batch fails, only the batches before it can change the answer.
+                if best is not None and all(k in outcomes for k in range(best)):
+                    break
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    if not f.cancelled():
+                        outcomes[index[f]] = f.result()
+        except BrokenProcessPool as e:
+            self.cancel()
+            raise RuntimeError(f"a script-check worker died: {e}") from e
+        except BaseException:
+            self.cancel()
+            raise
+
+    def _finish(self, outcomes: dict[int, tuple[int, tuple | None]]) -> ScriptCheckResult:
+        total = sum(o[0] for o in outcomes.values())
+        failed = sorted(o[1] for o in outcomes.values() if o[1] is not None)
+        self._result = ScriptCheckResult(total, ScriptFailure(*failed[0]) if failed else None)
+        return self._result
+
+
+class ScriptCheckPool:
+    """A reusable pool of script-check workers. ``jobs=1`` checks in the calling process."""
+
+    _tokens = itertools.count()
+
+    def __init__(
+        self, jobs: int | None = None, *, start_method: str | None = None, batch_inputs: int | None = None
+    ):
+        self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+        self.start_method = start_method or os.environ.get("PACKETFS_MP_START") or _default_start_method()
+        self.batch_inputs = batch_inputs
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def parallel(self) -> bool:
+        return self.jobs > 1
+
+    def _ensure(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            method = self.start_method
+            if method == "fork" and threading.active_count() > 1:
+                # A long-lived pool forked from a threaded process can inherit a held lock and
+                # hang; the fork server forks from a clean single-threaded process instead.
+                method = "forkserver"
+            ctx = multiprocessing.get_context(method)
+            # The calling process is the last of ``jobs``: it verifies batches too (see result()).
+            self._executor = ProcessPoolExecutor(max_workers=self.jobs - 1, mp_context=ctx)
+        return self._executor
+
+    def warm_up(self) -> None:
+        """Start the workers (and import the script engine in them) before the first block.
+        (Forked workers are started per block and need no warming.)"""
+        if self.parallel and self.start_method != "fork":
+            ex = self._ensure()
+            for f in [ex.submit(verify_batch, None, ()) for _ in range(self.jobs - 1)]:
+                f.result()
+
+    def submit(self, jobs: Sequence[ScriptJob]) -> PendingScriptChecks:
+        """Start verifying every input of ``jobs`` (ordered by tx index); returns at once."""
+        token = (os.getpid(), next(self._tokens))
+        total = sum(len(j.spent_outputs) for j in jobs)
+        if not self.parallel:
+            return PendingScriptChecks(token, _make_batches(jobs, max(total, 1), portable=False))
+        # Several batches per process balance the load; a floor keeps the per-batch overhead small.
+        size = self.batch_inputs or max(8, -(-total // (self.jobs * 4)))
+        if self.start_method == "fork" and threading.active_count() == 1:
+            # Fork workers for this block alone: they inherit the parsed transactions, so no bytes
+            # are pickled and no transaction is parsed twice. Forking takes milliseconds.
+            global _inherited
+            batches = _make_batches(jobs, size, portable=False, max_pieces=self.jobs)
+            _inherited = (token, batches)
+            try:
+                ex = ProcessPoolExecutor(self.jobs - 1, mp_context=multiprocessing.get_context("fork"))
+                # With fork, the first submit starts every worker, so all of them see the batches.
+                futures = [ex.submit(verify_inherited_batch, k) for k in range(len(batches))]
+            finally:
+                _inherited = None
+            return PendingScriptChecks(token, batches, futures, executor=ex)
+        ex = self._ensure()
+        batches = _make_batches(jobs, size, portable=True, max_pieces=self.jobs)
+        return PendingScriptChecks(token, batches, [ex.submit(verify_batch, token, b) for b in batches])
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ScriptCheckPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

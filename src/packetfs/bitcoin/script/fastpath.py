@@ -1,0 +1,279 @@
+"""Standard-template fast paths: P2PKH, P2WPKH, P2SH-P2WPKH, P2TR key path, and multisig (bare, P2SH,
+P2WSH, P2SH-P2WSH).
+
+Each recognises its template, performs exactly the checks the interpreter would perform on that
+shape (same encodings, same sighash, same signature checks) and returns True only when the spend is
+valid. Anything unusual (an unexpected shape, a failed check) returns False and the caller runs the
+full interpreter, so a failure is always reported by the interpreter with its exact error name:
+the fast path can only ever turn a slow "valid" into a fast "valid".
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from . import crypto
+from .errors import ScriptError
+from .interpreter import (
+    P2SH,
+    TAPROOT,
+    WITNESS,
+    check_pubkey_encoding,
+    check_signature_encoding,
+    push_data,
+)
+from .sighash import (
+    SIGVERSION_BASE,
+    SIGVERSION_WITNESS_V0,
+    PrecomputedTxData,
+    legacy_sighash,
+    segwit_v0_sighash,
+    taproot_sighash,
+)
+
+_sha256 = hashlib.sha256
+
+
+def _hash160(b: bytes) -> bytes:
+    return hashlib.new("ripemd160", _sha256(b).digest()).digest()
+
+
+def _pushes(script: bytes) -> list[bytes] | None:
+    """The items a push-only script pushes, if every push is a minimal direct/PUSHDATA1/2 push of
+    at most 520 bytes (OP_0 included, OP_1..16 not); else None."""
+    out = []
+    pc, n = 0, len(script)
+    while pc < n:
+        op = script[pc]
+        pc += 1
+        if op < 0x4C:
+            size = op
+        elif op == 0x4C:
+            if pc >= n:
+                return None
+            size = script[pc]
+            pc += 1
+            if size < 0x4C:
+                return None
+        elif op == 0x4D:
+            if n - pc < 2:
+                return None
+            size = int.from_bytes(script[pc : pc + 2], "little")
+            pc += 2
+            if size <= 0xFF:
+                return None
+        else:
+            return None
+        if n - pc < size or size > 520:
+            return None
+        item = script[pc : pc + size]
+        if size == 1 and (1 <= item[0] <= 16 or item[0] == 0x81):
+            return None  # minimal form is OP_n / OP_1NEGATE
+        out.append(item)
+        pc += size
+    return out
+
+
+def _multisig_template(script: bytes) -> tuple[int, list[bytes]] | None:
+    """OP_m <33/65-byte key>*n OP_n OP_CHECKMULTISIG with 0 < m <= n <= 16 -> (m, keys)."""
+    n = len(script)
+    if n < 37 or script[-1] != 0xAE:
+        return None
+    m = script[0] - 0x50
+    k = script[-2] - 0x50
+    if not (1 <= m <= 16 and 1 <= k <= 16 and m <= k):
+        return None
+    keys = []
+    pc = 1
+    end = n - 2
+    while pc < end:
+        size = script[pc]
+        if size != 33 and size != 65:
+            return None
+        keys.append(script[pc + 1 : pc + 1 + size])
+        pc += 1 + size
+    if pc != end or len(keys) != k:
+        return None
+    return m, keys
+
+
+def _multisig_ok(
+    sigs: Sequence[bytes], keys: Sequence[bytes], code: bytes, flags: int, sigversion: int,
+    tx, index: int, amount: int, cache: PrecomputedTxData,
+) -> bool:  # fmt: skip
+    """Core's CHECKMULTISIG matching loop for a successful spend (no side effects on failure)."""
+    if sigversion == SIGVERSION_BASE:
+        for s in sigs:
+            if push_data(s) in code:  # FindAndDelete would change the script code
+                return False
+    nsigs, nkeys = len(sigs), len(keys)
+    isig = ikey = 0
+    try:
+        while nsigs > 0:
+            sig, pub = sigs[isig], keys[ikey]
+            check_signature_encoding(sig, flags)
+            check_pubkey_encoding(pub, flags, sigversion)
+            if sig and _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache):
+                isig += 1
+                nsigs -= 1
+            ikey += 1
+            nkeys -= 1
+            if nsigs > nkeys:
+                return False
+    except ScriptError:
+        return False
+    return True
+
+
+def _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache) -> bool:
+    if sigversion == SIGVERSION_BASE:
+        h = legacy_sighash(code, tx, index, sig[-1], cache)
+    else:
+        h = segwit_v0_sighash(code, tx, index, sig[-1], amount, cache)
+    return crypto.verify_ecdsa(sig[:-1], pub, h)
+
+
+def _p2wpkh(program, witness, flags, tx, index, amount, cache) -> bool:
+    if len(witness) != 2:
+        return False
+    sig, pub = witness
+    if not sig or len(sig) > 520 or len(pub) > 520 or _hash160(pub) != program:
+        return False
+    try:
+        check_signature_encoding(sig, flags)
+        check_pubkey_encoding(pub, flags, SIGVERSION_WITNESS_V0)
+    except ScriptError:
+        return False
+    code = b"\x76\xa9\x14" + program + b"\x88\xac"
+    return _ecdsa(sig, pub, code, SIGVERSION_WITNESS_V0, tx, index, amount, cache)
+
+
+def _p2wsh_multisig(program, witness, flags, tx, index, amount, cache) -> bool:
+    if len(witness) < 3 or witness[0]:
+        return False
+    ws = witness[-1]
+    if len(ws) > 520 or _sha256(ws).digest() != program:
+        return False
+    t = _multisig_template(ws)
+    if t is None:
+        return False
+    m, keys = t
+    sigs = witness[1:-1]
+    if len(sigs) != m or any(len(s) > 520 for s in sigs):
+        return False
+    return _multisig_ok(sigs, keys, ws, flags, SIGVERSION_WITNESS_V0, tx, index, amount, cache)
+
+
+def fast_verify(
+    tx, index: int, script_sig: bytes, spk: bytes, witness: Sequence[bytes], amount: int, flags: int,
+    cache: PrecomputedTxData,
+) -> bool:  # fmt: skip
+    """True when ``spk`` is a template handled here and the spend verifies under ``flags``."""
+    n = len(spk)
+    if n == 25:
+        if spk[0] != 0x76 or spk[1] != 0xA9 or spk[2] != 0x14 or spk[23] != 0x88 or spk[24] != 0xAC:
+            return False
+        # P2PKH: scriptSig is exactly <sig> <pubkey>, both direct pushes.
+        if witness or not script_sig:
+            return False
+        ls = script_sig[0]
+        if ls < 9 or ls > 75 or len(script_sig) < ls + 2:
+            return False
+        lp = script_sig[ls + 1]
+        if (lp != 33 and lp != 65) or len(script_sig) != ls + 2 + lp:
+            return False
+        sig = script_sig[1 : ls + 1]
+        pub = script_sig[ls + 2 :]
+        if _hash160(pub) != spk[3:23] or script_sig[: ls + 1] in spk:
+            return False
+        try:
+            check_signature_encoding(sig, flags)
+            check_pubkey_encoding(pub, flags, SIGVERSION_BASE)
+        except ScriptError:
+            return False
+        return _ecdsa(sig, pub, spk, SIGVERSION_BASE, tx, index, amount, cache)
+    if n == 22:
+        if spk[0] != 0 or spk[1] != 0x14 or not flags & WITNESS or script_sig:
+            return False
+        return _p2wpkh(spk[2:], witness, flags, tx, index, amount, cache)
+    if n == 34:
+        if spk[1] != 0x20 or not flags & WITNESS or script_sig:
+            return False
+        if spk[0] == 0x51:
+            if not flags & TAPROOT:
+                return False
+            return _p2tr_key(spk[2:], witness, tx, index, cache)
+        if spk[0] == 0:
+            return _p2wsh_multisig(spk[2:], witness, flags, tx, index, amount, cache)
+        return False
+    if n == 23:
+        if spk[0] != 0xA9 or spk[1] != 0x14 or spk[22] != 0x87 or not flags & P2SH:
+            return False
+        items = _pushes(script_sig)
+        if not items:
+            return False
+        redeem = items[-1]
+        if _hash160(redeem) != spk[2:22]:
+            return False
+        rn = len(redeem)
+        if rn == 22 and redeem[0] == 0 and redeem[1] == 0x14:
+            if len(items) != 1 or not flags & WITNESS:
+                return False
+            return _p2wpkh(redeem[2:], witness, flags, tx, index, amount, cache)
+        if rn == 34 and redeem[0] == 0 and redeem[1] == 0x20:
+            if len(items) != 1 or not flags & WITNESS:
+                return False
+            return _p2wsh_multisig(redeem[2:], witness, flags, tx, index, amount, cache)
+        if witness and flags & WITNESS:
+            return False
+        t = _multisig_template(redeem)
+        if t is None or len(items) < 2 or items[0]:
+            return False
+        m, keys = t
+        if len(items) != m + 2:
+            return False
+        return _multisig_ok(items[1:-1], keys, redeem, flags, SIGVERSION_BASE, tx, index, amount, cache)
+    if spk and spk[-1] == 0xAE:
+        # Bare multisig: scriptSig is OP_0 <sig>*m.
+        if witness:
+            return False
+        t = _multisig_template(spk)
+        if t is None:
+            return False
+        items = _pushes(script_sig)
+        if not items or items[0]:
+            return False
+        m, keys = t
+        if len(items) != m + 1:
+            return False
+        return _multisig_ok(items[1:], keys, spk, flags, SIGVERSION_BASE, tx, index, amount, cache)
+    return False
+
+
+def _p2tr_key(program, witness, tx, index, cache) -> bool:
+    nw = len(witness)
+    annex_hash = None
+    if nw == 2:
+        annex = witness[1]
+        if not annex or annex[0] != 0x50:
+            return False
+        annex_hash = _sha256(_compact(len(annex)) + annex).digest()
+    elif nw != 1:
+        return False
+    sig = witness[0]
+    if len(sig) == 64:
+        hash_type = 0
+    elif len(sig) == 65 and sig[64]:
+        hash_type = sig[64]
+        sig = sig[:64]
+    else:
+        return False
+    h = taproot_sighash(tx, index, hash_type, cache, annex_hash)
+    return h is not None and crypto.verify_schnorr(sig, program, h)
+
+
+def _compact(n: int) -> bytes:
+    from ..primitives.encoding import compact_size
+
+    return compact_size(n)

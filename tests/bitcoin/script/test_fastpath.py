@@ -1,0 +1,216 @@
+"""The standard-template fast paths give exactly the interpreter's answer: freshly signed spends of
+every template (P2PKH, P2WPKH, P2SH-P2WPKH, P2TR key path, bare/P2SH/P2WSH multisig) and mutated
+ones (flipped bits, wrong amounts, other hash types, other flags) get the same verdict and the
+same error name from ``verify_tx_input`` (fast path first) as from the bare interpreter."""
+
+from __future__ import annotations
+
+import random
+
+from coincurve import PrivateKey, PublicKeyXOnly
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from packetfs.bitcoin.primitives import Transaction, TxIn, TxOut
+from packetfs.bitcoin.primitives.hashes import hash160, sha256
+from packetfs.bitcoin.script import (
+    PrecomputedTxData,
+    ScriptError,
+    ScriptFlags,
+    legacy_sighash,
+    segwit_v0_sighash,
+    taproot_sighash,
+    verify_tx_input,
+)
+from packetfs.bitcoin.script.fastpath import fast_verify
+from packetfs.bitcoin.script.interpreter import TxChecker, push_data, verify_script
+
+F = ScriptFlags
+STANDARD = int(
+    F.P2SH | F.STRICTENC | F.DERSIG | F.LOW_S | F.NULLDUMMY | F.MINIMALDATA | F.DISCOURAGE_UPGRADABLE_NOPS
+    | F.CLEANSTACK | F.CHECKLOCKTIMEVERIFY | F.CHECKSEQUENCEVERIFY | F.WITNESS | F.MINIMALIF | F.NULLFAIL
+    | F.WITNESS_PUBKEYTYPE | F.CONST_SCRIPTCODE | F.TAPROOT
+)  # fmt: skip
+TEMPLATES = [
+    "p2pkh",
+    "p2pkh_u",
+    "p2wpkh",
+    "p2sh_p2wpkh",
+    "p2tr",
+    "bare_ms",
+    "p2sh_ms",
+    "p2wsh_ms",
+    "p2sh_p2wsh_ms",
+]
+KEYS = [PrivateKey(bytes(31) + bytes((i,))) for i in range(1, 6)]
+
+
+def _multisig_script(m: int, pubs: list[bytes]) -> bytes:
+    return bytes((0x50 + m,)) + b"".join(push_data(p) for p in pubs) + bytes((0x50 + len(pubs), 0xAE))
+
+
+def build_spend(template: str, rng: random.Random, hash_type: int = 1):
+    """A 2-input transaction whose input 0 spends ``template`` with valid signatures; input 1 is a
+    P2TR key-path spend too (so BIP341 hashes commit to two spent outputs)."""
+    amount = rng.randrange(1, 10**9)
+    other_key = KEYS[4]
+    other_spk = b"\x51\x20" + PublicKeyXOnly.from_secret(other_key.secret).format()
+    inputs = [
+        TxIn(rng.randbytes(32), rng.randrange(3), b"", 0xFFFFFFFD),
+        TxIn(rng.randbytes(32), 0, b"", 0xFFFFFFFF),
+    ]
+    outputs = [TxOut(rng.randrange(10**8), b"\x00\x14" + rng.randbytes(20)), TxOut(5000, b"\x51")]
+    key = KEYS[0]
+    compressed = template != "p2pkh_u"
+    pub = key.public_key.format(compressed=compressed)
+    ms_m, ms_keys = rng.choice([(1, 2), (2, 3), (1, 1), (3, 3)])
+    ms_pubs = [k.public_key.format() for k in KEYS[:ms_keys]]
+    ms_script = _multisig_script(ms_m, ms_pubs)
+    if template in ("p2pkh", "p2pkh_u"):
+        spk = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
+    elif template == "p2wpkh":
+        spk = b"\x00\x14" + hash160(pub)
+    elif template == "p2sh_p2wpkh":
+        redeem = b"\x00\x14" + hash160(pub)
+        spk = b"\xa9\x14" + hash160(redeem) + b"\x87"
+    elif template == "p2tr":
+        spk = b"\x51\x20" + PublicKeyXOnly.from_secret(key.secret).format()
+    elif template == "bare_ms":
+        spk = ms_script
+    elif template == "p2sh_ms":
+        spk = b"\xa9\x14" + hash160(ms_script) + b"\x87"
+    elif template == "p2wsh_ms":
+        spk = b"\x00\x20" + sha256(ms_script)
+    else:
+        redeem = b"\x00\x20" + sha256(ms_script)
+        spk = b"\xa9\x14" + hash160(redeem) + b"\x87"
+    spent = [TxOut(amount, spk), TxOut(7777, other_spk)]
+    unsigned = Transaction(2, inputs, outputs, 0, [(), ()])
+    cache = PrecomputedTxData(unsigned, spent)
+
+    def ecdsa(k, code, v0):
+        h = (segwit_v0_sighash(code, unsigned, 0, hash_type, amount, cache) if v0
+             else legacy_sighash(code, unsigned, 0, hash_type, cache))  # fmt: skip
+        return k.sign(h, hasher=None) + bytes((hash_type,))
+
+    script_sig, witness = b"", ()
+    if template in ("p2pkh", "p2pkh_u"):
+        script_sig = push_data(ecdsa(key, spk, False)) + push_data(pub)
+    elif template == "p2wpkh":
+        witness = (ecdsa(key, b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac", True), pub)
+    elif template == "p2sh_p2wpkh":
+        witness = (ecdsa(key, b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac", True), pub)
+        script_sig = push_data(b"\x00\x14" + hash160(pub))
+    elif template == "p2tr":
+        tt = hash_type if hash_type in (0, 1, 2, 3, 0x81, 0x82, 0x83) else 0
+        sig = key.sign_schnorr(taproot_sighash(unsigned, 0, tt, cache), rng.randbytes(32))
+        witness = (sig + (bytes((tt,)) if tt else b""),)
+    else:
+        v0 = template in ("p2wsh_ms", "p2sh_p2wsh_ms")
+        sigs = [ecdsa(k, ms_script, v0) for k in KEYS[:ms_m]]
+        if v0:
+            witness = (b"", *sigs, ms_script)
+            if template == "p2sh_p2wsh_ms":
+                script_sig = push_data(b"\x00\x20" + sha256(ms_script))
+        else:
+            script_sig = b"\x00" + b"".join(push_data(s) for s in sigs)
+            if template == "p2sh_ms":
+                script_sig += push_data(ms_script)
+    tx = Transaction(2, [TxIn(*inputs[0][:2], script_sig, inputs[0].sequence), inputs[1]], outputs, 0,
+                     [witness, (b"\x00" * 64,)])  # fmt: skip
+    return tx, spent
+
+
+def _interp(tx, spent, flags) -> str:
+    try:
+        verify_script(tx.inputs[0].script_sig, spent[0].script_pubkey, tx.witnesses[0], flags,
+                      TxChecker(tx, 0, spent[0].value, PrecomputedTxData(tx, spent)))  # fmt: skip
+    except ScriptError as e:
+        return e.code
+    return "OK"
+
+
+def _full(tx, spent, flags) -> str:
+    try:
+        verify_tx_input(tx, 0, spent, flags)
+    except ScriptError as e:
+        return e.code
+    return "OK"
+
+
+def _fast(tx, spent, flags) -> bool:
+    return fast_verify(tx, 0, tx.inputs[0].script_sig, spent[0].script_pubkey, tx.witnesses[0], spent[0].value,
+                       flags, PrecomputedTxData(tx, spent))  # fmt: skip
+
+
+def test_every_template_takes_the_fast_path_and_verifies():
+    rng = random.Random(1)
+    for template in TEMPLATES:
+        for hash_type in (1, 2, 3, 0x81, 0x83):
+            tx, spent = build_spend(template, rng, hash_type)
+            assert _fast(tx, spent, STANDARD), (template, hash_type)
+            assert _interp(tx, spent, STANDARD) == "OK", (template, hash_type)
+            assert _full(tx, spent, STANDARD) == "OK"
+
+
+def _mutate(tx: Transaction, spent: list[TxOut], rng: random.Random, kind: int):
+    inputs, witnesses, spent = list(tx.inputs), [list(w) for w in tx.witnesses], list(spent)
+    ss, wit = inputs[0].script_sig, witnesses[0]
+
+    def flip(b: bytes) -> bytes:
+        if not b:
+            return b"\x01"
+        p = rng.randrange(len(b))
+        return b[:p] + bytes((b[p] ^ (1 << rng.randrange(8)),)) + b[p + 1 :]
+
+    if kind == 0 and wit:
+        k = rng.randrange(len(wit))
+        wit[k] = flip(wit[k])
+    elif kind == 1 and ss:
+        ss = flip(ss)
+    elif kind == 2:
+        spent[0] = TxOut(spent[0].value + rng.choice([1, -1, 1 << 20]), spent[0].script_pubkey)
+    elif kind == 3:
+        spent[0] = TxOut(spent[0].value, flip(spent[0].script_pubkey))
+    elif kind == 4 and wit:
+        wit = wit[: rng.randrange(len(wit))] if rng.random() < 0.5 else [*wit, b""]
+    elif kind == 5:  # high-S / other hash type / uncompressed-key variants via a byte change at the end
+        if wit:
+            wit[0] = wit[0][:-1] + bytes((rng.choice([0, 1, 2, 3, 0x80, 0x81, 0x84]),))
+        elif ss:
+            p = ss[0]
+            if 0 < p < len(ss):
+                ss = ss[:p] + bytes((rng.choice([0, 1, 2, 3, 0x80, 0x81, 0x84]),)) + ss[p + 1 :]
+    elif kind == 6:  # non-minimal push of the first scriptSig item
+        if ss and 0 < ss[0] < 0x4C and len(ss) > ss[0]:
+            ss = bytes((0x4C, ss[0])) + ss[1:]
+    inputs[0] = TxIn(inputs[0].prev_txid, inputs[0].prev_index, ss, inputs[0].sequence)
+    witnesses[0] = tuple(wit)
+    return Transaction(tx.version, inputs, tx.outputs, tx.locktime, witnesses), spent
+
+
+_ALL_FLAGS = [int(f) for f in ScriptFlags if f]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    template=st.sampled_from(TEMPLATES),
+    hash_type=st.sampled_from([1, 2, 3, 0x81, 0x82, 0x83, 0, 4, 0x41]),
+    mutation=st.integers(-1, 6),
+    flag_mask=st.integers(0, (1 << 21) - 1),
+    seed=st.integers(0, 2**32),
+)
+def test_fast_path_equals_interpreter(template, hash_type, mutation, flag_mask, seed):
+    rng = random.Random(seed)
+    tx, spent = build_spend(template, rng, hash_type)
+    if mutation >= 0:
+        tx, spent = _mutate(tx, spent, rng, mutation)
+    flags = STANDARD & flag_mask if flag_mask & 1 else STANDARD
+    if flags & F.CLEANSTACK and (flags & (F.P2SH | F.WITNESS)) != (F.P2SH | F.WITNESS):
+        flags &= ~int(F.CLEANSTACK)
+    if flags & F.WITNESS and not flags & F.P2SH:
+        flags &= ~int(F.WITNESS)
+    interp = _interp(tx, spent, flags)
+    assert _full(tx, spent, flags) == interp
+    if _fast(tx, spent, flags):
+        assert interp == "OK", (template, hash_type, mutation, hex(flags))
