@@ -16,6 +16,7 @@ BITCOIN_COMMAND_MODULES = (
     "packetfs.bitcoin.codec.cli",
     "packetfs.bitcoin.storage.cli",
     "packetfs.bitcoin.chain.cli",
+    "packetfs.bitcoin.chain.generator_cli",
 )
 
 

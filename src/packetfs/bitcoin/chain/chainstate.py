@@ -1,0 +1,431 @@
+"""The chainstate: block index, UTXO set and block store driven together, like Core's
+ChainstateManager. Blocks are connected with full validation, disconnected with their undo data,
+and the chain with the most work wins, across reorgs of any depth.
+
+Crash safety: block data is synced to disk before the UTXO set is flushed, and a flush writes the
+dirty coins, the dirty block index entries and the tip in one LMDB transaction. A process killed at
+any moment therefore restarts at the last flushed tip with a consistent UTXO set and index, and
+connects whatever stored blocks are left (or the importer feeds them again).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import lmdb
+
+from ..consensus.block_rules import check_block
+from ..consensus.errors import ValidationError
+from ..consensus.params import ChainParams, enforce_bip30, get_params
+from ..consensus.pool import ScriptCheckPool
+from ..consensus.validate import validate_block
+from ..primitives.block import Block, BlockHeader
+from ..primitives.hashes import hash_to_hex
+from ..storage.blockstore import BlockStore
+from ..storage.undo import Coin, decode_block_undo, encode_block_undo
+from ..storage.utxo import UtxoSet
+from .headers import (
+    CONNECTED_ONCE,
+    FAILED,
+    FAILED_PARENT,
+    HAVE_DATA,
+    HAVE_UNDO,
+    HeaderTree,
+    IndexEntry,
+)
+from .signet import check_signet_solution
+from .txindex import ChainTxIndex
+
+MAX_SCRIPT_SIZE = 10_000
+_META_NETWORK = b"network"
+
+
+def _unspendable(script: bytes) -> bool:
+    # Core never adds these to the UTXO set (CScript::IsUnspendable).
+    return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
+
+
+def _encode_pos(pos: tuple | None) -> bytes:
+    if pos is None:
+        return b"\x00"
+    return bytes((len(pos),)) + b"".join(int(v).to_bytes(8, "little") for v in pos)
+
+
+def _decode_pos(buf: bytes, off: int, factory: Callable[..., tuple]) -> tuple[tuple | None, int]:
+    n = buf[off]
+    off += 1
+    if n == 0:
+        return None, off
+    values = [int.from_bytes(buf[off + 8 * i : off + 8 * i + 8], "little") for i in range(n)]
+    return factory(*values), off + 8 * n
+
+
+@dataclass
+class ConnectStats:
+    blocks: int = 0
+    txs: int = 0
+    inputs: int = 0
+    inputs_script_checked: int = 0
+    bytes: int = 0
+    seconds_validating: float = 0.0
+
+
+class Chainstate:
+    """Open (or create) a node's state under ``datadir``."""
+
+    def __init__(
+        self,
+        datadir: str | Path,
+        network: str | ChainParams = "regtest",
+        *,
+        cache_bytes: int = 256 << 20,
+        jobs: int | None = None,
+        assumevalid: bytes | None = None,
+        store_mode: str = "codec",
+        map_size: int = 64 << 30,
+        now: Callable[[], int] | None = None,
+    ):
+        self.params = get_params(network)
+        self.datadir = Path(datadir)
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(self.datadir / "chainstate"), map_size=map_size, max_dbs=8, subdir=True, sync=True, metasync=True
+        )
+        self._index_db = self.env.open_db(b"index")
+        self._meta_db = self.env.open_db(b"meta")
+        self._check_network()
+        self.utxo = UtxoSet(self.env, cache_bytes=cache_bytes)
+        # In codec mode the tx index is the codec's chain context: prevout txids become (seq, position).
+        self.txindex = ChainTxIndex(self.env) if store_mode == "codec" else None
+        self.store = BlockStore(
+            self.datadir / "blocks", network=self.params.name, mode=store_mode, codec_context=self.txindex
+        )
+        self._recent_raw: dict[bytes, bytes] = {}  # stored but not yet connected: saves a decode
+        self.tree = HeaderTree(self.params)
+        self.assumevalid = assumevalid
+        self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+        self._pool: ScriptCheckPool | None = None
+        self._dirty: set[bytes] = set()
+        self.now = now or (lambda: int(time.time()))
+        self.stats = ConnectStats()
+        self.last_error: ValidationError | None = None
+        self._load_index()
+
+    # ------------------------------------------------------------------ persistence
+    def _check_network(self) -> None:
+        with self.env.begin(write=True, db=self._meta_db) as txn:
+            stored = txn.get(_META_NETWORK)
+            if stored is None:
+                txn.put(_META_NETWORK, self.params.name.encode())
+            elif stored.decode() != self.params.name:
+                raise ValueError(f"{self.datadir} holds a {stored.decode()} chainstate, not {self.params.name}")
+
+    def _serialize_entry(self, e: IndexEntry) -> bytes:
+        return b"".join(
+            (
+                e.header.serialize(),
+                struct.pack("<IIB", e.height, e.tx_count, e.status & 0xFF),
+                _encode_pos(e.block_pos),
+                _encode_pos(e.undo_pos),
+            )
+        )
+
+    def _load_index(self) -> None:
+        rows = []
+        with self.env.begin(db=self._index_db) as txn:
+            for _, value in txn.cursor():
+                height, tx_count, status = struct.unpack_from("<IIB", value, 80)
+                rows.append((height, value, tx_count, status))
+        rows.sort(key=lambda r: r[0])
+        for height, value, tx_count, status in rows:
+            header = BlockHeader.parse(value)
+            block_pos, off = _decode_pos(value, 89, self.store.block_location)
+            undo_pos, _ = _decode_pos(value, off, self.store.undo_location)
+            if height == 0:
+                entry = self.tree.genesis
+                entry.status = status
+            else:
+                prev = self.tree.get(header.prev_hash)
+                if prev is None:
+                    raise ValueError(f"block index is corrupt: parent of {hash_to_hex(header.hash)} missing")
+                entry = self.tree.insert(header, prev, status)
+            entry.block_pos, entry.undo_pos, entry.tx_count = block_pos, undo_pos, tx_count
+        for e in self.tree.entries.values():
+            if e.status & (FAILED | FAILED_PARENT) and e is self.tree.best_header:
+                self.tree.mark_failed(e)
+        best = self.utxo.best_block
+        if best is None:
+            self.tip = self.tree.genesis
+            if not self.tip.status & HAVE_DATA:
+                raw = self.params.genesis.serialize()
+                self.tip.block_pos = self.store.put_block(raw)
+                if self.txindex is not None:
+                    self.txindex.add_block(raw)
+                self.tip.tx_count = 1
+                self.tip.status |= HAVE_DATA | CONNECTED_ONCE
+                self._dirty.add(self.tip.hash)
+                self.flush()
+        else:
+            tip = self.tree.get(best)
+            if tip is None:
+                raise ValueError(f"chainstate tip {hash_to_hex(best)} is not in the block index")
+            self.tip = tip
+
+    def flush(self) -> None:
+        """Make everything so far durable, atomically."""
+        self.store.sync()
+        dirty = [self.tree.entries[h] for h in self._dirty]
+        index_db = self._index_db
+
+        def write_index(txn: lmdb.Transaction) -> None:
+            for e in dirty:
+                txn.put(e.hash, self._serialize_entry(e), db=index_db)
+            if self.txindex is not None:
+                self.txindex.write(txn)
+
+        self.utxo.best_block = self.tip.hash
+        self.utxo.flush(extra=write_index)
+        self._dirty.clear()
+        if self.txindex is not None:
+            self.txindex.written()
+
+    def close(self) -> None:
+        self.flush()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
+        self.store.close()
+        self.env.close()
+
+    def __enter__(self) -> Chainstate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ accepting blocks
+    @property
+    def pool(self) -> ScriptCheckPool | None:
+        if self._pool is None and self.jobs > 1:
+            self._pool = ScriptCheckPool(self.jobs)
+            self._pool.warm_up()
+        return self._pool
+
+    def has_block(self, block_hash: bytes) -> bool:
+        e = self.tree.get(block_hash)
+        return e is not None and bool(e.status & HAVE_DATA)
+
+    def process_block(self, raw: bytes) -> IndexEntry:
+        """Accept a block whose parent is known, store it, and move to the best chain.
+
+        Raises ValidationError if the block itself is invalid (its header or context-free checks);
+        if it is valid but loses, or a reorg onto it fails later, the chainstate stays consistent
+        and ``last_error`` says why.
+        """
+        block = Block.from_bytes(raw)
+        header = block.header
+        known = self.tree.get(header.hash)
+        if known is not None and known.status & HAVE_DATA:
+            return known
+        entry = self.tree.add_header(header, now=self.now())
+        try:
+            # Context-free checks before storing, so junk never reaches disk. A mutated block (data
+            # not matching its header) leaves the header valid, as Core does.
+            check_block(block, self.params, check_pow=False)
+            if self.params.signet_challenge is not None:
+                check_signet_solution(block, self.params.signet_challenge)
+        except ValidationError as e:
+            if not e.mutated:
+                self.tree.mark_failed(entry)
+                self._dirty.add(entry.hash)
+            raise
+        entry.block_pos = self.store.put_block(raw)
+        if self.txindex is not None:
+            self.txindex.add_block(raw)
+        self._recent_raw[entry.hash] = raw
+        while len(self._recent_raw) > 64:  # side-branch blocks may never be connected
+            self._recent_raw.pop(next(iter(self._recent_raw)))
+        entry.tx_count = len(block.transactions)
+        entry.status |= HAVE_DATA
+        self._dirty.add(entry.hash)
+        self.activate_best_chain()
+        if self.utxo.should_flush():
+            self.flush()
+        return entry
+
+    def _best_candidate(self) -> IndexEntry | None:
+        for cand in self.tree.candidates():
+            if cand.chainwork <= self.tip.chainwork:
+                return None
+            fork = self.tree.fork_point(self.tip, cand)
+            if all(e.status & HAVE_DATA and not e.failed for e in self.tree.path(cand, fork)):
+                return cand
+        return None
+
+    def activate_best_chain(self) -> None:
+        while True:
+            target = self._best_candidate()
+            if target is None:
+                return
+            fork = self.tree.fork_point(self.tip, target)
+            while self.tip is not fork:
+                self.disconnect_tip()
+            for entry in reversed(list(self.tree.path(target, fork))):
+                try:
+                    self.connect_block(entry)
+                except ValidationError as e:
+                    self.last_error = e
+                    self.tree.mark_failed(entry)
+                    for e2 in self.tree.entries.values():
+                        if e2.failed:
+                            self._dirty.add(e2.hash)
+                    break
+
+    # ------------------------------------------------------------------ connect / disconnect
+    def _assumed_valid(self, entry: IndexEntry) -> bool:
+        if self.assumevalid is None:
+            return False
+        av = self.tree.get(self.assumevalid)
+        return av is not None and av.height >= entry.height and self.tree.ancestor(av, entry.height) is entry
+
+    def connect_block(self, entry: IndexEntry) -> None:
+        """Validate ``entry`` (a child of the tip) against the UTXO set and apply it."""
+        if entry.prev is not self.tip:
+            raise ValueError("connect_block needs a child of the current tip")
+        t0 = time.perf_counter()
+        raw = self._recent_raw.pop(entry.hash, None) or self.store.get_block(entry.block_pos)
+        block = Block.from_bytes(raw)
+        height = entry.height
+        # Read-only gather of every spent coin, so a failure leaves the UTXO set untouched.
+        created: dict[tuple[bytes, int], Coin] = {}
+        used: set[tuple[bytes, int]] = set()
+        spent: list[list[Coin]] = []
+        utxo_get = self.utxo.get
+        for tx_index, tx in enumerate(block.transactions):
+            if tx_index:
+                coins = []
+                for in_index, txin in enumerate(tx.inputs):
+                    key = (txin.prev_txid, txin.prev_index)
+                    coin = created.pop(key, None)
+                    if coin is None and key not in used:
+                        coin = utxo_get(*key)
+                        used.add(key)
+                    if coin is None:
+                        raise ValidationError(
+                            "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=tx_index, input=in_index
+                        )
+                    coins.append(coin)
+                spent.append(coins)
+            txid = tx.txid
+            for vout, out in enumerate(tx.outputs):
+                created[(txid, vout)] = Coin(height, tx_index == 0, out.value, out.script_pubkey)
+        prev = entry.prev
+        check_bip30 = enforce_bip30(height, entry.hash, self.params)
+        result = validate_block(
+            block,
+            spent,
+            height,
+            self.params,
+            prev_mtp=self.tree.median_time_past(prev),
+            mtp_at=lambda h: self.tree.median_time_past(self.tree.ancestor(prev, h)),
+            output_exists=(lambda txid, vout: self.utxo.have(txid, vout)) if check_bip30 else None,
+            check_pow=False,  # the header tree checked it
+            check_scripts=not self._assumed_valid(entry),
+            pool=self.pool,
+        )
+        # Apply: spend, then create, transaction by transaction (UpdateCoins).
+        for tx_index, tx in enumerate(block.transactions):
+            if tx_index:
+                for txin in tx.inputs:
+                    self.utxo.spend(txin.prev_txid, txin.prev_index)
+            self.utxo.add_tx_outputs(tx, height, tx_index == 0)
+        undo_raw = encode_block_undo(spent)
+        entry.undo_pos = self.store.put_undo(entry.hash, prev.hash, undo_raw)
+        entry.status |= HAVE_UNDO | CONNECTED_ONCE
+        self._dirty.add(entry.hash)
+        self.tip = entry
+        s = self.stats
+        s.blocks += 1
+        s.txs += len(block.transactions)
+        s.inputs += result.inputs
+        s.inputs_script_checked += result.inputs_verified
+        s.bytes += len(raw)
+        s.seconds_validating += time.perf_counter() - t0
+
+    def disconnect_tip(self) -> None:
+        """Undo the tip block with its undo data."""
+        entry = self.tip
+        if entry.prev is None:
+            raise ValueError("cannot disconnect the genesis block")
+        block = Block.from_bytes(self.store.get_block(entry.block_pos))
+        undo = decode_block_undo(self.store.get_undo(entry.undo_pos))
+        if len(undo) != len(block.transactions) - 1:
+            raise ValueError(f"undo data of {entry.hash_hex} does not match the block")
+        for tx_index in range(len(block.transactions) - 1, -1, -1):
+            tx = block.transactions[tx_index]
+            txid = tx.txid
+            for vout, out in enumerate(tx.outputs):
+                if not _unspendable(out.script_pubkey):
+                    self.utxo.spend(txid, vout)
+            if tx_index:
+                coins = undo[tx_index - 1]
+                for txin, coin in zip(reversed(tx.inputs), reversed(coins), strict=True):
+                    self.utxo.add(txin.prev_txid, txin.prev_index, coin)
+        self.tip = entry.prev
+        self._dirty.add(entry.hash)
+
+    # ------------------------------------------------------------------ queries
+    def info(self) -> dict:
+        coins, amount = self.utxo.stats()
+        return {
+            "network": self.params.name,
+            "height": self.tip.height,
+            "best_block_hash": self.tip.hash_hex,
+            "chainwork": f"{self.tip.chainwork:064x}",
+            "headers": self.tree.best_header.height,
+            "utxo_count": coins,
+            "utxo_total_amount": amount,
+            "disk_bytes_blocks": _du(self.datadir / "blocks"),
+            "disk_bytes_chainstate": _du(self.datadir / "chainstate"),
+        }
+
+    def export_core(
+        self, out_dir: str | Path, start_height: int = 0, end_height: int | None = None, xor_key: bytes | None = None
+    ) -> int:
+        """Write active-chain blocks [start, end] with their undo data as Core blk/rev files; returns the count."""
+        chain = self.active_chain()
+        end_height = self.tip.height if end_height is None else end_height
+        if not 0 <= start_height <= end_height <= self.tip.height:
+            raise ValueError(f"height range {start_height}..{end_height} is outside 0..{self.tip.height}")
+        entries = [(e.block_pos, e.undo_pos) for e in chain[start_height : end_height + 1]]
+        self.store.export_core(entries, out_dir, xor_key=xor_key)
+        return len(entries)
+
+    def active_chain(self) -> list[IndexEntry]:
+        return list(reversed(list(self.tree.path(self.tip, None))))
+
+
+def read_network(datadir: str | Path) -> str:
+    """The network an existing chainstate was created for."""
+    path = Path(datadir) / "chainstate"
+    if not path.exists():
+        raise ValueError(f"{datadir} holds no chainstate")
+    env = lmdb.open(str(path), max_dbs=8, readonly=True, lock=False)
+    try:
+        db = env.open_db(b"meta", create=False)
+        with env.begin(db=db) as txn:
+            value = txn.get(_META_NETWORK)
+    finally:
+        env.close()
+    if value is None:
+        raise ValueError(f"{datadir}: chainstate has no network record")
+    return value.decode()
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
