@@ -136,9 +136,10 @@ def test_tx_index_context_recovers_keys_of_spent_outputs():
     # keys, their hashes, the spent amounts nor the prevout txids.
     from coincurve import PrivateKey
 
-    from packetfs.bitcoin.codec.sighash import TxDigestParts, p2pkh_script
+    from packetfs.bitcoin.codec.model import p2pkh_script
     from packetfs.bitcoin.primitives.hashes import hash160
     from packetfs.bitcoin.primitives.transaction import Transaction, TxIn, TxOut
+    from packetfs.bitcoin.script.sighash import PrecomputedTxData, legacy_sighash, segwit_v0_sighash
 
     keys = [PrivateKey(bytes([i + 1]) * 32) for i in range(6)]
     outs = []
@@ -151,19 +152,18 @@ def test_tx_index_context_recovers_keys_of_spent_outputs():
     index.add_block(block_a, 100)
     ins = [TxIn(coinbase.txid, i, b"", 0xFFFFFFFD) for i in range(len(keys))]
     pay = [TxOut(500, b"\x00\x14" + bytes(20))]
-    parts = TxDigestParts((2).to_bytes(4, "little"), [coinbase.txid + i.to_bytes(4, "little") for i in range(6)],
-                          [(0xFFFFFFFD).to_bytes(4, "little")] * 6, [(500).to_bytes(8, "little") + b"\x16\x00\x14" + bytes(20)],
-                          (0).to_bytes(4, "little"))  # fmt: skip
+    unsigned = Transaction(2, ins, pay, 0)  # what the signatures commit to (scriptSigs are blanked anyway)
+    parts = PrecomputedTxData(unsigned)
     script_sigs, wits = [], []
     for i, k in enumerate(keys):
         pub = k.public_key.format(True)
         sc = p2pkh_script(hash160(pub))
         if i % 2:
-            sig = k.sign(parts.legacy(i, sc, 1), hasher=None) + b"\x01"
+            sig = k.sign(legacy_sighash(sc, unsigned, i, 1, parts), hasher=None) + b"\x01"
             script_sigs.append(bytes([len(sig)]) + sig + b"\x21" + pub)
             wits.append([])
         else:
-            sig = k.sign(parts.bip143(i, sc, 1000 + i, 1), hasher=None) + b"\x01"
+            sig = k.sign(segwit_v0_sighash(sc, unsigned, i, 1, 1000 + i, parts), hasher=None) + b"\x01"
             script_sigs.append(b"")
             wits.append([sig, pub])
     spend = Transaction(2, [TxIn(x.prev_txid, x.prev_index, s, x.sequence) for x, s in zip(ins, script_sigs, strict=False)], pay, 0, wits)

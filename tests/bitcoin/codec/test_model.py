@@ -197,3 +197,62 @@ def test_crc_covers_the_block(real_blocks):
     with pytest.raises(CodecError, match="checksum"):
         decode_block(bytes(data))
     assert zlib.crc32(b"") == 0
+
+
+def _segwit_block(commit_ok: bool = True, extra_commit_output: bool = False) -> bytes:
+    """A coinbase with a BIP141 witness commitment (computed with the primitives' witness merkle root),
+    plus segwit spends; optionally a wrong commitment or a second commitment output.
+
+    (A block whose later tx spends a coinbase committing to it cannot exist: that is a hash cycle. The
+    encoder still checks for it, which costs one pass over the inputs.)"""
+    from packetfs.bitcoin.primitives.block import witness_commitment_hash
+    from packetfs.bitcoin.primitives.transaction import TxIn, TxOut
+
+    reserved = bytes(range(32))
+    spends = []
+    for k in range(3):
+        prev = bytes([k + 1]) * 32
+        spends.append(Transaction(2, [TxIn(prev, k, b"", 0xFFFFFFFD)], [TxOut(1000 * k, b"\x00\x14" + bytes([k]) * 20)],
+                                  0, [[b"\x30" * 5, bytes([k]) * 33]]))  # fmt: skip
+
+    def coinbase(commit: bytes) -> Transaction:
+        outs = [TxOut(625_000_000, b"\x76\xa9\x14" + bytes(20) + b"\x88\xac"), TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + commit)]
+        if extra_commit_output:
+            outs.append(TxOut(0, b"\x6a\x24\xaa\x21\xa9\xed" + commit))
+        return Transaction(1, [TxIn(bytes(32), 0xFFFFFFFF, b"\x03\x10\x27\x00", 0xFFFFFFFF)], outs, 0, [[reserved]])
+
+    from packetfs.bitcoin.primitives.block import merkle_root
+
+    root = merkle_root([bytes(32)] + [t.wtxid for t in spends])[0]
+    commit = witness_commitment_hash(root, reserved) if commit_ok else bytes(range(1, 33))
+    cb = coinbase(commit)
+    raw = wrap_block([cb.serialize()] + [t.serialize() for t in spends])
+    blk = Block.from_bytes(raw)
+    if commit_ok:
+        assert blk.witness_commitment() == witness_commitment_hash(blk.compute_witness_merkle_root(), reserved)
+    return raw
+
+
+def test_witness_commitment_is_derived_from_the_block(real_blocks):
+    from packetfs.bitcoin.codec.model import without
+
+    raw = _segwit_block()
+    on, off = encode_block(raw, options=STRICT), encode_block(raw, options=without("commitment", STRICT))
+    assert decode_block(on) == raw and decode_block(off) == raw
+    assert len(on) <= len(off) - 20  # the 32 commitment bytes are no longer stored
+    two = _segwit_block(extra_commit_output=True)
+    assert decode_block(encode_block(two, options=STRICT)) == two
+    # A real segwit block: Core's commitment is reproduced, so the derived form is used and still exact.
+    for name in ("mainnet-757739",):
+        r = real_blocks[name]
+        assert Block.from_bytes(r).witness_commitment() is not None
+        a, b = encode_block(r, options=STRICT), encode_block(r, options=without("commitment", STRICT))
+        assert decode_block(a) == r and len(a) < len(b), name
+
+
+def test_wrong_witness_commitment_is_stored_exactly():
+    from packetfs.bitcoin.codec.model import without
+
+    raw = _segwit_block(commit_ok=False)
+    a, b = encode_block(raw, options=STRICT), encode_block(raw, options=without("commitment", STRICT))
+    assert decode_block(a) == raw and len(a) == len(b)  # the escape: no derivation, nothing lost

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from coincurve import PublicKey
 
 from ..errors import ParseError
-from ..primitives.block import Block
+from ..primitives.block import Block, merkle_root
 from ..primitives.encoding import compact_size
 from ..primitives.script import iter_script
+from ..primitives.transaction import Transaction, TxIn, TxOut
+from ..script.sighash import PrecomputedTxData, legacy_sighash, segwit_v0_sighash
 from .errors import CodecError
-from .sighash import TxDigestParts, p2pkh_script
 from .streams import (
     METHOD_RAW,
     Reader,
@@ -54,8 +55,11 @@ P_NEW, P_NULL, P_CTX = 0, 1, 2  # then 3 + 2*d: in-block tx t-1-d; 4 + 2*d: earl
 # sequence codes (stream "seq")
 SEQ_CODES = (0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0)
 SEQ_SAME, SEQ_RAW = 4, 5
+_SEQ_BYTES = tuple(x.to_bytes(4, "little") for x in SEQ_CODES)
 # output codes (stream "outcode")
 O_P2PKH, O_P2SH, O_P2WPKH, O_P2WSH, O_P2TR, O_P2PK, O_SCRIPT = range(7)
+O_WCOMMIT = 7  # tx 0 only: the BIP141 witness commitment, recomputed from the block by the decoder
+WITNESS_COMMITMENT_HEADER = b"\x6a\x24\xaa\x21\xa9\xed"  # OP_RETURN, push 36, 0xaa21a9ed
 # input kinds (stream "item")
 K_GENERIC = 0
 K_P2PKH_HASH = 1  # P2PKH spend, key recovered, key hash stored
@@ -87,6 +91,7 @@ class CodecOptions:
     prevout_refs: bool = True  # prevout txids as references to earlier txs / txids
     hashrefs: bool = True  # repeated 20/32-byte hashes (addresses, key hashes) as references
     wrapped: bool = True  # P2SH-wrapped segwit scriptSigs derived from the witness
+    commitment: bool = True  # the coinbase's witness commitment output derived from the block
     scripts: bool = True  # scripts as tokens (pushes modelled as items)
     streams: bool = True  # separate streams per field kind (else one stream)
     verify: bool = True  # decode the result and compare before returning it
@@ -94,7 +99,7 @@ class CodecOptions:
 
 
 ALL_TECHNIQUES = ("header", "txcodes", "templates", "amounts", "sigs", "keys", "recovery", "prevout_refs",
-                  "hashrefs", "wrapped", "scripts", "streams")  # fmt: skip
+                  "hashrefs", "wrapped", "commitment", "scripts", "streams")  # fmt: skip
 
 
 def without(technique: str, base: CodecOptions | None = None) -> CodecOptions:
@@ -175,22 +180,32 @@ def der_to_rs(sig: bytes) -> bytes | None:
     return r + s
 
 
-def _der_int(x: bytes) -> bytes:
-    x = x.lstrip(b"\x00") or b"\x00"
-    if x[0] & 0x80:
-        x = b"\x00" + x
-    return b"\x02" + bytes((len(x),)) + x
-
-
 def rs_to_der(rs: bytes) -> bytes:
-    body = _der_int(rs[:32]) + _der_int(rs[32:])
-    return b"\x30" + bytes((len(body),)) + body
+    """Strict DER of the 64-byte (r, s): shortest big-endian integers, a zero byte where the top bit is set."""
+    r = rs[:32].lstrip(b"\x00") or b"\x00"
+    if r[0] & 0x80:
+        r = b"\x00" + r
+    s = rs[32:].lstrip(b"\x00") or b"\x00"
+    if s[0] & 0x80:
+        s = b"\x00" + s
+    lr = len(r)
+    ls = len(s)
+    return b"".join((bytes((0x30, lr + ls + 4, 2, lr)), r, bytes((2, ls)), s))
+
+
+# One-byte encodings 0..252, shared by compact sizes, direct pushes and sighash bytes (a hot path).
+_CS = [bytes((i,)) for i in range(256)]  # index 253-255 only as plain bytes, never as sizes
+_ZERO32 = bytes(32)
+
+
+def _cs(n: int) -> bytes:
+    return _CS[n] if n < 0xFD else compact_size(n)
 
 
 def _push(data: bytes) -> bytes:
     n = len(data)
     if n < 0x4C:
-        return bytes((n,)) + data
+        return _CS[n] + data
     if n <= 0xFF:
         return b"\x4c" + bytes((n,)) + data
     if n <= 0xFFFF:
@@ -212,6 +227,21 @@ def tokenize_canonical(script: bytes) -> list[tuple[int, bytes | None]] | None:
             return None
         out.append((t.opcode, t.data))
     return out
+
+
+def p2pkh_script(h160: bytes) -> bytes:
+    """The P2PKH scriptPubKey, which is also the scriptCode a P2PKH or P2WPKH signature hash commits to."""
+    return b"\x76\xa9\x14" + h160 + b"\x88\xac"
+
+
+def _legacy_cost(n_in: int, outputs_size: int) -> int:
+    """Bytes hashed for one legacy signature hash of a transaction (about): the bound both sides apply."""
+    return 41 * n_in + outputs_size + 40
+
+
+def _signed64(n: int) -> int:
+    """A stored unsigned 64-bit amount read back as the signed wire value it was written from."""
+    return n - (1 << 64) if n >= 1 << 63 else n
 
 
 def _bip34_hint(coinbase_script_sig: bytes) -> int:
@@ -428,6 +458,7 @@ class _Encoder:
         self.ext: dict[bytes, int] = {}
         self.next_ext = 0
         self.hint = 0
+        self.wc_outputs = self.commitment_outputs(txs) if o.commitment else frozenset()
         for t, tx in enumerate(txs):
             self.tx(t, tx, h.time)
             if t == 0 and tx.inputs:
@@ -436,6 +467,26 @@ class _Encoder:
             self.inblock[txid] = t
             self.outputs_by_txid[txid] = [(out.value, out.script_pubkey) for out in tx.outputs]
         return self.pack()
+
+    def commitment_outputs(self, txs) -> frozenset[int]:
+        """Indices of tx 0's outputs that are exactly the witness commitment the decoder can recompute.
+
+        The decoder only knows tx 0's txid once every later wtxid is known, so the commitment is derived
+        only when no input in the block spends tx 0 (true of every valid block: coinbase maturity)."""
+        if not txs or len(txs[0].inputs) != 1:
+            return frozenset()
+        w = txs[0].witnesses[0]
+        if len(w) != 1 or len(w[0]) != 32:
+            return frozenset()
+        spk_of = [out.script_pubkey for out in txs[0].outputs]
+        if not any(len(x) == 38 and x[:6] == WITNESS_COMMITMENT_HEADER for x in spk_of):
+            return frozenset()
+        cb = txs[0].txid
+        if any(inp.prev_txid == cb for tx in txs for inp in tx.inputs):
+            return frozenset()
+        root = merkle_root([bytes(32)] + [tx.wtxid for tx in txs[1:]])[0]
+        spk = WITNESS_COMMITMENT_HEADER + _sha256d(root + w[0])
+        return frozenset(j for j, x in enumerate(spk_of) if x == spk)
 
     def spent_known(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
         """The spent output if the decoder can know it too (earlier in this block, or via the context)."""
@@ -519,7 +570,8 @@ class _Encoder:
             prev_seq = s
         oc, am = b[S_OUTC], b[S_AMT]
         raw_amounts = not o.amounts
-        for out in outputs:
+        wc = self.wc_outputs if t == 0 else ()
+        for j, out in enumerate(outputs):
             if raw_amounts:
                 am += out.value.to_bytes(8, "little", signed=True)
             else:
@@ -527,6 +579,9 @@ class _Encoder:
                 write_uvarint(am, compress_amount(out.value & _U64))
             spk = out.script_pubkey
             n = len(spk)
+            if j in wc:
+                oc.append(O_WCOMMIT)
+                continue
             if o.templates:
                 if n == 25 and spk[:3] == b"\x76\xa9\x14" and spk[23:] == b"\x88\xac":
                     oc.append(O_P2PKH)
@@ -559,6 +614,7 @@ class _Encoder:
         witnesses = tx.witnesses
         parts = None
         legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
+        legacy_cost = 0
         it = b[S_ITEM]
         coinbase = t == 0 and len(inputs) == 1 and inputs[0].prev_index == 0xFFFFFFFF and inputs[0].prev_txid == bytes(32)
         for i, inp in enumerate(inputs):
@@ -566,22 +622,18 @@ class _Encoder:
             w = witnesses[i]
             if o.recovery and not coinbase and o.sigs:
                 if parts is None:
-                    parts = TxDigestParts(
-                        v.to_bytes(4, "little", signed=True),
-                        [x.prev_txid + x.prev_index.to_bytes(4, "little") for x in inputs],
-                        [x.sequence.to_bytes(4, "little") for x in inputs],
-                        [out.value.to_bytes(8, "little", signed=True) + compact_size(len(out.script_pubkey)) + out.script_pubkey for out in outputs],
-                        lt.to_bytes(4, "little"),
-                    )
+                    # The real transaction: the script package's sighashes blank other inputs' scriptSigs
+                    # themselves, so the decoder's skeleton (no scriptSigs, no witnesses) hashes the same.
+                    parts = PrecomputedTxData(tx)
+                    legacy_cost = _legacy_cost(len(inputs), sum(len(x.script_pubkey) + 9 for x in outputs))
                 done = False
                 if not w:
-                    cost = parts.legacy_cost()
-                    if cost <= legacy_left:
-                        done = self.try_p2pkh(i, inp, parts)
+                    if legacy_cost <= legacy_left:
+                        done = self.try_p2pkh(tx, i, inp, parts)
                         if done:
-                            legacy_left -= cost
+                            legacy_left -= legacy_cost
                 elif len(w) == 2:
-                    done = self.try_wpkh(t, i, inp, w, parts)
+                    done = self.try_wpkh(tx, t, i, inp, w, parts)
                 if done:
                     continue
             if o.wrapped and w:
@@ -611,7 +663,7 @@ class _Encoder:
         it.append(recid | (compressed << 2))
         self.bufs[S_SIG] += rs
 
-    def try_p2pkh(self, i: int, inp, parts: TxDigestParts) -> bool:
+    def try_p2pkh(self, tx: Transaction, i: int, inp, parts: PrecomputedTxData) -> bool:
         ss = inp.script_sig
         if len(ss) < 2:
             return False
@@ -630,7 +682,7 @@ class _Encoder:
         rs, ht = p
         h = _hash160(key)
         sc = p2pkh_script(h)
-        msg = parts.legacy(i, sc, ht)
+        msg = legacy_sighash(sc, tx, i, ht, parts)
         recid = _find_recid(rs, msg, key)
         if recid is None:
             return False
@@ -648,7 +700,7 @@ class _Encoder:
         self.stats.recovered_keys += 1
         return True
 
-    def try_wpkh(self, t: int, i: int, inp, w, parts: TxDigestParts) -> bool:
+    def try_wpkh(self, tx: Transaction, t: int, i: int, inp, w, parts: PrecomputedTxData) -> bool:
         ss = inp.script_sig
         key = w[1]
         if not _is_key(key):
@@ -679,10 +731,10 @@ class _Encoder:
             if hint is None:
                 return False
             amount = hint[0]
-            if not -(1 << 63) <= amount < 1 << 64:
+            if not -(1 << 63) <= amount < 1 << 63:  # a wire amount is a signed 64-bit value
                 return False
         rs, ht = p
-        msg = parts.bip143(i, p2pkh_script(h), amount, ht)
+        msg = segwit_v0_sighash(p2pkh_script(h), tx, i, ht, amount, parts)
         recid = _find_recid(rs, msg, key)
         if recid is None:
             return False
@@ -736,6 +788,10 @@ class _Encoder:
 
 # ---------------------------------------------------------------------------------------- decoder
 class _Decoder:
+    """Rebuilds the block from the streams. Written for speed (this is the hot path of reading an
+    archive): stream readers and tables are bound to locals, and the skeleton transaction the signature
+    hashes need is only built for transactions that have a recovered key."""
+
     def __init__(self, readers: list[Reader], flags: int, context):
         self.r = readers
         self.flags = flags
@@ -749,9 +805,10 @@ class _Decoder:
             h = self.r[S_HASH].take(n)
             self.hashes.append(h)
             return h
-        if c > len(self.hashes):
-            raise CodecError(f"hash reference {c} beyond the {len(self.hashes)} hashes decoded so far")
-        h = self.hashes[len(self.hashes) - c]
+        hs = self.hashes
+        if c > len(hs):
+            raise CodecError(f"hash reference {c} beyond the {len(hs)} hashes decoded so far")
+        h = hs[-c]
         if len(h) != n:
             raise CodecError(f"hash reference to a {len(h)}-byte hash where {n} bytes belong")
         return h
@@ -760,35 +817,36 @@ class _Decoder:
         r = self.r
         it = r[S_ITEM]
         c = it.byte()
-        if c == I_EMPTY:
-            return b""
         if c == I_DER:
             ht = it.byte()
-            return rs_to_der(r[S_SIG].take(64)) + bytes((ht,))
+            return rs_to_der(r[S_SIG].take(64)) + _CS[ht]
         if c == I_KEY02 or c == I_KEY03:
             k = (b"\x02" if c == I_KEY02 else b"\x03") + r[S_KEY].take(32)
             self.keys.append(k)
             return k
-        if c == I_KEYREF:
-            d = it.uv()
-            if d >= len(self.keys):
-                raise CodecError(f"key reference {d} beyond the {len(self.keys)} keys decoded so far")
-            return self.keys[len(self.keys) - 1 - d]
-        if c == I_RAW:
-            return r[S_BLOB].take(it.uv())
         if c == I_HASH20:
             return self.hash_in(20)
+        if c == I_SCRIPT:
+            if depth >= MAX_SCRIPT_DEPTH:
+                raise CodecError("script item nested deeper than the format allows")
+            return self.tokens(depth)
+        if c == I_EMPTY:
+            return b""
+        if c == I_KEYREF:
+            d = it.uv()
+            keys = self.keys
+            if d >= len(keys):
+                raise CodecError(f"key reference {d} beyond the {len(keys)} keys decoded so far")
+            return keys[-1 - d]
+        if c == I_RAW:
+            return r[S_BLOB].take(it.uv())
         if c == I_HASH32:
             return self.hash_in(32)
         if c == I_SCHNORR64:
             return r[S_SIG].take(64)
         if c == I_SCHNORR65:
             ht = it.byte()
-            return r[S_SIG].take(64) + bytes((ht,))
-        if c == I_SCRIPT:
-            if depth >= MAX_SCRIPT_DEPTH:
-                raise CodecError("script item nested deeper than the format allows")
-            return self.tokens(depth)
+            return r[S_SIG].take(64) + _CS[ht]
         if c == I_KEY04E or c == I_KEY04O:
             x = r[S_KEY].take(32)
             try:
@@ -803,12 +861,18 @@ class _Decoder:
         it = self.r[S_ITEM]
         n = it.uv()
         parts = []
+        append = parts.append
+        item = self.item
+        data = it.data
         for _ in range(n):
-            if it.data[it.pos : it.pos + 1] == b"\x0d":  # I_OPCODE
-                it.pos += 1
-                parts.append(bytes((it.byte(),)))
+            p = it.pos
+            if p < len(data) and data[p] == I_OPCODE:
+                it.pos = p + 1
+                append(_CS[it.byte()])
             else:
-                parts.append(_push(self.item(depth + 1)))
+                d = item(depth + 1)
+                ln = len(d)
+                append((_CS[ln] + d) if ln < 0x4C else _push(d))
         return b"".join(parts)
 
     def script(self) -> bytes:
@@ -822,7 +886,8 @@ class _Decoder:
 
     def witness(self) -> list[bytes]:
         n = self.r[S_ITEM].uv()
-        return [self.item(1) for _ in range(n)]
+        item = self.item
+        return [item(1) for _ in range(n)]
 
     def known_output(self, txid: bytes, index: int) -> tuple[int, bytes]:
         outs = self.outputs_by_txid.get(txid)
@@ -863,6 +928,8 @@ class _Decoder:
             raise CodecError(f"transaction count {ntx} impossible in a block")
         self.outputs_by_txid = {}
         self.hint = 0
+        self.wc_pending = None  # tx 0's pieces while its witness commitment waits for every wtxid
+        self.wtxids: list[bytes] = []
         txids: list[bytes] = []
         body: list[bytes] = []
         self.ext: list[bytes] = []
@@ -871,12 +938,42 @@ class _Decoder:
             data, txid = self.tx(t, txids, header_time, raw_amounts)
             body.append(data)
             txids.append(txid)
+        if self.wc_pending is not None:
+            body[0], txids[0] = self.finish_commitment()
         if merkle is None:
-            from ..primitives.block import merkle_root
-
             merkle = merkle_root(txids)[0]
         header = version + prev + merkle + tail
         return b"".join((header, compact_size(ntx), *body))
+
+    def finish_commitment(self) -> tuple[bytes, bytes]:
+        """Tx 0 with its witness commitment filled in, now that every wtxid is known."""
+        version, ins, outs, wc_list, wits, locktime = self.wc_pending
+        w = wits[0] if wits else []
+        if len(w) != 1 or len(w[0]) != 32:
+            raise CodecError("derived witness commitment without a 32-byte reserved value in tx 0's witness")
+        root = merkle_root([bytes(32), *self.wtxids])[0]
+        commit = b"\x26" + WITNESS_COMMITMENT_HEADER + _sha256d(root + w[0])
+        for j in wc_list:
+            outs[j] = outs[j][:8] + commit
+        return self.serialize(version, ins, outs, wits, locktime, True)
+
+    @staticmethod
+    def serialize(version, ins, outs, wits, locktime, segwit) -> tuple[bytes, bytes]:
+        n_in = _cs(len(ins))
+        n_out = _cs(len(outs))
+        legacy = b"".join((version, n_in, *ins, n_out, *outs, locktime))
+        txid = _sha256d(legacy)
+        if not segwit:
+            return legacy, txid
+        wparts = []
+        append = wparts.append
+        for w in wits:
+            append(_cs(len(w)))
+            for d in w:
+                ln = len(d)
+                append(_CS[ln] if ln < 0xFD else compact_size(ln))
+                append(d)
+        return b"".join((version, b"\x00\x01", n_in, *ins, n_out, *outs, *wparts, locktime)), txid
 
     def tx(self, t: int, txids: list[bytes], header_time: int, raw_amounts: bool) -> tuple[bytes, bytes]:
         r = self.r
@@ -891,9 +988,9 @@ class _Decoder:
             v = unzigzag(txr.uv())
             if not -(1 << 31) <= v < 1 << 31:
                 raise CodecError("transaction version out of range")
-            version = v.to_bytes(4, "little", signed=True)
         else:
-            version = (vcode + 1).to_bytes(4, "little")
+            v = vcode + 1
+        version = v.to_bytes(4, "little", signed=True)
         n_in = txr.uv()
         n_out = txr.uv()
         if n_in > MAX_BLOCK_SIZE // 41 or n_out > MAX_BLOCK_SIZE // 9:
@@ -909,45 +1006,55 @@ class _Decoder:
         if not 0 <= lt < 1 << 32:
             raise CodecError("locktime out of range")
         locktime = lt.to_bytes(4, "little")
-        pv, ix, sq = r[S_PREV], r[S_IDX], r[S_SEQ]
-        prevouts = []
+        pv_uv, ix_uv = r[S_PREV].uv, r[S_IDX].uv
+        sq = r[S_SEQ]
+        sq_byte = sq.byte
+        hash_take = r[S_HASH].take
+        prev_txids = []
+        prev_idx = []
         seqs = []
+        seq_bytes = _SEQ_BYTES
         prev_seq = None
         ext = self.ext
+        wc_pending = self.wc_pending is not None
         for _ in range(n_in):
-            c = pv.uv()
+            c = pv_uv()
             if c == P_NULL:
-                prevouts.append(bytes(32) + b"\xff\xff\xff\xff")
+                ptx = _ZERO32
+                idx = 0xFFFFFFFF
             else:
                 if c == P_NEW:
-                    ptx = r[S_HASH].take(32)
+                    ptx = hash_take(32)
                     ext.append(ptx)
+                elif c & 1 and c > 2:
+                    d = (c - 3) >> 1
+                    if d >= t:
+                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
+                    if wc_pending and d == t - 1:
+                        raise CodecError("prevout refers to tx 0, whose txid waits for its witness commitment")
+                    ptx = txids[t - 1 - d]
                 elif c == P_CTX:
-                    height = self.hint - unzigzag(pv.uv())
-                    pos = pv.uv()
+                    height = self.hint - unzigzag(pv_uv())
+                    pos = pv_uv()
                     if not self.flags & F_CTX_TXIDS or self.ctx is None:
                         raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
                     ptx = self.ctx.txid_at(height, pos)
                     if ptx is None:
                         raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
                     ext.append(ptx)
-                elif c & 1:
-                    d = (c - 3) >> 1
-                    if d >= t:
-                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
-                    ptx = txids[t - 1 - d]
                 else:
                     d = (c - 4) >> 1
                     if d >= len(ext):
                         raise CodecError("prevout refers to an unknown earlier txid")
-                    ptx = ext[len(ext) - 1 - d]
-                idx = ix.uv()
+                    ptx = ext[-1 - d]
+                idx = ix_uv()
                 if idx > 0xFFFFFFFF:
                     raise CodecError("prevout index out of range")
-                prevouts.append(ptx + idx.to_bytes(4, "little"))
-            s = sq.byte()
+            prev_txids.append(ptx)
+            prev_idx.append(idx)
+            s = sq_byte()
             if s < 4:
-                sb = SEQ_CODES[s].to_bytes(4, "little")
+                sb = seq_bytes[s]
             elif s == SEQ_SAME:
                 if prev_seq is None:
                     raise CodecError("sequence 'same as previous' on a first input")
@@ -958,127 +1065,158 @@ class _Decoder:
                 raise CodecError(f"bad sequence code {s}")
             seqs.append(sb)
             prev_seq = sb
-        oc, am = r[S_OUTC], r[S_AMT]
+        oc_byte = r[S_OUTC].byte
+        am = r[S_AMT]
+        am_uv = am.uv
         outs = []
         out_list = []
         hin = self.hash_in
-        for _ in range(n_out):
+        wc_list = None
+        for j in range(n_out):
             if raw_amounts:
                 vb = am.take(8)
+                value = int.from_bytes(vb, "little", signed=True)
             else:
-                value = decompress_amount(am.uv())
+                value = decompress_amount(am_uv())
                 if value >= 1 << 64:
                     raise CodecError("amount out of range")
                 vb = value.to_bytes(8, "little")
-            value = int.from_bytes(vb, "little", signed=True)
-            c = oc.byte()
-            if c == O_P2PKH:
+                if value >= 1 << 63:
+                    value -= 1 << 64
+            c = oc_byte()
+            if c == O_P2WPKH:
+                spk = b"\x00\x14" + hin(20)
+            elif c == O_P2PKH:
                 spk = b"\x76\xa9\x14" + hin(20) + b"\x88\xac"
             elif c == O_P2SH:
                 spk = b"\xa9\x14" + hin(20) + b"\x87"
-            elif c == O_P2WPKH:
-                spk = b"\x00\x14" + hin(20)
-            elif c == O_P2WSH:
-                spk = b"\x00\x20" + hin(32)
             elif c == O_P2TR:
                 spk = b"\x51\x20" + hin(32)
+            elif c == O_P2WSH:
+                spk = b"\x00\x20" + hin(32)
+            elif c == O_SCRIPT:
+                spk = self.script()
             elif c == O_P2PK:
                 k = self.item(MAX_SCRIPT_DEPTH)
                 if len(k) not in (33, 65):
                     raise CodecError("pay-to-pubkey output with a key of the wrong size")
-                spk = bytes((len(k),)) + k + b"\xac"
-            elif c == O_SCRIPT:
-                spk = self.script()
+                spk = _CS[len(k)] + k + b"\xac"
+            elif c == O_WCOMMIT:
+                if t != 0 or not segwit:
+                    raise CodecError("derived witness commitment outside a segwit tx 0")
+                spk = WITNESS_COMMITMENT_HEADER + _ZERO32  # filled in once every wtxid is known
+                if wc_list is None:
+                    wc_list = []
+                wc_list.append(j)
             else:
                 raise CodecError(f"bad output code {c}")
-            outs.append(vb + compact_size(len(spk)) + spk)
+            ln = len(spk)
+            outs.append(vb + (_CS[ln] if ln < 0xFD else compact_size(ln)) + spk)
             out_list.append((value, spk))
-        parts = TxDigestParts(version, prevouts, seqs, outs, locktime)
+        skel = None  # the skeleton transaction and its sighash cache, built on the first recovered key
         legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
+        legacy_cost = 0
         it = r[S_ITEM]
+        it_byte = it.byte
+        sig_take = r[S_SIG].take
+        script = self.script
+        witness = self.witness
         script_sigs = []
         wits = []
         for i in range(n_in):
-            k = it.byte()
+            k = it_byte()
             w: list[bytes] = []
             if k == K_GENERIC:
-                ss = self.script()
+                ss = script()
                 if segwit:
-                    w = self.witness()
+                    w = witness()
             elif k == K_SHWPKH_DERIVED or k == K_SHWSH_DERIVED:
                 if not segwit:
                     raise CodecError("wrapped segwit input in a transaction without witnesses")
-                w = self.witness()
+                w = witness()
                 if not w:
                     raise CodecError("wrapped segwit input with an empty witness")
                 if k == K_SHWPKH_DERIVED:
                     ss = b"\x16\x00\x14" + _hash160(w[-1])
                 else:
                     ss = b"\x22\x00\x20" + _sha256(w[-1])
-            elif k == K_P2PKH_HASH or k == K_P2PKH_SPENT:
-                ht = it.byte()
-                rf = it.byte()
-                rs = r[S_SIG].take(64)
-                if k == K_P2PKH_HASH:
-                    h = hin(20)
-                else:
-                    spk = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))[1]
-                    if len(spk) != 25:
-                        raise CodecError("spent output is not P2PKH")
-                    h = spk[3:23]
-                cost = parts.legacy_cost()
-                if cost > legacy_left:
-                    raise CodecError("archive asks for more legacy signature hashing than the format allows")
-                legacy_left -= cost
-                key = self.recover(rs, rf, parts.legacy(i, p2pkh_script(h), ht))
-                if _hash160(key) != h:
-                    raise CodecError("recovered key does not match its hash: corrupt data")
-                ss = _push(rs_to_der(rs) + bytes((ht,))) + _push(key)
-            elif K_WPKH_STORED <= k <= K_SHWPKH_SPENT:
-                if not segwit:
-                    raise CodecError("segwit input in a transaction without witnesses")
-                ht = it.byte()
-                rf = it.byte()
-                rs = r[S_SIG].take(64)
-                if k == K_WPKH_SPENT:
-                    amount, spk = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))
-                    if len(spk) != 22:
-                        raise CodecError("spent output is not P2WPKH")
-                    h = spk[2:]
-                else:
-                    h = hin(20)
-                    if k == K_SHWPKH_SPENT:
-                        amount = self.known_output(prevouts[i][:32], int.from_bytes(prevouts[i][32:], "little"))[0]
+            elif K_P2PKH_HASH <= k <= K_SHWPKH_SPENT:
+                ht = it_byte()
+                rf = it_byte()
+                rs = sig_take(64)
+                if skel is None:
+                    skel = self.skeleton(v, prev_txids, prev_idx, seqs, out_list, lt)
+                    legacy_cost = _legacy_cost(n_in, sum(len(x[1]) + 9 for x in out_list))
+                if k <= K_P2PKH_SPENT:
+                    if k == K_P2PKH_HASH:
+                        h = hin(20)
                     else:
-                        amount = decompress_amount(r[S_SPENT].uv())
-                key = self.recover(rs, rf, parts.bip143(i, p2pkh_script(h), amount, ht))
-                if k != K_SHWPKH_STORED and k != K_SHWPKH_SPENT and _hash160(key) != h:
-                    raise CodecError("recovered key does not match its hash: corrupt data")
-                ss = b"\x16\x00\x14" + h if k >= K_SHWPKH_STORED else b""
-                w = [rs_to_der(rs) + bytes((ht,)), key]
+                        spk = self.known_output(prev_txids[i], prev_idx[i])[1]
+                        if len(spk) != 25:
+                            raise CodecError("spent output is not P2PKH")
+                        h = spk[3:23]
+                    if legacy_cost > legacy_left:
+                        raise CodecError("archive asks for more legacy signature hashing than the format allows")
+                    legacy_left -= legacy_cost
+                    key = self.recover(rs, rf, legacy_sighash(p2pkh_script(h), skel[0], i, ht, skel[1]))
+                    if _hash160(key) != h:
+                        raise CodecError("recovered key does not match its hash: corrupt data")
+                    sig = rs_to_der(rs) + _CS[ht]
+                    ss = _CS[len(sig)] + sig + _CS[len(key)] + key
+                else:
+                    if not segwit:
+                        raise CodecError("segwit input in a transaction without witnesses")
+                    if k == K_WPKH_SPENT:
+                        amount, spk = self.known_output(prev_txids[i], prev_idx[i])
+                        if len(spk) != 22:
+                            raise CodecError("spent output is not P2WPKH")
+                        h = spk[2:]
+                    else:
+                        h = hin(20)
+                        if k == K_SHWPKH_SPENT:
+                            amount = self.known_output(prev_txids[i], prev_idx[i])[0]
+                        else:
+                            amount = _signed64(decompress_amount(r[S_SPENT].uv()))
+                            if amount >= 1 << 63:
+                                raise CodecError("spent amount out of range")
+                    msg = segwit_v0_sighash(p2pkh_script(h), skel[0], i, ht, amount, skel[1])
+                    key = self.recover(rs, rf, msg)
+                    if k != K_SHWPKH_STORED and k != K_SHWPKH_SPENT and _hash160(key) != h:
+                        raise CodecError("recovered key does not match its hash: corrupt data")
+                    ss = b"\x16\x00\x14" + h if k >= K_SHWPKH_STORED else b""
+                    w = [rs_to_der(rs) + _CS[ht], key]
             else:
                 raise CodecError(f"bad input kind {k}")
             script_sigs.append(ss)
             wits.append(w)
-        ins = [
-            p + compact_size(len(ss)) + ss + s for p, ss, s in zip(prevouts, script_sigs, seqs, strict=False)
-        ]
-        legacy = b"".join((version, compact_size(n_in), *ins, compact_size(n_out), *outs, locktime))
-        txid = _sha256d(legacy)
-        if segwit:
-            wparts = []
-            for w in wits:
-                wparts.append(compact_size(len(w)))
-                for d in w:
-                    wparts.append(compact_size(len(d)))
-                    wparts.append(d)
-            data = b"".join((version, b"\x00\x01", compact_size(n_in), *ins, compact_size(n_out), *outs, *wparts, locktime))
-        else:
-            data = legacy
+        ins = []
+        append = ins.append
+        for ptx, idx, ss, sb in zip(prev_txids, prev_idx, script_sigs, seqs, strict=True):
+            ln = len(ss)
+            append(b"".join((ptx, idx.to_bytes(4, "little"), _CS[ln] if ln < 0xFD else compact_size(ln), ss, sb)))
         if t == 0 and n_in:
             self.hint = _bip34_hint(script_sigs[0])
+        if wc_list is not None:
+            # Placeholder bytes for now; run() calls finish_commitment after the last transaction.
+            self.wc_pending = (version, ins, outs, wc_list, wits, locktime)
+            return b"", b""
+        data, txid = self.serialize(version, ins, outs, wits, locktime, segwit)
+        if wc_pending:
+            self.wtxids.append(_sha256d(data) if segwit else txid)
         self.outputs_by_txid[txid] = out_list
         return data, txid
+
+    @staticmethod
+    def skeleton(version, prev_txids, prev_idx, seqs, out_list, locktime):
+        """What the signature hashes read: every field but scriptSigs and witnesses (legacy hashes blank
+        the other inputs' scriptSigs and take the own scriptCode as an argument; BIP143 never reads them)."""
+        tx = Transaction(
+            version,
+            [TxIn(p, i, b"", int.from_bytes(s, "little")) for p, i, s in zip(prev_txids, prev_idx, seqs, strict=True)],
+            [TxOut(val, spk) for val, spk in out_list],
+            locktime,
+        )
+        return tx, PrecomputedTxData(tx)
 
 
 # ------------------------------------------------------------------------------------- public API
