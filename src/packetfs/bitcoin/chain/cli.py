@@ -60,6 +60,10 @@ def import_command(
     err = Console(stderr=True)
     try:
         source = open_blocks_dir(blocks_dir)
+        if not source.blk_files:
+            raise PacketFSError(f"{blocks_dir}: no blk?????.dat files (not a Bitcoin Core blocks directory)")
+        if source.network not in (None, network):
+            raise PacketFSError(f"{blocks_dir} holds {source.network} blocks, not {network}")
         total = sum(p.stat().st_size for p in source.blk_files)
         av = hex_to_hash(assumevalid) if assumevalid else None
         counters = {"start": time.perf_counter(), "blocks": 0, "bytes": 0, "inputs": 0}
