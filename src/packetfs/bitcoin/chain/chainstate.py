@@ -337,6 +337,7 @@ class Chainstate:
             check_pow=False,  # the header tree checked it
             check_scripts=not self._assumed_valid(entry),
             pool=self.pool,
+            context_free_checked=True,  # process_block ran check_block before storing the block
         )
         # Apply: spend, then create, transaction by transaction (UpdateCoins).
         for tx_index, tx in enumerate(block.transactions):

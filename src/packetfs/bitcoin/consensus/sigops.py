@@ -6,6 +6,7 @@ Counting walks raw script bytes (no token objects): it runs over every script of
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ..primitives.transaction import Transaction
@@ -14,6 +15,7 @@ from .constants import MAX_PUBKEYS_PER_MULTISIG, WITNESS_SCALE_FACTOR
 from .tx_rules import SpentCoin
 
 _OP_PUSHDATA1, _OP_PUSHDATA2, _OP_PUSHDATA4 = 0x4C, 0x4D, 0x4E
+_SIGOP_BYTE = re.compile(rb"[\xac-\xaf]")
 _OP_1, _OP_16 = 0x51, 0x60
 _OP_CHECKSIG, _OP_CHECKSIGVERIFY = 0xAC, 0xAD
 _OP_CHECKMULTISIG, _OP_CHECKMULTISIGVERIFY = 0xAE, 0xAF
@@ -42,9 +44,16 @@ def _next_op(script: bytes, i: int, n: int) -> tuple[int, int, int] | None:
 def legacy_sigop_count(script: bytes, accurate: bool = False) -> int:
     """Core's GetSigOpCount(fAccurate): CHECKSIG counts 1, CHECKMULTISIG counts 20, or the
     preceding OP_1..OP_16 when ``accurate``. Counting stops at a push that runs past the end."""
+    n = len(script)
+    # Shortcuts that give the loop's answer without it: no byte that could be a CHECKSIG-family
+    # opcode (the loop would count 0), and the P2PKH template (exactly one CHECKSIG).
+    if not _SIGOP_BYTE.search(script):
+        return 0
+    if n == 25 and script[0] == 0x76 and script[1] == 0xA9 and script[2] == 0x14 and script[23] == 0x88 and script[24] == 0xAC:
+        return 1
     count = 0
     last = 0xFF
-    i, n = 0, len(script)
+    i = 0
     while i < n:
         op = script[i]
         if op <= _OP_PUSHDATA4:

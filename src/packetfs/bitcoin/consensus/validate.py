@@ -71,6 +71,7 @@ def validate_block(
     check_scripts: bool = True,
     pool: ScriptCheckPool | None = None,
     jobs: int | None = None,
+    context_free_checked: bool = False,
 ) -> BlockValidationResult:
     """Validate ``block`` at ``height`` on ``network``; raise ValidationError naming the broken rule.
 
@@ -81,6 +82,8 @@ def validate_block(
     BIP68), ``mtp_at(h)`` (median time past at any height: time-based BIP68 locks), ``expected_bits``
     (bad-diffbits), ``prev_time`` (BIP94), ``now`` (time-too-new), ``output_exists`` (BIP30).
     Scripts run on ``pool``, or on a temporary pool of ``jobs`` workers, or in this process.
+    ``context_free_checked``: the caller already ran ``check_block`` on this block (a chainstate does,
+    before storing it), so it is not repeated.
     """
     started = time.perf_counter()
     if not isinstance(block, Block):
@@ -123,6 +126,7 @@ def validate_block(
             block, spent_outputs, height, p, flags, unchecked,
             prev_mtp=prev_mtp, mtp_at=mtp_at, expected_bits=expected_bits, prev_time=prev_time, now=now,
             output_exists=output_exists, check_pow=check_pow, check_merkle=check_merkle,
+            context_free_checked=context_free_checked,
         )  # fmt: skip
         verified = 0
         if pending is not None:
@@ -174,6 +178,7 @@ def _check_rules(
     output_exists: Callable[[bytes, int], bool] | None,
     check_pow: bool,
     check_merkle: bool,
+    context_free_checked: bool = False,
 ) -> tuple[int | None, int | None]:
     """Every rule but the scripts; returns (fees, sigop cost), None where coins were not given."""
     header = block.header
@@ -188,7 +193,8 @@ def _check_rules(
     for name, given in (("bad-diffbits", expected_bits), ("time-too-old", prev_mtp), ("time-too-new", now)):
         if given is None:
             unchecked.append(f"{name}: no chain context")
-    check_block(block, p, check_pow=False, check_merkle=check_merkle)
+    if not context_free_checked:
+        check_block(block, p, check_pow=False, check_merkle=check_merkle)
     contextual_check_block(block, height, p, prev_mtp=prev_mtp, unchecked=unchecked)
 
     if output_exists is not None:
