@@ -161,3 +161,30 @@ def test_export_to_core_files_byte_exact(tmp_path, chain):
     pairs = list(exported.iter_blocks_with_undo())
     assert [raw for raw, _ in pairs] == blocks
     assert [undo for _, undo in pairs] == undos
+
+
+def test_assumevalid_skips_scripts_only_below_the_assumed_block(tmp_path):
+    gen = ChainGenerator(seed=13, profile="2024", **GEN)
+    blocks = [b.raw for b in gen.blocks(112)]
+    assumed = Block.from_bytes(blocks[105 - 1])  # block 105
+    # Blocks up to the assumed one connect without their scripts being run...
+    b106 = Block.from_bytes(blocks[106 - 1])
+    ref = next((t, i) for t, tx in enumerate(b106.transactions[1:], 1) for i, w in enumerate(tx.witnesses) if len(w) >= 2)
+    bad_106 = mutate_block(blocks[106 - 1], "bad_signature", input_ref=ref)
+    with open_cs(tmp_path / "node", assumevalid=assumed.hash) as cs:
+        # Headers first, as in Core: assumevalid needs the assumed block in the header tree.
+        assert cs.process_headers(Block.from_bytes(raw).header for raw in blocks[:105]) == 105
+        for raw in blocks[:105]:
+            cs.process_block(raw)
+        checked_before = cs.stats.inputs_script_checked
+        assert checked_before == 0 and cs.stats.inputs > 0
+        # ...while blocks above it are fully checked: a bad signature there is rejected.
+        cs.process_block(bad_106)
+        assert cs.tip.height == 105 and cs.last_error.reason.startswith("mandatory-script-verify-flag-failed")
+        for raw in blocks[105:]:
+            cs.process_block(raw)
+        assert cs.tip.height == 112 and cs.stats.inputs_script_checked > 0
+    with open_cs(tmp_path / "plain") as cs:
+        for raw in blocks[:105]:
+            cs.process_block(raw)
+        assert cs.stats.inputs_script_checked == cs.stats.inputs

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +219,25 @@ class Chainstate:
     def has_block(self, block_hash: bytes) -> bool:
         e = self.tree.get(block_hash)
         return e is not None and bool(e.status & HAVE_DATA)
+
+    def process_headers(self, headers: Iterable[BlockHeader]) -> int:
+        """Headers-first: add headers (any order) whose ancestry is known; returns how many were added.
+
+        Knowing the header chain ahead of the blocks is what lets ``assumevalid`` apply (as in Core,
+        scripts are skipped only for ancestors of the assumed block in the known header tree).
+        """
+        waiting: dict[bytes, list[BlockHeader]] = {}
+        for h in headers:
+            waiting.setdefault(h.prev_hash, []).append(h)
+        added = 0
+        ready = [e.hash for e in list(self.tree.entries.values())]
+        while ready:
+            for h in waiting.pop(ready.pop(), ()):
+                entry = self.tree.add_header(h, now=self.now())
+                self._dirty.add(entry.hash)
+                added += 1
+                ready.append(entry.hash)
+        return added
 
     def process_block(self, raw: bytes) -> IndexEntry:
         """Accept a block whose parent is known, store it, and move to the best chain.

@@ -68,6 +68,11 @@ def import_command(
         av = hex_to_hash(assumevalid) if assumevalid else None
         counters = {"start": time.perf_counter(), "blocks": 0, "bytes": 0, "inputs": 0}
         with Chainstate(datadir, network, jobs=jobs, cache_bytes=dbcache << 20, assumevalid=av, store_mode=store) as cs:
+            if av is not None:
+                # Headers first, so blocks under the assumed-valid one are known to be its ancestors.
+                from ..primitives.block import BlockHeader
+
+                cs.process_headers(BlockHeader.parse(raw[:80]) for raw in source.iter_blocks())
             with Progress(
                 "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(), _RatesColumn(counters),
                 TimeRemainingColumn(), console=err, disable=not err.is_terminal,
