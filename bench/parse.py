@@ -49,7 +49,7 @@ def main() -> None:
     table.add_row(
         "total", f"{mb:.2f}", f"{mb / total_ours:.1f}", f"{mb / total_theirs:.2f}", f"{total_theirs / total_ours:.1f}x"
     )
-    Console().print(table)
+    Console(width=max(100, Console().width)).print(table)
 
 
 if __name__ == "__main__":
