@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from coincurve import PublicKey
 
 from ..errors import ParseError
+from ..primitives.amount import compress_amount, decompress_amount
 from ..primitives.block import Block, merkle_root
 from ..primitives.encoding import compact_size
 from ..primitives.script import iter_script
@@ -107,36 +108,6 @@ def without(technique: str, base: CodecOptions | None = None) -> CodecOptions:
 
 
 # --------------------------------------------------------------------------------- small helpers
-def compress_amount(n: int) -> int:
-    """Bitcoin Core's CompressAmount (compressor.cpp): trailing decimal zeros folded into the value."""
-    if n == 0:
-        return 0
-    e = 0
-    while n % 10 == 0 and e < 9:
-        n //= 10
-        e += 1
-    if e < 9:
-        d = n % 10
-        n //= 10
-        return 1 + (n * 9 + d - 1) * 10 + e
-    return 1 + (n - 1) * 10 + 9
-
-
-def decompress_amount(x: int) -> int:
-    if x == 0:
-        return 0
-    x -= 1
-    e = x % 10
-    x //= 10
-    if e < 9:
-        d = x % 9 + 1
-        x //= 9
-        n = x * 10 + d
-    else:
-        n = x + 1
-    return n * 10**e
-
-
 def _hash160(b: bytes) -> bytes:
     return hashlib.new("ripemd160", hashlib.sha256(b).digest()).digest()
 

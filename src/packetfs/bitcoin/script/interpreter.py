@@ -18,6 +18,7 @@ from ..primitives.hashes import tagged_hash
 from ..primitives.transaction import Transaction
 from . import crypto
 from .errors import ScriptError
+from .flags import ScriptFlags
 from .sighash import (
     SIGVERSION_BASE,
     SIGVERSION_TAPROOT,
@@ -42,28 +43,28 @@ def _hash160(b: bytes) -> bytes:
     return hashlib.new("ripemd160", _sha256(b).digest()).digest()
 
 
-# Flag bits (script/flags.py has the IntFlag; plain ints are faster to test in the hot loop).
-P2SH = 1 << 0
-STRICTENC = 1 << 1
-DERSIG = 1 << 2
-LOW_S = 1 << 3
-NULLDUMMY = 1 << 4
-SIGPUSHONLY = 1 << 5
-MINIMALDATA = 1 << 6
-DISCOURAGE_UPGRADABLE_NOPS = 1 << 7
-CLEANSTACK = 1 << 8
-CHECKLOCKTIMEVERIFY = 1 << 9
-CHECKSEQUENCEVERIFY = 1 << 10
-WITNESS = 1 << 11
-DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM = 1 << 12
-MINIMALIF = 1 << 13
-NULLFAIL = 1 << 14
-WITNESS_PUBKEYTYPE = 1 << 15
-CONST_SCRIPTCODE = 1 << 16
-TAPROOT = 1 << 17
-DISCOURAGE_UPGRADABLE_TAPROOT_VERSION = 1 << 18
-DISCOURAGE_OP_SUCCESS = 1 << 19
-DISCOURAGE_UPGRADABLE_PUBKEYTYPE = 1 << 20
+# Flag bits as plain ints (faster to test in the hot loop than the IntFlag members they come from).
+P2SH = ScriptFlags.P2SH.value
+STRICTENC = ScriptFlags.STRICTENC.value
+DERSIG = ScriptFlags.DERSIG.value
+LOW_S = ScriptFlags.LOW_S.value
+NULLDUMMY = ScriptFlags.NULLDUMMY.value
+SIGPUSHONLY = ScriptFlags.SIGPUSHONLY.value
+MINIMALDATA = ScriptFlags.MINIMALDATA.value
+DISCOURAGE_UPGRADABLE_NOPS = ScriptFlags.DISCOURAGE_UPGRADABLE_NOPS.value
+CLEANSTACK = ScriptFlags.CLEANSTACK.value
+CHECKLOCKTIMEVERIFY = ScriptFlags.CHECKLOCKTIMEVERIFY.value
+CHECKSEQUENCEVERIFY = ScriptFlags.CHECKSEQUENCEVERIFY.value
+WITNESS = ScriptFlags.WITNESS.value
+DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM = ScriptFlags.DISCOURAGE_UPGRADABLE_WITNESS_PROGRAM.value
+MINIMALIF = ScriptFlags.MINIMALIF.value
+NULLFAIL = ScriptFlags.NULLFAIL.value
+WITNESS_PUBKEYTYPE = ScriptFlags.WITNESS_PUBKEYTYPE.value
+CONST_SCRIPTCODE = ScriptFlags.CONST_SCRIPTCODE.value
+TAPROOT = ScriptFlags.TAPROOT.value
+DISCOURAGE_UPGRADABLE_TAPROOT_VERSION = ScriptFlags.DISCOURAGE_UPGRADABLE_TAPROOT_VERSION.value
+DISCOURAGE_OP_SUCCESS = ScriptFlags.DISCOURAGE_OP_SUCCESS.value
+DISCOURAGE_UPGRADABLE_PUBKEYTYPE = ScriptFlags.DISCOURAGE_UPGRADABLE_PUBKEYTYPE.value
 
 # Limits (script/script.h, policy-independent).
 MAX_SCRIPT_SIZE = 10000
