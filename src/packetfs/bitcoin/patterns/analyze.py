@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ..primitives.block import HEADER_SIZE, Block
 from ..primitives.script import OP_CHECKMULTISIG, classify_output, iter_script
+from ..script.interpreter import is_valid_signature_encoding
 
 BYTE_CLASSES = (
     "header",
@@ -50,22 +51,8 @@ INPUT_TYPES = (
 
 
 def is_der_signature(sig: bytes) -> bool:
-    """Strict DER (BIP66 shape) followed by a sighash byte."""
-    n = len(sig)
-    if n < 9 or n > 73 or sig[0] != 0x30 or sig[1] != n - 3:
-        return False
-    len_r = sig[3]
-    if 5 + len_r >= n:
-        return False
-    len_s = sig[5 + len_r]
-    if len_r + len_s + 7 != n or sig[2] != 0x02 or sig[4 + len_r] != 0x02:
-        return False
-    if len_r == 0 or sig[4] & 0x80 or (len_r > 1 and sig[4] == 0 and not sig[5] & 0x80):
-        return False
-    s0 = 6 + len_r
-    if len_s == 0 or sig[s0] & 0x80 or (len_s > 1 and sig[s0] == 0 and not sig[s0 + 1] & 0x80):
-        return False
-    return True
+    """Strict DER (BIP66) followed by a sighash byte: the interpreter's own encoding check."""
+    return is_valid_signature_encoding(sig)
 
 
 def is_pubkey(data: bytes) -> bool:
