@@ -132,6 +132,7 @@ def codec_ratios(console: Console, chain_dir: Path, blocks: list[bytes]) -> None
         with Chainstate(Path(tmp) / "node", "regtest", jobs=2, store_mode="codec") as cs:
             for raw in open_blocks_dir(chain_dir).iter_blocks():
                 cs.process_block(raw)
+            cs.flush()  # blocks still being encoded are written (and located) by the flush
             entries = cs.active_chain()[-tail:]
             infos = [cs.store.block_record_info(e.block_pos) for e in entries]
     sample = blocks[-tail:]

@@ -593,3 +593,26 @@ def test_sigkill_during_flush_leaves_old_or_new_state(tmp_path):
 def test_sigkill_during_flush_many(tmp_path):
     pre, post, mid = _run_crash_trials(tmp_path, trials=150)
     assert pre + post == 151 and mid >= 30 and pre >= 1, (pre, post, mid)
+
+
+def test_add_tx_outputs_absent_matches_the_general_path(tmp_path):
+    """The ``absent`` shortcut (no disk lookup after a passed BIP30 check) leaves the same set."""
+    from packetfs.bitcoin.primitives import Transaction, TxIn, TxOut
+
+    outs = [TxOut(5000, b"\x51"), TxOut(0, b"\x6a\x01\x02"), TxOut(7, b"\x00\x14" + bytes(20)),
+            TxOut(9, b"\x51" * 10_001)]  # fmt: skip
+    tx = Transaction(2, [TxIn(b"\x11" * 32, 0, b"", 0xFFFFFFFF)], outs, 0)
+    results = []
+    for absent in (False, True):
+        env = open_env(str(tmp_path / f"db{absent}"))
+        s = UtxoSet(env)
+        s.add(b"\x22" * 32, 0, Coin(1, False, 3, b"\x51"))
+        s.flush()
+        assert s.add_tx_outputs(tx, 5, False, absent=absent) == 2
+        assert s.stats() == (3, 3 + 5000 + 7)
+        s.spend(tx.txid, 0)  # FRESH in both paths: dropped without a disk write
+        s.flush()
+        results.append((sorted((t, v, c) for t, v, c in s), s.stats(), s.disk_count()))
+        env.close()
+    assert results[0] == results[1]
+    assert results[1][2] == 2

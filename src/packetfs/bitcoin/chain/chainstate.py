@@ -10,10 +10,13 @@ connects whatever stored blocks are left (or the importer feeds them again).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from ..consensus.pool import ScriptCheckPool
 from ..consensus.validate import validate_block
 from ..primitives.block import Block, BlockHeader
 from ..primitives.hashes import hash_to_hex
-from ..storage.blockstore import BlockStore
+from ..storage.blockstore import BlockStore, encode_block_payload
 from ..storage.undo import Coin, decode_block_undo, encode_block_undo
 from ..storage.utxo import UtxoSet
 from .headers import (
@@ -39,7 +42,7 @@ from .headers import (
     IndexEntry,
 )
 from .signet import check_signet_solution
-from .txindex import ChainTxIndex
+from .txindex import ChainTxIndex, ResolvedContext
 
 MAX_SCRIPT_SIZE = 10_000
 _META_NETWORK = b"network"
@@ -89,6 +92,7 @@ class Chainstate:
         store_mode: str = "codec",
         map_size: int = 64 << 30,
         now: Callable[[], int] | None = None,
+        encode_jobs: int | None = None,
     ):
         self.params = get_params(network)
         self.datadir = Path(datadir)
@@ -105,10 +109,20 @@ class Chainstate:
         self.store = BlockStore(
             self.datadir / "blocks", network=self.params.name, mode=store_mode, codec_context=self.txindex
         )
-        self._recent_raw: dict[bytes, bytes] = {}  # stored but not yet connected: saves a decode
+        # Stored but not yet connected, parsed: saves a decode and a second parse.
+        self._recent: dict[bytes, tuple[bytes, Block]] = {}
         self.tree = HeaderTree(self.params)
         self.assumevalid = assumevalid
         self.jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+        # Encoding a block with the codec costs more than validating it. With ``encode_jobs`` > 0
+        # blocks are encoded in a pool of that many processes, overlapping validation; a block's
+        # record is written once its encoding is back, and always before a flush that indexes it.
+        if encode_jobs is None:
+            encode_jobs = self.jobs if self.jobs > 1 else 0
+        self.encode_jobs = encode_jobs if self.txindex is not None and self.store.codec_available else 0
+        self._encoder: ProcessPoolExecutor | None = None
+        # Blocks being encoded, in submission order: hash -> (entry, raw, context snapshot, future).
+        self._unstored: dict[bytes, tuple[IndexEntry, bytes, ResolvedContext, Future]] = {}
         self._pool: ScriptCheckPool | None = None
         self._dirty: set[bytes] = set()
         self.now = now or (lambda: int(time.time()))
@@ -178,6 +192,7 @@ class Chainstate:
 
     def flush(self) -> None:
         """Make everything so far durable, atomically."""
+        self._write_encoded(keep=0)
         self.store.sync()
         dirty = [self.tree.entries[h] for h in self._dirty]
         index_db = self._index_db
@@ -199,6 +214,9 @@ class Chainstate:
         if self._pool is not None:
             self._pool.close()
             self._pool = None
+        if self._encoder is not None:
+            self._encoder.shutdown(wait=True, cancel_futures=True)
+            self._encoder = None
         self.store.close()
         self.env.close()
 
@@ -263,12 +281,12 @@ class Chainstate:
                 self.tree.mark_failed(entry)
                 self._dirty.add(entry.hash)
             raise
-        entry.block_pos = self.store.put_block(raw)
+        self._store_block(entry, raw, block)
         if self.txindex is not None:
-            self.txindex.add_block(raw)
-        self._recent_raw[entry.hash] = raw
-        while len(self._recent_raw) > 64:  # side-branch blocks may never be connected
-            self._recent_raw.pop(next(iter(self._recent_raw)))
+            self.txindex.add_block(block)
+        self._recent[entry.hash] = (raw, block)
+        while len(self._recent) > 64:  # side-branch blocks may never be connected
+            self._recent.pop(next(iter(self._recent)))
         entry.tx_count = len(block.transactions)
         entry.status |= HAVE_DATA
         self._dirty.add(entry.hash)
@@ -276,6 +294,50 @@ class Chainstate:
         if self.utxo.should_flush():
             self.flush()
         return entry
+
+    # ------------------------------------------------------------------ block storage
+    def _store_block(self, entry: IndexEntry, raw: bytes, block: Block) -> None:
+        if not self.encode_jobs:
+            entry.block_pos = self.store.put_block(raw)
+            return
+        # The encoder asks the tx index about the block's prevouts; answer now (the index is at the
+        # state the block would have been encoded against here) and ship the answers with it.
+        ctx = self.txindex.snapshot(block)  # type: ignore[union-attr]
+        if self._encoder is None:
+            # fork is cheapest while this process has no threads; the executor adds one.
+            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            self._encoder = ProcessPoolExecutor(self.encode_jobs, mp_context=multiprocessing.get_context(method))
+        self._unstored[entry.hash] = (entry, raw, ctx, self._encoder.submit(encode_block_payload, raw, ctx))
+        # Bound the blocks held in memory; validation may run this far ahead of the encoders.
+        self._write_encoded(keep=4 * self.encode_jobs + 4)
+
+    def _write_encoded(self, keep: int) -> None:
+        """Append encoded blocks in submission order: every finished one, waiting for as many more as
+        it takes to leave at most ``keep`` outstanding."""
+        unstored = self._unstored
+        while unstored:
+            block_hash = next(iter(unstored))
+            entry, raw, ctx, fut = unstored[block_hash]
+            if not fut.done() and len(unstored) <= keep:
+                return
+            try:
+                mode, payload, fallback = fut.result()
+            except Exception:
+                # An encoder process died (killed, out of memory): encode here instead.
+                mode, payload, fallback = encode_block_payload(raw, ctx)
+            if fallback is not None:
+                self.store.fallbacks.append((block_hash, fallback))
+            entry.block_pos = self.store.put_encoded(raw, mode, payload)
+            self._dirty.add(block_hash)
+            del unstored[block_hash]
+
+    def _block_data(self, entry: IndexEntry) -> tuple[bytes, Block]:
+        recent = self._recent.pop(entry.hash, None)
+        if recent is not None:
+            return recent
+        pending = self._unstored.get(entry.hash)
+        raw = pending[1] if pending is not None else self.store.get_block(entry.block_pos)
+        return raw, Block.from_bytes(raw)
 
     def _best_candidate(self) -> IndexEntry | None:
         for cand in self.tree.candidates():
@@ -317,8 +379,7 @@ class Chainstate:
         if entry.prev is not self.tip:
             raise ValueError("connect_block needs a child of the current tip")
         t0 = time.perf_counter()
-        raw = self._recent_raw.pop(entry.hash, None) or self.store.get_block(entry.block_pos)
-        block = Block.from_bytes(raw)
+        raw, block = self._block_data(entry)
         height = entry.height
         # Read-only gather of every spent coin, so a failure leaves the UTXO set untouched.
         created: dict[tuple[bytes, int], Coin] = {}
@@ -358,12 +419,14 @@ class Chainstate:
             pool=self.pool,
             context_free_checked=True,  # process_block ran check_block before storing the block
         )
-        # Apply: spend, then create, transaction by transaction (UpdateCoins).
+        # Apply: spend, then create, transaction by transaction (UpdateCoins). A passed BIP30 check
+        # has just looked every new output up, so adding them needs no second disk lookup.
+        spend, add_outputs = self.utxo.spend, self.utxo.add_tx_outputs
         for tx_index, tx in enumerate(block.transactions):
             if tx_index:
                 for txin in tx.inputs:
-                    self.utxo.spend(txin.prev_txid, txin.prev_index)
-            self.utxo.add_tx_outputs(tx, height, tx_index == 0)
+                    spend(txin.prev_txid, txin.prev_index)
+            add_outputs(tx, height, tx_index == 0, absent=check_bip30)
         undo_raw = encode_block_undo(spent)
         entry.undo_pos = self.store.put_undo(entry.hash, prev.hash, undo_raw)
         entry.status |= HAVE_UNDO | CONNECTED_ONCE
@@ -382,7 +445,7 @@ class Chainstate:
         entry = self.tip
         if entry.prev is None:
             raise ValueError("cannot disconnect the genesis block")
-        block = Block.from_bytes(self.store.get_block(entry.block_pos))
+        block = self._block_data(entry)[1]
         undo = decode_block_undo(self.store.get_undo(entry.undo_pos))
         if len(undo) != len(block.transactions) - 1:
             raise ValueError(f"undo data of {entry.hash_hex} does not match the block")
@@ -418,6 +481,7 @@ class Chainstate:
         self, out_dir: str | Path, start_height: int = 0, end_height: int | None = None, xor_key: bytes | None = None
     ) -> int:
         """Write active-chain blocks [start, end] with their undo data as Core blk/rev files; returns the count."""
+        self._write_encoded(keep=0)
         chain = self.active_chain()
         end_height = self.tip.height if end_height is None else end_height
         if not 0 <= start_height <= end_height <= self.tip.height:

@@ -40,20 +40,53 @@ class ChainTxIndex:
         self.next_seq = int.from_bytes(value, "little") if value else 0
 
     # ------------------------------------------------------------------ writing
-    def add_block(self, raw: bytes) -> int:
-        """Index a block that has just been stored; returns its sequence number."""
-        block = Block.from_bytes(raw)
+    def add_block(self, block: bytes | Block) -> int:
+        """Index a block (raw or parsed) that has just been stored; returns its sequence number."""
+        if not isinstance(block, Block):
+            block = Block.from_bytes(block)
         seq = self.next_seq
         self.next_seq += 1
         self._pending_seq[seq.to_bytes(4, "big")] = block.hash
-        for pos, tx in enumerate(block.transactions):
-            loc = _LOC.pack(seq, pos)
-            txid = tx.txid
-            # First confirmation wins (BIP30-duplicate coinbases keep their first location).
-            if txid not in self._pending_loc and self._get(self._loc_db, txid) is None:
-                self._pending_loc[txid] = loc
-            self._pending_at[loc] = txid
+        pending_loc, pending_at = self._pending_loc, self._pending_at
+        with self.env.begin(db=self._loc_db) as txn:
+            get = txn.get
+            for pos, tx in enumerate(block.transactions):
+                loc = _LOC.pack(seq, pos)
+                txid = tx.txid
+                # First confirmation wins (BIP30-duplicate coinbases keep their first location).
+                if txid not in pending_loc and get(txid) is None:
+                    pending_loc[txid] = loc
+                pending_at[loc] = txid
         return seq
+
+    def snapshot(self, block: Block) -> ResolvedContext:
+        """What the codec may ask about ``block``'s prevouts, answered now, as a small picklable context.
+
+        The encoder looks up (``locate``, then ``txid_at`` of the answer) the txids that inputs spend
+        from outside the block; the decoder asks ``txid_at`` only for locations the encoder wrote. A
+        location's txid never changes (sequence numbers are never reused) and a txid's first location
+        never moves, so these answers stay the index's answers forever: a block encoded elsewhere
+        with the snapshot decodes with this index.
+        """
+        inside = {tx.txid for tx in block.transactions}
+        loc_of: dict[bytes, tuple[int, int]] = {}
+        txid_of: dict[tuple[int, int], bytes] = {}
+        pending_loc, pending_at = self._pending_loc, self._pending_at
+        with self.env.begin() as txn:
+            for tx in block.transactions[1:]:
+                for txin in tx.inputs:
+                    ptx = txin.prev_txid
+                    if ptx in inside or ptx in loc_of:
+                        continue
+                    loc = pending_loc.get(ptx) or txn.get(ptx, db=self._loc_db)
+                    if loc is None:
+                        continue
+                    where = _LOC.unpack(loc)
+                    at = pending_at.get(loc) or txn.get(loc, db=self._at_db)
+                    loc_of[ptx] = where
+                    if at is not None:
+                        txid_of[where] = bytes(at)
+        return ResolvedContext(loc_of, txid_of)
 
     def write(self, txn: lmdb.Transaction) -> None:
         """Write pending entries inside the caller's (flush) transaction."""
@@ -89,3 +122,29 @@ class ChainTxIndex:
     def _get(self, db, key: bytes) -> bytes | None:
         with self.env.begin(db=db) as txn:
             return txn.get(key)
+
+
+class ResolvedContext:
+    """A codec chain context holding the answers of a :class:`ChainTxIndex` for one block's prevouts
+    (see ``ChainTxIndex.snapshot``); a txid it was not given is unknown to it, as to the index."""
+
+    __slots__ = ("_loc", "_at")
+
+    def __init__(self, loc: dict[bytes, tuple[int, int]], at: dict[tuple[int, int], bytes]):
+        self._loc = loc
+        self._at = at
+
+    def __getstate__(self) -> tuple:
+        return self._loc, self._at
+
+    def __setstate__(self, state: tuple) -> None:
+        self._loc, self._at = state
+
+    def locate(self, txid: bytes) -> tuple[int, int] | None:
+        return self._loc.get(txid)
+
+    def txid_at(self, height: int, position: int) -> bytes | None:
+        return self._at.get((height, position))
+
+    def output(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
+        return None

@@ -19,6 +19,8 @@ _SIGOP_BYTE = re.compile(rb"[\xac-\xaf]")
 _OP_1, _OP_16 = 0x51, 0x60
 _OP_CHECKSIG, _OP_CHECKSIGVERIFY = 0xAC, 0xAD
 _OP_CHECKMULTISIG, _OP_CHECKMULTISIGVERIFY = 0xAE, 0xAF
+_WITNESS = int(ScriptFlags.WITNESS)
+_P2SH = int(ScriptFlags.P2SH)
 
 
 def _next_op(script: bytes, i: int, n: int) -> tuple[int, int, int] | None:
@@ -130,7 +132,7 @@ def _witness_program_sigops(version: int, program: bytes, witness: Sequence[byte
 
 def witness_sigop_count(script_sig: bytes, script_pubkey: bytes, witness: Sequence[bytes], flags: int) -> int:
     """Core's CountWitnessSigOps: sigops of a native or P2SH-wrapped v0 witness program."""
-    if not flags & ScriptFlags.WITNESS:
+    if not flags & _WITNESS:
         return 0
     wp = witness_program(script_pubkey)
     if wp is not None:
@@ -146,9 +148,20 @@ def witness_sigop_count(script_sig: bytes, script_pubkey: bytes, witness: Sequen
 
 def tx_legacy_sigop_count(tx: Transaction) -> int:
     """Core's GetLegacySigOpCount: inaccurate count over every scriptSig and scriptPubKey."""
-    return sum(legacy_sigop_count(i.script_sig) for i in tx.inputs) + sum(
-        legacy_sigop_count(o.script_pubkey) for o in tx.outputs
-    )
+    # Transactions are immutable, so the count is remembered on the tx (CheckBlock and the sigop
+    # cost both need it).
+    count = getattr(tx, "_legacy_sigops", None)
+    if count is None:
+        count = 0
+        for i in tx.inputs:
+            count += legacy_sigop_count(i.script_sig)
+        for o in tx.outputs:
+            count += legacy_sigop_count(o.script_pubkey)
+        try:
+            tx._legacy_sigops = count  # type: ignore[attr-defined]
+        except AttributeError:
+            pass  # not a primitives Transaction: nothing to remember it on
+    return count
 
 
 def tx_p2sh_sigop_count(tx: Transaction, coins: Sequence[SpentCoin]) -> int:
@@ -169,7 +182,8 @@ def tx_sigop_cost(tx: Transaction, coins: Sequence[SpentCoin] | None, flags: int
         return cost
     if coins is None:
         raise ValueError("the sigop cost of a non-coinbase tx needs the coins it spends")
-    if flags & ScriptFlags.P2SH:
+    flags = int(flags)  # plain int arithmetic: IntFlag's & is a Python-level call per input
+    if flags & _P2SH:
         cost += tx_p2sh_sigop_count(tx, coins) * WITNESS_SCALE_FACTOR
     witnesses = tx.witnesses
     for txin, coin, wit in zip(tx.inputs, coins, witnesses, strict=True):

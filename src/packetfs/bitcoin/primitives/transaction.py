@@ -45,6 +45,7 @@ class TxOut(NamedTuple):
 
 
 Witness = tuple[bytes, ...]
+_new_tuple = tuple.__new__
 COINBASE_PREV_TXID = bytes(32)
 COINBASE_PREV_INDEX = 0xFFFFFFFF
 
@@ -89,6 +90,9 @@ class Transaction:
         "_txid",
         "_wtxid",
         "_raw",
+        # Memo of consensus.sigops.tx_legacy_sigop_count (unset until asked): a block's legacy
+        # sigops are counted by CheckBlock and again for its sigop cost.
+        "_legacy_sigops",
     )
 
     def __init__(
@@ -256,12 +260,16 @@ class Transaction:
                 p = o + 37
                 if n >= 0xFD:
                     n, p = _read_size(b, o + 36, self._end)
+                # tuple.__new__ skips the NamedTuple's Python-level __new__ (same object, faster).
                 result.append(
-                    TxIn(
-                        bytes(b[o : o + 32]),
-                        int.from_bytes(b[o + 32 : o + 36], "little"),
-                        bytes(b[p : p + n]),
-                        int.from_bytes(b[p + n : p + n + 4], "little"),
+                    _new_tuple(
+                        TxIn,
+                        (
+                            bytes(b[o : o + 32]),
+                            int.from_bytes(b[o + 32 : o + 36], "little"),
+                            bytes(b[p : p + n]),
+                            int.from_bytes(b[p + n : p + n + 4], "little"),
+                        ),
                     )
                 )
             self._inputs = tuple(result)
@@ -277,7 +285,9 @@ class Transaction:
                 p = o + 9
                 if n >= 0xFD:
                     n, p = _read_size(b, o + 8, self._end)
-                result.append(TxOut(int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n])))
+                result.append(
+                    _new_tuple(TxOut, (int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n])))
+                )
             self._outputs = tuple(result)
         return self._outputs
 

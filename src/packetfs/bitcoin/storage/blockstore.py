@@ -56,7 +56,7 @@ from .blockfiles import MAX_BLOCKFILE_SIZE, BlockPos, network_magic, write_block
 
 __all__ = [
     "MODE_CODEC_CONTEXT", "MODE_CODEC_ISOLATED", "MODE_NAMES", "MODE_RAW", "BlockLocation", "BlockStore",
-    "BlockStoreError", "UndoLocation", "measure_ratios",
+    "BlockStoreError", "UndoLocation", "encode_block_payload", "measure_ratios",
 ]  # fmt: skip
 
 MODE_RAW = 0
@@ -116,6 +116,27 @@ def _load_codec() -> tuple[Callable[..., bytes], Callable[..., bytes]] | None:
     except ImportError:
         return None
     return encode_block, decode_block
+
+
+def encode_block_payload(raw: bytes, context: Any = None) -> tuple[int, bytes, str | None]:
+    """(mode, payload, fallback reason) of a block record: the codec's encoding (chain-context mode if
+    ``context`` is given), or the raw block where the codec refuses it or does not make it smaller.
+
+    A pure function of the block and the context's answers, so it may run in another process with a
+    context that answers the same lookups (the chainstate ships a snapshot of its tx index). The codec
+    decodes its own output and compares before returning it, so a payload returned here is exact.
+    """
+    codec = _load_codec()
+    if codec is None:
+        return MODE_RAW, raw, None
+    try:
+        payload = codec[0](raw, context)
+    except PacketFSError as e:
+        # The codec refuses what it cannot encode exactly (it never guesses); keep the block raw.
+        return MODE_RAW, raw, str(e)
+    if len(payload) > MAX_BLOCK_PAYLOAD or len(payload) >= len(raw):
+        return MODE_RAW, raw, None  # the codec did not help: raw is smaller and needs no context
+    return (MODE_CODEC_CONTEXT if context is not None else MODE_CODEC_ISOLATED), payload, None
 
 
 class _Kind:
@@ -294,27 +315,28 @@ class BlockStore:
         return self._codec is not None
 
     # ------------------------------------------------------------------ blocks
-    def _encode(self, raw: bytes) -> tuple[int, bytes]:
-        if self._codec is None:
-            return MODE_RAW, raw
-        encode = self._codec[0]
-        ctx = self.codec_context
-        try:
-            payload = encode(raw, ctx)
-        except PacketFSError as e:
-            # The codec refuses what it cannot encode exactly (it never guesses); keep the block raw.
-            self.fallbacks.append((sha256d(raw[:80]), str(e)))
-            return MODE_RAW, raw
-        return (MODE_CODEC_CONTEXT if ctx is not None else MODE_CODEC_ISOLATED), payload
-
     def put_block(self, raw: bytes) -> BlockLocation:
         """Append a block; return where it is."""
         raw = bytes(raw)
         if not 80 <= len(raw) <= MAX_BLOCK_RAW:
             raise BlockStoreError(f"a {len(raw)}-byte block is outside [80, {MAX_BLOCK_RAW}] bytes")
-        mode, payload = self._encode(raw)
-        if len(payload) > MAX_BLOCK_PAYLOAD or (len(payload) >= len(raw) and mode != MODE_RAW):
-            mode, payload = MODE_RAW, raw  # the codec did not help: raw is smaller and needs no context
+        if self._codec is None:
+            return self.put_encoded(raw, MODE_RAW, raw)
+        mode, payload, fallback = encode_block_payload(raw, self.codec_context)
+        if fallback is not None:
+            self.fallbacks.append((sha256d(raw[:80]), fallback))
+        return self.put_encoded(raw, mode, payload)
+
+    def put_encoded(self, raw: bytes, mode: int, payload: bytes) -> BlockLocation:
+        """Append a block already encoded by :func:`encode_block_payload` (e.g. in another process,
+        with a context answering as this store's context does); return where it is."""
+        raw = bytes(raw)
+        if not 80 <= len(raw) <= MAX_BLOCK_RAW:
+            raise BlockStoreError(f"a {len(raw)}-byte block is outside [80, {MAX_BLOCK_RAW}] bytes")
+        if mode not in MODE_NAMES:
+            raise BlockStoreError(f"unknown storage mode {mode}")
+        if mode == MODE_RAW and payload != raw:
+            raise BlockStoreError("a raw record's payload must be the block itself")
         block_hash = sha256d(raw[:80])
         raw_digest = _digest(raw) if mode != MODE_RAW else bytes(CHECKSUM_SIZE)
         header = b"".join(

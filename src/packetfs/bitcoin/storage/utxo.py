@@ -338,13 +338,46 @@ class UtxoSet:
             self._dirty.add(key)
         return coin  # type: ignore[return-value]
 
-    def add_tx_outputs(self, tx: object, height: int, coinbase: bool) -> int:
+    def add_tx_outputs(self, tx: object, height: int, coinbase: bool, *, absent: bool = False) -> int:
         """Add every spendable output of ``tx`` (a primitives Transaction); return how many were added.
 
         Like Core's AddCoins, a coinbase may overwrite (the duplicate coinbases of BIP30's two
-        exceptions), other transactions may not."""
+        exceptions), other transactions may not. ``absent``: the caller has just asked this set
+        (``get``/``have``, nothing flushed since) and none of these outputs exists, as a passed BIP30
+        check tells; an output not in the cache is then known not to be on disk, so it is added
+        FRESH without the disk lookup ``add`` would make."""
         txid = tx.txid  # type: ignore[attr-defined]
         added = 0
+        if absent and len(txid) == 32 and 0 <= height <= _MAX_HEIGHT:
+            cache = self._cache
+            coinbase = bool(coinbase)
+            for vout, out in enumerate(tx.outputs):  # type: ignore[attr-defined]
+                script = out.script_pubkey
+                value = out.value
+                s = _VOUT_SUFFIX.get(vout)
+                if (
+                    s is None
+                    or not 0 <= value < (1 << _MAX_MONEY_BITS)
+                    or type(script) is not bytes
+                    or txid + s in cache
+                ):
+                    # Unusual shapes and outputs the cache knows of take the general path.
+                    if not is_unspendable(script):
+                        self.add(txid, vout, Coin(height, coinbase, value, bytes(script)), overwrite=coinbase)
+                        added += 1
+                    continue
+                if (script and script[0] == _OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
+                    continue
+                key = txid + s
+                cache[key] = _new_tuple(Coin, (height, coinbase, value, script))
+                self._usage += ENTRY_OVERHEAD + len(script)
+                self._dirty.add(key)
+                self._fresh.add(key)
+                if self._count is not None:
+                    self._count += 1
+                    self._total += value  # type: ignore[operator]
+                added += 1
+            return added
         for vout, out in enumerate(tx.outputs):  # type: ignore[attr-defined]
             script = out.script_pubkey
             if is_unspendable(script):
