@@ -63,7 +63,7 @@ def main() -> None:
     n_blocks = int(os.environ.get("PACKETFS_BENCH_CHAIN_BLOCKS", "180"))
     profile = os.environ.get("PACKETFS_BENCH_CHAIN_PROFILE", "2016")
     repeat = int(os.environ.get("PACKETFS_BENCH_REPEAT", "3"))
-    console = Console()
+    console = Console(width=max(110, Console().width))
     t0 = time.perf_counter()
     chain_dir = cached_chain(CACHE, n_blocks, seed=1, profile=profile)
     summary = json.loads((chain_dir / "chain.json").read_text())
