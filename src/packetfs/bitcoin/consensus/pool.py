@@ -1,8 +1,10 @@
 """Script checks on all cores, like Core's check queue.
 
 A block's inputs are cut into batches (whole small transactions grouped, big ones split into input
-ranges) and fed to a process pool; the caller keeps validating the block's other rules meanwhile and
-collects the verdict afterwards. Each worker parses a transaction and builds its
+ranges) and fed to worker processes; the caller keeps validating the block's other rules meanwhile and
+collects the verdict afterwards. Where fork is usable, workers are forked per block, inherit the
+batches, and take them from a shared counter (as the caller does once it asks for the result);
+otherwise batches go to a reusable process pool as pickled plain data. Each worker parses a transaction and builds its
 ``PrecomputedTxData`` once, and keeps them while it works on the same block, so every batch of a
 split transaction reuses them.
 
@@ -95,12 +97,42 @@ def verify_batch(token: object, items: Sequence[_Item]) -> tuple[int, tuple[int,
 _inherited: tuple[object, list] | None = None
 
 
-def verify_inherited_batch(k: int) -> tuple[int, tuple[int, int, str] | None]:
-    """Worker side of a forked pool: verify batch ``k`` of the batches inherited at fork time."""
-    if _inherited is None:
-        raise RuntimeError("no inherited script checks: this worker was not forked for them")
-    token, batches = _inherited
-    return verify_batch(token, batches[k])
+def _take(counter, stop) -> int:
+    """The next batch number to verify, or -1 when none is left (or a lower failure makes the rest moot).
+    ``counter`` is the shared next-batch index, ``stop`` the lowest failed batch so far (a huge number
+    while none failed; -1 once cancelled)."""
+    with counter.get_lock():
+        k = counter.value
+        if k > stop.value:
+            return -1
+        counter.value = k + 1
+    return k
+
+
+def _run_shared(token: object, batches: list, counter, stop) -> list[tuple[int, tuple]]:
+    """Verify batches taken from the shared counter until none is left; returns [(batch, outcome)]."""
+    done = []
+    n = len(batches)
+    while True:
+        k = _take(counter, stop)
+        if k < 0 or k >= n:
+            return done
+        outcome = verify_batch(token, batches[k])
+        done.append((k, outcome))
+        if outcome[1] is not None:
+            with stop.get_lock():
+                if k < stop.value:
+                    stop.value = k
+
+
+def _forked_worker(conn, counter, stop) -> None:
+    """A process forked for one block's checks: it inherited the batches (``_inherited``), takes them
+    from the shared counter alongside the caller, and sends back every outcome in one message."""
+    token, batches = _inherited  # type: ignore[misc]
+    try:
+        conn.send(_run_shared(token, batches, counter, stop))
+    finally:
+        conn.close()
 
 
 def _default_start_method() -> str:
@@ -155,11 +187,14 @@ class PendingScriptChecks:
         batches: list[list[_Item]],
         futures: list[Future] | None = None,
         executor: ProcessPoolExecutor | None = None,
+        shared: tuple | None = None,
     ):
         self._token = token
         self._batches = batches
         self._futures = futures
         self._executor = executor  # owned: a pool forked for these checks alone
+        # Forked for these checks: (counter, stop, [(process, result connection)]); see ScriptCheckPool.submit.
+        self._shared = shared
         self._result: ScriptCheckResult | None = None
         self._cancelled = False
 
@@ -167,7 +202,35 @@ class PendingScriptChecks:
         for f in self._futures or ():
             f.cancel()
         self._cancelled = True
+        if self._shared is not None:
+            stop = self._shared[1]
+            with stop.get_lock():
+                stop.value = -1  # workers take no further batch
+            self._join_shared()
         self._release()
+
+    def _join_shared(self) -> list:
+        """Every forked worker's outcomes (each finishes the batch in hand first); the workers are reaped.
+        Raises RuntimeError if one died without reporting."""
+        if self._shared is None:
+            return []
+        _counter, _stop, workers = self._shared
+        self._shared = None
+        got: list = []
+        dead = None
+        for proc, conn in workers:
+            try:
+                got.extend(conn.recv())
+            except (EOFError, OSError) as e:
+                dead = dead or e
+            finally:
+                conn.close()
+            proc.join()
+            if proc.exitcode and dead is None:
+                dead = RuntimeError(f"exit code {proc.exitcode}")
+        if dead is not None:
+            raise RuntimeError(f"a script-check worker died: {dead!r}")
+        return got
 
     def _release(self) -> None:
         if self._executor is not None:
@@ -181,7 +244,17 @@ class PendingScriptChecks:
         if self._cancelled:
             raise RuntimeError("these script checks were cancelled")
         outcomes: dict[int, tuple[int, tuple | None]] = {}
-        if self._futures is None:
+        if self._shared is not None:
+            # Like a worker: take batches from the shared counter until none is left, then gather theirs.
+            counter, stop, _workers = self._shared
+            try:
+                done = _run_shared(self._token, self._batches, counter, stop)
+            except BaseException:
+                self.cancel()
+                raise
+            outcomes.update(done)
+            outcomes.update(self._join_shared())
+        elif self._futures is None:
             # Sequential: in order, stopping at the first failure (the lowest).
             for k, batch in enumerate(self._batches):
                 outcomes[k] = verify_batch(self._token, batch)
@@ -275,17 +348,28 @@ class ScriptCheckPool:
         size = self.batch_inputs or max(8, -(-total // (self.jobs * 4)))
         if self.start_method == "fork" and threading.active_count() == 1:
             # Fork workers for this block alone: they inherit the parsed transactions, so no bytes
-            # are pickled and no transaction is parsed twice. Forking takes milliseconds.
+            # are pickled and no transaction is parsed twice (forking takes milliseconds). Every
+            # process, the caller included once it asks for the result, takes the next batch from a
+            # shared counter, so batches can be small (a few inputs' worth of IPC is one locked
+            # increment) and nobody waits long for a straggler at the end of the block.
             global _inherited
-            batches = _make_batches(jobs, size, portable=False, max_pieces=self.jobs)
+            size = self.batch_inputs or max(8, -(-total // (self.jobs * 16)))
+            batches = _make_batches(jobs, size, portable=False, max_pieces=self.jobs * 8)
+            ctx = multiprocessing.get_context("fork")
+            counter = ctx.Value("q", 0)
+            stop = ctx.Value("q", 1 << 62)
+            workers = []
             _inherited = (token, batches)
             try:
-                ex = ProcessPoolExecutor(self.jobs - 1, mp_context=multiprocessing.get_context("fork"))
-                # With fork, the first submit starts every worker, so all of them see the batches.
-                futures = [ex.submit(verify_inherited_batch, k) for k in range(len(batches))]
+                for _ in range(self.jobs - 1):
+                    reader, writer = ctx.Pipe(duplex=False)
+                    proc = ctx.Process(target=_forked_worker, args=(writer, counter, stop), daemon=True)
+                    proc.start()
+                    writer.close()  # the child holds it: its death reads as EOF here
+                    workers.append((proc, reader))
             finally:
                 _inherited = None
-            return PendingScriptChecks(token, batches, futures, executor=ex)
+            return PendingScriptChecks(token, batches, shared=(counter, stop, workers))
         ex = self._ensure()
         batches = _make_batches(jobs, size, portable=True, max_pieces=self.jobs)
         return PendingScriptChecks(token, batches, [ex.submit(verify_batch, token, b) for b in batches])

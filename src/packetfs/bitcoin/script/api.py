@@ -27,6 +27,19 @@ def verify_tx_input(
     transaction to hash the shared parts once. Raises ScriptError; returns None when valid.
     """
     flags = int(flags)
+    pre = precomputed
+    if pre is not None and pre.checked_flags == flags and pre.tx is tx and pre.spent_outputs is spent_outputs:
+        # A later input of a tx already checked below with these outputs and flags: skip the
+        # per-tx checks and property lookups (the length check stays: the list is the caller's).
+        txins = pre.txins
+        if 0 <= index < len(txins) and len(spent_outputs) == len(txins):
+            script_sig = txins[index][2]
+            witness = pre.witnesses[index]
+            amount, spk = spent_outputs[index]
+            if fast_verify(tx, index, script_sig, spk, witness, amount, flags, pre):
+                return
+            verify_script(script_sig, spk, witness, flags, TxChecker(tx, index, amount, pre))
+            return
     n_in = tx.input_count
     if not 0 <= index < n_in:
         raise ScriptError("TX_INDEX", f"input {index} of a transaction with {n_in}")
@@ -37,6 +50,10 @@ def verify_tx_input(
         precomputed = PrecomputedTxData(tx, spent_outputs)
     elif precomputed.spent_outputs is None:
         precomputed.spent_outputs = spent_outputs
+    if precomputed.tx is tx and precomputed.spent_outputs is spent_outputs:
+        precomputed.txins = tx.inputs
+        precomputed.witnesses = tx.witnesses
+        precomputed.checked_flags = flags
     txin = tx.inputs[index]
     witness = tx.witnesses[index]
     spent = spent_outputs[index]

@@ -29,6 +29,11 @@ _perf = time.perf_counter
 
 _ZERO64 = bytes(64)
 _new = ffi.new
+_SIG_T = ffi.typeof("secp256k1_ecdsa_signature *")
+_PUBKEY_T = ffi.typeof("secp256k1_pubkey *")
+# (n - 1) / 2 as 32 big-endian bytes: an S above it needs normalising (bytes compare as numbers here).
+_HALF_ORDER = bytes.fromhex("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")
+_MISS = object()
 
 _PUBKEY_CACHE: dict[bytes, object] = {}
 _XONLY_CACHE: dict[bytes, object] = {}
@@ -57,6 +62,18 @@ def parse_der_lax(der: bytes) -> bytes | None:
     Returns None where Core's parser returns failure. An R or S too large for 32 bytes, or not
     below the group order, yields the all-zero signature (which never verifies), as in Core."""
     n = len(der)
+    # Short-form lengths throughout (every strict-DER signature, and nearly every other): the same
+    # result as the general walk below, in a few slices.
+    if n >= 8 and der[0] == 0x30 and der[1] < 0x80 and der[2] == 0x02:
+        lr = der[3]
+        if lr < 0x80 and 6 + lr <= n and der[4 + lr] == 0x02:
+            ls = der[5 + lr]
+            if ls < 0x80 and 6 + lr + ls <= n:
+                r = der[4 : 4 + lr].lstrip(b"\x00")
+                s = der[6 + lr : 6 + lr + ls].lstrip(b"\x00")
+                if len(r) > 32 or len(s) > 32:
+                    return _ZERO64
+                return r.rjust(32, b"\x00") + s.rjust(32, b"\x00")
     pos = 0
     if pos == n or der[pos] != 0x30:
         return None
@@ -113,18 +130,16 @@ def parse_der_lax(der: bytes) -> bytes | None:
 def _load_compact(compact: bytes):
     """A libsecp256k1 signature from r||s; values not below the group order become the zero
     signature. Allocated per call: cffi releases the GIL, so a shared buffer would race in threads."""
-    sig = _new("secp256k1_ecdsa_signature *")
+    sig = _new(_SIG_T)
     if not _parse_compact(_CTX, sig, compact):
         _parse_compact(_CTX, sig, _ZERO64)
     return sig
 
 
 def _pubkey(data: bytes):
-    pk = _PUBKEY_CACHE.get(data)
-    if pk is None:
-        if data in _PUBKEY_CACHE:
-            return None
-        pk = ffi.new("secp256k1_pubkey *")
+    pk = _PUBKEY_CACHE.get(data, _MISS)
+    if pk is _MISS:
+        pk = _new(_PUBKEY_T)
         if not _pubkey_parse(_CTX, pk, data, len(data)):
             pk = None
         if len(_PUBKEY_CACHE) >= _CACHE_LIMIT:
@@ -149,28 +164,31 @@ def verify_ecdsa(der: bytes, pubkey: bytes, msg32: bytes) -> bool:
     if not n:
         return False
     h = pubkey[0]
-    if n != (33 if h in (2, 3) else 65 if h in (4, 6, 7) else -1):
+    if n != (33 if h == 2 or h == 3 else 65 if h == 4 or h == 6 or h == 7 else -1):
         return False
     compact = parse_der_lax(der)
     if compact is None:
         return False
     if STATS[0]:
         t = _perf()
-        pk = _pubkey(pubkey)
-        if pk is None:
-            STATS[1] += _perf() - t
-            return False
-        sig = _load_compact(compact)
-        _normalize(_CTX, sig, sig)
-        ok = _ecdsa_verify(_CTX, sig, msg32, pk)
+        ok = _verify_compact(compact, pubkey, msg32)
         STATS[1] += _perf() - t
         STATS[2] += 1
-        return bool(ok)
-    pk = _pubkey(pubkey)
+        return ok
+    return _verify_compact(compact, pubkey, msg32)
+
+
+def _verify_compact(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
+    pk = _PUBKEY_CACHE.get(pubkey, _MISS)
+    if pk is _MISS:
+        pk = _pubkey(pubkey)
     if pk is None:
         return False
-    sig = _load_compact(compact)
-    _normalize(_CTX, sig, sig)
+    sig = _new(_SIG_T)
+    if not _parse_compact(_CTX, sig, compact):
+        return False  # r or s not below the group order: Core's zero signature, which never verifies
+    if compact[32:] > _HALF_ORDER:  # normalising a low S is a no-op: skip the call
+        _normalize(_CTX, sig, sig)
     return bool(_ecdsa_verify(_CTX, sig, msg32, pk))
 
 

@@ -16,14 +16,19 @@ from collections.abc import Sequence
 from . import crypto
 from .errors import ScriptError
 from .interpreter import (
+    DERSIG,
+    LOW_S,
     P2SH,
+    STRICTENC,
     TAPROOT,
     WITNESS,
     check_pubkey_encoding,
     check_signature_encoding,
+    is_valid_signature_encoding,
     push_data,
 )
 from .sighash import (
+    BIG_TX,
     SIGVERSION_BASE,
     SIGVERSION_WITNESS_V0,
     PrecomputedTxData,
@@ -33,10 +38,16 @@ from .sighash import (
 )
 
 _sha256 = hashlib.sha256
+# Copying a fresh ripemd160 object is about twice as fast as looking the algorithm up by name.
+_RIPEMD160 = hashlib.new("ripemd160")
+_verify_ecdsa = crypto.verify_ecdsa
+_SIGHASH_BASE_MASK = 0x9F  # ANYONECANPAY bit and the 5 low bits: what selects the legacy sighash mode
 
 
 def _hash160(b: bytes) -> bytes:
-    return hashlib.new("ripemd160", _sha256(b).digest()).digest()
+    r = _RIPEMD160.copy()
+    r.update(_sha256(b).digest())
+    return r.digest()
 
 
 def _pushes(script: bytes) -> list[bytes] | None:
@@ -73,6 +84,12 @@ def _pushes(script: bytes) -> list[bytes] | None:
         out.append(item)
         pc += size
     return out
+
+
+# Hash-type bytes whose legacy sighash covers every input and output (SIGHASH_ALL and the undefined
+# types Core treats like it): base type not NONE (2) or SINGLE (3), no ANYONECANPAY.
+_ALL_LIKE = frozenset(b for b in range(0x20) if b not in (2, 3))
+_HT = [bytes((b, 0, 0, 0)) for b in range(256)]
 
 
 def _multisig_template(script: bytes) -> tuple[int, list[bytes]] | None:
@@ -185,14 +202,28 @@ def fast_verify(
             return False
         sig = script_sig[1 : ls + 1]
         pub = script_sig[ls + 2 :]
-        if _hash160(pub) != spk[3:23] or script_sig[: ls + 1] in spk:
+        r = _RIPEMD160.copy()
+        r.update(_sha256(pub).digest())
+        if r.digest() != spk[3:23] or script_sig[: ls + 1] in spk:
             return False
-        try:
-            check_signature_encoding(sig, flags)
-            check_pubkey_encoding(pub, flags, SIGVERSION_BASE)
-        except ScriptError:
-            return False
-        return _ecdsa(sig, pub, spk, SIGVERSION_BASE, tx, index, amount, cache)
+        if flags & (LOW_S | STRICTENC):
+            try:
+                check_signature_encoding(sig, flags)
+                check_pubkey_encoding(pub, flags, SIGVERSION_BASE)
+            except ScriptError:
+                return False
+        elif flags & DERSIG and not is_valid_signature_encoding(sig):
+            return False  # the only encoding rule left under these flags (the signature is not empty)
+        ht = sig[-1]
+        if (ht & _SIGHASH_BASE_MASK) in _ALL_LIKE and cache.tx is tx and tx.input_count < BIG_TX:
+            # Legacy SIGHASH_ALL on a small tx (legacy_sighash's own fast case, inlined): the P2PKH
+            # script has no OP_CODESEPARATOR, so its script code is the script itself.
+            full, off = cache._legacy_full or cache.legacy_full()
+            off += 41 * index
+            h = _sha256(_sha256(full[:off] + b"\x19" + spk + full[off + 1 :] + _HT[ht]).digest()).digest()
+        else:
+            h = legacy_sighash(spk, tx, index, ht, cache)
+        return _verify_ecdsa(sig[:-1], pub, h)
     if n == 22:
         if spk[0] != 0 or spk[1] != 0x14 or not flags & WITNESS or script_sig:
             return False

@@ -51,7 +51,7 @@ class PrecomputedTxData:
     __slots__ = (
         "tx", "spent_outputs", "_outpoints", "_sequences", "_outputs", "_sha_prevouts", "_sha_sequences",
         "_sha_outputs", "_sha_amounts", "_sha_scripts", "_legacy_blob", "_legacy_prefix_states",
-        "_legacy_outputs_blob", "_v0",
+        "_legacy_outputs_blob", "_v0", "_legacy_full", "_v0_all", "txins", "witnesses", "checked_flags",
     )  # fmt: skip
 
     def __init__(self, tx: Transaction, spent_outputs: Sequence[TxOut] | None = None):
@@ -64,6 +64,11 @@ class PrecomputedTxData:
         self._sha_amounts = self._sha_scripts = None
         self._legacy_blob = self._legacy_prefix_states = self._legacy_outputs_blob = None
         self._v0 = None
+        self._legacy_full = self._v0_all = None
+        # Filled by verify_tx_input once it has checked this tx, its spent outputs and ``checked_flags``
+        # (so later inputs skip those checks and the tx's property lookups).
+        self.txins = self.witnesses = None
+        self.checked_flags = -1
 
     # -- serialized pieces ---------------------------------------------------------------------
     def outpoints(self) -> list[bytes]:
@@ -124,6 +129,38 @@ class PrecomputedTxData:
                 _sha256(self.sha_outputs()).digest(),
             )
         return self._v0
+
+    def v0_all_parts(self) -> tuple[bytes, bytes]:
+        """BIP143 preimage pieces around the per-input fields for SIGHASH_ALL: (version, hashPrevouts,
+        hashSequence) and (hashOutputs, locktime)."""
+        if self._v0_all is None:
+            hp, hs, ho = self.bip143_hashes()
+            tx = self.tx
+            self._v0_all = (
+                tx.version.to_bytes(4, "little", signed=True) + hp + hs,
+                ho + tx.locktime.to_bytes(4, "little"),
+            )
+        return self._v0_all
+
+    def legacy_full(self) -> tuple[bytes, int]:
+        """The legacy preimage of the tx with every input script empty, before the hash type:
+        version, inputs, outputs, locktime; and the offset of input 0's (empty) script length byte.
+        Signing input i replaces the byte at ``offset + 41 * i`` by the serialized script code."""
+        if self._legacy_full is None:
+            tx = self.tx
+            head = tx.version.to_bytes(4, "little", signed=True) + compact_size(tx.input_count)
+            outputs = self.outputs()
+            full = b"".join(
+                (
+                    head,
+                    *(op + b"\x00" + sq for op, sq in zip(self.outpoints(), self.sequences(), strict=True)),
+                    compact_size(len(outputs)),
+                    *outputs,
+                    tx.locktime.to_bytes(4, "little"),
+                )
+            )
+            self._legacy_full = (full, len(head) + 36)
+        return self._legacy_full
 
 
 # ----------------------------------------------------------------------------------- legacy
@@ -203,6 +240,15 @@ def legacy_sighash(
         out_blob = None
     if anyone:
         h = _sha256(version + b"\x01" + outpoints[index] + code + seqs[index])
+    elif out_blob is None and n_in < BIG_TX:
+        # SIGHASH_ALL on a small tx: one copy of the preimage with this input's script code spliced in.
+        full, off = cache.legacy_full()
+        off += 41 * index
+        return _sha256(
+            _sha256(
+                full[:off] + code + full[off + 1 :] + (hash_type & 0xFFFFFFFF).to_bytes(4, "little")
+            ).digest()
+        ).digest()
     elif out_blob is None:
         # SIGHASH_ALL: the common case, and quadratic in inputs. Every input but this one serializes
         # as outpoint + empty script + sequence, so hash a cached prefix state (inputs before
@@ -234,7 +280,8 @@ def legacy_sighash(
     return _sha256(h.digest()).digest()
 
 
-_PREFIX_STEP = 64  # cache a hash state every this many inputs (big transactions only)
+_PREFIX_STEP = 16  # cache a hash state every this many inputs (big transactions only)
+BIG_TX = 128  # inputs from which a tx's legacy SIGHASH_ALL hashes use those cached states
 
 
 def _legacy_all_state(cache: PrecomputedTxData, index: int, version: bytes):
@@ -247,7 +294,7 @@ def _legacy_all_state(cache: PrecomputedTxData, index: int, version: bytes):
     blob = cache._legacy_blob
     n_in = len(blob) // 41
     head = version + compact_size(n_in)
-    if n_in < 2 * _PREFIX_STEP:
+    if n_in < BIG_TX:
         h = _sha256(head)
         h.update(memoryview(blob)[: 41 * index])
         return h
@@ -273,6 +320,22 @@ def segwit_v0_sighash(
 ) -> bytes:
     base = hash_type & 0x1F
     anyone = hash_type & SIGHASH_ANYONECANPAY
+    if not anyone and base != SIGHASH_SINGLE and base != SIGHASH_NONE:
+        # SIGHASH_ALL (the common case): everything but this input's fields is per-tx.
+        head, tail = cache.v0_all_parts()
+        data = b"".join(
+            (
+                head,
+                cache.outpoints()[index],
+                compact_size(len(script_code)),
+                script_code,
+                amount.to_bytes(8, "little", signed=True),
+                cache.sequences()[index],
+                tail,
+                (hash_type & 0xFFFFFFFF).to_bytes(4, "little"),
+            )
+        )
+        return _sha256(_sha256(data).digest()).digest()
     zero = bytes(32)
     hp, hs, ho = cache.bip143_hashes()
     prevouts = zero if anyone else hp
