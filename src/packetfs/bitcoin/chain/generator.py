@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..consensus.block_rules import bip34_height_prefix
 from ..consensus.constants import COINBASE_MATURITY, MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT
 from ..consensus.params import REGTEST, block_subsidy, genesis_block, median_time_past
 from ..primitives.block import Block, BlockHeader, bits_to_target, merkle_root, witness_commitment_hash
@@ -237,23 +238,9 @@ def _seed_bytes(seed: int | str | bytes) -> bytes:
     return str(seed).encode()
 
 
-def _script_num(n: int) -> bytes:
-    out = bytearray()
-    while n:
-        out.append(n & 0xFF)
-        n >>= 8
-    if out and out[-1] & 0x80:
-        out.append(0)
-    return bytes(out)
-
-
 def bip34_push(height: int) -> bytes:
-    """``CScript() << height``: OP_1..OP_16 for 1-16 (OP_0 for 0), else a minimal number push."""
-    if height == 0:
-        return b"\x00"
-    if 1 <= height <= 16:
-        return bytes((0x50 + height,))
-    return push_data(_script_num(height))
+    """``CScript() << height``: what a BIP34 coinbase scriptSig starts with."""
+    return bip34_height_prefix(height)
 
 
 # ------------------------------------------------------------------------------------ generator

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from ..primitives.script import push_data
 from . import crypto
 from .errors import ScriptError
 from .interpreter import (
@@ -25,7 +26,6 @@ from .interpreter import (
     check_pubkey_encoding,
     check_signature_encoding,
     is_valid_signature_encoding,
-    push_data,
 )
 from .sighash import (
     BIG_TX,

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from ..primitives.encoding import compact_size
 from ..primitives.hashes import tagged_hash
+from ..primitives.script import push_data
 from ..primitives.transaction import Transaction
 from . import crypto
 from .errors import ScriptError
@@ -164,18 +165,6 @@ def check_minimal_push(data: bytes, op: int) -> bool:
     if n <= 65535:
         return op == 0x4D
     return True
-
-
-def push_data(data: bytes) -> bytes:
-    """CScript() << data: the minimal push encoding (FindAndDelete searches for exactly this)."""
-    n = len(data)
-    if n < 0x4C:
-        return bytes((n,)) + data
-    if n <= 0xFF:
-        return bytes((0x4C, n)) + data
-    if n <= 0xFFFF:
-        return b"\x4d" + n.to_bytes(2, "little") + data
-    return b"\x4e" + n.to_bytes(4, "little") + data
 
 
 def _get_op_end(script: bytes, pc: int) -> int:
