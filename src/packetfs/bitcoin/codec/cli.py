@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -63,6 +64,20 @@ def _iter_inputs(paths: tuple[str, ...], use_undo: bool) -> Iterator[tuple[str, 
                 yield (src.path.name if src.kind == "raw" else f"{src.path.name}#{i}"), raw, undo
 
 
+@contextmanager
+def _chain_context(datadir: str | None) -> Iterator[object | None]:
+    """The portable chain context of the node at ``datadir`` (None without one)."""
+    if datadir is None:
+        yield None
+        return
+    # Imported here: the codec itself knows nothing of the chainstate; only this command joins them.
+    from ..chain.archive_context import ActiveChainContext
+    from ..chain.chainstate import Chainstate, read_network
+
+    with Chainstate(datadir, read_network(datadir), jobs=1, store_mode="codec", encode_jobs=0) as cs:
+        yield ActiveChainContext(cs)
+
+
 def _input_size(paths: tuple[str, ...]) -> int:
     total = 0
     for p in paths:
@@ -81,17 +96,26 @@ def _input_size(paths: tuple[str, ...]) -> int:
 @click.option("--undo/--no-undo", default=True, show_default=True,
               help="Use undo data next to the blocks (NAME.undo, rev files) to recover segwit keys; the archive "
                    "still decodes without it.")  # fmt: skip
+@click.option("--datadir", type=click.Path(file_okay=False), default=None,
+              help="Chain-context mode: a node's datadir (imported with --store codec) whose active chain turns "
+                   "prevout txids into (height, position); decompressing then needs a node with the same chain.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def compress_cmd(inputs, output, no_recovery, undo, as_json, progress) -> None:
+def compress_cmd(inputs, output, no_recovery, undo, datadir, as_json, progress) -> None:
     """Compress block files, blk files or Core blocks directories (xor.dat handled) into a .pfs archive.
 
-    Every block is encoded on its own (isolated mode) and checked by decoding it again."""
+    Every block is encoded on its own and checked by decoding it again: in isolated mode (the default)
+    a block needs nothing else to decode; with --datadir it may refer to transactions of the node's
+    active chain, and the archive records that it needs a chain context."""
     opts = CodecOptions(recovery=not no_recovery)
     raw_total = 0
     blocks = []
     try:
-        with _progress(progress and not as_json) as bar, PfsWriter(output, options=opts) as w:
+        with (
+            _chain_context(datadir) as context,
+            _progress(progress and not as_json) as bar,
+            PfsWriter(output, context=context, options=opts) as w,
+        ):
             task = bar.add_task("compressing", total=_input_size(inputs) or None)
             for label, raw, u in _iter_inputs(inputs, undo):
                 e = w.add_block(raw, _spent_from_undo(u))
@@ -108,13 +132,15 @@ def compress_cmd(inputs, output, no_recovery, undo, as_json, progress) -> None:
         "raw_bytes": raw_total,
         "archive_bytes": out_size,
         "ratio": out_size / raw_total if raw_total else 0.0,
+        "mode": "chain-context" if datadir else "isolated",
     }
     if as_json:
         summary["per_block"] = blocks
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(
-            f"{len(blocks)} blocks, {raw_total:,} bytes -> {out_size:,} bytes ({summary['ratio']:.3f}) in {output}"
+            f"{len(blocks)} blocks, {raw_total:,} bytes -> {out_size:,} bytes ({summary['ratio']:.3f}, "
+            f"{summary['mode']}) in {output}"
         )
 
 
@@ -124,15 +150,19 @@ def compress_cmd(inputs, output, no_recovery, undo, as_json, progress) -> None:
 @click.option("--blk", is_flag=True, help="Write Core-format blk?????.dat files into the output directory.")
 @click.option("--network", default="mainnet", show_default=True, help="Network magic for --blk.")
 @click.option("--block", "only", type=int, default=None, help="Extract only block N (0-based, random access).")
+@click.option("--datadir", type=click.Path(file_okay=False, exists=True), default=None,
+              help="The node whose active chain resolves a chain-context archive's references.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON summary.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def decompress_cmd(archive, output, blk, network, only, as_json, progress) -> None:
+def decompress_cmd(archive, output, blk, network, only, datadir, as_json, progress) -> None:
     """Decompress a .pfs archive: one block -> OUTPUT file; several -> OUTPUT/NNNNNN.block, or --blk."""
     out = Path(output)
     written = 0
     total = 0
     try:
-        with PfsReader(archive) as r:
+        with _chain_context(datadir) as context, PfsReader(archive, context) as r:
+            if r.needs_context and context is None:
+                _fail(f"{archive} was written in chain-context mode; pass --datadir of a node with that chain")
             if only is not None:
                 if not 0 <= only < len(r):
                     _fail(f"block {only} not in archive of {len(r)} blocks")
