@@ -19,9 +19,9 @@ from dataclasses import replace
 
 import brotli
 import zstandard
-from coincurve import PrivateKey, PublicKey
+from coincurve import PrivateKey
 
-from .model import ALL_TECHNIQUES, CodecOptions, decode_block, encode_block_with_stats
+from .model import ALL_TECHNIQUES, METHOD_RAW, CodecOptions, _Recoverer, decode_block, encode_block_with_stats
 
 ANCHORS: dict[str, Callable[[bytes], bytes]] = {
     "zlib-9": lambda b: zlib.compress(b, 9),
@@ -47,20 +47,37 @@ def _timed(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
 
 
 def recovery_cost_us(n: int = 2000, repeat: int = 3) -> float:
-    """Microseconds per coincurve public-key recovery (what the decoder calls per recovered key)."""
+    """Microseconds per public-key recovery, called the way the decoder calls it (libsecp256k1 through
+    coincurve's cffi binding, buffers reused)."""
     key = PrivateKey(os.urandom(32))
     msgs = [os.urandom(32) for _ in range(n)]
     sigs = [key.sign_recoverable(m, hasher=None) for m in msgs]
+    rec = _Recoverer()
 
     def run() -> None:
         for s, m in zip(sigs, msgs, strict=True):
-            PublicKey.from_signature_and_message(s, m, hasher=None).format(True)
+            rec(s[:64], s[64], m, True)
 
     return _timed(run, repeat)[0] / n * 1e6
 
 
 def _mbs(raw: int, t: float) -> float:
     return raw / t / 1e6 if t else 0.0
+
+
+def _floor(raw_total: int, ours: int, raw_streams: dict[str, int], no_amount: int) -> dict:
+    """What isolated mode cannot shrink: the bytes of streams stored raw because no compressor made them
+    smaller (signatures, hashes, keys), and the segwit v0 key spends whose key had to be stored because
+    the spent amount is in neither the block nor hints (each such key: 32 bytes of x in ``key``)."""
+    incompressible = sum(raw_streams.values())
+    return {
+        "incompressible_bytes": incompressible,
+        "incompressible_by_stream": dict(sorted(raw_streams.items(), key=lambda kv: -kv[1])),
+        "incompressible_ratio": incompressible / raw_total if raw_total else 0.0,
+        "rest_bytes": ours - incompressible,  # everything else the encoding holds (compressed streams, tables)
+        "unrecoverable_no_amount": no_amount,
+        "unrecoverable_key_bytes": 32 * no_amount,
+    }
 
 
 def run_bench(
@@ -78,8 +95,9 @@ def run_bench(
     rows = []
     fast = CodecOptions(verify=False)
     norec = CodecOptions(verify=False, recovery=False)
-    tot = {"raw": 0, "ours": 0, "ours_no_recovery": 0, "recovered_keys": 0,
-           "t_enc": 0.0, "t_enc_nr": 0.0, "t_dec": 0.0, "t_dec_nr": 0.0}  # fmt: skip
+    tot = {"raw": 0, "ours": 0, "ours_no_recovery": 0, "recovered_keys": 0, "keyref_inputs": 0,
+           "unrecoverable_no_amount": 0, "t_enc": 0.0, "t_enc_nr": 0.0, "t_dec": 0.0, "t_dec_nr": 0.0}  # fmt: skip
+    raw_streams: dict[str, int] = {}  # per stream: decoded bytes of streams stored raw (incompressible)
     for name, raw in blocks:
         n = len(raw)
         say(f"{name}: encode")
@@ -97,6 +115,9 @@ def run_bench(
             "ratio": len(data) / n,
             "ours_no_recovery": len(data_nr),
             "recovered_keys": st.recovered_keys,
+            "keyref_inputs": st.keyref_inputs,
+            "incompressible_bytes": st.incompressible_bytes,
+            "unrecoverable_no_amount": st.unrecoverable_no_amount,
             "opaque": st.opaque,
             "encode_mb_s": _mbs(n, t_enc),
             "encode_no_recovery_mb_s": _mbs(n, t_enc_nr),
@@ -104,9 +125,13 @@ def run_bench(
             "decode_no_recovery_mb_s": _mbs(n, t_dec_nr),
         }
         for k, v in (("raw", n), ("ours", len(data)), ("ours_no_recovery", len(data_nr)),
-                     ("recovered_keys", st.recovered_keys), ("t_enc", t_enc), ("t_enc_nr", t_enc_nr),
+                     ("recovered_keys", st.recovered_keys), ("keyref_inputs", st.keyref_inputs),
+                     ("unrecoverable_no_amount", st.unrecoverable_no_amount), ("t_enc", t_enc), ("t_enc_nr", t_enc_nr),
                      ("t_dec", t_dec), ("t_dec_nr", t_dec_nr)):  # fmt: skip
             tot[k] += v
+        for sname, method in (st.stream_method or {}).items():
+            if method == METHOD_RAW and st.stream_raw[sname]:
+                raw_streams[sname] = raw_streams.get(sname, 0) + st.stream_raw[sname]
         if anchors:
             for aname, fn in ANCHORS.items():
                 say(f"{name}: {aname}")
@@ -125,6 +150,7 @@ def run_bench(
             "ratio": tot["ours"] / raw_total if raw_total else 0.0,
             "ours_no_recovery": tot["ours_no_recovery"],
             "recovered_keys": tot["recovered_keys"],
+            "keyref_inputs": tot["keyref_inputs"],
             "encode_mb_s": _mbs(raw_total, tot["t_enc"]),
             "encode_no_recovery_mb_s": _mbs(raw_total, tot["t_enc_nr"]),
             "decode_mb_s": _mbs(raw_total, tot["t_dec"]),
@@ -138,6 +164,7 @@ def run_bench(
             "rest_s": tot["t_dec"] - t_rec,
             "ceiling_mb_s_recovery_only": 1e6 / (keys_per_mb * us) if keys_per_mb and us else None,
         },
+        "isolated_floor": _floor(raw_total, tot["ours"], raw_streams, tot["unrecoverable_no_amount"]),
         "speed_note": f"single process (one core), medians of {repeat} runs per block; encode without the "
         "self-check decode; recovery time = recovered keys x the measured cost of one coincurve recovery",
     }
@@ -195,6 +222,19 @@ def render(report: dict) -> str:
         f"rebuilding, sighashes) {b['rest_s']:.2f} s. Recovery alone caps decode at "
         + (f"{ceiling:.1f} MB/s per core on this data." if ceiling else "n/a (no recovered keys).")
     )
+    f = report.get("isolated_floor")
+    if f:
+        by = ", ".join(f"{k} {v:,}" for k, v in f["incompressible_by_stream"].items())
+        raw_t = t["raw"]
+        lines.append(
+            f"Isolated-mode floor: {f['incompressible_bytes']:,} bytes ({f['incompressible_ratio']:.3f} of raw) are "
+            f"streams stored raw because they do not compress ({by}); the rest of the encoding is "
+            f"{f['rest_bytes']:,} bytes ({f['rest_bytes'] / raw_t:.3f} of raw). "
+            f"{f['unrecoverable_no_amount']:,} segwit v0 keys could not be recovered because the spent amount is "
+            f"not in the block (isolated mode, no undo hints): {f['unrecoverable_key_bytes']:,} bytes of stored keys "
+            f"({f['unrecoverable_key_bytes'] / raw_t:.3f} of raw), included in the raw streams above. "
+            f"Key references: {t['keyref_inputs']:,} spends reused a key already in the block."
+        )
     if "ablation" in report:
         a = report["ablation"]
         lines.append("")

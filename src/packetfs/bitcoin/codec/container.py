@@ -26,6 +26,7 @@ from .model import (
     F_CTX_OUTPUTS,
     F_CTX_TXIDS,
     FORMAT_MODELLED,
+    FORMAT_MODELLED_V1,
     CodecOptions,
     decode_block,
     encode_block_with_stats,
@@ -221,7 +222,7 @@ class PfsReader:
         return payload, offset + FRAME_HEADER_SIZE + length
 
     def _decode(self, payload: bytes, n: int, expect: IndexEntry | None = None) -> bytes:
-        if payload and payload[0] == FORMAT_MODELLED and len(payload) > 1 and payload[1] & (F_CTX_TXIDS | F_CTX_OUTPUTS):
+        if payload and payload[0] in (FORMAT_MODELLED_V1, FORMAT_MODELLED) and len(payload) > 1 and payload[1] & (F_CTX_TXIDS | F_CTX_OUTPUTS):
             if self.context is None:
                 raise CodecError(f"{self.path.name}: frame {n} needs the chain context to decode")
         try:

@@ -13,6 +13,9 @@ import zlib
 from dataclasses import dataclass, replace
 
 from coincurve import PublicKey
+from coincurve._libsecp256k1 import ffi as _ffi
+from coincurve._libsecp256k1 import lib as _lib
+from coincurve.context import GLOBAL_CONTEXT as _SECP
 
 from ..errors import ParseError
 from ..primitives.amount import compress_amount, decompress_amount
@@ -20,6 +23,7 @@ from ..primitives.block import Block, merkle_root
 from ..primitives.encoding import compact_size
 from ..primitives.script import iter_script
 from ..primitives.transaction import Transaction, TxIn, TxOut
+from ..script.sighash import BIG_TX as _BIG_TX
 from ..script.sighash import PrecomputedTxData, legacy_sighash, segwit_v0_sighash
 from .errors import CodecError
 from .streams import (
@@ -34,7 +38,8 @@ from .streams import (
 
 # ---------------------------------------------------------------------------------------- format
 FORMAT_OPAQUE = 0
-FORMAT_MODELLED = 1
+FORMAT_MODELLED_V1 = 1  # still decoded: version 2 without the key-reference input kinds
+FORMAT_MODELLED = 2  # what the encoder writes
 
 F_MERKLE_DERIVED = 0x01
 F_SINGLE_STREAM = 0x02
@@ -43,8 +48,10 @@ F_CTX_TXIDS = 0x08
 F_CTX_OUTPUTS = 0x10
 _KNOWN_FLAGS = 0x1F
 
-STREAMS = ("tx", "prevout", "index", "seq", "outcode", "amount", "spent", "item", "href", "hash", "sig", "key", "blob")
-S_TX, S_PREV, S_IDX, S_SEQ, S_OUTC, S_AMT, S_SPENT, S_ITEM, S_HREF, S_HASH, S_SIG, S_KEY, S_BLOB = range(len(STREAMS))
+STREAMS = ("tx", "prevout", "index", "seq", "outcode", "amount", "spent", "item", "href", "hash", "sig", "key", "blob",
+           "kref")  # fmt: skip
+S_TX, S_PREV, S_IDX, S_SEQ, S_OUTC, S_AMT, S_SPENT, S_ITEM, S_HREF, S_HASH, S_SIG, S_KEY, S_BLOB, S_KREF = range(len(STREAMS))
+N_STREAMS_V1 = 13  # format 1 has every stream but "kref"
 
 MAX_BLOCK_SIZE = 4_000_000
 _U64 = (1 << 64) - 1
@@ -71,6 +78,11 @@ K_SHWPKH_STORED = 5  # P2SH-P2WPKH, key recovered, hash (the redeem script's) an
 K_SHWPKH_SPENT = 6  # P2SH-P2WPKH, key recovered, hash stored, amount from the known spent output
 K_SHWPKH_DERIVED = 7  # P2SH-P2WPKH with the key stored: the scriptSig is derived from the key
 K_SHWSH_DERIVED = 8  # P2SH-P2WSH: the scriptSig is derived from the witness script
+# A spend whose key is already in ``keys`` (recovered or stored earlier in the block): the key is a
+# reference, so the decoder needs neither a recovery nor a signature hash for it.
+K_P2PKH_KEYREF = 9  # scriptSig push(sig) push(key), no witness
+K_WPKH_KEYREF = 10  # native P2WPKH: empty scriptSig, witness [sig, key]
+K_SHWPKH_KEYREF = 11  # P2SH-P2WPKH: scriptSig 160014 || HASH160(key), witness [sig, key]
 # item codes (stream "item")
 I_EMPTY, I_RAW, I_DER, I_KEY02, I_KEY03, I_KEY04E, I_KEY04O, I_KEYREF = range(8)
 I_SCHNORR64, I_SCHNORR65, I_SCRIPT, I_HASH20, I_HASH32, I_OPCODE = range(8, 14)
@@ -87,7 +99,7 @@ class CodecOptions:
     templates: bool = True  # output script templates
     amounts: bool = True  # compressed amounts
     sigs: bool = True  # DER signatures as (r, s) + sighash byte
-    keys: bool = True  # keys as x + parity, uncompressed keys compressed, repeated keys as references
+    keys: bool = True  # keys as x + parity, uncompressed compressed, repeated keys (and their spends) as references
     recovery: bool = True  # public keys recovered from signatures
     prevout_refs: bool = True  # prevout txids as references to earlier txs / txids
     hashrefs: bool = True  # repeated 20/32-byte hashes (addresses, key hashes) as references
@@ -108,8 +120,13 @@ def without(technique: str, base: CodecOptions | None = None) -> CodecOptions:
 
 
 # --------------------------------------------------------------------------------- small helpers
+_RIPEMD160 = hashlib.new("ripemd160")  # copied per use: hashlib.new's name lookup costs as much as the hash
+
+
 def _hash160(b: bytes) -> bytes:
-    return hashlib.new("ripemd160", hashlib.sha256(b).digest()).digest()
+    h = _RIPEMD160.copy()
+    h.update(hashlib.sha256(b).digest())
+    return h.digest()
 
 
 def _sha256(b: bytes) -> bytes:
@@ -153,6 +170,11 @@ def der_to_rs(sig: bytes) -> bytes | None:
 
 def rs_to_der(rs: bytes) -> bytes:
     """Strict DER of the 64-byte (r, s): shortest big-endian integers, a zero byte where the top bit is set."""
+    r0 = rs[0]
+    s0 = rs[32]
+    if r0 and s0:
+        # Both integers a full 32 bytes (nearly every real signature): a fixed layout.
+        return _DER_FULL[(r0 >= 0x80) | ((s0 >= 0x80) << 1)] % (rs[:32], rs[32:])
     r = rs[:32].lstrip(b"\x00") or b"\x00"
     if r[0] & 0x80:
         r = b"\x00" + r
@@ -162,6 +184,15 @@ def rs_to_der(rs: bytes) -> bytes:
     lr = len(r)
     ls = len(s)
     return b"".join((bytes((0x30, lr + ls + 4, 2, lr)), r, bytes((2, ls)), s))
+
+
+# DER of (r, s) with 32-byte r and s, indexed by (r needs a zero pad) | (s needs a zero pad) << 1.
+_DER_FULL = (
+    b"\x30\x44\x02\x20%b\x02\x20%b",
+    b"\x30\x45\x02\x21\x00%b\x02\x20%b",
+    b"\x30\x45\x02\x20%b\x02\x21\x00%b",
+    b"\x30\x46\x02\x21\x00%b\x02\x21\x00%b",
+)
 
 
 # One-byte encodings 0..252, shared by compact sizes, direct pushes and sighash bytes (a hot path).
@@ -227,17 +258,42 @@ def _bip34_hint(coinbase_script_sig: bytes) -> int:
     return 0
 
 
-def _recover(rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
-    try:
-        return PublicKey.from_signature_and_message(rs + bytes((recid,)), msg, hasher=None).format(compressed)
-    except Exception:  # coincurve raises plain Exception subclasses for invalid signatures/points
-        return None
+class _Recoverer:
+    """Public-key recovery through libsecp256k1 (coincurve's cffi binding) with buffers reused across
+    calls: the PublicKey-object route costs several allocations and Python calls per key, which is a
+    measurable share of decoding. One instance per encoder/decoder (cffi releases the GIL during the
+    calls, so the buffers must not be shared between threads)."""
+
+    __slots__ = ("sig", "pub", "out", "outlen")
+
+    def __init__(self) -> None:
+        self.sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        self.pub = _ffi.new("secp256k1_pubkey *")
+        self.out = _ffi.new("unsigned char[65]")
+        self.outlen = _ffi.new("size_t *")
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+        """The serialized key recovered from (r||s, recid) over the 32-byte ``msg``, or None."""
+        ctx = _SECP.ctx
+        if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, self.sig, rs, recid):
+            return None
+        if not _lib.secp256k1_ecdsa_recover(ctx, self.pub, self.sig, msg):
+            return None
+        self.outlen[0] = 65
+        _lib.secp256k1_ec_pubkey_serialize(
+            ctx, self.out, self.outlen, self.pub, _EC_COMPRESSED if compressed else _EC_UNCOMPRESSED
+        )
+        return _ffi.buffer(self.out, self.outlen[0])[:]
 
 
-def _find_recid(rs: bytes, msg: bytes, key: bytes) -> int | None:
+_EC_COMPRESSED = _lib.SECP256K1_EC_COMPRESSED
+_EC_UNCOMPRESSED = _lib.SECP256K1_EC_UNCOMPRESSED
+
+
+def _find_recid(recover: _Recoverer, rs: bytes, msg: bytes, key: bytes) -> int | None:
     compressed = len(key) == 33
     for recid in range(4):
-        if _recover(rs, recid, msg, compressed) == key:
+        if recover(rs, recid, msg, compressed) == key:
             return recid
     return None
 
@@ -270,6 +326,10 @@ class EncodeStats:
     stream_method: dict | None = None
     recovered_keys: int = 0
     stored_keys: int = 0
+    keyref_inputs: int = 0  # spends whose key was a reference to a key seen earlier in the block
+    # Isolated-mode floor facts (what the model cannot shrink without more context):
+    incompressible_bytes: int = 0  # streams stored raw because they do not compress (sigs, hashes, keys)
+    unrecoverable_no_amount: int = 0  # segwit v0 key spends whose amount is not in the block (no undo data)
 
 
 # ---------------------------------------------------------------------------------------- encoder
@@ -290,6 +350,7 @@ class _Encoder:
         self.hmap: dict[bytes, int] = {}
         self.nhashes = 0
         self.stats = EncodeStats()
+        self.recover = _Recoverer()
 
     # items ---------------------------------------------------------------------------------
     def hash_out(self, h: bytes) -> None:
@@ -306,8 +367,9 @@ class _Encoder:
         self.nhashes += 1
 
     def key_new(self, d: bytes) -> None:
+        # The latest position of each key: references to it are then short distances back.
         if self.o.keys:
-            self.keymap.setdefault(d, self.nkeys)
+            self.keymap[d] = self.nkeys
         self.nkeys += 1
 
     def item(self, d: bytes, depth: int) -> None:
@@ -588,9 +650,12 @@ class _Encoder:
         legacy_cost = 0
         it = b[S_ITEM]
         coinbase = t == 0 and len(inputs) == 1 and inputs[0].prev_index == 0xFFFFFFFF and inputs[0].prev_txid == bytes(32)
+        keyrefs = o.keys and o.sigs
         for i, inp in enumerate(inputs):
             ss = inp.script_sig
             w = witnesses[i]
+            if keyrefs and self.try_keyref(ss, w):
+                continue
             if o.recovery and not coinbase and o.sigs:
                 if parts is None:
                     # The real transaction: the script package's sighashes blank other inputs' scriptSigs
@@ -628,6 +693,48 @@ class _Encoder:
         for d in w:
             self.item(d, 1)
 
+    def try_keyref(self, ss: bytes, w) -> bool:
+        """A P2PKH / P2WPKH / P2SH-P2WPKH spend whose key is already in ``keys``: kind, sighash byte,
+        key distance, (r, s). Exact whatever the spent output is: the scriptSig and witness are rebuilt
+        from the signature and the key alone (the wrapped form only when its hash is the key's)."""
+        if not w:
+            n = len(ss)
+            if n < 44:  # 1 + 9 + 1 + 33
+                return False
+            n1 = ss[0]
+            if not 9 <= n1 <= 73 or n < n1 + 2 + 33:
+                return False
+            n2 = ss[1 + n1]
+            if n != n1 + 2 + n2:
+                return False
+            key = ss[2 + n1 :]
+            sig = ss[1 : 1 + n1]
+            kind = K_P2PKH_KEYREF
+        elif len(w) == 2:
+            key = w[1]
+            sig = w[0]
+            if not ss:
+                kind = K_WPKH_KEYREF
+            elif len(ss) == 23 and ss[:3] == b"\x16\x00\x14" and ss[3:] == _hash160(key):
+                kind = K_SHWPKH_KEYREF
+            else:
+                return False
+        else:
+            return False
+        k = self.keymap.get(key)
+        if k is None:
+            return False
+        p = _parse_sig_item(sig)
+        if p is None:
+            return False
+        it = self.bufs[S_ITEM]
+        it.append(kind)
+        it.append(p[1])
+        write_uvarint(self.bufs[S_KREF], self.nkeys - 1 - k)
+        self.bufs[S_SIG] += p[0]
+        self.stats.keyref_inputs += 1
+        return True
+
     def _sig_out(self, rs: bytes, ht: int, recid: int, compressed: bool) -> None:
         it = self.bufs[S_ITEM]
         it.append(ht)
@@ -654,7 +761,7 @@ class _Encoder:
         h = _hash160(key)
         sc = p2pkh_script(h)
         msg = legacy_sighash(sc, tx, i, ht, parts)
-        recid = _find_recid(rs, msg, key)
+        recid = _find_recid(self.recover, rs, msg, key)
         if recid is None:
             return False
         known = self.spent_known(inp.prev_txid, inp.prev_index)
@@ -700,13 +807,14 @@ class _Encoder:
                 except (IndexError, TypeError):
                     hint = None
             if hint is None:
+                self.stats.unrecoverable_no_amount += 1
                 return False
             amount = hint[0]
             if not -(1 << 63) <= amount < 1 << 63:  # a wire amount is a signed 64-bit value
                 return False
         rs, ht = p
         msg = segwit_v0_sighash(p2pkh_script(h), tx, i, ht, amount, parts)
-        recid = _find_recid(rs, msg, key)
+        recid = _find_recid(self.recover, rs, msg, key)
         if recid is None:
             return False
         it = self.bufs[S_ITEM]
@@ -752,23 +860,132 @@ class _Encoder:
             st.stream_raw[name] = len(data)
             st.stream_packed[name] = len(packed)
             st.stream_method[name] = method
+            if method == METHOD_RAW:
+                st.incompressible_bytes += len(data)
         for p in payloads:
             out += p
         return bytes(out)
 
 
 # ---------------------------------------------------------------------------------------- decoder
+# Output templates 0..4 (P2PKH, P2SH, P2WPKH, P2WSH, P2TR): the script around the hash.
+_TEMPLATE_PRE = (b"\x76\xa9\x14", b"\xa9\x14", b"\x00\x14", b"\x00\x20", b"\x51\x20")
+_TEMPLATE_POST = (b"\x88\xac", b"\x87", b"", b"", b"")
+_P2PKH_CODE_HEAD = b"\x19\x76\xa9\x14"  # cs(25) and the start of the P2PKH scriptCode
+_ALL4 = b"\x01\x00\x00\x00"  # SIGHASH_ALL as the 4-byte hash type
+_IDX4 = [i.to_bytes(4, "little") for i in range(256)]  # small output indexes as serialized
+_VERSION4 = [i.to_bytes(4, "little") for i in range(4)]
+_ZERO4 = bytes(4)
+
+
+def _ser_witness(w: list[bytes]) -> bytes:
+    """A witness as serialized: item count, then each item with its compact-size length."""
+    parts = [_cs(len(w))]
+    append = parts.append
+    for d in w:
+        ln = len(d)
+        append(_CS[ln] if ln < 0xFD else compact_size(ln))
+        append(d)
+    return b"".join(parts)
+
+
+class _SigParts:
+    """The parts of one decoded transaction that its signature hashes share, built once per tx.
+
+    SIGHASH_ALL (nearly every signature) is assembled here from the decoded pieces directly: the legacy
+    preimage with every scriptSig blank, spliced per input; the BIP143 head and tail. Anything else
+    (other hash types, transactions with many inputs) goes through ``packetfs.bitcoin.script.sighash``
+    on a skeleton transaction, which is the reference both paths must agree with (the encoder uses
+    the reference for every input, and verifies its output by decoding it)."""
+
+    __slots__ = ("version", "outpoints", "seqs", "outs", "out_list", "locktime", "v", "lt", "full", "off",
+                 "v0_head", "v0_tail", "skel")  # fmt: skip
+
+    def __init__(self, version, outpoints, seqs, outs, out_list, locktime, v, lt):
+        self.version = version
+        self.outpoints = outpoints
+        self.seqs = seqs
+        self.outs = outs
+        self.out_list = out_list
+        self.locktime = locktime
+        self.v = v
+        self.lt = lt
+        self.full = None
+        self.v0_head = None
+        self.skel = None
+
+    def skeleton(self):
+        """What the reference sighashes read: every field but scriptSigs and witnesses (legacy hashes
+        blank the other inputs' scriptSigs and take the own scriptCode as an argument; BIP143 never
+        reads them)."""
+        if self.skel is None:
+            tx = Transaction(
+                self.v,
+                [TxIn(op[:32], int.from_bytes(op[32:], "little"), b"", int.from_bytes(s, "little"))
+                 for op, s in zip(self.outpoints, self.seqs, strict=True)],  # fmt: skip
+                [TxOut(val, spk) for val, spk in self.out_list],
+                self.lt,
+            )
+            self.skel = (tx, PrecomputedTxData(tx))
+        return self.skel
+
+    def legacy(self, h: bytes, i: int, ht: int) -> bytes:
+        n_in = len(self.outpoints)
+        if ht != 1 or n_in >= _BIG_TX:
+            tx, pre = self.skeleton()
+            return legacy_sighash(p2pkh_script(h), tx, i, ht, pre)
+        full = self.full
+        if full is None:
+            head = self.version + _cs(n_in)
+            full = self.full = b"".join(
+                (head, *[op + b"\x00" + sq for op, sq in zip(self.outpoints, self.seqs, strict=True)],
+                 _cs(len(self.outs)), *self.outs, self.locktime)  # fmt: skip
+            )
+            self.off = len(head) + 36
+        off = self.off + 41 * i
+        return _sha256d(b"".join((full[:off], _P2PKH_CODE_HEAD, h, b"\x88\xac", full[off + 1 :], _ALL4)))
+
+    def v0(self, h: bytes, i: int, ht: int, amount: int) -> bytes:
+        if ht != 1:
+            tx, pre = self.skeleton()
+            return segwit_v0_sighash(p2pkh_script(h), tx, i, ht, amount, pre)
+        head = self.v0_head
+        if head is None:
+            head = self.v0_head = b"".join(
+                (self.version, _sha256d(b"".join(self.outpoints)), _sha256d(b"".join(self.seqs)))
+            )
+            self.v0_tail = _sha256d(b"".join(self.outs)) + self.locktime + _ALL4
+        return _sha256d(
+            b"".join((head, self.outpoints[i], _P2PKH_CODE_HEAD, h, b"\x88\xac",
+                      amount.to_bytes(8, "little", signed=True), self.seqs[i], self.v0_tail))  # fmt: skip
+        )
+
+
 class _Decoder:
     """Rebuilds the block from the streams. Written for speed (this is the hot path of reading an
-    archive): stream readers and tables are bound to locals, and the skeleton transaction the signature
-    hashes need is only built for transactions that have a recovered key."""
+    archive): stream readers and tables are bound to locals, one-byte varints and fixed-width codes are
+    read from the stream data directly, the signature-hash parts (:class:`_SigParts`) are only built for
+    transactions that have a recovered key, and spends of keys already known need no recovery at all.
 
-    def __init__(self, readers: list[Reader], flags: int, context):
+    What remains on the shared corpus is mostly libsecp256k1's recovery itself (about half the time)."""
+
+    def __init__(self, readers: list[Reader], flags: int, context, fmt: int = FORMAT_MODELLED):
         self.r = readers
         self.flags = flags
         self.ctx = context
         self.keys: list[bytes] = []
         self.hashes: list[bytes] = []
+        self.rec = _Recoverer()
+        self.it = readers[S_ITEM]
+        self.sig_take = readers[S_SIG].take
+        self.key_take = readers[S_KEY].take
+        # Distinct readers per stream let the hot loops keep read positions in locals; a single stream
+        # (one reader for all) must go through the reader methods, in the writer's interleaved order.
+        single = readers[S_PREV] is readers[S_IDX]
+        self.inputs = self.inputs_generic if single else self.inputs_fast
+        self.outputs = self.outputs_generic if single else self.outputs_fast
+        # The highest input kind this format version has (key references came with version 2).
+        self.max_kind = K_SHWPKH_KEYREF if fmt >= FORMAT_MODELLED else K_SHWSH_DERIVED
 
     def hash_in(self, n: int) -> bytes:
         c = self.r[S_HREF].uv()
@@ -785,24 +1002,25 @@ class _Decoder:
         return h
 
     def item(self, depth: int) -> bytes:
-        r = self.r
-        it = r[S_ITEM]
-        c = it.byte()
+        # Codes tested in the order of their frequency in mainnet blocks; the item stream is read
+        # through its data directly (an overrun is an IndexError: a CodecError in decode_block).
+        it = self.it
+        p = it.pos
+        c = it.data[p]
+        it.pos = p + 1
         if c == I_DER:
-            ht = it.byte()
-            return rs_to_der(r[S_SIG].take(64)) + _CS[ht]
-        if c == I_KEY02 or c == I_KEY03:
-            k = (b"\x02" if c == I_KEY02 else b"\x03") + r[S_KEY].take(32)
+            it.pos = p + 2
+            return rs_to_der(self.sig_take(64)) + _CS[it.data[p + 1]]
+        if c == I_KEY03 or c == I_KEY02:
+            k = (b"\x02" if c == I_KEY02 else b"\x03") + self.key_take(32)
             self.keys.append(k)
             return k
-        if c == I_HASH20:
-            return self.hash_in(20)
+        if c == I_EMPTY:
+            return b""
         if c == I_SCRIPT:
             if depth >= MAX_SCRIPT_DEPTH:
                 raise CodecError("script item nested deeper than the format allows")
             return self.tokens(depth)
-        if c == I_EMPTY:
-            return b""
         if c == I_KEYREF:
             d = it.uv()
             keys = self.keys
@@ -810,16 +1028,18 @@ class _Decoder:
                 raise CodecError(f"key reference {d} beyond the {len(keys)} keys decoded so far")
             return keys[-1 - d]
         if c == I_RAW:
-            return r[S_BLOB].take(it.uv())
+            return self.r[S_BLOB].take(it.uv())
+        if c == I_SCHNORR64:
+            return self.sig_take(64)
+        if c == I_HASH20:
+            return self.hash_in(20)
         if c == I_HASH32:
             return self.hash_in(32)
-        if c == I_SCHNORR64:
-            return r[S_SIG].take(64)
         if c == I_SCHNORR65:
             ht = it.byte()
-            return r[S_SIG].take(64) + _CS[ht]
+            return self.sig_take(64) + _CS[ht]
         if c == I_KEY04E or c == I_KEY04O:
-            x = r[S_KEY].take(32)
+            x = self.key_take(32)
             try:
                 k = PublicKey((b"\x02" if c == I_KEY04E else b"\x03") + x).format(False)
             except Exception:
@@ -829,26 +1049,34 @@ class _Decoder:
         raise CodecError(f"unknown item code {c}")
 
     def tokens(self, depth: int) -> bytes:
-        it = self.r[S_ITEM]
-        n = it.uv()
+        it = self.it
+        data = it.data
+        p = it.pos
+        n = data[p]
+        if n < 0x80:
+            it.pos = p + 1
+        else:
+            n = it.uv()
         parts = []
         append = parts.append
         item = self.item
-        data = it.data
+        depth += 1
         for _ in range(n):
             p = it.pos
-            if p < len(data) and data[p] == I_OPCODE:
-                it.pos = p + 1
-                append(_CS[it.byte()])
+            if data[p] == I_OPCODE:
+                it.pos = p + 2
+                append(_CS[data[p + 1]])
             else:
-                d = item(depth + 1)
+                d = item(depth)
                 ln = len(d)
                 append((_CS[ln] + d) if ln < 0x4C else _push(d))
         return b"".join(parts)
 
     def script(self) -> bytes:
-        it = self.r[S_ITEM]
-        c = it.byte()
+        it = self.it
+        p = it.pos
+        c = it.data[p]
+        it.pos = p + 1
         if c == I_SCRIPT:
             return self.tokens(0)
         if c == I_RAW:
@@ -856,11 +1084,19 @@ class _Decoder:
         raise CodecError(f"script code {c} is neither tokens nor raw")
 
     def witness(self) -> list[bytes]:
-        n = self.r[S_ITEM].uv()
+        it = self.it
+        p = it.pos
+        n = it.data[p]
+        if n < 0x80:
+            it.pos = p + 1
+        else:
+            n = it.uv()
         item = self.item
         return [item(1) for _ in range(n)]
 
-    def known_output(self, txid: bytes, index: int) -> tuple[int, bytes]:
+    def known_output(self, outpoint: bytes) -> tuple[int, bytes]:
+        txid = outpoint[:32]
+        index = int.from_bytes(outpoint[32:], "little")
         outs = self.outputs_by_txid.get(txid)
         if outs is not None:
             if index < len(outs):
@@ -873,15 +1109,6 @@ class _Decoder:
             if res is not None:
                 return res
         raise CodecError("recovery needs a spent output that neither the block nor the context has")
-
-    def recover(self, rs: bytes, rf: int, msg: bytes) -> bytes:
-        if rf > 7:
-            raise CodecError(f"bad recovery flags {rf}")
-        k = _recover(rs, rf & 3, msg, bool(rf & 4))
-        if k is None:
-            raise CodecError("public key recovery failed: corrupt signature or wrong context")
-        self.keys.append(k)
-        return k
 
     def run(self) -> bytes:
         r = self.r
@@ -918,8 +1145,7 @@ class _Decoder:
 
     def finish_commitment(self) -> tuple[bytes, bytes]:
         """Tx 0 with its witness commitment filled in, now that every wtxid is known."""
-        version, ins, outs, wc_list, wits, locktime = self.wc_pending
-        w = wits[0] if wits else []
+        version, ins, outs, wc_list, wits, locktime, w = self.wc_pending
         if len(w) != 1 or len(w[0]) != 32:
             raise CodecError("derived witness commitment without a 32-byte reserved value in tx 0's witness")
         root = merkle_root([bytes(32), *self.wtxids])[0]
@@ -936,53 +1162,208 @@ class _Decoder:
         txid = _sha256d(legacy)
         if not segwit:
             return legacy, txid
-        wparts = []
-        append = wparts.append
-        for w in wits:
-            append(_cs(len(w)))
-            for d in w:
-                ln = len(d)
-                append(_CS[ln] if ln < 0xFD else compact_size(ln))
-                append(d)
-        return b"".join((version, b"\x00\x01", n_in, *ins, n_out, *outs, *wparts, locktime)), txid
+        # ``wits``: each input's witness already serialized (see _ser_witness)
+        return b"".join((version, b"\x00\x01", n_in, *ins, n_out, *outs, *wits, locktime)), txid
 
-    def tx(self, t: int, txids: list[bytes], header_time: int, raw_amounts: bool) -> tuple[bytes, bytes]:
+    def inputs_fast(self, t: int, txids: list[bytes], n_in: int):
+        """Outpoints and sequences of one transaction (first pass), from separate streams."""
         r = self.r
-        txr = r[S_TX]
-        flags = txr.uv()
-        if flags >= 32:
-            raise CodecError(f"bad transaction flags {flags}")
-        vcode = flags & 3
-        segwit = bool(flags & 4)
-        lcode = flags >> 3
-        if vcode == 3:
-            v = unzigzag(txr.uv())
-            if not -(1 << 31) <= v < 1 << 31:
-                raise CodecError("transaction version out of range")
-        else:
-            v = vcode + 1
-        version = v.to_bytes(4, "little", signed=True)
-        n_in = txr.uv()
-        n_out = txr.uv()
-        if n_in > MAX_BLOCK_SIZE // 41 or n_out > MAX_BLOCK_SIZE // 9:
-            raise CodecError("input or output count impossible in a block")
-        if lcode == 0:
-            lt = 0
-        elif lcode == 1:
-            lt = self.hint + unzigzag(txr.uv())
-        elif lcode == 2:
-            lt = header_time + unzigzag(txr.uv())
-        else:
-            lt = int.from_bytes(txr.take(4), "little")
-        if not 0 <= lt < 1 << 32:
-            raise CodecError("locktime out of range")
-        locktime = lt.to_bytes(4, "little")
+        # First pass and outputs read their own streams only, so the read positions live in locals
+        # (one-byte varints, the common case, are read inline; an overrun is an IndexError, which
+        # decode_block turns into a CodecError).
+        pv = r[S_PREV]
+        pvd = pv.data
+        pp = pv.pos
+        ix = r[S_IDX]
+        ixd = ix.data
+        xp = ix.pos
+        sq = r[S_SEQ]
+        sqd = sq.data
+        qp = sq.pos
+        hs = r[S_HASH]
+        hsd = hs.data
+        hp = hs.pos
+        outpoints = []  # txid || index, as serialized
+        seqs = []
+        seq_bytes = _SEQ_BYTES
+        prev_seq = None
+        ext = self.ext
+        wc_pending = self.wc_pending is not None
+        for _ in range(n_in):
+            c = pvd[pp]
+            if c < 0x80:
+                pp += 1
+            else:
+                pv.pos = pp
+                c = pv.uv()
+                pp = pv.pos
+            if c == P_NULL:
+                ptx = _ZERO32
+                idx = 0xFFFFFFFF
+            else:
+                if c == P_NEW:
+                    e = hp + 32
+                    ptx = hsd[hp:e]
+                    if len(ptx) != 32:
+                        raise CodecError("stream 'hash' ended early")
+                    hp = e
+                    ext.append(ptx)
+                elif c & 1 and c > 2:
+                    d = (c - 3) >> 1
+                    if d >= t:
+                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
+                    if wc_pending and d == t - 1:
+                        raise CodecError("prevout refers to tx 0, whose txid waits for its witness commitment")
+                    ptx = txids[t - 1 - d]
+                elif c == P_CTX:
+                    pv.pos = pp
+                    height = self.hint - unzigzag(pv.uv())
+                    pos = pv.uv()
+                    pp = pv.pos
+                    if not self.flags & F_CTX_TXIDS or self.ctx is None:
+                        raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
+                    ptx = self.ctx.txid_at(height, pos)
+                    if ptx is None:
+                        raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
+                    ext.append(ptx)
+                else:
+                    d = (c - 4) >> 1
+                    if d >= len(ext):
+                        raise CodecError("prevout refers to an unknown earlier txid")
+                    ptx = ext[-1 - d]
+                idx = ixd[xp]
+                if idx < 0x80:
+                    xp += 1
+                else:
+                    ix.pos = xp
+                    idx = ix.uv()
+                    xp = ix.pos
+                    if idx > 0xFFFFFFFF:
+                        raise CodecError("prevout index out of range")
+            outpoints.append(ptx + (_IDX4[idx] if idx < 256 else idx.to_bytes(4, "little")))
+            s = sqd[qp]
+            qp += 1
+            if s < 4:
+                sb = seq_bytes[s]
+            elif s == SEQ_SAME:
+                if prev_seq is None:
+                    raise CodecError("sequence 'same as previous' on a first input")
+                sb = prev_seq
+            elif s == SEQ_RAW:
+                sb = sqd[qp : qp + 4]
+                qp += 4
+                if len(sb) != 4:
+                    raise CodecError("stream 'seq' ended early")
+            else:
+                raise CodecError(f"bad sequence code {s}")
+            seqs.append(sb)
+            prev_seq = sb
+        pv.pos = pp
+        ix.pos = xp
+        sq.pos = qp
+        hs.pos = hp
+        return outpoints, seqs
+
+    def outputs_fast(self, t: int, n_out: int, segwit: bool, raw_amounts: bool):
+        """Serialized outputs, (value, script) pairs and derived-commitment positions, from separate streams."""
+        r = self.r
+        oc = r[S_OUTC]
+        ocd = oc.data
+        op = oc.pos
+        am = r[S_AMT]
+        amd = am.data
+        ap = am.pos
+        # Template hashes (2.6) are read inline too; the positions go back to the readers around the
+        # calls that read items (which may hold hashes themselves).
+        hr = r[S_HREF]
+        hrd = hr.data
+        hs = r[S_HASH]
+        hsd = hs.data
+        hashes = self.hashes
+        outs = []
+        out_list = []
+        wc_list = None
+        pre = _TEMPLATE_PRE
+        post = _TEMPLATE_POST
+        for j in range(n_out):
+            if raw_amounts:
+                vb = amd[ap : ap + 8]
+                ap += 8
+                if len(vb) != 8:
+                    raise CodecError("stream 'amount' ended early")
+                value = int.from_bytes(vb, "little", signed=True)
+            else:
+                a = amd[ap]
+                if a < 0x80:
+                    ap += 1
+                else:
+                    am.pos = ap
+                    a = am.uv()
+                    ap = am.pos
+                value = decompress_amount(a)
+                if value >= 1 << 63:
+                    if value >= 1 << 64:
+                        raise CodecError("amount out of range")
+                    vb = value.to_bytes(8, "little")
+                    value -= 1 << 64
+                else:
+                    vb = value.to_bytes(8, "little")
+            c = ocd[op]
+            op += 1
+            if c <= O_P2TR:
+                n = 32 if c >= O_P2WSH else 20
+                hp = hr.pos
+                hc = hrd[hp]
+                if hc < 0x80:
+                    hr.pos = hp + 1
+                else:
+                    hc = hr.uv()
+                if hc == 0:
+                    hsp = hs.pos
+                    e = hsp + n
+                    h = hsd[hsp:e]
+                    if len(h) != n:
+                        raise CodecError("stream 'hash' ended early")
+                    hs.pos = e
+                    hashes.append(h)
+                else:
+                    if hc > len(hashes):
+                        raise CodecError(f"hash reference {hc} beyond the {len(hashes)} hashes decoded so far")
+                    h = hashes[-hc]
+                    if len(h) != n:
+                        raise CodecError(f"hash reference to a {len(h)}-byte hash where {n} bytes belong")
+                spk = pre[c] + h + post[c]
+            elif c == O_SCRIPT:
+                spk = self.script()
+            elif c == O_P2PK:
+                k = self.item(MAX_SCRIPT_DEPTH)
+                if len(k) not in (33, 65):
+                    raise CodecError("pay-to-pubkey output with a key of the wrong size")
+                spk = _CS[len(k)] + k + b"\xac"
+            elif c == O_WCOMMIT:
+                if t != 0 or not segwit:
+                    raise CodecError("derived witness commitment outside a segwit tx 0")
+                spk = WITNESS_COMMITMENT_HEADER + _ZERO32  # filled in once every wtxid is known
+                if wc_list is None:
+                    wc_list = []
+                wc_list.append(j)
+            else:
+                raise CodecError(f"bad output code {c}")
+            ln = len(spk)
+            outs.append(vb + (_CS[ln] if ln < 0xFD else compact_size(ln)) + spk)
+            out_list.append((value, spk))
+        oc.pos = op
+        am.pos = ap
+        return outs, out_list, wc_list
+
+    def inputs_generic(self, t: int, txids: list[bytes], n_in: int):
+        """:meth:`inputs_fast` through the readers' methods: right when streams share one reader."""
+        r = self.r
         pv_uv, ix_uv = r[S_PREV].uv, r[S_IDX].uv
         sq = r[S_SEQ]
         sq_byte = sq.byte
         hash_take = r[S_HASH].take
-        prev_txids = []
-        prev_idx = []
+        outpoints = []  # txid || index, as serialized
         seqs = []
         seq_bytes = _SEQ_BYTES
         prev_seq = None
@@ -1021,8 +1402,7 @@ class _Decoder:
                 idx = ix_uv()
                 if idx > 0xFFFFFFFF:
                     raise CodecError("prevout index out of range")
-            prev_txids.append(ptx)
-            prev_idx.append(idx)
+            outpoints.append(ptx + (_IDX4[idx] if idx < 256 else idx.to_bytes(4, "little")))
             s = sq_byte()
             if s < 4:
                 sb = seq_bytes[s]
@@ -1036,6 +1416,11 @@ class _Decoder:
                 raise CodecError(f"bad sequence code {s}")
             seqs.append(sb)
             prev_seq = sb
+        return outpoints, seqs
+
+    def outputs_generic(self, t: int, n_out: int, segwit: bool, raw_amounts: bool):
+        """:meth:`outputs_fast` through the readers' methods: right when streams share one reader."""
+        r = self.r
         oc_byte = r[S_OUTC].byte
         am = r[S_AMT]
         am_uv = am.uv
@@ -1084,52 +1469,132 @@ class _Decoder:
             ln = len(spk)
             outs.append(vb + (_CS[ln] if ln < 0xFD else compact_size(ln)) + spk)
             out_list.append((value, spk))
-        skel = None  # the skeleton transaction and its sighash cache, built on the first recovered key
+        return outs, out_list, wc_list
+
+    def tx(self, t: int, txids: list[bytes], header_time: int, raw_amounts: bool) -> tuple[bytes, bytes]:
+        r = self.r
+        txr = r[S_TX]
+        txd = txr.data
+        p = txr.pos
+        flags = txd[p]  # < 32: one varint byte
+        txr.pos = p + 1
+        if flags >= 32:
+            raise CodecError(f"bad transaction flags {flags}")
+        vcode = flags & 3
+        segwit = bool(flags & 4)
+        lcode = flags >> 3
+        if vcode == 3:
+            v = unzigzag(txr.uv())
+            if not -(1 << 31) <= v < 1 << 31:
+                raise CodecError("transaction version out of range")
+        else:
+            v = vcode + 1
+        version = _VERSION4[v] if 0 < v < 4 else v.to_bytes(4, "little", signed=True)
+        p = txr.pos
+        n_in = txd[p]
+        if n_in < 0x80:
+            txr.pos = p + 1
+        else:
+            n_in = txr.uv()
+        p = txr.pos
+        n_out = txd[p]
+        if n_out < 0x80:
+            txr.pos = p + 1
+        else:
+            n_out = txr.uv()
+        if n_in > MAX_BLOCK_SIZE // 41 or n_out > MAX_BLOCK_SIZE // 9:
+            raise CodecError("input or output count impossible in a block")
+        if lcode == 0:
+            lt = 0
+        elif lcode == 1:
+            lt = self.hint + unzigzag(txr.uv())
+        elif lcode == 2:
+            lt = header_time + unzigzag(txr.uv())
+        else:
+            lt = int.from_bytes(txr.take(4), "little")
+        if not 0 <= lt < 1 << 32:
+            raise CodecError("locktime out of range")
+        locktime = _ZERO4 if lt == 0 else lt.to_bytes(4, "little")
+        wc_pending = self.wc_pending is not None
+        hin = self.hash_in
+        outpoints, seqs = self.inputs(t, txids, n_in)
+        outs, out_list, wc_list = self.outputs(t, n_out, segwit, raw_amounts)
+        sp = None  # the signature-hash parts of this tx, built on its first recovered key
         legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
         legacy_cost = 0
         it = r[S_ITEM]
         it_byte = it.byte
+        kref_uv = r[S_KREF].uv
         sig_take = r[S_SIG].take
         script = self.script
         witness = self.witness
-        script_sigs = []
-        wits = []
+        keys = self.keys
+        rec = self.rec
+        max_kind = self.max_kind
+        ins = []
+        wits = []  # serialized witnesses (segwit transactions only)
+        ss0 = None
+        w0: list[bytes] = []  # input 0's witness items (tx 0's reserved value, for the commitment)
+        itd = it.data
         for i in range(n_in):
-            k = it_byte()
-            w: list[bytes] = []
+            p = it.pos
+            k = itd[p]
+            it.pos = p + 1
+            ws = b"\x00"  # the serialized empty witness
             if k == K_GENERIC:
-                ss = script()
+                p += 1
+                if itd[p] == I_RAW and itd[p + 1] == 0:  # empty scriptSig (native segwit), inline
+                    it.pos = p + 2
+                    ss = b""
+                else:
+                    ss = script()
                 if segwit:
                     w = witness()
-            elif k == K_SHWPKH_DERIVED or k == K_SHWSH_DERIVED:
-                if not segwit:
-                    raise CodecError("wrapped segwit input in a transaction without witnesses")
-                w = witness()
-                if not w:
-                    raise CodecError("wrapped segwit input with an empty witness")
-                if k == K_SHWPKH_DERIVED:
-                    ss = b"\x16\x00\x14" + _hash160(w[-1])
+                    ws = _ser_witness(w)
+                    if i == 0:
+                        w0 = w
+            elif k > K_SHWSH_DERIVED:
+                # Key references: the key is already known, so no recovery and no signature hash.
+                if k > max_kind:
+                    raise CodecError(f"bad input kind {k}")
+                ht = it_byte()
+                d = kref_uv()
+                if d >= len(keys):
+                    raise CodecError(f"key reference {d} beyond the {len(keys)} keys decoded so far")
+                key = keys[-1 - d]
+                sig = rs_to_der(sig_take(64)) + _CS[ht]
+                if k == K_P2PKH_KEYREF:
+                    ss = _CS[len(sig)] + sig + _CS[len(key)] + key
                 else:
-                    ss = b"\x22\x00\x20" + _sha256(w[-1])
-            elif K_P2PKH_HASH <= k <= K_SHWPKH_SPENT:
+                    if not segwit:
+                        raise CodecError("segwit input in a transaction without witnesses")
+                    ss = b"" if k == K_WPKH_KEYREF else b"\x16\x00\x14" + _hash160(key)
+                    ws = b"".join((b"\x02", _CS[len(sig)], sig, _CS[len(key)], key))
+            elif k >= K_P2PKH_HASH and k <= K_SHWPKH_SPENT:
                 ht = it_byte()
                 rf = it_byte()
+                if rf > 7:
+                    raise CodecError(f"bad recovery flags {rf}")
                 rs = sig_take(64)
-                if skel is None:
-                    skel = self.skeleton(v, prev_txids, prev_idx, seqs, out_list, lt)
+                if sp is None:
+                    if wc_list is not None:
+                        raise CodecError("recovered key in a transaction whose witness commitment is pending")
+                    sp = _SigParts(version, outpoints, seqs, outs, out_list, locktime, v, lt)
                     legacy_cost = _legacy_cost(n_in, sum(len(x[1]) + 9 for x in out_list))
                 if k <= K_P2PKH_SPENT:
                     if k == K_P2PKH_HASH:
                         h = hin(20)
                     else:
-                        spk = self.known_output(prev_txids[i], prev_idx[i])[1]
+                        spk = self.known_output(outpoints[i])[1]
                         if len(spk) != 25:
                             raise CodecError("spent output is not P2PKH")
                         h = spk[3:23]
                     if legacy_cost > legacy_left:
                         raise CodecError("archive asks for more legacy signature hashing than the format allows")
                     legacy_left -= legacy_cost
-                    key = self.recover(rs, rf, legacy_sighash(p2pkh_script(h), skel[0], i, ht, skel[1]))
+                    key = rec(rs, rf & 3, sp.legacy(h, i, ht), rf & 4)
+                    if key is None:
+                        raise CodecError("public key recovery failed: corrupt signature or wrong context")
                     if _hash160(key) != h:
                         raise CodecError("recovered key does not match its hash: corrupt data")
                     sig = rs_to_der(rs) + _CS[ht]
@@ -1138,56 +1603,59 @@ class _Decoder:
                     if not segwit:
                         raise CodecError("segwit input in a transaction without witnesses")
                     if k == K_WPKH_SPENT:
-                        amount, spk = self.known_output(prev_txids[i], prev_idx[i])
+                        amount, spk = self.known_output(outpoints[i])
                         if len(spk) != 22:
                             raise CodecError("spent output is not P2WPKH")
                         h = spk[2:]
                     else:
                         h = hin(20)
                         if k == K_SHWPKH_SPENT:
-                            amount = self.known_output(prev_txids[i], prev_idx[i])[0]
+                            amount = self.known_output(outpoints[i])[0]
                         else:
                             amount = _signed64(decompress_amount(r[S_SPENT].uv()))
                             if amount >= 1 << 63:
                                 raise CodecError("spent amount out of range")
-                    msg = segwit_v0_sighash(p2pkh_script(h), skel[0], i, ht, amount, skel[1])
-                    key = self.recover(rs, rf, msg)
+                    key = rec(rs, rf & 3, sp.v0(h, i, ht, amount), rf & 4)
+                    if key is None:
+                        raise CodecError("public key recovery failed: corrupt signature or wrong context")
                     if k != K_SHWPKH_STORED and k != K_SHWPKH_SPENT and _hash160(key) != h:
                         raise CodecError("recovered key does not match its hash: corrupt data")
                     ss = b"\x16\x00\x14" + h if k >= K_SHWPKH_STORED else b""
-                    w = [rs_to_der(rs) + _CS[ht], key]
+                    sig = rs_to_der(rs) + _CS[ht]
+                    ws = b"".join((b"\x02", _CS[len(sig)], sig, _CS[len(key)], key))
+                keys.append(key)
+            elif k == K_SHWPKH_DERIVED or k == K_SHWSH_DERIVED:
+                if not segwit:
+                    raise CodecError("wrapped segwit input in a transaction without witnesses")
+                w = witness()
+                if not w:
+                    raise CodecError("wrapped segwit input with an empty witness")
+                ws = _ser_witness(w)
+                if i == 0:
+                    w0 = w
+                if k == K_SHWPKH_DERIVED:
+                    ss = b"\x16\x00\x14" + _hash160(w[-1])
+                else:
+                    ss = b"\x22\x00\x20" + _sha256(w[-1])
             else:
                 raise CodecError(f"bad input kind {k}")
-            script_sigs.append(ss)
-            wits.append(w)
-        ins = []
-        append = ins.append
-        for ptx, idx, ss, sb in zip(prev_txids, prev_idx, script_sigs, seqs, strict=True):
             ln = len(ss)
-            append(b"".join((ptx, idx.to_bytes(4, "little"), _CS[ln] if ln < 0xFD else compact_size(ln), ss, sb)))
+            ins.append(b"".join((outpoints[i], _CS[ln] if ln < 0xFD else compact_size(ln), ss, seqs[i])))
+            if segwit:
+                wits.append(ws)
+            if i == 0:
+                ss0 = ss
         if t == 0 and n_in:
-            self.hint = _bip34_hint(script_sigs[0])
+            self.hint = _bip34_hint(ss0)
         if wc_list is not None:
             # Placeholder bytes for now; run() calls finish_commitment after the last transaction.
-            self.wc_pending = (version, ins, outs, wc_list, wits, locktime)
+            self.wc_pending = (version, ins, outs, wc_list, wits, locktime, w0)
             return b"", b""
         data, txid = self.serialize(version, ins, outs, wits, locktime, segwit)
         if wc_pending:
             self.wtxids.append(_sha256d(data) if segwit else txid)
         self.outputs_by_txid[txid] = out_list
         return data, txid
-
-    @staticmethod
-    def skeleton(version, prev_txids, prev_idx, seqs, out_list, locktime):
-        """What the signature hashes read: every field but scriptSigs and witnesses (legacy hashes blank
-        the other inputs' scriptSigs and take the own scriptCode as an argument; BIP143 never reads them)."""
-        tx = Transaction(
-            version,
-            [TxIn(p, i, b"", int.from_bytes(s, "little")) for p, i, s in zip(prev_txids, prev_idx, seqs, strict=True)],
-            [TxOut(val, spk) for val, spk in out_list],
-            locktime,
-        )
-        return tx, PrecomputedTxData(tx)
 
 
 # ------------------------------------------------------------------------------------- public API
@@ -1243,7 +1711,7 @@ def encode_block(raw: bytes, context=None, options: CodecOptions | None = None, 
     return encode_block_with_stats(raw, context, options, spent)[0]
 
 
-def _read_streams(data: bytes) -> tuple[int, int, int, list[Reader]]:
+def _read_streams(data: bytes, fmt: int = FORMAT_MODELLED) -> tuple[int, int, int, list[Reader]]:
     if len(data) < 8:
         raise CodecError(f"encoded block of {len(data)} bytes is truncated")
     flags = data[1]
@@ -1257,8 +1725,9 @@ def _read_streams(data: bytes) -> tuple[int, int, int, list[Reader]]:
     crc = int.from_bytes(hdr.take(4), "little")
     n = hdr.byte()
     single = bool(flags & F_SINGLE_STREAM)
-    if n != (1 if single else len(STREAMS)):
-        raise CodecError(f"block has {n} streams, expected {1 if single else len(STREAMS)}")
+    n_streams = len(STREAMS) if fmt >= FORMAT_MODELLED else N_STREAMS_V1
+    if n != (1 if single else n_streams):
+        raise CodecError(f"block has {n} streams, expected {1 if single else n_streams}")
     specs = []
     for _ in range(n):
         method = hdr.byte()
@@ -1277,6 +1746,8 @@ def _read_streams(data: bytes) -> tuple[int, int, int, list[Reader]]:
         readers.append(Reader(decompress_stream(method, payload, rl, name), name))
     if single:
         readers = readers * len(STREAMS)
+    elif n_streams < len(STREAMS):
+        readers += [Reader(b"", name) for name in STREAMS[n_streams:]]  # absent in this version: empty
     return flags, raw_len, crc, readers
 
 
@@ -1295,11 +1766,11 @@ def decode_block(data: bytes, context=None) -> bytes:
             raise CodecError(f"declared block size {raw_len} is not plausible")
         crc = int.from_bytes(hdr.take(4), "little")
         raw = decompress_stream(method, data[hdr.pos :], raw_len, "opaque block")
-    elif fmt == FORMAT_MODELLED:
-        flags, raw_len, crc, readers = _read_streams(data)
+    elif fmt == FORMAT_MODELLED or fmt == FORMAT_MODELLED_V1:
+        flags, raw_len, crc, readers = _read_streams(data, fmt)
         if flags & (F_CTX_TXIDS | F_CTX_OUTPUTS) and context is None:
             raise CodecError("block was encoded in chain-context mode; decoding it needs the chain context")
-        dec = _Decoder(readers, flags, context)
+        dec = _Decoder(readers, flags, context, fmt)
         try:
             raw = dec.run()
         except CodecError:

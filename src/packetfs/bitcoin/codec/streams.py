@@ -82,18 +82,21 @@ class Reader:
 
     def byte(self) -> int:
         p = self.pos
-        if p >= len(self.data):
-            raise CodecError(f"stream '{self.name}' ended early (byte)")
+        try:
+            b = self.data[p]  # p is never negative: IndexError is exactly the overrun
+        except IndexError:
+            raise CodecError(f"stream '{self.name}' ended early (byte)") from None
         self.pos = p + 1
-        return self.data[p]
+        return b
 
     def take(self, n: int) -> bytes:
         p = self.pos
         e = p + n
-        if e > len(self.data):
+        out = self.data[p:e]
+        if len(out) != n:
             raise CodecError(f"stream '{self.name}' ended early: need {n} bytes, {len(self.data) - p} left")
         self.pos = e
-        return self.data[p:e]
+        return out
 
     def at_end(self) -> bool:
         return self.pos == len(self.data)
