@@ -58,7 +58,8 @@ def _run_kills(tmp_path, kills: int, seed: int, blocks_n: int, max_wait: float) 
 
 
 def test_kill_during_import_then_resume(tmp_path):
-    _run_kills(tmp_path, kills=5, seed=21, blocks_n=300, max_wait=1.4)
+    # Long enough that five kills (each resuming where the last stopped) land before the import ends.
+    _run_kills(tmp_path, kills=5, seed=21, blocks_n=500, max_wait=1.4)
 
 
 @pytest.mark.slow

@@ -67,3 +67,56 @@ def test_every_script_error_has_cores_text():
     assert script_failure_reason("EQUALVERIFY") == (
         "mandatory-script-verify-flag-failed (Script failed an OP_EQUALVERIFY operation)"
     )
+
+
+def _with_bad_amount(jobs):
+    """The jobs with the first witness input's spent amount off by one (its signature then fails)."""
+    k = next(k for k, j in enumerate(jobs) if any(j.tx.witnesses[0]))
+    job = jobs[k]
+    outs = list(job.spent_outputs)
+    outs[0] = TxOut(outs[0].value + 1, outs[0].script_pubkey)
+    return jobs[:k] + [ScriptJob(job.tx_index, job.tx, outs, job.flags)] + jobs[k + 1 :], (job.tx_index, 0)
+
+
+def test_standing_workers_serve_block_after_block(jobs):
+    bad_jobs, where = _with_bad_amount(jobs)
+    with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
+        pool.warm_up()
+        pid = pool._crew.workers[0][0].pid
+        for _ in range(3):
+            assert pool.submit(jobs).result() == pool.submit(jobs).result()
+            failure = pool.submit(bad_jobs).result().failure
+            assert (failure.tx, failure.input) == where
+            pool.submit(jobs).cancel()  # cancelled checks leave the workers ready for the next block
+        result = pool.submit(jobs).result()
+        assert result.failure is None and result.inputs_verified == 91
+        assert pool._crew.workers[0][0].pid == pid  # the same process all along
+
+
+def test_a_killed_standing_worker_is_reported_and_replaced(jobs):
+    import os
+    import signal
+
+    with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
+        pool.warm_up()
+        proc = pool._crew.workers[0][0]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        with pytest.raises(RuntimeError, match="worker died"):
+            pool.submit(jobs).result()
+        result = pool.submit(jobs).result()  # a new worker takes over
+        assert result.failure is None and result.inputs_verified == 91
+        assert pool._crew.workers[0][0].pid != proc.pid
+
+
+def test_checks_submitted_while_the_standing_workers_are_busy(jobs):
+    # The second block gets workers forked for it alone; both verdicts are right, in either order.
+    bad_jobs, where = _with_bad_amount(jobs)
+    with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
+        first = pool.submit(jobs)
+        second = pool.submit(bad_jobs)
+        assert first._crew is not None and second._crew is None
+        failure = second.result().failure
+        assert (failure.tx, failure.input) == where
+        assert first.result().inputs_verified == 91
+        assert pool.submit(jobs).result().failure is None  # the standing workers are free again

@@ -28,10 +28,10 @@ from ..consensus.params import ChainParams, enforce_bip30, get_params
 from ..consensus.pool import ScriptCheckPool
 from ..consensus.validate import validate_block
 from ..primitives.block import Block, BlockHeader
-from ..primitives.hashes import hash_to_hex
+from ..primitives.hashes import hash_to_hex, sha256d
 from ..storage.blockstore import BlockStore, encode_block_payload
 from ..storage.undo import Coin, decode_block_undo, encode_block_undo
-from ..storage.utxo import UtxoSet
+from ..storage.utxo import _VOUT_SUFFIX, UtxoSet, outpoint_key
 from .headers import (
     CONNECTED_ONCE,
     FAILED,
@@ -45,6 +45,7 @@ from .signet import check_signet_solution
 from .txindex import ChainTxIndex, ResolvedContext
 
 MAX_SCRIPT_SIZE = 10_000
+_new_tuple = tuple.__new__
 _META_NETWORK = b"network"
 
 
@@ -124,6 +125,10 @@ class Chainstate:
         # Blocks being encoded, in submission order: hash -> (entry, raw, context snapshot, future).
         self._unstored: dict[bytes, tuple[IndexEntry, bytes, ResolvedContext, Future]] = {}
         self._pool: ScriptCheckPool | None = None
+        # Read-ahead (hint_next): the next block's bytes, and blocks parsed and context-free checked
+        # while scripts ran, by hash -> (the very bytes checked, parsed block).
+        self._hinted: bytes | None = None
+        self._prechecked: dict[bytes, tuple[bytes, Block]] = {}
         self._dirty: set[bytes] = set()
         self.now = now or (lambda: int(time.time()))
         self.stats = ConnectStats()
@@ -257,6 +262,27 @@ class Chainstate:
                 ready.append(entry.hash)
         return added
 
+    def hint_next(self, raw: bytes) -> None:
+        """Say which block ``process_block`` will most likely get next (an importer reading ahead): its
+        parse and context-free checks are then done while the script workers verify the current
+        block. Only a hint: whatever comes next is checked in full either way."""
+        self._hinted = raw
+
+    def _precheck_hinted(self) -> None:
+        raw, self._hinted = self._hinted, None
+        if raw is None:
+            return
+        if len(self._prechecked) >= 4:
+            self._prechecked.clear()  # hinted blocks that never came (orphans waiting for a parent)
+        try:
+            block = Block.from_bytes(raw)
+            check_block(block, self.params, check_pow=False)
+        except Exception:  # noqa: BLE001 - only a hint: process_block checks again and reports it
+            return
+        # process_block uses it only for this very bytes object: a mutated block shares its header
+        # hash with the real one, so the hash alone does not say which bytes passed.
+        self._prechecked[block.header.hash] = (raw, block)
+
     def process_block(self, raw: bytes) -> IndexEntry:
         """Accept a block whose parent is known, store it, and move to the best chain.
 
@@ -264,7 +290,11 @@ class Chainstate:
         if it is valid but loses, or a reorg onto it fails later, the chainstate stays consistent
         and ``last_error`` says why.
         """
-        block = Block.from_bytes(raw)
+        pre = self._prechecked.pop(sha256d(raw[:80]), None) if self._prechecked else None
+        if pre is not None and pre[0] is raw:
+            block, prechecked = pre[1], True
+        else:
+            block, prechecked = Block.from_bytes(raw), False
         header = block.header
         known = self.tree.get(header.hash)
         if known is not None and known.status & HAVE_DATA:
@@ -272,8 +302,10 @@ class Chainstate:
         entry = self.tree.add_header(header, now=self.now())
         try:
             # Context-free checks before storing, so junk never reaches disk. A mutated block (data
-            # not matching its header) leaves the header valid, as Core does.
-            check_block(block, self.params, check_pow=False)
+            # not matching its header) leaves the header valid, as Core does. (Already done for a
+            # block passed to hint_next, on these very bytes.)
+            if not prechecked:
+                check_block(block, self.params, check_pow=False)
             if self.params.signet_challenge is not None:
                 check_signet_solution(block, self.params.signet_challenge)
         except ValidationError as e:
@@ -381,31 +413,55 @@ class Chainstate:
         t0 = time.perf_counter()
         raw, block = self._block_data(entry)
         height = entry.height
-        # Read-only gather of every spent coin, so a failure leaves the UTXO set untouched.
-        created: dict[tuple[bytes, int], Coin] = {}
-        used: set[tuple[bytes, int]] = set()
+        # Read-only gather of every spent coin, so a failure leaves the UTXO set untouched. Outpoints
+        # are handled as UTXO database keys (txid || VARINT(vout)), built once and reused to apply.
+        # Outputs created earlier in the block: key -> (tx index, vout); a Coin is built only if spent.
+        created: dict[bytes, tuple[int, int]] = {}
+        used: set[bytes] = set()
         spent: list[list[Coin]] = []
-        utxo_get = self.utxo.get
-        for tx_index, tx in enumerate(block.transactions):
+        spent_keys: list[list[bytes]] = []
+        get_key = self.utxo.get_key
+        suffix = _VOUT_SUFFIX
+        txs = block.transactions
+        for tx_index, tx in enumerate(txs):
             if tx_index:
                 coins = []
+                keys = []
                 for in_index, txin in enumerate(tx.inputs):
-                    key = (txin.prev_txid, txin.prev_index)
-                    coin = created.pop(key, None)
-                    if coin is None and key not in used:
-                        coin = utxo_get(*key)
+                    s = suffix.get(txin[1])
+                    key = txin[0] + s if s is not None else outpoint_key(txin[0], txin[1])
+                    where = created.pop(key, None)
+                    if where is not None:
+                        out = txs[where[0]].outputs[where[1]]
+                        coin = _new_tuple(Coin, (height, where[0] == 0, out.value, out.script_pubkey))
+                    elif key not in used:
+                        coin = get_key(key)
                         used.add(key)
+                    else:
+                        coin = None
                     if coin is None:
                         raise ValidationError(
                             "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=tx_index, input=in_index
                         )
                     coins.append(coin)
+                    keys.append(key)
                 spent.append(coins)
+                spent_keys.append(keys)
             txid = tx.txid
-            for vout, out in enumerate(tx.outputs):
-                created[(txid, vout)] = Coin(height, tx_index == 0, out.value, out.script_pubkey)
+            for vout in range(tx.output_count):
+                s = suffix.get(vout)
+                created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
         prev = entry.prev
         check_bip30 = enforce_bip30(height, entry.hash, self.params)
+        undo: list[bytes] = []
+
+        def meanwhile() -> None:
+            # Work that does not depend on the script verdict, done while the script workers run:
+            # this block's undo record, and the context-free checks of the block the importer will
+            # hand over next.
+            undo.append(encode_block_undo(spent))
+            self._precheck_hinted()
+
         result = validate_block(
             block,
             spent,
@@ -413,21 +469,22 @@ class Chainstate:
             self.params,
             prev_mtp=self.tree.median_time_past(prev),
             mtp_at=lambda h: self.tree.median_time_past(self.tree.ancestor(prev, h)),
-            output_exists=(lambda txid, vout: self.utxo.have(txid, vout)) if check_bip30 else None,
+            output_exists=self.utxo.have if check_bip30 else None,
             check_pow=False,  # the header tree checked it
             check_scripts=not self._assumed_valid(entry),
             pool=self.pool,
             context_free_checked=True,  # process_block ran check_block before storing the block
+            while_scripts_run=meanwhile,
         )
         # Apply: spend, then create, transaction by transaction (UpdateCoins). A passed BIP30 check
         # has just looked every new output up, so adding them needs no second disk lookup.
-        spend, add_outputs = self.utxo.spend, self.utxo.add_tx_outputs
-        for tx_index, tx in enumerate(block.transactions):
+        spend_key, add_outputs = self.utxo.spend_key, self.utxo.add_tx_outputs
+        for tx_index, tx in enumerate(txs):
             if tx_index:
-                for txin in tx.inputs:
-                    spend(txin.prev_txid, txin.prev_index)
+                for key in spent_keys[tx_index - 1]:
+                    spend_key(key)
             add_outputs(tx, height, tx_index == 0, absent=check_bip30)
-        undo_raw = encode_block_undo(spent)
+        undo_raw = undo[0]
         entry.undo_pos = self.store.put_undo(entry.hash, prev.hash, undo_raw)
         entry.status |= HAVE_UNDO | CONNECTED_ONCE
         self._dirty.add(entry.hash)

@@ -57,7 +57,14 @@ def import_blocks(
                 progress(len(item), chainstate.stats.inputs - before)
             pending.extend(waiting.pop(block_hash, ()))
 
-    for raw in blocks:
+    it = iter(blocks)
+    upcoming = next(it, None)
+    while upcoming is not None:
+        raw = upcoming
+        # Read one block ahead: the chainstate checks it context-free while scripts of this one run.
+        upcoming = next(it, None)
+        if upcoming is not None and len(upcoming) >= 80:
+            chainstate.hint_next(upcoming)
         result.blocks_seen += 1
         result.bytes += len(raw)
         if len(raw) < 80:

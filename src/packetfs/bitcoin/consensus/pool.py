@@ -2,9 +2,11 @@
 
 A block's inputs are cut into batches (whole small transactions grouped, big ones split into input
 ranges) and fed to worker processes; the caller keeps validating the block's other rules meanwhile and
-collects the verdict afterwards. Where fork is usable, workers are forked per block, inherit the
-batches, and take them from a shared counter (as the caller does once it asks for the result);
-otherwise batches go to a reusable process pool as pickled plain data. Each worker parses a transaction and builds its
+collects the verdict afterwards. With the fork start method, standing workers (started once, see
+``_Crew``) receive each block's batches as plain data and take them from a shared counter (as the
+caller does once it asks for the result); a block submitted while they are still busy with another gets
+workers forked for it alone, which inherit the batches. Otherwise batches go to a reusable process
+pool as pickled plain data. Each worker parses a transaction and builds its
 ``PrecomputedTxData`` once, and keeps them while it works on the same block, so every batch of a
 split transaction reuses them.
 
@@ -135,6 +137,103 @@ def _forked_worker(conn, counter, stop) -> None:
         conn.close()
 
 
+def _crew_worker(conn, counter, stop, parent: int) -> None:
+    """A long-lived worker of a ``_Crew``: for each block it receives ``(token, batches)`` (plain data),
+    takes batches from the shared counter alongside the caller, and sends back every outcome in one
+    message. ``None`` or a closed pipe ends it, and so does the parent's death."""
+    try:
+        while True:
+            while not conn.poll(1.0):
+                if os.getppid() != parent:  # orphaned (the parent was killed): nothing to report to
+                    return
+            msg = conn.recv()
+            if msg is None:
+                return
+            token, batches = msg
+            conn.send(_run_shared(token, batches, counter, stop))
+    except (EOFError, OSError, KeyboardInterrupt):
+        return
+
+
+class _Crew:
+    """Worker processes started once and fed block after block (instead of a fork per block).
+
+    Forking per block makes both processes pay copy-on-write page faults for every page either one
+    writes while the child lives (the importer's heap is mostly a big UTXO cache), which cost about
+    as much as the rest of the per-block overhead; a standing worker pays for a pickled copy of the
+    block's transactions and spent outputs instead. The counter and stop values are shared memory
+    handed over at start; one block is in flight at a time (``busy``)."""
+
+    def __init__(self, n: int, method: str):
+        ctx = multiprocessing.get_context(method)
+        self.counter = ctx.Value("q", 0)
+        self.stop = ctx.Value("q", 1 << 62)
+        self.workers: list = []
+        self.busy = False
+        self.broken = False
+        try:
+            for _ in range(n):
+                mine, theirs = ctx.Pipe(duplex=True)
+                proc = ctx.Process(
+                    target=_crew_worker, args=(theirs, self.counter, self.stop, os.getpid()), daemon=True
+                )
+                proc.start()
+                theirs.close()  # the child holds it: its death reads as EOF here
+                self.workers.append((proc, mine))
+        except BaseException:
+            self.close()
+            raise
+
+    def start(self, token: object, batches: list) -> None:
+        """Hand a block's batches (portable form) to every worker; they start at once."""
+        with self.counter.get_lock():
+            self.counter.value = 0
+        with self.stop.get_lock():
+            self.stop.value = 1 << 62
+        self.busy = True
+        msg = (token, batches)
+        try:
+            for _proc, conn in self.workers:
+                conn.send(msg)
+        except (OSError, ValueError) as e:
+            self.busy = False
+            self.broken = True
+            self.close()
+            raise RuntimeError(f"a script-check worker died: {e!r}") from e
+
+    def collect(self) -> list:
+        """Every worker's outcomes for the block in flight (each finishes the batch in hand first).
+        Raises RuntimeError if one died; the crew is then broken and must be replaced."""
+        got: list = []
+        dead = None
+        for _proc, conn in self.workers:
+            try:
+                got.extend(conn.recv())
+            except (EOFError, OSError) as e:
+                dead = dead or e
+        self.busy = False
+        if dead is not None:
+            self.broken = True
+            self.close()
+            raise RuntimeError(f"a script-check worker died: {dead!r}")
+        return got
+
+    def close(self) -> None:
+        for proc, conn in self.workers:
+            try:
+                if proc.is_alive():
+                    conn.send(None)
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        for proc, _conn in self.workers:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self.workers = []
+
+
 def _default_start_method() -> str:
     # fork is fastest to start, but forking a process that runs other threads can deadlock a child.
     if sys.platform.startswith("linux") and threading.active_count() == 1:
@@ -188,6 +287,7 @@ class PendingScriptChecks:
         futures: list[Future] | None = None,
         executor: ProcessPoolExecutor | None = None,
         shared: tuple | None = None,
+        crew: _Crew | None = None,
     ):
         self._token = token
         self._batches = batches
@@ -195,6 +295,8 @@ class PendingScriptChecks:
         self._executor = executor  # owned: a pool forked for these checks alone
         # Forked for these checks: (counter, stop, [(process, result connection)]); see ScriptCheckPool.submit.
         self._shared = shared
+        # Standing workers of the pool working on these checks (then ``shared`` is (counter, stop, [])).
+        self._crew = crew
         self._result: ScriptCheckResult | None = None
         self._cancelled = False
 
@@ -216,6 +318,9 @@ class PendingScriptChecks:
             return []
         _counter, _stop, workers = self._shared
         self._shared = None
+        crew, self._crew = self._crew, None
+        if crew is not None:
+            return crew.collect()
         got: list = []
         dead = None
         for proc, conn in workers:
@@ -313,6 +418,7 @@ class ScriptCheckPool:
         self.start_method = start_method or os.environ.get("PACKETFS_MP_START") or _default_start_method()
         self.batch_inputs = batch_inputs
         self._executor: ProcessPoolExecutor | None = None
+        self._crew: _Crew | None = None
 
     @property
     def parallel(self) -> bool:
@@ -330,13 +436,27 @@ class ScriptCheckPool:
             self._executor = ProcessPoolExecutor(max_workers=self.jobs - 1, mp_context=ctx)
         return self._executor
 
+    def _ensure_crew(self) -> _Crew:
+        if self._crew is not None and self._crew.broken:
+            self._crew.close()
+            self._crew = None
+        if self._crew is None:
+            # Forked while this process has a single thread (a child of a threaded process can inherit
+            # a held lock); otherwise from the fork server's clean process.
+            method = "fork" if threading.active_count() == 1 else "forkserver"
+            self._crew = _Crew(self.jobs - 1, method)
+        return self._crew
+
     def warm_up(self) -> None:
-        """Start the workers (and import the script engine in them) before the first block.
-        (Forked workers are started per block and need no warming.)"""
-        if self.parallel and self.start_method != "fork":
-            ex = self._ensure()
-            for f in [ex.submit(verify_batch, None, ()) for _ in range(self.jobs - 1)]:
-                f.result()
+        """Start the workers (and import the script engine in them) before the first block."""
+        if not self.parallel:
+            return
+        if self.start_method == "fork":
+            self._ensure_crew()
+            return
+        ex = self._ensure()
+        for f in [ex.submit(verify_batch, None, ()) for _ in range(self.jobs - 1)]:
+            f.result()
 
     def submit(self, jobs: Sequence[ScriptJob]) -> PendingScriptChecks:
         """Start verifying every input of ``jobs`` (ordered by tx index); returns at once."""
@@ -346,7 +466,16 @@ class ScriptCheckPool:
             return PendingScriptChecks(token, _make_batches(jobs, max(total, 1), portable=False))
         # Several batches per process balance the load; a floor keeps the per-batch overhead small.
         size = self.batch_inputs or max(8, -(-total // (self.jobs * 4)))
+        if self.start_method == "fork" and (self._crew is None or self._crew.broken or not self._crew.busy):
+            # Standing workers get the batches as plain data (see _Crew); the boundaries are those of
+            # the caller's own batches, so both sides take the same batch numbers from the counter.
+            size = self.batch_inputs or max(8, -(-total // (self.jobs * 16)))
+            crew = self._ensure_crew()
+            batches = _make_batches(jobs, size, portable=False, max_pieces=self.jobs * 8)
+            crew.start(token, _make_batches(jobs, size, portable=True, max_pieces=self.jobs * 8))
+            return PendingScriptChecks(token, batches, shared=(crew.counter, crew.stop, []), crew=crew)
         if self.start_method == "fork" and threading.active_count() == 1:
+            # (Only while the standing workers are busy with other checks not yet collected.)
             # Fork workers for this block alone: they inherit the parsed transactions, so no bytes
             # are pickled and no transaction is parsed twice (forking takes milliseconds). Every
             # process, the caller included once it asks for the result, takes the next batch from a
@@ -378,6 +507,9 @@ class ScriptCheckPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._crew is not None:
+            self._crew.close()
+            self._crew = None
 
     def __enter__(self) -> ScriptCheckPool:
         return self

@@ -4,6 +4,7 @@ sequence locks, and CheckTxInputs (coinbase maturity, value ranges, inputs >= ou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Protocol
 
 from ..primitives.transaction import COINBASE_PREV_INDEX, COINBASE_PREV_TXID, Transaction
@@ -22,6 +23,11 @@ from .constants import (
     WITNESS_SCALE_FACTOR,
 )
 from .errors import ValidationError
+
+_SIGN_BIT = 1 << 63
+_UINT64_RANGE = 1 << 64
+_outpoint_of = itemgetter(0, 1)  # TxIn -> (prev_txid, prev_index)
+_NULL_OUTPOINT = (COINBASE_PREV_TXID, COINBASE_PREV_INDEX)
 
 
 class SpentCoin(Protocol):
@@ -43,6 +49,8 @@ def signed_amount(value: int) -> int:
 
 def check_transaction(tx: Transaction) -> None:
     """Core's CheckTransaction: rules that need nothing but the transaction. Raises ValidationError."""
+    # Runs on every transaction of every block, so the loops are kept tight (the rules and their
+    # order are Core's).
     if tx.input_count == 0:
         raise ValidationError("bad-txns-vin-empty")
     if tx.output_count == 0:
@@ -52,26 +60,32 @@ def check_transaction(tx: Transaction) -> None:
         raise ValidationError("bad-txns-oversize")
     total = 0
     for out in tx.outputs:
-        value = signed_amount(out.value)
+        value = out.value
+        if value >= _SIGN_BIT:  # signed_amount
+            value -= _UINT64_RANGE
         if value < 0:
             raise ValidationError("bad-txns-vout-negative")
         if value > MAX_MONEY:
             raise ValidationError("bad-txns-vout-toolarge")
         total += value
-        if not money_range(total):
+        if total > MAX_MONEY:  # money_range (total is never negative here)
             raise ValidationError("bad-txns-txouttotal-toolarge")
     inputs = tx.inputs
     # Duplicate inputs would let one coin be spent twice inside a tx (CVE-2018-17144).
-    if len({(i.prev_txid, i.prev_index) for i in inputs}) != len(inputs):
+    outpoints = set(map(_outpoint_of, inputs)) if len(inputs) > 1 else None
+    if outpoints is not None and len(outpoints) != len(inputs):
         raise ValidationError("bad-txns-inputs-duplicate")
     if tx.is_coinbase():
         n = len(inputs[0].script_sig)
         if n < MIN_COINBASE_SCRIPT_SIZE or n > MAX_COINBASE_SCRIPT_SIZE:
             raise ValidationError("bad-cb-length")
+    elif outpoints is not None:
+        if _NULL_OUTPOINT in outpoints:
+            raise ValidationError("bad-txns-prevout-null")
     else:
-        for i in inputs:
-            if i.prev_txid == COINBASE_PREV_TXID and i.prev_index == COINBASE_PREV_INDEX:
-                raise ValidationError("bad-txns-prevout-null")
+        i = inputs[0]
+        if i.prev_txid == COINBASE_PREV_TXID and i.prev_index == COINBASE_PREV_INDEX:
+            raise ValidationError("bad-txns-prevout-null")
 
 
 def is_final_tx(tx: Transaction, height: int, time: int) -> bool:
@@ -158,11 +172,16 @@ def check_tx_inputs(tx: Transaction, coins: Sequence[SpentCoin], spend_height: i
                 f"tried to spend coinbase at depth {spend_height - coin.height}",
                 input=index,
             )
-        value = signed_amount(coin.value)
+        value = coin.value
+        if value >= _SIGN_BIT:  # signed_amount
+            value -= _UINT64_RANGE
         value_in += value
-        if not money_range(value) or not money_range(value_in):
+        if not (0 <= value <= MAX_MONEY and 0 <= value_in <= MAX_MONEY):  # money_range of both
             raise ValidationError("bad-txns-inputvalues-outofrange", input=index)
-    value_out = sum(signed_amount(o.value) for o in tx.outputs)
+    value_out = 0
+    for o in tx.outputs:
+        value = o.value
+        value_out += value - _UINT64_RANGE if value >= _SIGN_BIT else value
     if value_in < value_out:
         raise ValidationError("bad-txns-in-belowout", f"value in ({value_in}) < value out ({value_out})")
     fee = value_in - value_out

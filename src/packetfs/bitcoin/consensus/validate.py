@@ -51,7 +51,19 @@ class BlockValidationResult:
 
 
 def _has_heights(coins: Sequence) -> bool:
+    # Judged per class where the class has the fields (NamedTuples such as undo Coins): one check per
+    # type instead of two per coin.
+    types = set(map(type, coins))
+    if all(hasattr(t, "height") and hasattr(t, "coinbase") for t in types):
+        return True
     return all(hasattr(c, "height") and hasattr(c, "coinbase") for c in coins)
+
+
+_new_tuple = tuple.__new__
+
+
+def _as_txouts(coins: Sequence) -> list[TxOut]:
+    return [c if type(c) is TxOut else _new_tuple(TxOut, (c.value, c.script_pubkey)) for c in coins]
 
 
 def validate_block(
@@ -72,6 +84,7 @@ def validate_block(
     pool: ScriptCheckPool | None = None,
     jobs: int | None = None,
     context_free_checked: bool = False,
+    while_scripts_run: Callable[[], object] | None = None,
 ) -> BlockValidationResult:
     """Validate ``block`` at ``height`` on ``network``; raise ValidationError naming the broken rule.
 
@@ -84,6 +97,9 @@ def validate_block(
     Scripts run on ``pool``, or on a temporary pool of ``jobs`` workers, or in this process.
     ``context_free_checked``: the caller already ran ``check_block`` on this block (a chainstate does,
     before storing it), so it is not repeated.
+    ``while_scripts_run``: called once every rule but the scripts has passed, before waiting for the
+    script verdict, so a caller's own work (which must not depend on the verdict) overlaps the script
+    workers instead of following them. Not called if a rule fails; its exceptions propagate.
     """
     started = time.perf_counter()
     if not isinstance(block, Block):
@@ -109,13 +125,7 @@ def validate_block(
         if pool is None:
             pool = own_pool = ScriptCheckPool(jobs if jobs is not None else 1)
         script_jobs = [
-            ScriptJob(
-                i,
-                txs[i],
-                [c if isinstance(c, TxOut) else TxOut(c.value, c.script_pubkey) for c in coins],
-                flags,
-            )
-            for i, coins in enumerate(spent_outputs, start=1)
+            ScriptJob(i, txs[i], _as_txouts(coins), flags) for i, coins in enumerate(spent_outputs, start=1)
         ]
         # Start the scripts now; every other rule is checked while the workers run.
         pending = pool.submit(script_jobs)
@@ -128,6 +138,8 @@ def validate_block(
             output_exists=output_exists, check_pow=check_pow, check_merkle=check_merkle,
             context_free_checked=context_free_checked,
         )  # fmt: skip
+        if while_scripts_run is not None:
+            while_scripts_run()
         verified = 0
         if pending is not None:
             outcome = pending.result()

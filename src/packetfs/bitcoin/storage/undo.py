@@ -102,13 +102,67 @@ def encode_coin(coin: Coin) -> bytes:
     return b"".join(parts)
 
 
+# One-byte encodings, prebuilt: VARINT(n) and compact_size(n) of n <= 0x7F, a plain script's
+# length prefix VARINT(len + 6) for len <= 0x79.
+_BYTE = tuple(bytes((i,)) for i in range(256))
+_MAX_HEIGHT = UINT32_MAX >> 1
+_UINT64_MAX = (1 << 64) - 1
+_P2PKH_HEAD, _P2PKH_TAIL, _P2SH_HEAD = b"\x76\xa9\x14", b"\x88\xac", b"\xa9\x14"
+
+
+def _encode_coins_into(parts: list[bytes], coins: Sequence[Coin]) -> None:
+    """Append ``encode_coin(c)`` for every coin, with the usual shapes inlined (a block undo record
+    encodes every input of the block in the importer's serial path). Anything unusual (out-of-range
+    height, P2PK or long scripts, non-bytes scripts) goes through encode_coin, which raises as before."""
+    append = parts.append
+    byte = _BYTE
+    for c in coins:
+        height, coinbase, value, script = c
+        if type(script) is not bytes or not 0 <= height <= _MAX_HEIGHT or not 0 <= value <= _UINT64_MAX:
+            append(encode_coin(c))
+            continue
+        n = len(script)
+        if n == 25 and script[:3] == _P2PKH_HEAD and script[23:] == _P2PKH_TAIL:
+            spk = b"\x00" + script[3:23]
+        elif n == 23 and script[:2] == _P2SH_HEAD and script[22] == 0x87:
+            spk = b"\x01" + script[2:22]
+        elif n <= 0x79 and n != 35 and n != 67:
+            spk = byte[n + 6] + script  # no special form has this length (P2PK is 35 or 67 bytes)
+        else:
+            append(encode_coin(c))
+            continue
+        code = height * 2 + (1 if coinbase else 0)
+        if code <= 0x7F:
+            append(byte[code])
+        else:
+            append(varint(code))
+        if height > 0:
+            append(b"\x00")
+        # CompressAmount inlined (compress_amount); VARINT of a small result is one byte.
+        if value == 0:
+            x = 0
+        else:
+            e = 0
+            while value % 10 == 0 and e < 9:
+                value //= 10
+                e += 1
+            if e < 9:
+                x = 1 + ((value // 10) * 9 + value % 10 - 1) * 10 + e
+            else:
+                x = 1 + (value - 1) * 10 + 9
+        append(byte[x] if x <= 0x7F else varint(x))
+        append(spk)
+
+
 def encode_block_undo(block_undo: Iterable[Sequence[Coin]]) -> bytes:
     """Serialize coins (per non-coinbase tx, per input) as Core writes a CBlockUndo."""
     txs = list(block_undo)
     parts = [compact_size(len(txs))]
+    append = parts.append
     for coins in txs:
-        parts.append(compact_size(len(coins)))
-        parts.extend(encode_coin(c) for c in coins)
+        n = len(coins)
+        append(_BYTE[n] if n < 0xFD else compact_size(n))
+        _encode_coins_into(parts, coins)
     return b"".join(parts)
 
 

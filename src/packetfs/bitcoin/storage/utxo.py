@@ -48,6 +48,7 @@ __all__ = [
 _OP_RETURN = 0x6A
 _MAX_HEIGHT = UINT32_MAX >> 1
 _MAX_MONEY_BITS = 63
+_MONEY_LIMIT = 1 << _MAX_MONEY_BITS
 _META_BEST = b"best_block"
 _META_COUNT = b"coin_count"
 _META_TOTAL = b"coin_total"
@@ -264,8 +265,22 @@ class UtxoSet:
             return c  # type: ignore[return-value]
         return self._load(key)
 
+    def get_key(self, key: bytes) -> Coin | None:
+        """``get`` by database key (``outpoint_key(txid, vout)``), for callers that built it already."""
+        c = self._cache.get(key, _MISSING)
+        if c is not _MISSING:
+            return c  # type: ignore[return-value]
+        return self._load(key)
+
     def have(self, txid: bytes, vout: int) -> bool:
-        return self.get(txid, vout) is not None
+        s = _VOUT_SUFFIX.get(vout)
+        if s is None or len(txid) != 32:
+            return self.get(txid, vout) is not None
+        key = txid + s
+        c = self._cache.get(key, _MISSING)
+        if c is _MISSING:
+            c = self._load(key)
+        return c is not None
 
     def __contains__(self, outpoint: tuple[bytes, int]) -> bool:
         return self.get(*outpoint) is not None
@@ -320,21 +335,31 @@ class UtxoSet:
 
     def spend(self, txid: bytes, vout: int) -> Coin:
         """Remove the unspent coin at (txid, vout) and return it; UtxoError if there is none."""
-        key = outpoint_key(txid, vout)
-        coin = self._cache.get(key, _MISSING)
+        return self.spend_key(outpoint_key(txid, vout))
+
+    def spend_key(self, key: bytes) -> Coin:
+        """``spend`` by database key (``outpoint_key(txid, vout)``)."""
+        cache = self._cache
+        coin = cache.get(key, _MISSING)
         if coin is _MISSING:
             coin = self._load(key)
         if coin is None:
+            txid, vout = decode_outpoint_key(key)
             raise UtxoError(f"no unspent coin at {txid[::-1].hex()}:{vout}")
-        self._count_delta(-1, -coin.value)  # type: ignore[union-attr]
-        if key in self._fresh:
+        if self._count is not None:
+            self._count -= 1
+            self._total -= coin.value  # type: ignore[union-attr,operator]
+        fresh = self._fresh
+        if key in fresh:
             # FRESH: the disk never saw it, so forgetting it is the whole spend.
-            self._fresh.discard(key)
+            fresh.discard(key)
             self._dirty.discard(key)
-            self._usage -= _entry_cost(coin)  # type: ignore[arg-type]
-            del self._cache[key]
+            self._usage -= ENTRY_OVERHEAD + len(coin.script_pubkey)  # type: ignore[union-attr]
+            del cache[key]
         else:
-            self._set(key, None)
+            # Was clean or dirty on disk (a cached None cannot reach here: it reads as missing above).
+            cache[key] = None
+            self._usage += SPENT_ENTRY_OVERHEAD - ENTRY_OVERHEAD - len(coin.script_pubkey)  # type: ignore[union-attr]
             self._dirty.add(key)
         return coin  # type: ignore[return-value]
 
@@ -350,14 +375,20 @@ class UtxoSet:
         added = 0
         if absent and len(txid) == 32 and 0 <= height <= _MAX_HEIGHT:
             cache = self._cache
+            dirty_add = self._dirty.add
+            fresh_add = self._fresh.add
+            suffixes = _VOUT_SUFFIX
             coinbase = bool(coinbase)
+            usage = 0
+            total = 0
+            fast = 0
             for vout, out in enumerate(tx.outputs):  # type: ignore[attr-defined]
-                script = out.script_pubkey
                 value = out.value
-                s = _VOUT_SUFFIX.get(vout)
+                script = out.script_pubkey
+                s = suffixes.get(vout)
                 if (
                     s is None
-                    or not 0 <= value < (1 << _MAX_MONEY_BITS)
+                    or not 0 <= value < _MONEY_LIMIT
                     or type(script) is not bytes
                     or txid + s in cache
                 ):
@@ -366,18 +397,22 @@ class UtxoSet:
                         self.add(txid, vout, Coin(height, coinbase, value, bytes(script)), overwrite=coinbase)
                         added += 1
                     continue
-                if (script and script[0] == _OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
+                n = len(script)
+                if (n and script[0] == _OP_RETURN) or n > MAX_SCRIPT_SIZE:
                     continue
                 key = txid + s
                 cache[key] = _new_tuple(Coin, (height, coinbase, value, script))
-                self._usage += ENTRY_OVERHEAD + len(script)
-                self._dirty.add(key)
-                self._fresh.add(key)
-                if self._count is not None:
-                    self._count += 1
-                    self._total += value  # type: ignore[operator]
-                added += 1
-            return added
+                usage += ENTRY_OVERHEAD + n
+                total += value
+                dirty_add(key)
+                fresh_add(key)
+                fast += 1
+            # Totals once per tx (the general path above keeps its own books as it goes).
+            self._usage += usage
+            if self._count is not None:
+                self._count += fast
+                self._total += total  # type: ignore[operator]
+            return added + fast
         for vout, out in enumerate(tx.outputs):  # type: ignore[attr-defined]
             script = out.script_pubkey
             if is_unspendable(script):
