@@ -22,7 +22,7 @@ from pathlib import Path
 
 import lmdb
 
-from ..consensus.block_rules import check_block
+from ..consensus.block_rules import check_block, check_witness_commitment
 from ..consensus.errors import ValidationError
 from ..consensus.params import ChainParams, enforce_bip30, get_params
 from ..consensus.pool import ScriptCheckPool
@@ -306,6 +306,10 @@ class Chainstate:
             # block passed to hint_next, on these very bytes.)
             if not prechecked:
                 check_block(block, self.params, check_pow=False)
+            # Witness data is outside the merkle root: a block with altered witnesses has the honest
+            # block's hash. Core checks the commitment before storing (AcceptBlock) and calls a failure
+            # BLOCK_MUTATED, so the hash is not marked failed and the honest block is still accepted.
+            check_witness_commitment(block, entry.height >= self.params.segwit_height)
             if self.params.signet_challenge is not None:
                 check_signet_solution(block, self.params.signet_challenge)
         except ValidationError as e:
