@@ -58,10 +58,11 @@ def _run_kills(tmp_path, kills: int, seed: int, blocks_n: int, max_wait: float) 
 
 
 def test_kill_during_import_then_resume(tmp_path):
-    # Long enough that five kills (each resuming where the last stopped) land before the import ends.
-    _run_kills(tmp_path, kills=5, seed=21, blocks_n=500, max_wait=1.4)
+    # Long enough that five kills (each resuming where the last stopped) land before the import ends, with a
+    # wide margin: at ~65 blocks/s (2 cores, --flush-every 1) the five waits cover at most ~450 blocks.
+    _run_kills(tmp_path, kills=5, seed=21, blocks_n=1200, max_wait=1.4)
 
 
 @pytest.mark.slow
 def test_kill_during_import_many_times(tmp_path):
-    _run_kills(tmp_path, kills=60, seed=22, blocks_n=1500, max_wait=1.0)
+    _run_kills(tmp_path, kills=60, seed=22, blocks_n=4000, max_wait=1.0)
