@@ -12,21 +12,37 @@ import zstandard
 
 from .errors import CodecError
 
-# Stream methods, stored as one byte in front of each stream.
+# Stream methods, stored as one byte in front of each stream. Methods 1 and 2 are both plain zstd frames
+# (their names are the levels early writers used); the level and the brotli quality are the writer's
+# choice and not recorded: the decoders do not need them.
 METHOD_RAW = 0
 METHOD_ZSTD19 = 1
 METHOD_ZSTD22 = 2
 METHOD_BROTLI11 = 3
-METHOD_NAMES = {METHOD_RAW: "raw", METHOD_ZSTD19: "zstd-19", METHOD_ZSTD22: "zstd-22", METHOD_BROTLI11: "brotli-11"}
+METHOD_ZSTD = METHOD_ZSTD19
+METHOD_BROTLI = METHOD_BROTLI11
+METHOD_NAMES = {METHOD_RAW: "raw", METHOD_ZSTD19: "zstd", METHOD_ZSTD22: "zstd", METHOD_BROTLI11: "brotli"}
 
 # A decoded stream may never be larger than this: a block is at most 4 MB, and no stream holds more
 # than the block plus a few bytes of codes per field. Checked before any decompression.
 MAX_STREAM_SIZE = 16 * 1024 * 1024
 
-_ZSTD19 = zstandard.ZstdCompressor(level=19, write_content_size=True, write_checksum=False)
-_ZSTD22 = zstandard.ZstdCompressor(level=22, write_content_size=True, write_checksum=False)
+# A compression setting: (method written, zstd level or brotli quality).
+Setting = tuple[int, int]
+# Every setting tried, the smallest kept: for data of unknown kind (an opaque block, the single-stream
+# ablation). Brotli-11 costs about a second per megabyte, so the modelled streams use SETTINGS_BY_STREAM.
+EXHAUSTIVE: tuple[Setting, ...] = ((METHOD_ZSTD19, 19), (METHOD_ZSTD22, 22), (METHOD_BROTLI11, 11))
+
+_ZSTD: dict[int, zstandard.ZstdCompressor] = {}
 _ZSTD_FAST = zstandard.ZstdCompressor(level=3)
 _ZSTD_D = zstandard.ZstdDecompressor()
+
+
+def _zstd(level: int) -> zstandard.ZstdCompressor:
+    z = _ZSTD.get(level)
+    if z is None:
+        z = _ZSTD[level] = zstandard.ZstdCompressor(level=level, write_content_size=True, write_checksum=False)
+    return z
 
 
 def write_uvarint(buf: bytearray, n: int) -> None:
@@ -102,35 +118,28 @@ class Reader:
         return self.pos == len(self.data)
 
 
-def compress_stream(data: bytes, methods: tuple[int, ...] | None = None) -> tuple[int, bytes]:
-    """Smallest (method, payload) among the candidates; random data is stored raw without trying brotli."""
+def compress_stream(data: bytes, settings: tuple[Setting, ...] = EXHAUSTIVE) -> tuple[int, bytes]:
+    """Smallest (method, payload) among ``settings`` and raw; random data is stored raw without trying them."""
     if not data:
         return METHOD_RAW, b""
+    # A cheap probe first: hashes, signatures and keys do not compress, and brotli-11 on a megabyte
+    # of random bytes costs a second for nothing.
+    probe = _ZSTD_FAST.compress(data)
+    if len(probe) >= len(data) * 0.985:
+        return METHOD_RAW, data
     best_method, best = METHOD_RAW, data
-    if methods is None:
-        # A cheap probe first: hashes, signatures and keys do not compress, and brotli-11 on a megabyte
-        # of random bytes costs a second for nothing.
-        probe = _ZSTD_FAST.compress(data)
-        if len(probe) >= len(data) * 0.985:
-            return METHOD_RAW, data
-        methods = (METHOD_ZSTD19, METHOD_ZSTD22, METHOD_BROTLI11)
-    for m in methods:
-        if m == METHOD_RAW:
+    for method, level in settings:
+        if method == METHOD_BROTLI11:
+            out = brotli.compress(data, quality=level, lgwin=24)
+        elif method == METHOD_ZSTD19 or method == METHOD_ZSTD22:
+            out = _zstd(level).compress(data)
+        elif method == METHOD_RAW:
             continue
-        out = _compress(m, data)
+        else:
+            raise ValueError(f"unknown method {method}")
         if len(out) < len(best):
-            best_method, best = m, out
+            best_method, best = method, out
     return best_method, best
-
-
-def _compress(method: int, data: bytes) -> bytes:
-    if method == METHOD_ZSTD19:
-        return _ZSTD19.compress(data)
-    if method == METHOD_ZSTD22:
-        return _ZSTD22.compress(data)
-    if method == METHOD_BROTLI11:
-        return brotli.compress(data, quality=11, lgwin=24)
-    raise ValueError(f"unknown method {method}")
 
 
 def decompress_stream(method: int, payload: bytes, raw_len: int, name: str) -> bytes:
