@@ -1332,6 +1332,32 @@ class _Decoder:
         # ``wits``: each input's witness already serialized (see _ser_witness)
         return b"".join((version, b"\x00\x01", n_in, *ins, n_out, *outs, *wits, locktime)), txid
 
+    def prevout_ref(self, c: int, t: int, txids: list[bytes], read_uv) -> bytes:
+        """The txid a prevout code other than null / new names: an earlier tx of this block, a chain
+        context location (two more varints from ``read_uv``), or an earlier external txid."""
+        if c & 1 and c > 2:
+            d = (c - 3) >> 1
+            if d >= t:
+                raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
+            if self.wc_pending is not None and d == t - 1:
+                raise CodecError("prevout refers to tx 0, whose txid waits for its witness commitment")
+            return txids[t - 1 - d]
+        ext = self.ext
+        if c == P_CTX:
+            height = self.hint - unzigzag(read_uv())
+            pos = read_uv()
+            if not self.flags & F_CTX_TXIDS or self.ctx is None:
+                raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
+            ptx = self.ctx.txid_at(height, pos)
+            if ptx is None:
+                raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
+            ext.append(ptx)
+            return ptx
+        d = (c - 4) >> 1
+        if d >= len(ext):
+            raise CodecError("prevout refers to an unknown earlier txid")
+        return ext[-1 - d]
+
     def inputs_fast(self, t: int, txids: list[bytes], n_in: int):
         """Outpoints and sequences of one transaction (first pass), from separate streams."""
         r = self.r
@@ -1355,7 +1381,6 @@ class _Decoder:
         seq_bytes = _SEQ_BYTES
         prev_seq = None
         ext = self.ext
-        wc_pending = self.wc_pending is not None
         for _ in range(n_in):
             c = pvd[pp]
             if c < 0x80:
@@ -1375,29 +1400,10 @@ class _Decoder:
                         raise CodecError("stream 'hash' ended early")
                     hp = e
                     ext.append(ptx)
-                elif c & 1 and c > 2:
-                    d = (c - 3) >> 1
-                    if d >= t:
-                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
-                    if wc_pending and d == t - 1:
-                        raise CodecError("prevout refers to tx 0, whose txid waits for its witness commitment")
-                    ptx = txids[t - 1 - d]
-                elif c == P_CTX:
-                    pv.pos = pp
-                    height = self.hint - unzigzag(pv.uv())
-                    pos = pv.uv()
-                    pp = pv.pos
-                    if not self.flags & F_CTX_TXIDS or self.ctx is None:
-                        raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
-                    ptx = self.ctx.txid_at(height, pos)
-                    if ptx is None:
-                        raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
-                    ext.append(ptx)
                 else:
-                    d = (c - 4) >> 1
-                    if d >= len(ext):
-                        raise CodecError("prevout refers to an unknown earlier txid")
-                    ptx = ext[-1 - d]
+                    pv.pos = pp
+                    ptx = self.prevout_ref(c, t, txids, pv.uv)
+                    pp = pv.pos
                 idx = ixd[xp]
                 if idx < 0x80:
                     xp += 1
@@ -1500,28 +1506,32 @@ class _Decoder:
                     if len(h) != n:
                         raise CodecError(f"hash reference to a {len(h)}-byte hash where {n} bytes belong")
                 spk = pre[c] + h + post[c]
-            elif c == O_SCRIPT:
-                spk = self.script()
-            elif c == O_P2PK:
-                k = self.item(MAX_SCRIPT_DEPTH)
-                if len(k) not in (33, 65):
-                    raise CodecError("pay-to-pubkey output with a key of the wrong size")
-                spk = _CS[len(k)] + k + b"\xac"
-            elif c == O_WCOMMIT:
-                if t != 0 or not segwit:
-                    raise CodecError("derived witness commitment outside a segwit tx 0")
-                spk = WITNESS_COMMITMENT_HEADER + _ZERO32  # filled in once every wtxid is known
-                if wc_list is None:
-                    wc_list = []
-                wc_list.append(j)
             else:
-                raise CodecError(f"bad output code {c}")
+                spk = self.other_output(c, t, segwit)
+                if c == O_WCOMMIT:
+                    wc_list = [*(wc_list or ()), j]
             ln = len(spk)
             outs.append(vb + (_CS[ln] if ln < 0xFD else compact_size(ln)) + spk)
             out_list.append((value, spk))
         oc.pos = op
         am.pos = ap
         return outs, out_list, wc_list
+
+    def other_output(self, c: int, t: int, segwit: bool) -> bytes:
+        """The scriptPubKey of an output coded as neither template: a script, a P2PK key, or the derived
+        witness commitment (a placeholder, filled in once every wtxid is known)."""
+        if c == O_SCRIPT:
+            return self.script()
+        if c == O_P2PK:
+            k = self.item(MAX_SCRIPT_DEPTH)
+            if len(k) not in (33, 65):
+                raise CodecError("pay-to-pubkey output with a key of the wrong size")
+            return _CS[len(k)] + k + b"\xac"
+        if c == O_WCOMMIT:
+            if t != 0 or not segwit:
+                raise CodecError("derived witness commitment outside a segwit tx 0")
+            return WITNESS_COMMITMENT_HEADER + _ZERO32
+        raise CodecError(f"bad output code {c}")
 
     def inputs_generic(self, t: int, txids: list[bytes], n_in: int):
         """:meth:`inputs_fast` through the readers' methods: right when streams share one reader."""
@@ -1535,7 +1545,6 @@ class _Decoder:
         seq_bytes = _SEQ_BYTES
         prev_seq = None
         ext = self.ext
-        wc_pending = self.wc_pending is not None
         for _ in range(n_in):
             c = pv_uv()
             if c == P_NULL:
@@ -1545,27 +1554,8 @@ class _Decoder:
                 if c == P_NEW:
                     ptx = hash_take(32)
                     ext.append(ptx)
-                elif c & 1 and c > 2:
-                    d = (c - 3) >> 1
-                    if d >= t:
-                        raise CodecError(f"prevout refers to transaction {t - 1 - d} of the block")
-                    if wc_pending and d == t - 1:
-                        raise CodecError("prevout refers to tx 0, whose txid waits for its witness commitment")
-                    ptx = txids[t - 1 - d]
-                elif c == P_CTX:
-                    height = self.hint - unzigzag(pv_uv())
-                    pos = pv_uv()
-                    if not self.flags & F_CTX_TXIDS or self.ctx is None:
-                        raise CodecError("block was encoded in chain-context mode; pass the chain context to decode it")
-                    ptx = self.ctx.txid_at(height, pos)
-                    if ptx is None:
-                        raise CodecError(f"chain context has no transaction at height {height}, position {pos}")
-                    ext.append(ptx)
                 else:
-                    d = (c - 4) >> 1
-                    if d >= len(ext):
-                        raise CodecError("prevout refers to an unknown earlier txid")
-                    ptx = ext[-1 - d]
+                    ptx = self.prevout_ref(c, t, txids, pv_uv)
                 idx = ix_uv()
                 if idx > 0xFFFFFFFF:
                     raise CodecError("prevout index out of range")
@@ -1607,32 +1597,12 @@ class _Decoder:
                 if value >= 1 << 63:
                     value -= 1 << 64
             c = oc_byte()
-            if c == O_P2WPKH:
-                spk = b"\x00\x14" + hin(20)
-            elif c == O_P2PKH:
-                spk = b"\x76\xa9\x14" + hin(20) + b"\x88\xac"
-            elif c == O_P2SH:
-                spk = b"\xa9\x14" + hin(20) + b"\x87"
-            elif c == O_P2TR:
-                spk = b"\x51\x20" + hin(32)
-            elif c == O_P2WSH:
-                spk = b"\x00\x20" + hin(32)
-            elif c == O_SCRIPT:
-                spk = self.script()
-            elif c == O_P2PK:
-                k = self.item(MAX_SCRIPT_DEPTH)
-                if len(k) not in (33, 65):
-                    raise CodecError("pay-to-pubkey output with a key of the wrong size")
-                spk = _CS[len(k)] + k + b"\xac"
-            elif c == O_WCOMMIT:
-                if t != 0 or not segwit:
-                    raise CodecError("derived witness commitment outside a segwit tx 0")
-                spk = WITNESS_COMMITMENT_HEADER + _ZERO32  # filled in once every wtxid is known
-                if wc_list is None:
-                    wc_list = []
-                wc_list.append(j)
+            if c <= O_P2TR:
+                spk = _TEMPLATE_PRE[c] + hin(32 if c >= O_P2WSH else 20) + _TEMPLATE_POST[c]
             else:
-                raise CodecError(f"bad output code {c}")
+                spk = self.other_output(c, t, segwit)
+                if c == O_WCOMMIT:
+                    wc_list = [*(wc_list or ()), j]
             ln = len(spk)
             outs.append(vb + (_CS[ln] if ln < 0xFD else compact_size(ln)) + spk)
             out_list.append((value, spk))
