@@ -110,13 +110,34 @@ def test_a_killed_standing_worker_is_reported_and_replaced(jobs):
 
 
 def test_checks_submitted_while_the_standing_workers_are_busy(jobs):
-    # The second block gets workers forked for it alone; both verdicts are right, in either order.
+    # The next block's checks queue behind the current block's on the standing workers; a third
+    # block while both are in flight gets workers forked for it alone. Every verdict is right,
+    # whatever order they are collected in.
     bad_jobs, where = _with_bad_amount(jobs)
     with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
         first = pool.submit(jobs)
         second = pool.submit(bad_jobs)
-        assert first._crew is not None and second._crew is None
+        third = pool.submit(bad_jobs)
+        assert first._crew is not None and second._crew is first._crew and third._crew is None
         failure = second.result().failure
+        assert (failure.tx, failure.input) == where
+        failure = third.result().failure
         assert (failure.tx, failure.input) == where
         assert first.result().inputs_verified == 91
         assert pool.submit(jobs).result().failure is None  # the standing workers are free again
+
+
+def test_queued_checks_can_be_cancelled_before_the_ones_ahead_of_them(jobs):
+    bad_jobs, where = _with_bad_amount(jobs)
+    with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
+        pool.warm_up()
+        pid = pool._crew.workers[0][0].pid
+        for _ in range(3):
+            first = pool.submit(bad_jobs)
+            queued = pool.submit(jobs)
+            queued.cancel()  # e.g. the block it was for never came
+            failure = first.result().failure
+            assert (failure.tx, failure.input) == where
+        both = [pool.submit(jobs), pool.submit(jobs)]
+        assert [p.result().inputs_verified for p in both] == [91, 91]
+        assert pool._crew.workers[0][0].pid == pid and not pool._crew.busy

@@ -24,9 +24,9 @@ import lmdb
 
 from ..consensus.block_rules import check_block, check_witness_commitment
 from ..consensus.errors import ValidationError
-from ..consensus.params import ChainParams, enforce_bip30, get_params
-from ..consensus.pool import ScriptCheckPool
-from ..consensus.validate import validate_block
+from ..consensus.params import ChainParams, enforce_bip30, get_params, script_flags_for_block
+from ..consensus.pool import PendingScriptChecks, ScriptCheckPool
+from ..consensus.validate import script_jobs, validate_block
 from ..primitives.block import Block, BlockHeader
 from ..primitives.hashes import hash_to_hex, sha256d
 from ..storage.blockstore import BlockStore, encode_block_payload
@@ -77,6 +77,21 @@ class ConnectStats:
     inputs_script_checked: int = 0
     bytes: int = 0
     seconds_validating: float = 0.0
+    # Script checks started while the block's parent was connecting (see Chainstate._check_ahead), and
+    # how many of those were used (the others were cancelled).
+    scripts_started_early: int = 0
+    scripts_used_early: int = 0
+
+
+@dataclass
+class _ScriptsAhead:
+    """The next block's script checks, started before its parent was connected (see ``_check_ahead``)."""
+
+    block: Block
+    parent: IndexEntry
+    flags: int
+    spent: list
+    pending: PendingScriptChecks
 
 
 class Chainstate:
@@ -129,6 +144,7 @@ class Chainstate:
         # while scripts ran, by hash -> (the very bytes checked, parsed block).
         self._hinted: bytes | None = None
         self._prechecked: dict[bytes, tuple[bytes, Block]] = {}
+        self._ahead: _ScriptsAhead | None = None
         self._dirty: set[bytes] = set()
         self.now = now or (lambda: int(time.time()))
         self.stats = ConnectStats()
@@ -216,6 +232,7 @@ class Chainstate:
 
     def close(self) -> None:
         self.flush()
+        self._drop_ahead()
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -268,20 +285,22 @@ class Chainstate:
         block. Only a hint: whatever comes next is checked in full either way."""
         self._hinted = raw
 
-    def _precheck_hinted(self) -> None:
+    def _precheck_hinted(self) -> Block | None:
+        """Parse and context-free check the hinted block; returns it if it passed."""
         raw, self._hinted = self._hinted, None
         if raw is None:
-            return
+            return None
         if len(self._prechecked) >= 4:
             self._prechecked.clear()  # hinted blocks that never came (orphans waiting for a parent)
         try:
             block = Block.from_bytes(raw)
             check_block(block, self.params, check_pow=False)
         except Exception:  # noqa: BLE001 - only a hint: process_block checks again and reports it
-            return
+            return None
         # process_block uses it only for this very bytes object: a mutated block shares its header
         # hash with the real one, so the hash alone does not say which bytes passed.
         self._prechecked[block.header.hash] = (raw, block)
+        return block
 
     def process_block(self, raw: bytes) -> IndexEntry:
         """Accept a block whose parent is known, store it, and move to the best chain.
@@ -396,6 +415,7 @@ class Chainstate:
                 try:
                     self.connect_block(entry)
                 except ValidationError as e:
+                    self._drop_ahead()
                     self.last_error = e
                     self.tree.mark_failed(entry)
                     for e2 in self.tree.entries.values():
@@ -461,10 +481,15 @@ class Chainstate:
 
         def meanwhile() -> None:
             # Work that does not depend on the script verdict, done while the script workers run:
-            # this block's undo record, and the context-free checks of the block the importer will
-            # hand over next.
+            # this block's undo record, the context-free checks of the block the importer will hand
+            # over next, and that block's script checks queued behind this block's.
             undo.append(encode_block_undo(spent))
-            self._precheck_hinted()
+            upcoming = self._precheck_hinted()
+            if upcoming is not None:
+                self._check_ahead(entry, txs, created, used, upcoming)
+
+        check_scripts = not self._assumed_valid(entry)
+        ahead = self._take_ahead(entry, block, spent, check_scripts)
 
         result = validate_block(
             block,
@@ -475,10 +500,11 @@ class Chainstate:
             mtp_at=lambda h: self.tree.median_time_past(self.tree.ancestor(prev, h)),
             output_exists=self.utxo.have if check_bip30 else None,
             check_pow=False,  # the header tree checked it
-            check_scripts=not self._assumed_valid(entry),
+            check_scripts=check_scripts,
             pool=self.pool,
             context_free_checked=True,  # process_block ran check_block before storing the block
             while_scripts_run=meanwhile,
+            scripts=ahead,
         )
         # Apply: spend, then create, transaction by transaction (UpdateCoins). A passed BIP30 check
         # has just looked every new output up, so adding them needs no second disk lookup.
@@ -501,8 +527,90 @@ class Chainstate:
         s.bytes += len(raw)
         s.seconds_validating += time.perf_counter() - t0
 
+    # Script checks of the next block, started early. While block N's scripts run, the importer has
+    # usually handed over block N+1 (hint_next); its spent coins are known already (the UTXO set, plus
+    # N's new outputs, minus N's spent ones), so its script checks are queued on the workers behind
+    # N's. The workers then verify N+1 while this process applies N and stores N+1, instead of idling
+    # until N+1 is connected. Nothing is trusted: connect_block gathers N+1's coins the usual way and
+    # uses the early checks only if it is the same block, on top of N, with the same flags and
+    # exactly the same spent coins; otherwise they are cancelled.
+    def _check_ahead(
+        self, parent: IndexEntry, parent_txs: list, parent_created: dict, parent_used: set, block: Block
+    ) -> None:
+        pool = self.pool
+        if self._ahead is not None or pool is None or not pool.parallel or self.assumevalid is not None:
+            return
+        if block.header.prev_hash != parent.hash:
+            return
+        height = parent.height + 1
+        get_key = self.utxo.get_key
+        suffix = _VOUT_SUFFIX
+        txs = block.transactions
+        created: dict[bytes, tuple[int, int]] = {}
+        used: set[bytes] = set()
+        spent: list[list[Coin]] = []
+        for tx_index, tx in enumerate(txs):
+            if tx_index:
+                coins = []
+                for txin in tx.inputs:
+                    s = suffix.get(txin[1])
+                    key = txin[0] + s if s is not None else outpoint_key(txin[0], txin[1])
+                    where = created.pop(key, None)
+                    if where is not None:
+                        out = txs[where[0]].outputs[where[1]]
+                        coin = _new_tuple(Coin, (height, where[0] == 0, out.value, out.script_pubkey))
+                    elif key in used or key in parent_used:
+                        return  # spent twice: the block is invalid, connect_block will say why
+                    else:
+                        where = parent_created.get(key)
+                        if where is not None:
+                            out = parent_txs[where[0]].outputs[where[1]]
+                            if _unspendable(out.script_pubkey):
+                                return
+                            coin = _new_tuple(Coin, (height - 1, where[0] == 0, out.value, out.script_pubkey))
+                        else:
+                            coin = get_key(key)
+                            if coin is None:
+                                return
+                        used.add(key)
+                    coins.append(coin)
+                spent.append(coins)
+            txid = tx.txid
+            for vout in range(tx.output_count):
+                s = suffix.get(vout)
+                created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
+        flags = script_flags_for_block(height, block.header.hash, self.params)
+        pending = pool.submit(script_jobs(block, spent, flags))
+        self._ahead = _ScriptsAhead(block, parent, flags, spent, pending)
+        self.stats.scripts_started_early += 1
+
+    def _take_ahead(
+        self, entry: IndexEntry, block: Block, spent: list, check_scripts: bool
+    ) -> PendingScriptChecks | None:
+        """The early script checks if they are exactly this block's (see _check_ahead), else None."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return None
+        if (
+            check_scripts
+            and ahead.block is block
+            and ahead.parent is entry.prev
+            and ahead.flags == script_flags_for_block(entry.height, entry.hash, self.params)
+            and ahead.spent == spent
+        ):
+            self.stats.scripts_used_early += 1
+            return ahead.pending
+        ahead.pending.cancel()
+        return None
+
+    def _drop_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.pending.cancel()
+
     def disconnect_tip(self) -> None:
         """Undo the tip block with its undo data."""
+        self._drop_ahead()
         entry = self.tip
         if entry.prev is None:
             raise ValueError("cannot disconnect the genesis block")

@@ -4,8 +4,9 @@ A block's inputs are cut into batches (whole small transactions grouped, big one
 ranges) and fed to worker processes; the caller keeps validating the block's other rules meanwhile and
 collects the verdict afterwards. With the fork start method, standing workers (started once, see
 ``_Crew``) receive each block's batches as plain data and take them from a shared counter (as the
-caller does once it asks for the result); a block submitted while they are still busy with another gets
-workers forked for it alone, which inherit the batches. Otherwise batches go to a reusable process
+caller does once it asks for the result); they take up to two blocks in flight (the next one queued
+behind the current one), and a block submitted while both are taken gets workers forked for it alone,
+which inherit the batches. Otherwise batches go to a reusable process
 pool as pickled plain data. Each worker parses a transaction and builds its
 ``PrecomputedTxData`` once, and keeps them while it works on the same block, so every batch of a
 split transaction reuses them.
@@ -111,8 +112,9 @@ def _take(counter, stop) -> int:
     return k
 
 
-def _run_shared(token: object, batches: list, counter, stop) -> list[tuple[int, tuple]]:
-    """Verify batches taken from the shared counter until none is left; returns [(batch, outcome)]."""
+def _run_shared(token: object, batches: list, counter, stop, between=None) -> list[tuple[int, tuple]]:
+    """Verify batches taken from the shared counter until none is left; returns [(batch, outcome)].
+    ``between`` (if given) is called after every batch."""
     done = []
     n = len(batches)
     while True:
@@ -120,6 +122,8 @@ def _run_shared(token: object, batches: list, counter, stop) -> list[tuple[int, 
         if k < 0 or k >= n:
             return done
         outcome = verify_batch(token, batches[k])
+        if between is not None:
+            between()
         done.append((k, outcome))
         if outcome[1] is not None:
             with stop.get_lock():
@@ -137,20 +141,32 @@ def _forked_worker(conn, counter, stop) -> None:
         conn.close()
 
 
-def _crew_worker(conn, counter, stop, parent: int) -> None:
-    """A long-lived worker of a ``_Crew``: for each block it receives ``(token, batches)`` (plain data),
-    takes batches from the shared counter alongside the caller, and sends back every outcome in one
-    message. ``None`` or a closed pipe ends it, and so does the parent's death."""
+def _crew_worker(conn, slots, parent: int) -> None:
+    """A long-lived worker of a ``_Crew``: for each submission it receives ``(slot, token, batches)``
+    (plain data), takes batches from that slot's shared counter alongside the caller, and sends back
+    every outcome in one message. Submissions are served in the order they were sent. ``None`` or a
+    closed pipe ends it, and so does the parent's death."""
+    inbox: list = []
+
+    def drain() -> None:
+        # Take in submissions queued behind the one in hand: the caller's send of a big block blocks
+        # until it is read, and the caller should be verifying its share meanwhile, not waiting.
+        while conn.poll():
+            inbox.append(conn.recv())
+
     try:
         while True:
-            while not conn.poll(1.0):
-                if os.getppid() != parent:  # orphaned (the parent was killed): nothing to report to
-                    return
-            msg = conn.recv()
+            if not inbox:
+                while not conn.poll(1.0):
+                    if os.getppid() != parent:  # orphaned (the parent was killed): nothing to report to
+                        return
+                drain()
+            msg = inbox.pop(0)
             if msg is None:
                 return
-            token, batches = msg
-            conn.send(_run_shared(token, batches, counter, stop))
+            slot, token, batches = msg
+            counter, stop = slots[slot]
+            conn.send(_run_shared(token, batches, counter, stop, drain))
     except (EOFError, OSError, KeyboardInterrupt):
         return
 
@@ -161,22 +177,27 @@ class _Crew:
     Forking per block makes both processes pay copy-on-write page faults for every page either one
     writes while the child lives (the importer's heap is mostly a big UTXO cache), which cost about
     as much as the rest of the per-block overhead; a standing worker pays for a pickled copy of the
-    block's transactions and spent outputs instead. The counter and stop values are shared memory
-    handed over at start; one block is in flight at a time (``busy``)."""
+    block's transactions and spent outputs instead.
+
+    Up to ``SLOTS`` submissions may be in flight: a chainstate hands over the next block's checks
+    before it has collected the current block's verdict, so the workers go straight on to them
+    instead of idling while the caller applies the block. Each slot has its own shared counter and
+    stop value (handed over at start); workers serve submissions in order, and outcomes are
+    collected per slot (an older submission's outcomes are read first and kept)."""
+
+    SLOTS = 2
 
     def __init__(self, n: int, method: str):
         ctx = multiprocessing.get_context(method)
-        self.counter = ctx.Value("q", 0)
-        self.stop = ctx.Value("q", 1 << 62)
+        self.slots = [(ctx.Value("q", 0), ctx.Value("q", 1 << 62)) for _ in range(self.SLOTS)]
         self.workers: list = []
-        self.busy = False
+        self.in_flight: list[int] = []  # slots, oldest first
+        self._collected: dict[int, list] = {}
         self.broken = False
         try:
             for _ in range(n):
                 mine, theirs = ctx.Pipe(duplex=True)
-                proc = ctx.Process(
-                    target=_crew_worker, args=(theirs, self.counter, self.stop, os.getpid()), daemon=True
-                )
+                proc = ctx.Process(target=_crew_worker, args=(theirs, self.slots, os.getpid()), daemon=True)
                 proc.start()
                 theirs.close()  # the child holds it: its death reads as EOF here
                 self.workers.append((proc, mine))
@@ -184,39 +205,52 @@ class _Crew:
             self.close()
             raise
 
-    def start(self, token: object, batches: list) -> None:
-        """Hand a block's batches (portable form) to every worker; they start at once."""
-        with self.counter.get_lock():
-            self.counter.value = 0
-        with self.stop.get_lock():
-            self.stop.value = 1 << 62
-        self.busy = True
-        msg = (token, batches)
+    @property
+    def busy(self) -> bool:
+        """Every slot is taken (by submissions not yet collected)."""
+        return len(self.in_flight) + len(self._collected) >= self.SLOTS
+
+    def start(self, token: object, batches: list) -> int:
+        """Hand a block's batches (portable form) to every worker; returns the slot. The workers
+        start at once, or when they are done with the submissions before it."""
+        used = set(self.in_flight) | set(self._collected)
+        slot = next(k for k in range(self.SLOTS) if k not in used)
+        counter, stop = self.slots[slot]
+        with counter.get_lock():
+            counter.value = 0
+        with stop.get_lock():
+            stop.value = 1 << 62
+        self.in_flight.append(slot)
+        msg = (slot, token, batches)
         try:
             for _proc, conn in self.workers:
                 conn.send(msg)
         except (OSError, ValueError) as e:
-            self.busy = False
             self.broken = True
             self.close()
             raise RuntimeError(f"a script-check worker died: {e!r}") from e
+        return slot
 
-    def collect(self) -> list:
-        """Every worker's outcomes for the block in flight (each finishes the batch in hand first).
-        Raises RuntimeError if one died; the crew is then broken and must be replaced."""
-        got: list = []
-        dead = None
-        for _proc, conn in self.workers:
-            try:
-                got.extend(conn.recv())
-            except (EOFError, OSError) as e:
-                dead = dead or e
-        self.busy = False
-        if dead is not None:
-            self.broken = True
-            self.close()
-            raise RuntimeError(f"a script-check worker died: {dead!r}")
-        return got
+    def collect(self, slot: int) -> list:
+        """Every worker's outcomes for the submission in ``slot`` (each finishes the batch in hand
+        first). Raises RuntimeError if one died; the crew is then broken and must be replaced."""
+        if self.broken:
+            raise RuntimeError("a script-check worker died")
+        while slot not in self._collected:
+            oldest = self.in_flight.pop(0)
+            got: list = []
+            dead = None
+            for _proc, conn in self.workers:
+                try:
+                    got.extend(conn.recv())
+                except (EOFError, OSError) as e:
+                    dead = dead or e
+            if dead is not None:
+                self.broken = True
+                self.close()
+                raise RuntimeError(f"a script-check worker died: {dead!r}")
+            self._collected[oldest] = got
+        return self._collected.pop(slot)
 
     def close(self) -> None:
         for proc, conn in self.workers:
@@ -232,6 +266,8 @@ class _Crew:
                 proc.kill()
                 proc.join()
         self.workers = []
+        self.in_flight = []
+        self._collected = {}
 
 
 def _default_start_method() -> str:
@@ -288,6 +324,7 @@ class PendingScriptChecks:
         executor: ProcessPoolExecutor | None = None,
         shared: tuple | None = None,
         crew: _Crew | None = None,
+        slot: int = 0,
     ):
         self._token = token
         self._batches = batches
@@ -297,6 +334,7 @@ class PendingScriptChecks:
         self._shared = shared
         # Standing workers of the pool working on these checks (then ``shared`` is (counter, stop, [])).
         self._crew = crew
+        self._slot = slot
         self._result: ScriptCheckResult | None = None
         self._cancelled = False
 
@@ -320,7 +358,7 @@ class PendingScriptChecks:
         self._shared = None
         crew, self._crew = self._crew, None
         if crew is not None:
-            return crew.collect()
+            return crew.collect(self._slot)
         got: list = []
         dead = None
         for proc, conn in workers:
@@ -472,8 +510,9 @@ class ScriptCheckPool:
             size = self.batch_inputs or max(8, -(-total // (self.jobs * 16)))
             crew = self._ensure_crew()
             batches = _make_batches(jobs, size, portable=False, max_pieces=self.jobs * 8)
-            crew.start(token, _make_batches(jobs, size, portable=True, max_pieces=self.jobs * 8))
-            return PendingScriptChecks(token, batches, shared=(crew.counter, crew.stop, []), crew=crew)
+            slot = crew.start(token, _make_batches(jobs, size, portable=True, max_pieces=self.jobs * 8))
+            counter, stop = crew.slots[slot]
+            return PendingScriptChecks(token, batches, shared=(counter, stop, []), crew=crew, slot=slot)
         if self.start_method == "fork" and threading.active_count() == 1:
             # (Only while the standing workers are busy with other checks not yet collected.)
             # Fork workers for this block alone: they inherit the parsed transactions, so no bytes

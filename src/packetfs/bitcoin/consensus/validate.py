@@ -66,6 +66,12 @@ def _as_txouts(coins: Sequence) -> list[TxOut]:
     return [c if type(c) is TxOut else _new_tuple(TxOut, (c.value, c.script_pubkey)) for c in coins]
 
 
+def script_jobs(block: Block, spent_outputs: Sequence[Sequence], flags: int) -> list[ScriptJob]:
+    """The script checks of every non-coinbase input of ``block`` (one job per transaction)."""
+    txs = block.transactions
+    return [ScriptJob(i, txs[i], _as_txouts(coins), flags) for i, coins in enumerate(spent_outputs, start=1)]
+
+
 def validate_block(
     block: Block | bytes,
     spent_outputs: Sequence[Sequence[TxOut]] | None,
@@ -85,6 +91,7 @@ def validate_block(
     jobs: int | None = None,
     context_free_checked: bool = False,
     while_scripts_run: Callable[[], object] | None = None,
+    scripts: PendingScriptChecks | None = None,
 ) -> BlockValidationResult:
     """Validate ``block`` at ``height`` on ``network``; raise ValidationError naming the broken rule.
 
@@ -100,6 +107,9 @@ def validate_block(
     ``while_scripts_run``: called once every rule but the scripts has passed, before waiting for the
     script verdict, so a caller's own work (which must not depend on the verdict) overlaps the script
     workers instead of following them. Not called if a rule fails; its exceptions propagate.
+    ``scripts``: these very checks, already submitted by the caller (``script_jobs(block,
+    spent_outputs, flags)`` with this block's flags, on ``pool``); they are used instead of submitting
+    again, and cancelled if another rule fails.
     """
     started = time.perf_counter()
     if not isinstance(block, Block):
@@ -111,24 +121,31 @@ def validate_block(
     unchecked: list[str] = []
 
     if spent_outputs is not None:
-        if len(spent_outputs) != max(len(txs) - 1, 0):
-            raise ContextError(
-                f"spent outputs given for {len(spent_outputs)} txs, the block has {len(txs) - 1} non-coinbase txs"
-            )
-        for i, coins in enumerate(spent_outputs, start=1):
-            if len(coins) != txs[i].input_count:
-                raise ContextError(f"tx {i}: {len(coins)} spent outputs for {txs[i].input_count} inputs")
+        try:
+            if len(spent_outputs) != max(len(txs) - 1, 0):
+                raise ContextError(
+                    f"spent outputs given for {len(spent_outputs)} txs, the block has {len(txs) - 1} non-coinbase txs"
+                )
+            for i, coins in enumerate(spent_outputs, start=1):
+                if len(coins) != txs[i].input_count:
+                    raise ContextError(f"tx {i}: {len(coins)} spent outputs for {txs[i].input_count} inputs")
+        except ContextError:
+            if scripts is not None:
+                scripts.cancel()
+            raise
 
     own_pool = None
     pending: PendingScriptChecks | None = None
-    if check_scripts and spent_outputs is not None:
-        if pool is None:
-            pool = own_pool = ScriptCheckPool(jobs if jobs is not None else 1)
-        script_jobs = [
-            ScriptJob(i, txs[i], _as_txouts(coins), flags) for i, coins in enumerate(spent_outputs, start=1)
-        ]
-        # Start the scripts now; every other rule is checked while the workers run.
-        pending = pool.submit(script_jobs)
+    if scripts is not None and not (check_scripts and spent_outputs is not None):
+        scripts.cancel()  # not wanted after all
+    elif check_scripts and spent_outputs is not None:
+        if scripts is not None:
+            pending = scripts
+        else:
+            if pool is None:
+                pool = own_pool = ScriptCheckPool(jobs if jobs is not None else 1)
+            # Start the scripts now; every other rule is checked while the workers run.
+            pending = pool.submit(script_jobs(block, spent_outputs, flags))
     elif check_scripts:
         unchecked.append("scripts: no spent outputs")
     try:
