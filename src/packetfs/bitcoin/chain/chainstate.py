@@ -54,6 +54,49 @@ def _unspendable(script: bytes) -> bool:
     return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
 
 
+def _gather_spent(txs: list, height: int, coin_by_key: Callable[[bytes], Coin | None]) -> tuple:
+    """Every coin a block's transactions spend, read-only (so a failure leaves the UTXO set untouched).
+
+    Outpoints are handled as UTXO database keys (txid || VARINT(vout)), built once and reused to apply.
+    ``coin_by_key`` answers for coins from before the block. Returns (spent coins per non-coinbase tx,
+    their keys, the block's outputs left unspent within it as key -> (tx index, vout), the keys
+    looked up with ``coin_by_key``), or (tx index, input index) of the first input whose coin is
+    missing or already spent."""
+    # Outputs created earlier in the block: key -> (tx index, vout); a Coin is built only if spent.
+    created: dict[bytes, tuple[int, int]] = {}
+    used: set[bytes] = set()
+    spent: list[list[Coin]] = []
+    spent_keys: list[list[bytes]] = []
+    suffix = _VOUT_SUFFIX
+    for tx_index, tx in enumerate(txs):
+        if tx_index:
+            coins = []
+            keys = []
+            for in_index, txin in enumerate(tx.inputs):
+                s = suffix.get(txin[1])
+                key = txin[0] + s if s is not None else outpoint_key(txin[0], txin[1])
+                where = created.pop(key, None)
+                if where is not None:
+                    out = txs[where[0]].outputs[where[1]]
+                    coin = _new_tuple(Coin, (height, where[0] == 0, out.value, out.script_pubkey))
+                elif key not in used:
+                    coin = coin_by_key(key)
+                    used.add(key)
+                else:
+                    coin = None
+                if coin is None:
+                    return tx_index, in_index
+                coins.append(coin)
+                keys.append(key)
+            spent.append(coins)
+            spent_keys.append(keys)
+        txid = tx.txid
+        for vout in range(tx.output_count):
+            s = suffix.get(vout)
+            created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
+    return spent, spent_keys, created, used
+
+
 def _encode_pos(pos: tuple | None) -> bytes:
     if pos is None:
         return b"\x00"
@@ -437,44 +480,13 @@ class Chainstate:
         t0 = time.perf_counter()
         raw, block = self._block_data(entry)
         height = entry.height
-        # Read-only gather of every spent coin, so a failure leaves the UTXO set untouched. Outpoints
-        # are handled as UTXO database keys (txid || VARINT(vout)), built once and reused to apply.
-        # Outputs created earlier in the block: key -> (tx index, vout); a Coin is built only if spent.
-        created: dict[bytes, tuple[int, int]] = {}
-        used: set[bytes] = set()
-        spent: list[list[Coin]] = []
-        spent_keys: list[list[bytes]] = []
-        get_key = self.utxo.get_key
-        suffix = _VOUT_SUFFIX
         txs = block.transactions
-        for tx_index, tx in enumerate(txs):
-            if tx_index:
-                coins = []
-                keys = []
-                for in_index, txin in enumerate(tx.inputs):
-                    s = suffix.get(txin[1])
-                    key = txin[0] + s if s is not None else outpoint_key(txin[0], txin[1])
-                    where = created.pop(key, None)
-                    if where is not None:
-                        out = txs[where[0]].outputs[where[1]]
-                        coin = _new_tuple(Coin, (height, where[0] == 0, out.value, out.script_pubkey))
-                    elif key not in used:
-                        coin = get_key(key)
-                        used.add(key)
-                    else:
-                        coin = None
-                    if coin is None:
-                        raise ValidationError(
-                            "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=tx_index, input=in_index
-                        )
-                    coins.append(coin)
-                    keys.append(key)
-                spent.append(coins)
-                spent_keys.append(keys)
-            txid = tx.txid
-            for vout in range(tx.output_count):
-                s = suffix.get(vout)
-                created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
+        gathered = _gather_spent(txs, height, self.utxo.get_key)
+        if len(gathered) == 2:
+            raise ValidationError(
+                "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=gathered[0], input=gathered[1]
+            )
+        spent, spent_keys, created, used = gathered
         prev = entry.prev
         check_bip30 = enforce_bip30(height, entry.hash, self.params)
         undo: list[bytes] = []
@@ -544,41 +556,23 @@ class Chainstate:
             return
         height = parent.height + 1
         get_key = self.utxo.get_key
-        suffix = _VOUT_SUFFIX
-        txs = block.transactions
-        created: dict[bytes, tuple[int, int]] = {}
-        used: set[bytes] = set()
-        spent: list[list[Coin]] = []
-        for tx_index, tx in enumerate(txs):
-            if tx_index:
-                coins = []
-                for txin in tx.inputs:
-                    s = suffix.get(txin[1])
-                    key = txin[0] + s if s is not None else outpoint_key(txin[0], txin[1])
-                    where = created.pop(key, None)
-                    if where is not None:
-                        out = txs[where[0]].outputs[where[1]]
-                        coin = _new_tuple(Coin, (height, where[0] == 0, out.value, out.script_pubkey))
-                    elif key in used or key in parent_used:
-                        return  # spent twice: the block is invalid, connect_block will say why
-                    else:
-                        where = parent_created.get(key)
-                        if where is not None:
-                            out = parent_txs[where[0]].outputs[where[1]]
-                            if _unspendable(out.script_pubkey):
-                                return
-                            coin = _new_tuple(Coin, (height - 1, where[0] == 0, out.value, out.script_pubkey))
-                        else:
-                            coin = get_key(key)
-                            if coin is None:
-                                return
-                        used.add(key)
-                    coins.append(coin)
-                spent.append(coins)
-            txid = tx.txid
-            for vout in range(tx.output_count):
-                s = suffix.get(vout)
-                created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
+
+        def coin_after_parent(key: bytes) -> Coin | None:
+            # The UTXO set as it will be once the parent is connected.
+            if key in parent_used:
+                return None
+            where = parent_created.get(key)
+            if where is None:
+                return get_key(key)
+            out = parent_txs[where[0]].outputs[where[1]]
+            if _unspendable(out.script_pubkey):
+                return None
+            return _new_tuple(Coin, (height - 1, where[0] == 0, out.value, out.script_pubkey))
+
+        gathered = _gather_spent(block.transactions, height, coin_after_parent)
+        if len(gathered) == 2:
+            return  # a missing or spent coin: the block is invalid, connect_block will say why
+        spent = gathered[0]
         flags = script_flags_for_block(height, block.header.hash, self.params)
         pending = pool.submit(script_jobs(block, spent, flags))
         self._ahead = _ScriptsAhead(block, parent, flags, spent, pending)
