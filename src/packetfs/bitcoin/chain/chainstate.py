@@ -10,6 +10,7 @@ connects whatever stored blocks are left (or the importer feeds them again).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import struct
@@ -95,6 +96,13 @@ def _gather_spent(txs: list, height: int, coin_by_key: Callable[[bytes], Coin | 
             s = suffix.get(vout)
             created[txid + s if s is not None else outpoint_key(txid, vout)] = (tx_index, vout)
     return spent, spent_keys, created, used
+
+
+def _encoder_init() -> None:
+    # The codec's encoder makes reference cycles, so its processes keep the cyclic collector on (an
+    # importer forks them with it paused), and leave alone what they inherited from this process.
+    gc.enable()
+    gc.freeze()
 
 
 def _encode_pos(pos: tuple | None) -> bytes:
@@ -404,7 +412,9 @@ class Chainstate:
         if self._encoder is None:
             # fork is cheapest while this process has no threads; the executor adds one.
             method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-            self._encoder = ProcessPoolExecutor(self.encode_jobs, mp_context=multiprocessing.get_context(method))
+            self._encoder = ProcessPoolExecutor(
+                self.encode_jobs, mp_context=multiprocessing.get_context(method), initializer=_encoder_init
+            )
         self._unstored[entry.hash] = (entry, raw, ctx, self._encoder.submit(encode_block_payload, raw, ctx))
         # Bound the blocks held in memory; validation may run this far ahead of the encoders.
         self._write_encoded(keep=4 * self.encode_jobs + 4)

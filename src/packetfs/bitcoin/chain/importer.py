@@ -7,7 +7,9 @@ already stored are skipped, which makes an interrupted import resumable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import gc
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from ..consensus.errors import ValidationError
@@ -26,6 +28,25 @@ class ImportResult:
     orphans_left: int = 0
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a bulk import, back on afterwards.
+
+    Validating and connecting blocks makes (almost) no reference cycles: a whole import of the bench
+    chain leaves under 200 objects for the collector. Yet with the collector on, its full passes walk
+    the ever-growing UTXO cache again and again (about 1.6 CPU-seconds of a 14-second import), and
+    its young passes run every few hundred allocations. Reference counting frees everything else as
+    before; the importer still runs a young-generation pass at every flush, to bound whatever does
+    form a cycle."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def import_blocks(
     chainstate: Chainstate,
     blocks: Iterable[bytes],
@@ -33,6 +54,16 @@ def import_blocks(
     flush_every: int = 500,
 ) -> ImportResult:
     """Feed raw blocks (any order) to ``chainstate``; ``progress(bytes, inputs)`` after each block."""
+    with cyclic_gc_paused():
+        return _import_blocks(chainstate, blocks, progress, flush_every)
+
+
+def _import_blocks(
+    chainstate: Chainstate,
+    blocks: Iterable[bytes],
+    progress: Callable[[int, int], None] | None,
+    flush_every: int,
+) -> ImportResult:
     result = ImportResult()
     waiting: dict[bytes, list[bytes]] = {}
     since_flush = 0
@@ -82,6 +113,7 @@ def import_blocks(
         accept(raw)
         if since_flush >= flush_every:
             chainstate.flush()
+            gc.collect(1)
             since_flush = 0
     chainstate.flush()
     result.orphans_left = sum(len(v) for v in waiting.values())

@@ -20,6 +20,7 @@ both the fork and the spawn start methods.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -135,6 +136,7 @@ def _forked_worker(conn, counter, stop) -> None:
     """A process forked for one block's checks: it inherited the batches (``_inherited``), takes them
     from the shared counter alongside the caller, and sends back every outcome in one message."""
     token, batches = _inherited  # type: ignore[misc]
+    gc.freeze()  # see _crew_worker
     try:
         conn.send(_run_shared(token, batches, counter, stop))
     finally:
@@ -146,6 +148,9 @@ def _crew_worker(conn, slots, parent: int) -> None:
     (plain data), takes batches from that slot's shared counter alongside the caller, and sends back
     every outcome in one message. Submissions are served in the order they were sent. ``None`` or a
     closed pipe ends it, and so does the parent's death."""
+    # Everything inherited from the parent (its UTXO cache, when forked mid-import) is out of the cyclic
+    # collector's reach: its passes would walk those objects and, by touching them, copy their pages.
+    gc.freeze()
     inbox: list = []
 
     def drain() -> None:
