@@ -244,11 +244,12 @@ class Transaction:
 
     @property
     def input_count(self) -> int:
-        return len(self._in_offsets) if self._buf is not None and self._inputs is None else len(self.inputs)
+        # A parsed tx keeps its input offsets (and never changes), whether or not inputs were built.
+        return len(self._in_offsets) if self._buf is not None else len(self._inputs)
 
     @property
     def output_count(self) -> int:
-        return len(self._out_offsets) if self._buf is not None and self._outputs is None else len(self.outputs)
+        return len(self._out_offsets) if self._buf is not None else len(self._outputs)
 
     @property
     def inputs(self) -> tuple[TxIn, ...]:
