@@ -141,3 +141,23 @@ def test_queued_checks_can_be_cancelled_before_the_ones_ahead_of_them(jobs):
         both = [pool.submit(jobs), pool.submit(jobs)]
         assert [p.result().inputs_verified for p in both] == [91, 91]
         assert pool._crew.workers[0][0].pid == pid and not pool._crew.busy
+
+
+def test_a_worker_dying_with_two_blocks_queued_fails_both_and_the_pool_recovers(jobs):
+    import os
+    import signal
+
+    with ScriptCheckPool(2, start_method="fork", batch_inputs=5) as pool:
+        pool.warm_up()
+        proc = pool._crew.workers[0][0]
+        os.kill(proc.pid, signal.SIGSTOP)  # so it dies with both blocks still in hand
+        first, queued = pool.submit(jobs), pool.submit(jobs)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        with pytest.raises(RuntimeError, match="worker died"):
+            first.result()
+        queued.cancel()  # no error: there is nothing to collect from a dead worker
+        with pytest.raises(RuntimeError, match="cancelled"):
+            queued.result()
+        result = pool.submit(jobs).result()  # a new crew takes over
+        assert result.failure is None and result.inputs_verified == 91

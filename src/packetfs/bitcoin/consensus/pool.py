@@ -344,6 +344,7 @@ class PendingScriptChecks:
         self._cancelled = False
 
     def cancel(self) -> None:
+        """Drop these checks (never raises: a worker that died has nothing left to hand back)."""
         for f in self._futures or ():
             f.cancel()
         self._cancelled = True
@@ -351,7 +352,10 @@ class PendingScriptChecks:
             stop = self._shared[1]
             with stop.get_lock():
                 stop.value = -1  # workers take no further batch
-            self._join_shared()
+            try:
+                self._join_shared()
+            except RuntimeError:
+                pass
         self._release()
 
     def _join_shared(self) -> list:
