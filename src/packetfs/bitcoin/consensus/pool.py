@@ -150,6 +150,9 @@ def _crew_worker(conn, slots, parent: int) -> None:
     closed pipe ends it, and so does the parent's death."""
     # Everything inherited from the parent (its UTXO cache, when forked mid-import) is out of the cyclic
     # collector's reach: its passes would walk those objects and, by touching them, copy their pages.
+    # The collector itself stays as the parent had it: paused when forked by an importer (script
+    # checks make no reference cycles: verifying every input of the bench chain with it off leaves it
+    # nothing), and its young passes are otherwise a measurable share of a worker's time.
     gc.freeze()
     inbox: list = []
 
