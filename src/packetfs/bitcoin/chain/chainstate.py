@@ -55,14 +55,18 @@ def _unspendable(script: bytes) -> bool:
     return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
 
 
+class _MissingCoin(Exception):
+    """An input spends a coin that is missing or already spent: (tx index, input index)."""
+
+
 def _gather_spent(txs: list, height: int, coin_by_key: Callable[[bytes], Coin | None]) -> tuple:
     """Every coin a block's transactions spend, read-only (so a failure leaves the UTXO set untouched).
 
     Outpoints are handled as UTXO database keys (txid || VARINT(vout)), built once and reused to apply.
     ``coin_by_key`` answers for coins from before the block. Returns (spent coins per non-coinbase tx,
     their keys, the block's outputs left unspent within it as key -> (tx index, vout), the keys
-    looked up with ``coin_by_key``), or (tx index, input index) of the first input whose coin is
-    missing or already spent."""
+    looked up with ``coin_by_key``). Raises _MissingCoin for the first input whose coin is missing
+    or already spent."""
     # Outputs created earlier in the block: key -> (tx index, vout); a Coin is built only if spent.
     created: dict[bytes, tuple[int, int]] = {}
     used: set[bytes] = set()
@@ -86,7 +90,7 @@ def _gather_spent(txs: list, height: int, coin_by_key: Callable[[bytes], Coin | 
                 else:
                     coin = None
                 if coin is None:
-                    return tx_index, in_index
+                    raise _MissingCoin(tx_index, in_index)
                 coins.append(coin)
                 keys.append(key)
             spent.append(coins)
@@ -491,12 +495,12 @@ class Chainstate:
         raw, block = self._block_data(entry)
         height = entry.height
         txs = block.transactions
-        gathered = _gather_spent(txs, height, self.utxo.get_key)
-        if len(gathered) == 2:
+        try:
+            spent, spent_keys, created, used = _gather_spent(txs, height, self.utxo.get_key)
+        except _MissingCoin as e:
             raise ValidationError(
-                "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=gathered[0], input=gathered[1]
-            )
-        spent, spent_keys, created, used = gathered
+                "bad-txns-inputs-missingorspent", "input spends a missing or spent output", tx=e.args[0], input=e.args[1]
+            ) from None
         prev = entry.prev
         check_bip30 = enforce_bip30(height, entry.hash, self.params)
         undo: list[bytes] = []
@@ -579,12 +583,15 @@ class Chainstate:
                 return None
             return _new_tuple(Coin, (height - 1, where[0] == 0, out.value, out.script_pubkey))
 
-        gathered = _gather_spent(block.transactions, height, coin_after_parent)
-        if len(gathered) == 2:
-            return  # a missing or spent coin: the block is invalid, connect_block will say why
-        spent = gathered[0]
+        try:
+            spent = _gather_spent(block.transactions, height, coin_after_parent)[0]
+        except _MissingCoin:
+            return  # the block is invalid: connect_block will say why
         flags = script_flags_for_block(height, block.header.hash, self.params)
-        pending = pool.submit(script_jobs(block, spent, flags))
+        try:
+            pending = pool.submit(script_jobs(block, spent, flags))
+        except RuntimeError:
+            return  # a worker died: this block's own checks report it; the next block's are only early
         self._ahead = _ScriptsAhead(block, parent, flags, spent, pending)
         self.stats.scripts_started_early += 1
 
