@@ -6,7 +6,11 @@ import importlib
 import importlib.util
 import sys
 
-MODULES = ("bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain")
+MODULES = (
+    "bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain",
+    "bench.net", "bench.mempool", "bench.sync",
+    "bench.compute", "bench.compiler", "bench.workloads",
+)
 
 
 def main() -> None:

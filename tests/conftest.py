@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
 BLOCKS_DIR = SHARED / "blocks"
 VECTORS_DIR = SHARED / "vectors"
+
+# Helpers shared across test folders (e.g. the bcoin harness) live in tests/support, imported by module name.
+sys.path.insert(0, str(REPO / "tests" / "support"))
 
 
 def _need(path: Path) -> Path:

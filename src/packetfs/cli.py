@@ -17,6 +17,17 @@ BITCOIN_COMMAND_MODULES = (
     "packetfs.bitcoin.storage.cli",
     "packetfs.bitcoin.chain.cli",
     "packetfs.bitcoin.chain.generator_cli",
+    "packetfs.bitcoin.node.sync_cli",
+)
+
+# Modules that define COMMANDS: list[click.Command], added at the top level (`packetfs node`,
+# `packetfs cli`, `packetfs compute`, ...). A module not written yet is skipped.
+TOP_LEVEL_COMMAND_MODULES = (
+    "packetfs.bitcoin.node.cli",
+    "packetfs.bitcoin.rpc.cli",
+    "packetfs.compute.cli",
+    "packetfs.compute.compiler.cli",
+    "packetfs.compute.workloads.cli",
 )
 
 
@@ -31,12 +42,20 @@ def bitcoin() -> None:
     """Bitcoin: parse, analyse, validate and compress real chain data."""
 
 
+def _exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # its parent package is not written yet
+        return False
+
+
 def _register() -> None:
-    for name in BITCOIN_COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue  # that concern has no commands yet
-        for command in importlib.import_module(name).COMMANDS:
-            bitcoin.add_command(command)
+    for modules, group in ((BITCOIN_COMMAND_MODULES, bitcoin), (TOP_LEVEL_COMMAND_MODULES, main)):
+        for name in modules:
+            if not _exists(name):
+                continue  # that concern has no commands yet
+            for command in importlib.import_module(name).COMMANDS:
+                group.add_command(command)
 
 
 _register()
