@@ -18,6 +18,7 @@ BITCOIN_COMMAND_MODULES = (
     "packetfs.bitcoin.chain.cli",
     "packetfs.bitcoin.chain.generator_cli",
     "packetfs.bitcoin.node.sync_cli",
+    "packetfs.bitcoin.swiftsync.cli",
 )
 
 # Modules that define COMMANDS: list[click.Command], added at the top level (`packetfs node`,
