@@ -1,0 +1,43 @@
+"""Protocol constants and per-message limits of the v1 P2P protocol (one home for each number)."""
+
+from __future__ import annotations
+
+PROTOCOL_VERSION = 70016
+MIN_PEER_PROTO_VERSION = 31800  # Core: older peers are disconnected
+SENDHEADERS_VERSION = 70012
+FEEFILTER_VERSION = 70013
+SHORT_IDS_BLOCKS_VERSION = 70014
+WTXID_RELAY_VERSION = 70016
+
+# Service bits.
+NODE_NETWORK = 1
+NODE_BLOOM = 1 << 2
+NODE_WITNESS = 1 << 3
+NODE_COMPACT_FILTERS = 1 << 6
+NODE_NETWORK_LIMITED = 1 << 10
+
+HEADER_SIZE = 24  # magic 4, command 12, length 4, checksum 4
+COMMAND_SIZE = 12
+MAX_PROTOCOL_MESSAGE_LENGTH = 4_000_000  # Core net.h: larger frames disconnect before the payload is read
+MAX_INV_SZ = 50_000
+MAX_HEADERS_RESULTS = 2_000
+MAX_LOCATOR_SZ = 101
+MAX_ADDR_TO_SEND = 1_000
+MAX_SUBVERSION_LENGTH = 256
+MAX_ADDRV2_SIZE = 512
+MAX_BLOCKS_TO_ANNOUNCE = 8
+MAX_GETBLOCKS_RESULTS = 500
+MAX_CMPCTBLOCK_INDEX = 0xFFFF  # BIP152: differential indexes must fit 16 bits
+CMPCTBLOCKS_VERSION = 2
+
+# Inventory types.
+MSG_TX = 1
+MSG_BLOCK = 2
+MSG_FILTERED_BLOCK = 3
+MSG_CMPCT_BLOCK = 4
+MSG_WTX = 5
+MSG_WITNESS_FLAG = 1 << 30
+MSG_WITNESS_BLOCK = MSG_BLOCK | MSG_WITNESS_FLAG
+MSG_WITNESS_TX = MSG_TX | MSG_WITNESS_FLAG
+
+DEFAULT_PORTS = {"mainnet": 8333, "testnet3": 18333, "testnet4": 48333, "signet": 38333, "regtest": 18444}
