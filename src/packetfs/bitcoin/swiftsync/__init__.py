@@ -1,0 +1,19 @@
+"""SwiftSync (Ruben Somsen, 2025): validate the chain up to a height in any order and in parallel.
+
+A hints file says which outputs of each block are still unspent at height H (hints.py, Elias-Fano
+lists per block as in the draft BIP). Every other output is added to a salted SHA-256 aggregate when
+created and every input's spent coin (from undo data) subtracted when spent (aggregate.py); blocks
+need no UTXO set, so they are validated independently (validate.py) on local processes or Ray
+(executor.py). A zero aggregate at H proves the hinted outputs are exactly the UTXO set; anything
+else falls back to ordinary validation (importer.py).
+"""
+
+from .aggregate import CoinHasher, new_salt
+from .executor import LocalExecutor, RayExecutor, make_executor
+from .hints import Hints, SwiftSyncError, build_hints
+from .importer import SwiftSyncResult, swiftsync_import
+
+__all__ = [
+    "CoinHasher", "Hints", "LocalExecutor", "RayExecutor", "SwiftSyncError", "SwiftSyncResult", "build_hints",
+    "make_executor", "new_salt", "swiftsync_import",
+]  # fmt: skip

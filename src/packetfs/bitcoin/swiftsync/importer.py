@@ -1,0 +1,236 @@
+"""SwiftSync import of a Bitcoin Core blocks directory (blk and rev files) with a hints file.
+
+1. Read every block with its undo data; check the headers (proof of work, difficulty, times) in a
+   header tree of our own, so the chainstate is untouched until the result is known.
+2. Blocks 1..H of the best header chain (H = the hints' height) are validated independently, in
+   parallel, with no UTXO lookups (validate.py): each adds the coins the hints say get spent to a
+   salted aggregate and subtracts the coins its inputs spend (from the rev files' undo data).
+3. At H the aggregate must be zero, every block valid and no coinbase txid repeated (BIP30). Then the
+   UTXO set at H is exactly the outputs the hints mark unspent: the blocks, their undo data, the index
+   entries and that UTXO set are written into the chainstate, whose tip becomes H.
+4. Blocks after H (and any other branch) go through ordinary validation (chain.importer).
+
+If anything in 2-3 fails (wrong hints, a wrong or missing undo coin, an invalid block: SwiftSync
+cannot tell these apart) nothing has been written, and the whole directory is imported the ordinary
+way from the chainstate's state before the run: the last point that can be trusted. The result is
+then the same chainstate an ordinary import makes, invalid blocks rejected the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from ..chain.chainstate import Chainstate
+from ..chain.headers import CONNECTED_ONCE, HAVE_DATA, HAVE_UNDO, HeaderTree, IndexEntry
+from ..chain.importer import ImportResult, cyclic_gc_paused, import_blocks
+from ..consensus.errors import ValidationError
+from ..primitives.block import BlockHeader
+from ..primitives.encoding import read_compact_size
+from ..primitives.hashes import hash_to_hex, sha256d
+from ..storage.blockfiles import BlocksDir
+from ..storage.undo import encode_block_undo
+from .aggregate import new_salt
+from .executor import LocalExecutor, RayExecutor
+from .hints import Hints
+from .validate import BlockWork, RangeResult, RangeTask, merge
+
+TASKS_PER_WORKER = 4
+
+
+@dataclass
+class SwiftSyncResult:
+    """What happened: ``mode`` is "swiftsync" (blocks 1..H validated by SwiftSync, the rest the
+    ordinary way), "fallback" (SwiftSync failed, ``fallback_reason`` says why, everything imported
+    the ordinary way) or "ordinary" (SwiftSync not applicable, e.g. a chainstate that is not empty)."""
+
+    mode: str
+    hints_height: int
+    executor: str
+    jobs: int
+    blocks_swiftsync: int = 0
+    inputs_swiftsync: int = 0
+    inputs_script_checked: int = 0
+    utxos_from_hints: int = 0
+    fallback_reason: str | None = None
+    failure: dict | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    ordinary: ImportResult | None = None
+
+    def to_dict(self) -> dict:
+        out = {k: v for k, v in self.__dict__.items() if k != "ordinary"}
+        if self.ordinary is not None:
+            o = self.ordinary
+            out["ordinary"] = {"blocks_seen": o.blocks_seen, "blocks_accepted": o.blocks_accepted,
+                               "blocks_skipped": o.blocks_skipped, "invalid": o.invalid,
+                               "orphans_left": o.orphans_left}  # fmt: skip
+        return out
+
+
+class _Fallback(Exception):
+    """SwiftSync cannot vouch for the chain; import the ordinary way. args[0]: why, args[1]: detail."""
+
+
+def _header_chain(params, records: Sequence[tuple[bytes, bytes | None]], now: int) -> HeaderTree:
+    """A header tree of every block's header whose ancestry is present and valid (any file order)."""
+    tree = HeaderTree(params)
+    waiting: dict[bytes, list[BlockHeader]] = {}
+    for raw, _ in records:
+        if len(raw) >= 80:
+            header = BlockHeader.parse(raw[:80])
+            waiting.setdefault(header.prev_hash, []).append(header)
+    ready = [tree.genesis.hash]
+    while ready:
+        for header in waiting.pop(ready.pop(), ()):
+            try:
+                entry = tree.add_header(header, now=now)
+            except ValidationError:
+                continue  # an invalid header and its descendants are not candidates
+            ready.append(entry.hash)
+    return tree
+
+
+def _split(works: list[BlockWork], parts: int) -> list[list[BlockWork]]:
+    """Consecutive runs of blocks of about equal bytes (the work is about proportional to size)."""
+    total = sum(len(w.raw) for w in works) or 1
+    out: list[list[BlockWork]] = [[]]
+    acc = 0
+    for w in works:
+        if out[-1] and acc >= total * len(out) / parts:
+            out.append([])
+        out[-1].append(w)
+        acc += len(w.raw)
+    return [o for o in out if o]
+
+
+def swiftsync_import(
+    cs: Chainstate,
+    source: BlocksDir,
+    hints: Hints,
+    executor: LocalExecutor | RayExecutor,
+    *,
+    progress: Callable[[str, int, int], None] | None = None,
+    flush_every: int = 500,
+    salt: bytes | None = None,
+) -> SwiftSyncResult:
+    """Import ``source`` into ``cs`` using ``hints`` (see the module docstring).
+
+    ``progress(stage, done, total)`` is called as blocks are read and validated."""
+    result = SwiftSyncResult("swiftsync", hints.height, executor.name, executor.jobs)
+    t0 = time.perf_counter()
+    records = list(source.iter_blocks_with_undo())
+    result.seconds["read"] = time.perf_counter() - t0
+    synced: set[bytes] = set()
+    with cyclic_gc_paused():
+        try:
+            if cs.tip.height != 0:
+                result.mode = "ordinary"
+                raise _Fallback(f"the chainstate is at height {cs.tip.height}; SwiftSync starts from genesis", None)
+            synced = _swiftsync(cs, records, hints, executor, result, progress, salt)
+        except _Fallback as e:
+            if result.mode != "ordinary":
+                result.mode = "fallback"
+            result.fallback_reason, result.failure = e.args[0], e.args[1]
+            synced = set()
+    t = time.perf_counter()
+    rest = [raw for raw, _ in records if sha256d(raw[:80]) not in synced] if synced else [r for r, _ in records]
+    count = [0]
+
+    def ordinary_progress(_nbytes: int, _inputs: int) -> None:
+        count[0] += 1
+        if progress:
+            progress("ordinary", count[0], len(rest))
+
+    result.ordinary = import_blocks(cs, rest, ordinary_progress, flush_every=flush_every)
+    result.seconds["ordinary"] = time.perf_counter() - t
+    result.seconds["total"] = time.perf_counter() - t0
+    return result
+
+
+def _swiftsync(
+    cs: Chainstate,
+    records: list[tuple[bytes, bytes | None]],
+    hints: Hints,
+    executor: LocalExecutor | RayExecutor,
+    result: SwiftSyncResult,
+    progress: Callable[[str, int, int], None] | None,
+    salt: bytes | None,
+) -> set[bytes]:
+    height = hints.height
+    t = time.perf_counter()
+    tree = _header_chain(cs.params, records, cs.now())
+    best = tree.best_header
+    if best.height < height:
+        raise _Fallback(f"the blocks directory's best valid header chain ends at {best.height}, below the hints' {height}", None)
+    chain = list(reversed(list(tree.path(tree.ancestor(best, height), tree.genesis))))
+    by_hash = {sha256d(raw[:80]): (raw, undo) for raw, undo in records if len(raw) >= 80}
+    mtp = tuple(tree.median_time_past(e) for e in [tree.genesis, *chain])
+    works = [
+        BlockWork(e.height, e.hash, *by_hash[e.hash], tuple(hints.for_block(e.height))) for e in chain
+    ]
+    result.seconds["headers"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    salt = salt or new_salt()
+    parts = _split(works, executor.jobs * TASKS_PER_WORKER if executor.jobs > 1 else 1)
+    tasks = [RangeTask(cs.params.name, salt, tuple(p), 0, mtp) for p in parts]
+    partial: list[RangeResult] = []
+    done = 0
+    for r in executor.run(tasks):
+        partial.append(r)
+        done += r.blocks
+        if progress:
+            progress("swiftsync", done, height)
+        if r.failure is not None:
+            break  # no need to validate the rest: the fallback validates everything again
+    total = merge(partial)
+    result.seconds["validate"] = time.perf_counter() - t
+    result.blocks_swiftsync = total.blocks
+    result.inputs_swiftsync = total.inputs
+    result.inputs_script_checked = total.inputs_verified
+    if total.failure is not None:
+        f = total.failure
+        raise _Fallback(f"block {f.height} failed: {f.reason}", f.__dict__)
+    if total.aggregate != 0:
+        raise _Fallback("the aggregate is not zero at the hints' height: wrong hints or wrong undo data",
+                        {"aggregate": f"{total.aggregate:064x}"})  # fmt: skip
+    seen: dict[bytes, int] = {}
+    for h, txid in total.coinbase_txids:
+        if txid in seen:
+            raise _Fallback(f"coinbase txid {hash_to_hex(txid)} repeats at {seen[txid]} and {h} (BIP30)", None)
+        seen[txid] = h
+
+    t = time.perf_counter()
+    _install(cs, chain, works, total)
+    result.utxos_from_hints = len(total.unspent)
+    result.seconds["write"] = time.perf_counter() - t
+    return {cs.params.genesis.header.hash, *(w.block_hash for w in works)}
+
+
+def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult) -> None:
+    """Write blocks 1..H, their undo data, index entries and the UTXO set at H; tip := H; flush once."""
+    # process_headers checks the headers again (in the chainstate's own tree) and marks them dirty,
+    # so the one flush below writes the index entries updated here.
+    cs.process_headers(e.header for e in chain)
+    store = cs.store
+    txindex = cs.txindex
+    entry = cs.tree.genesis
+    for work in works:
+        entry = cs.tree.get(work.block_hash)
+        if entry is None or entry.height != work.height:
+            raise ValueError(f"header of block {hash_to_hex(work.block_hash)} was not accepted by the chainstate")
+        entry.block_pos = store.put_block(work.raw)
+        if txindex is not None:
+            txindex.add_block(work.raw)
+        entry.tx_count = read_compact_size(work.raw, 80)[0]
+        # A block with only its coinbase spends nothing: its undo record is the empty CBlockUndo.
+        undo = work.undo if work.undo is not None else encode_block_undo([])
+        entry.undo_pos = store.put_undo(work.block_hash, entry.prev.hash, undo)  # type: ignore[union-attr]
+        entry.status |= HAVE_DATA | HAVE_UNDO | CONNECTED_ONCE
+    add = cs.utxo.add
+    for txid, vout, coin in total.unspent:
+        add(txid, vout, coin)
+    cs.tip = entry
+    cs.flush()
+

@@ -1,0 +1,190 @@
+"""Validating blocks below the hints' height, independently of each other (the executors' work).
+
+A block needs only itself, its undo data (the coins its inputs spend), its hints and the chain's
+median times past: no UTXO set. Everything Core checks when it connects the block is checked here
+(``validate_block`` with the undo coins: scripts under the block's flags, fees and amounts, sigops,
+coinbase amount and maturity, BIP68/BIP113 locks, the witness commitment, signet solutions), plus
+what only SwiftSync needs: each undo coin was created before it is spent (an earlier block, or an
+earlier transaction of this block). Whether each coin really exists, with exactly that height, flag,
+amount and script, and is spent once, is what the aggregate settles at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..chain.signet import check_signet_solution
+from ..consensus.block_rules import check_witness_commitment
+from ..consensus.errors import ContextError, ValidationError
+from ..consensus.params import get_params
+from ..consensus.validate import validate_block
+from ..errors import PacketFSError
+from ..primitives.block import Block
+from ..storage.undo import Coin, decode_block_undo
+from ..storage.utxo import is_unspendable
+from .aggregate import MODULUS, CoinHasher
+
+
+# Rules validate_block leaves to others here: the header tree checks difficulty and future times when
+# the headers are added, and BIP30 is the duplicate-coinbase check over the whole range (importer.py).
+_CHECKED_ELSEWHERE = ("bad-diffbits", "time-too-new", "bad-txns-BIP30")
+
+
+@dataclass(frozen=True)
+class BlockWork:
+    """One block to validate: its height and expected hash, raw bytes, CBlockUndo bytes (None if the
+    blocks directory had none) and the hints' unspent output numbers."""
+
+    height: int
+    block_hash: bytes
+    raw: bytes
+    undo: bytes | None
+    unspent: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RangeTask:
+    """Consecutive blocks for one worker, and what every block needs from the chain: the network, the
+    salt, and ``mtp[h]`` = median time past of the block at height h, for h from ``mtp_base``."""
+
+    network: str
+    salt: bytes
+    blocks: tuple[BlockWork, ...]
+    mtp_base: int
+    mtp: tuple[int, ...]
+
+
+@dataclass
+class BlockFailure:
+    height: int
+    block_hash: str
+    reason: str
+    detail: str
+
+
+@dataclass
+class RangeResult:
+    """A task's outcome: the partial aggregate (mod 2**256), the coins the hints mark unspent, as
+    (height, txid, vout, Coin) in block order, each block's coinbase txid (for the duplicate-coinbase
+    check BIP30 needs), counts, and the first failure if any (then the rest is incomplete)."""
+
+    first_height: int
+    aggregate: int = 0
+    unspent: list[tuple[bytes, int, Coin]] = field(default_factory=list)
+    coinbase_txids: list[tuple[int, bytes]] = field(default_factory=list)
+    blocks: int = 0
+    txs: int = 0
+    inputs: int = 0
+    inputs_verified: int = 0
+    added: int = 0
+    failure: BlockFailure | None = None
+
+
+def validate_range(task: RangeTask) -> RangeResult:
+    """Validate every block of ``task``, stopping at the first failure."""
+    params = get_params(task.network)
+    hasher = CoinHasher(task.salt)
+    result = RangeResult(first_height=task.blocks[0].height if task.blocks else 0)
+    base, mtp = task.mtp_base, task.mtp
+
+    def mtp_at(h: int) -> int:
+        return mtp[h - base]
+
+    for work in task.blocks:
+        try:
+            _validate_one(work, params, hasher, mtp_at, result)
+        except (ValidationError, ContextError, PacketFSError, ValueError) as e:
+            result.failure = BlockFailure(
+                work.height, work.block_hash[::-1].hex(), getattr(e, "reason", type(e).__name__), str(e)
+            )
+            break
+    result.aggregate %= MODULUS
+    return result
+
+
+def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: RangeResult) -> None:
+    height = work.height
+    block = Block.from_bytes(work.raw)
+    if block.hash != work.block_hash:
+        raise ValidationError("swiftsync-wrong-block", "block bytes do not hash to the header chain's block")
+    txs = block.transactions
+    if len(txs) > 1 and work.undo is None:
+        raise ValidationError("swiftsync-missing-undo", "no undo data for a block that spends coins")
+    spent = decode_block_undo(work.undo) if work.undo is not None else []
+    if len(spent) != len(txs) - 1:
+        raise ValidationError("swiftsync-bad-undo", f"undo data for {len(spent)} txs, the block has {len(txs) - 1}")
+    # A coin must exist before it is spent: from an earlier block, or an earlier tx of this block.
+    earlier: set[bytes] = {txs[0].txid}
+    for tx_index in range(1, len(txs)):
+        tx = txs[tx_index]
+        coins = spent[tx_index - 1]
+        if len(coins) != tx.input_count:
+            raise ValidationError("swiftsync-bad-undo", f"tx {tx_index}: {len(coins)} coins for {tx.input_count} inputs")
+        for in_index, (txin, coin) in enumerate(zip(tx.inputs, coins)):
+            if coin.height > height or (coin.height == height and txin.prev_txid not in earlier):
+                raise ValidationError(
+                    "swiftsync-coin-not-yet-created", f"undo coin of height {coin.height} spent at {height}",
+                    tx=tx_index, input=in_index,
+                )  # fmt: skip
+        earlier.add(tx.txid)
+    check_witness_commitment(block, height >= params.segwit_height)
+    if params.signet_challenge is not None:
+        check_signet_solution(block, params.signet_challenge)
+    checked = validate_block(
+        block, spent, height, params,
+        prev_mtp=mtp_at(height - 1), mtp_at=mtp_at,
+        check_pow=False,  # the header chain was checked (proof of work, difficulty, times) up front
+        output_exists=None,  # BIP30: duplicate coinbase txids are checked across all blocks instead
+        jobs=1,
+    )  # fmt: skip
+    # The aggregate: + every created coin the hints say gets spent, - every coin an input spends.
+    unspent = work.unspent
+    u = 0
+    n_unspent = len(unspent)
+    agg = 0
+    number = 0
+    coin_hash = hasher.coin
+    for tx_index, tx in enumerate(txs):
+        txid = tx.txid
+        coinbase = tx_index == 0
+        for vout, out in enumerate(tx.outputs):
+            script = out.script_pubkey
+            if is_unspendable(script):
+                continue
+            if u < n_unspent and unspent[u] == number:
+                result.unspent.append((txid, vout, Coin(height, coinbase, out.value, bytes(script))))
+                u += 1
+            else:
+                agg += coin_hash(txid, vout, height, coinbase, out.value, script)
+                result.added += 1
+            number += 1
+        if tx_index:
+            for txin, coin in zip(tx.inputs, spent[tx_index - 1]):
+                agg -= coin_hash(txin.prev_txid, txin.prev_index, coin.height, coin.coinbase, coin.value,
+                                 coin.script_pubkey)  # fmt: skip
+    if u != n_unspent:
+        raise ValidationError("swiftsync-bad-hints", f"hint {unspent[u]} is beyond the block's {number} outputs")
+    result.aggregate += agg
+    result.coinbase_txids.append((height, txs[0].txid))
+    result.blocks += 1
+    result.txs += len(txs)
+    result.inputs += checked.inputs
+    result.inputs_verified += checked.inputs_verified
+    left = [u for u in checked.unchecked if not u.startswith(_CHECKED_ELSEWHERE)]
+    if left:
+        raise ValidationError("swiftsync-unchecked", f"rules left unchecked: {left}")
+
+
+def merge(results: Sequence[RangeResult]) -> RangeResult:
+    """Sum partial results (in height order) into one."""
+    total = RangeResult(first_height=min((r.first_height for r in results), default=0))
+    for r in sorted(results, key=lambda r: r.first_height):
+        total.aggregate = (total.aggregate + r.aggregate) % MODULUS
+        total.unspent.extend(r.unspent)
+        total.coinbase_txids.extend(r.coinbase_txids)
+        for name in ("blocks", "txs", "inputs", "inputs_verified", "added"):
+            setattr(total, name, getattr(total, name) + getattr(r, name))
+        if r.failure is not None and (total.failure is None or r.failure.height < total.failure.height):
+            total.failure = r.failure
+    return total
