@@ -10,6 +10,7 @@ connects whatever stored blocks are left (or the importer feeds them again).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -28,9 +29,11 @@ from ..consensus.errors import ValidationError
 from ..consensus.params import ChainParams, enforce_bip30, get_params, script_flags_for_block
 from ..consensus.pool import PendingScriptChecks, ScriptCheckPool
 from ..consensus.validate import script_jobs, validate_block
+from ..errors import PacketFSError
 from ..primitives.block import Block, BlockHeader
 from ..primitives.hashes import hash_to_hex, sha256d
 from ..storage.blockstore import BlockStore, encode_block_payload
+from ..storage.datadir_lock import DatadirLock
 from ..storage.undo import Coin, decode_block_undo, encode_block_undo
 from ..storage.utxo import _VOUT_SUFFIX, UtxoSet, outpoint_key
 from .headers import (
@@ -53,6 +56,10 @@ _META_NETWORK = b"network"
 def _unspendable(script: bytes) -> bool:
     # Core never adds these to the UTXO set (CScript::IsUnspendable).
     return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
+
+
+class ChainstateError(PacketFSError, ValueError):
+    """A chainstate that cannot be opened or used as asked (missing, another network, inconsistent)."""
 
 
 class _MissingCoin(Exception):
@@ -164,19 +171,85 @@ class Chainstate:
         map_size: int = 64 << 30,
         now: Callable[[], int] | None = None,
         encode_jobs: int | None = None,
+        readonly: bool = False,
     ):
+        """``readonly``: a view of the last flushed state that never writes (no lock, no flush): what
+        ``chain-info`` opens, also beside a process writing the datadir. Otherwise the datadir's
+        lock is taken (DatadirInUseError if another process holds it) and held until ``close``."""
         self.params = get_params(network)
         self.datadir = Path(datadir)
-        self.datadir.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(
-            str(self.datadir / "chainstate"), map_size=map_size, max_dbs=8, subdir=True, sync=True, metasync=True
-        )
-        self._index_db = self.env.open_db(b"index")
-        self._meta_db = self.env.open_db(b"meta")
+        self.readonly = readonly
+        self._lock: DatadirLock | None = None
+        self._snapshot: lmdb.Transaction | None = None
+        if readonly:
+            if not (self.datadir / "chainstate").is_dir():
+                raise ChainstateError(f"{self.datadir} holds no chainstate")
+            # One read transaction for the whole view: index, tip and coins of the same commit, even
+            # while another process flushes.
+            self.env = lmdb.open(
+                str(self.datadir / "chainstate"), max_dbs=8, subdir=True, readonly=True, create=False
+            )
+            try:
+                self._index_db = self.env.open_db(b"index", create=False)
+                self._meta_db = self.env.open_db(b"meta", create=False)
+                self.env.open_db(b"coins", create=False)
+                self.env.open_db(b"coins_meta", create=False)
+            except lmdb.NotFoundError:
+                self.env.close()
+                raise ChainstateError(f"{self.datadir}: chainstate was never written") from None
+            # A read transaction sees only the databases opened before it began.
+            self._has_txindex = True
+            for name in (b"tx_loc", b"tx_at", b"seq_block"):
+                try:
+                    self.env.open_db(name, create=False)
+                except lmdb.NotFoundError:
+                    self._has_txindex = False
+            self._snapshot = self.env.begin(buffers=False)
+        else:
+            self._lock = DatadirLock(self.datadir).acquire()
+            try:
+                self.env = lmdb.open(
+                    str(self.datadir / "chainstate"), map_size=map_size, max_dbs=8, subdir=True, sync=True,
+                    metasync=True,
+                )
+            except BaseException:
+                self._lock.release()
+                raise
+            self._index_db = self.env.open_db(b"index")
+            self._meta_db = self.env.open_db(b"meta")
+        try:
+            self._open(cache_bytes, jobs, assumevalid, store_mode, now, encode_jobs)
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _abandon(self) -> None:
+        """Let go of everything opened so far, writing nothing (a failed open)."""
+        if self._snapshot is not None:
+            self._snapshot.abort()
+            self._snapshot = None
+        store = getattr(self, "store", None)
+        if store is not None:
+            store.close()
+        self.env.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _open(
+        self,
+        cache_bytes: int,
+        jobs: int | None,
+        assumevalid: bytes | None,
+        store_mode: str,
+        now: Callable[[], int] | None,
+        encode_jobs: int | None,
+    ) -> None:
         self._check_network()
-        self.utxo = UtxoSet(self.env, cache_bytes=cache_bytes)
+        self.utxo = UtxoSet(self.env, cache_bytes=cache_bytes, snapshot=self._snapshot)
         # In codec mode the tx index is the codec's chain context: prevout txids become (seq, position).
-        self.txindex = ChainTxIndex(self.env) if store_mode == "codec" else None
+        use_txindex = store_mode == "codec" and (self._snapshot is None or self._has_txindex)
+        self.txindex = ChainTxIndex(self.env) if use_txindex else None
         self.store = BlockStore(
             self.datadir / "blocks", network=self.params.name, mode=store_mode, codec_context=self.txindex
         )
@@ -208,12 +281,17 @@ class Chainstate:
 
     # ------------------------------------------------------------------ persistence
     def _check_network(self) -> None:
+        if self._snapshot is not None:
+            stored = self._snapshot.get(_META_NETWORK, db=self._meta_db)
+            if stored is not None and stored.decode() != self.params.name:
+                raise ChainstateError(f"{self.datadir} holds a {stored.decode()} chainstate, not {self.params.name}")
+            return
         with self.env.begin(write=True, db=self._meta_db) as txn:
             stored = txn.get(_META_NETWORK)
             if stored is None:
                 txn.put(_META_NETWORK, self.params.name.encode())
             elif stored.decode() != self.params.name:
-                raise ValueError(f"{self.datadir} holds a {stored.decode()} chainstate, not {self.params.name}")
+                raise ChainstateError(f"{self.datadir} holds a {stored.decode()} chainstate, not {self.params.name}")
 
     def _serialize_entry(self, e: IndexEntry) -> bytes:
         return b"".join(
@@ -227,8 +305,8 @@ class Chainstate:
 
     def _load_index(self) -> None:
         rows = []
-        with self.env.begin(db=self._index_db) as txn:
-            for _, value in txn.cursor():
+        with self._read_txn() as txn:
+            for _, value in txn.cursor(db=self._index_db):
                 height, tx_count, status = struct.unpack_from("<IIB", value, 80)
                 rows.append((height, value, tx_count, status))
         rows.sort(key=lambda r: r[0])
@@ -251,7 +329,7 @@ class Chainstate:
         best = self.utxo.best_block
         if best is None:
             self.tip = self.tree.genesis
-            if not self.tip.status & HAVE_DATA:
+            if not self.tip.status & HAVE_DATA and not self.readonly:
                 raw = self.params.genesis.serialize()
                 self.tip.block_pos = self.store.put_block(raw)
                 if self.txindex is not None:
@@ -266,8 +344,15 @@ class Chainstate:
                 raise ValueError(f"chainstate tip {hash_to_hex(best)} is not in the block index")
             self.tip = tip
 
+    def _read_txn(self) -> contextlib.AbstractContextManager[lmdb.Transaction]:
+        if self._snapshot is not None:
+            return contextlib.nullcontext(self._snapshot)
+        return self.env.begin()
+
     def flush(self) -> None:
         """Make everything so far durable, atomically."""
+        if self.readonly:
+            return
         self._write_encoded(keep=0)
         self.store.sync()
         dirty = [self.tree.entries[h] for h in self._dirty]
@@ -286,16 +371,17 @@ class Chainstate:
             self.txindex.written()
 
     def close(self) -> None:
-        self.flush()
-        self._drop_ahead()
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
-        if self._encoder is not None:
-            self._encoder.shutdown(wait=True, cancel_futures=True)
-            self._encoder = None
-        self.store.close()
-        self.env.close()
+        try:
+            self.flush()
+        finally:
+            self._drop_ahead()
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+            if self._encoder is not None:
+                self._encoder.shutdown(wait=True, cancel_futures=True)
+                self._encoder = None
+            self._abandon()
 
     def __enter__(self) -> Chainstate:
         return self
@@ -643,8 +729,16 @@ class Chainstate:
         self._dirty.add(entry.hash)
 
     # ------------------------------------------------------------------ queries
-    def info(self) -> dict:
+    def utxo_digest(self) -> bytes:
+        """sha256d of the UTXO set serialized as Core's hash_serialized_3 (see UtxoSet.digest and
+        docs/utxo-digest.md), in hash byte order: equal digests mean the same coins, pending changes
+        included. Display it with ``hash_to_hex`` (reversed, as Core prints it)."""
+        return self.utxo.digest()
+
+    def info(self, *, digest: bool = True) -> dict:
+        """What ``chain-info`` prints; ``digest=False`` skips ``utxo_digest`` (it reads every coin)."""
         coins, amount = self.utxo.stats()
+        extra = {"utxo_digest": hash_to_hex(self.utxo_digest())} if digest else {}
         return {
             "network": self.params.name,
             "height": self.tip.height,
@@ -653,6 +747,7 @@ class Chainstate:
             "headers": self.tree.best_header.height,
             "utxo_count": coins,
             "utxo_total_amount": amount,
+            **extra,
             "disk_bytes_blocks": _du(self.datadir / "blocks"),
             "disk_bytes_chainstate": _du(self.datadir / "chainstate"),
         }
@@ -677,17 +772,22 @@ class Chainstate:
 def read_network(datadir: str | Path) -> str:
     """The network an existing chainstate was created for."""
     path = Path(datadir) / "chainstate"
-    if not path.exists():
-        raise ValueError(f"{datadir} holds no chainstate")
-    env = lmdb.open(str(path), max_dbs=8, readonly=True, lock=False)
+    if not path.is_dir():
+        raise ChainstateError(f"{datadir} holds no chainstate")
+    # A reader with LMDB's lock table, so a writer in another process never reuses pages under it.
+    env = lmdb.open(str(path), max_dbs=8, readonly=True, create=False)
     try:
-        db = env.open_db(b"meta", create=False)
-        with env.begin(db=db) as txn:
-            value = txn.get(_META_NETWORK)
+        try:
+            db = env.open_db(b"meta", create=False)
+        except lmdb.NotFoundError:
+            value = None
+        else:
+            with env.begin(db=db) as txn:
+                value = txn.get(_META_NETWORK)
     finally:
         env.close()
     if value is None:
-        raise ValueError(f"{datadir}: chainstate has no network record")
+        raise ChainstateError(f"{datadir}: chainstate has no network record")
     return value.decode()
 
 

@@ -125,7 +125,7 @@ def chain_info_command(datadir: Path, as_json: bool) -> None:
 
     try:
         network = read_network(datadir)
-        with Chainstate(datadir, network, jobs=1) as cs:
+        with Chainstate(datadir, network, jobs=1, readonly=True) as cs:
             info = cs.info()
     except (PacketFSError, OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)

@@ -24,12 +24,17 @@ but must never be used by two at once).
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import heapq
+import struct
 from collections.abc import Callable, Iterator
 from typing import NamedTuple
 
 import lmdb
 
 from ..errors import PacketFSError, ParseError
+from ..primitives.encoding import compact_size
 from .compressor import (
     MAX_SCRIPT_SIZE,
     read_compressed_amount,
@@ -58,6 +63,7 @@ _VOUT_SUFFIX: dict[int, bytes] = {i: varint(i) for i in range(_SUFFIX_CACHE)}
 _MISSING = object()
 _POW10 = tuple(10**e for e in range(10))
 _new_tuple = tuple.__new__
+_COIN_HEAD = struct.Struct("<IIq")  # vout, height*2 + coinbase, value (Core's TxOutSer)
 # Approximate CPython bytes per cache entry beyond the script: key object, Coin tuple, value int, script
 # bytes header, dict slot and dirty/fresh set slots (~370 measured with tracemalloc on 3.11 for a fresh
 # coin; a clean coin read from disk costs less). Tests check it within a factor of 2.
@@ -201,7 +207,16 @@ def _entry_cost(coin: Coin | None) -> int:
 class UtxoSet:
     """Coins keyed by outpoint, cached in memory and flushed to LMDB atomically."""
 
-    def __init__(self, env: lmdb.Environment, *, db_name: bytes = b"coins", cache_bytes: int = 256 << 20):
+    def __init__(
+        self,
+        env: lmdb.Environment,
+        *,
+        db_name: bytes = b"coins",
+        cache_bytes: int = 256 << 20,
+        snapshot: lmdb.Transaction | None = None,
+    ):
+        """``snapshot``: a read transaction of ``env`` that every read uses (a read-only view of one
+        committed state, e.g. while another process writes the environment); such a set is not flushed."""
         if cache_bytes <= 0:
             raise ValueError("cache_bytes must be positive")
         self.env = env
@@ -217,10 +232,16 @@ class UtxoSet:
         self._usage = 0
         self._rtxn: lmdb.Transaction | None = None
         self._rget: Callable[[bytes], bytes | None] | None = None
-        with env.begin(db=self._meta) as txn:
-            best = txn.get(_META_BEST)
-            count = txn.get(_META_COUNT)
-            total = txn.get(_META_TOTAL)
+        self._snapshot = snapshot
+        if snapshot is not None:
+            best = snapshot.get(_META_BEST, db=self._meta)
+            count = snapshot.get(_META_COUNT, db=self._meta)
+            total = snapshot.get(_META_TOTAL, db=self._meta)
+        else:
+            with env.begin(db=self._meta) as txn:
+                best = txn.get(_META_BEST)
+                count = txn.get(_META_COUNT)
+                total = txn.get(_META_TOTAL)
         self._best_disk: bytes | None = best
         self._best: bytes | None = best
         self._count: int | None = int.from_bytes(count, "little") if count is not None else None
@@ -231,8 +252,12 @@ class UtxoSet:
         # One read transaction for all lookups until the next flush: beginning one per lookup would
         # cost more than the lookup itself.
         if self._rget is None:
-            self._rtxn = self.env.begin(db=self._db, buffers=False)
-            self._rget = self._rtxn.get
+            if self._snapshot is not None:
+                snap, db = self._snapshot, self._db
+                self._rget = lambda key: snap.get(key, db=db)
+            else:
+                self._rtxn = self.env.begin(db=self._db, buffers=False)
+                self._rget = self._rtxn.get
         return self._rget
 
     def refresh(self) -> None:
@@ -464,6 +489,8 @@ class UtxoSet:
         once: if the LMDB map is full, the map is grown and the whole transaction redone. ``keep_cache``: keep clean
         entries in memory afterwards (default: keep them unless the cache is over its budget).
         """
+        if self._snapshot is not None:
+            raise UtxoError("a UTXO set opened on a read snapshot cannot be flushed")
         dirty = self._dirty
         cache = self._cache
         encoded: list[tuple[bytes, bytes | None]] = []
@@ -525,27 +552,67 @@ class UtxoSet:
                 extra(txn)
 
     # ------------------------------------------------------------------ whole-set views
-    def __iter__(self) -> Iterator[tuple[bytes, int, Coin]]:
-        """Every unspent coin as (txid, vout, coin): disk order, overlaid with the cache, then new coins."""
+    def _read_txn(self) -> contextlib.AbstractContextManager[lmdb.Transaction]:
+        if self._snapshot is not None:
+            return contextlib.nullcontext(self._snapshot)
+        return self.env.begin(db=self._db, buffers=False)
+
+    def items(self) -> Iterator[tuple[bytes, Coin]]:
+        """Every unspent coin as (database key, coin) in key order, pending changes included: the disk
+        cursor merged with the cache's new coins, cached spends and changes overlaid."""
         dirty = self._dirty
         cache = self._cache
-        seen: set[bytes] = set()
-        with self.env.begin(db=self._db, buffers=False) as txn:
-            for key, raw in txn.cursor():
-                if key in dirty:
-                    seen.add(key)
-                    coin = cache[key]
-                    if coin is None:
+        db = self._db
+
+        def from_disk() -> Iterator[tuple[bytes, Coin]]:
+            with self._read_txn() as txn:
+                for key, raw in txn.cursor(db=db):
+                    if key in dirty:
                         continue
-                else:
-                    coin = _decode_stored(key, raw)
-                txid, vout = decode_outpoint_key(key)
-                yield txid, vout, coin
-        for key in sorted(dirty - seen):
-            coin = cache[key]
+                    yield key, _decode_stored(key, raw)
+
+        pending = sorted((k, cache[k]) for k in dirty)
+        for key, coin in heapq.merge(from_disk(), pending, key=lambda kv: kv[0]):
             if coin is not None:
-                txid, vout = decode_outpoint_key(key)
-                yield txid, vout, coin
+                yield key, coin
+
+    def __iter__(self) -> Iterator[tuple[bytes, int, Coin]]:
+        """Every unspent coin as (txid, vout, coin), in database key order, pending changes included."""
+        for key, coin in self.items():
+            txid, vout = decode_outpoint_key(key)
+            yield txid, vout, coin
+
+    def digest(self) -> bytes:
+        """A hash of the whole UTXO set, as Core's ``gettxoutsetinfo`` hash_serialized_3 builds it:
+        sha256d over, for each coin in outpoint order (txid bytes, then vout as a number),
+        txid || uint32 vout || uint32 (height*2 + coinbase) || int64 value || CompactSize(len(script))
+        || script, all little-endian. Returned in hash byte order (display it reversed, as Core
+        does). Pending changes are included. See docs/utxo-digest.md."""
+        h = hashlib.sha256()
+        update = h.update
+        pack = _COIN_HEAD.pack
+        group: list[tuple[int, Coin]] = []
+        group_txid = b""
+
+        def emit() -> None:
+            # Database keys order vouts by their VARINT bytes, which is not numeric order past 16511.
+            if len(group) > 1:
+                group.sort(key=lambda vc: vc[0])
+            for vout, (height, coinbase, value, script) in group:
+                update(group_txid)
+                update(pack(vout, height * 2 + (1 if coinbase else 0), value))
+                update(compact_size(len(script)))
+                update(script)
+            group.clear()
+
+        for key, coin in self.items():
+            txid = key[:32]
+            if txid != group_txid:
+                emit()
+                group_txid = txid
+            group.append((read_varint(key, 32, UINT32_MAX)[0], coin))
+        emit()
+        return hashlib.sha256(h.digest()).digest()
 
     def _scan_stats(self) -> tuple[int, int]:
         n = 0
@@ -571,7 +638,7 @@ class UtxoSet:
 
     def disk_count(self) -> int:
         """Entries in the LMDB database now (flushed state only)."""
-        with self.env.begin(db=self._db) as txn:
+        with self._read_txn() as txn:
             return txn.stat(self._db)["entries"]
 
     def close(self) -> None:
