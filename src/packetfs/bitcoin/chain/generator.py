@@ -104,6 +104,15 @@ _INPUT_SIGOPS = {
 _LEGACY_KINDS = frozenset(("p2pkh", "p2sh_multisig"))  # their signatures are part of the txid
 _BLOCK_WEIGHT_BUDGET = MAX_BLOCK_WEIGHT - 40_000  # room for the header and a large coinbase
 _BLOCK_SIGOPS_BUDGET = MAX_BLOCK_SIGOPS_COST - 2_000
+# bcoin 1.0.2's regtest activates segwit by BIP9 signalling only (bit 1, 144-block windows, threshold 108):
+# with every block signalling it is STARTED at 144, LOCKED_IN at 288 and ACTIVE at 432, the earliest.
+BCOIN_SEGWIT_HEIGHT = 432
+BCOIN_SEGWIT_BIT = 1 << 1
+# Kinds whose spends need no witness: the only ones a bcoin-compatible chain spends before segwit is active.
+LEGACY_SPEND_KINDS = ("p2pkh", "p2sh_multisig")
+# bcoin enforces P2SH (and so verifies witness programs) only for blocks timed after its BIP16 switch
+# (1333238400 on every network); a bcoin-compatible chain's timestamps start past it, at a fixed time.
+BCOIN_COMPATIBLE_START_TIME = 1_700_000_000
 
 
 class GeneratorError(ValueError):
@@ -252,6 +261,11 @@ class ChainGenerator:
     chains), ``max_inputs_per_tx`` / ``max_outputs_per_tx`` (caps on the profile's tails),
     ``coinbase_outputs`` (wallet outputs per coinbase while coins mature; default from the
     expected inputs per block).
+
+    ``bcoin_compatible``: a chain valid under bcoin 1.0.2's regtest rules as well as Core's: every block
+    signals version bit 1 (so bcoin activates segwit at 432), and below height 432 no block carries witness
+    data (only P2PKH / P2SH-multisig coins are spent, coinbases have no witness commitment); outputs of
+    every kind are still created there, and spent, witness and taproot included, from 432 on.
     """
 
     def __init__(
@@ -264,6 +278,7 @@ class ChainGenerator:
         max_inputs_per_tx: int = 500,
         max_outputs_per_tx: int = 500,
         coinbase_outputs: int | None = None,
+        bcoin_compatible: bool = False,
     ):
         self.profile = load_profile(profile)
         p = self.profile
@@ -307,6 +322,10 @@ class ChainGenerator:
         if coinbase_outputs < 1:
             raise GeneratorError("coinbase_outputs must be >= 1")
         self.coinbase_outputs = coinbase_outputs
+        self.bcoin_compatible = bcoin_compatible
+        self.block_version = BLOCK_VERSION | BCOIN_SEGWIT_BIT if bcoin_compatible else BLOCK_VERSION
+        # Heights below this spend only coins that need no witness (0: witness spends from the start).
+        self.witness_height = BCOIN_SEGWIT_HEIGHT if bcoin_compatible else 0
         self._pools = {k: _KindPool() for k in KINDS}
         self._pool_size = 0
         self._immature: deque[tuple[int, list[_Utxo]]] = deque()
@@ -316,7 +335,7 @@ class ChainGenerator:
         genesis = genesis_block("regtest")
         self.height = 0
         self.tip = genesis.header.hash
-        self._times = [genesis.header.time]
+        self._times = [BCOIN_COMPATIBLE_START_TIME if bcoin_compatible else genesis.header.time]
         self.stats = {"blocks": 0, "transactions": 0, "inputs": 0, "outputs": 0, "bytes": 0}
 
     # -------------------------------------------------------------------------- public
@@ -338,7 +357,7 @@ class ChainGenerator:
         if height > COINBASE_MATURITY:
             low_water = 2 * self.expected_inputs_per_block
             for _ in range(self.txs_per_block):
-                if self._pool_size == 0:
+                if self._spendable_size(height) == 0:
                     break
                 built = self._build_tx(height, grow=self._pool_size < low_water)
                 tx, coins, fee, tx_sigops = built
@@ -359,7 +378,7 @@ class ChainGenerator:
         all_txs = [coinbase, *txs]
         time = self._next_time()
         header = BlockHeader(
-            BLOCK_VERSION, self.tip, merkle_root([t.txid for t in all_txs])[0], time, REGTEST_BITS, 0
+            self.block_version, self.tip, merkle_root([t.txid for t in all_txs])[0], time, REGTEST_BITS, 0
         )
         header = regrind(header)
         raw = b"".join([header.serialize(), compact_size(len(all_txs))] + [t.serialize() for t in all_txs])
@@ -407,10 +426,19 @@ class ChainGenerator:
         self._pools[u.script.kind].add(u)
         self._pool_size += 1
 
+    def _spendable_size(self, height: int) -> int:
+        if height >= self.witness_height:
+            return self._pool_size
+        return sum(self._pools[k].size for k in LEGACY_SPEND_KINDS)
+
     def _take_coin(self, height: int) -> _Utxo:
         kind = self._in_kinds.draw(self._r())
         pool = self._pools[kind]
-        if pool.size == 0:
+        if height < self.witness_height:
+            if kind not in LEGACY_SPEND_KINDS or pool.size == 0:
+                # bcoin-compatible, before segwit: only coins spent without a witness (the largest pool).
+                pool = max((self._pools[k] for k in LEGACY_SPEND_KINDS), key=lambda p: p.size)
+        elif pool.size == 0:
             # No coin of the wanted kind: draw again among the kinds that have coins, by the same
             # shares, so the shortfall spreads like the mix (the largest pool if none has a share).
             dist = self._in_kinds
@@ -539,7 +567,7 @@ class ChainGenerator:
     # ------------------------------------------------------------------ transactions
     def _build_tx(self, height: int, grow: bool) -> tuple[Transaction, list[_Utxo], int, int]:
         n_in = self._draw_count(self._in_counts, self.max_inputs_per_tx)
-        n_in = min(n_in, self._pool_size)
+        n_in = min(n_in, self._spendable_size(height))
         n_out = self._draw_count(self._out_counts, self.max_outputs_per_tx)
         if grow:  # few coins left to spend: split more, as a wallet would
             n_out = min(self.max_outputs_per_tx, max(n_out, n_in + 2))
@@ -659,14 +687,19 @@ class ChainGenerator:
         part = value // len(scripts)
         values = [part] * len(scripts)
         values[0] += value - part * len(scripts)
-        wroot = merkle_root([bytes(32)] + [t.wtxid for t in txs])[0]
-        commitment = b"\x6a\x24\xaa\x21\xa9\xed" + witness_commitment_hash(wroot, WITNESS_RESERVED_VALUE)
-        outputs = [TxOut(v, s.spk) for v, s in zip(values, scripts, strict=True)] + [TxOut(0, commitment)]
+        outputs = [TxOut(v, s.spk) for v, s in zip(values, scripts, strict=True)]
+        # Before bcoin's segwit activation a block must carry no witness data at all, the coinbase's
+        # reserved value included; Core needs the commitment only when some transaction has a witness.
+        committed = height >= self.witness_height
+        if committed:
+            wroot = merkle_root([bytes(32)] + [t.wtxid for t in txs])[0]
+            commitment = b"\x6a\x24\xaa\x21\xa9\xed" + witness_commitment_hash(wroot, WITNESS_RESERVED_VALUE)
+            outputs.append(TxOut(0, commitment))
         # BIP34 height, then an extra nonce and a tag, as pools write (scriptSig must be 2-100 bytes).
         script_sig = bip34_push(height) + push_data(self._seed_tag()) + push_data(b"/packetfs gen-chain/")
         cb = Transaction(
             1, [TxIn(COINBASE_PREV_TXID, COINBASE_PREV_INDEX, script_sig, 0xFFFFFFFF)], outputs, 0,
-            [(WITNESS_RESERVED_VALUE,)],
+            [(WITNESS_RESERVED_VALUE,)] if committed else None,
         )  # fmt: skip
         txid = cb.txid
         coins = [

@@ -42,10 +42,13 @@ from .profiles import available_profiles
 @click.option("--max-inputs-per-tx", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--max-outputs-per-tx", type=click.IntRange(min=2), default=500, show_default=True)
 @click.option("--no-undo", is_flag=True, help="Do not write rev?????.dat files.")
+@click.option("--bcoin-compatible", is_flag=True,
+              help="Valid under bcoin 1.0.2's regtest too: every block signals bit 1 (segwit active at 432 "
+                   "there) and no witness data before height 432.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def gen_chain_command(
     n_blocks: int, seed: str, profile: str, out_dir: Path, txs_per_block: int | None, min_kind_share: float,
-    max_inputs_per_tx: int, max_outputs_per_tx: int, no_undo: bool, as_json: bool,
+    max_inputs_per_tx: int, max_outputs_per_tx: int, no_undo: bool, bcoin_compatible: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Generate a regtest chain of real, correctly signed transactions drawn from a profile.
 
@@ -60,6 +63,7 @@ def gen_chain_command(
         gen = ChainGenerator(
             seed, profile, txs_per_block=txs_per_block, min_kind_share=min_kind_share,
             max_inputs_per_tx=max_inputs_per_tx, max_outputs_per_tx=max_outputs_per_tx,
+            bcoin_compatible=bcoin_compatible,
         )  # fmt: skip
     except (PacketFSError, GeneratorError) as e:
         err.print(f"[red]error:[/red] {e}")
