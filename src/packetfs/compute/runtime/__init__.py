@@ -1,0 +1,1 @@
+"""The node runtime: programs, node state (memory shards, accumulators), the executor, run records."""
