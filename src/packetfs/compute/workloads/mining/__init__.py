@@ -1,0 +1,1 @@
+"""SHA-256d mining of real block templates on the packet fabric."""
