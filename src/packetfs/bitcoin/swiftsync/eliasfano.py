@@ -74,12 +74,11 @@ def decode(buf: bytes | memoryview, pos: int = 0) -> tuple[list[int], int]:
 
     Raises ParseError (with the offset) for a truncated, oversized or non-canonical encoding."""
     start = pos
-    n, pos = read_compact_size(buf, pos)
+    # Both counts are bounded by what a block can hold before anything is sized from them.
+    n, pos = read_compact_size(buf, pos, MAX_BLOCK_OUTPUTS)
     if n == 0:
         return [], pos
-    m, pos = read_compact_size(buf, pos)
-    if m >= MAX_BLOCK_OUTPUTS:
-        raise ParseError(f"hint index {m} is beyond any block's outputs", start, f"< {MAX_BLOCK_OUTPUTS}")
+    m, pos = read_compact_size(buf, pos, MAX_BLOCK_OUTPUTS - 1)
     if n > m + 1:
         raise ParseError(f"{n} distinct indices cannot all be <= {m}", start, "n <= m + 1")
     ell = low_bits(m, n)

@@ -25,7 +25,6 @@ from ..storage.undo import Coin, decode_block_undo
 from ..storage.utxo import is_unspendable
 from .aggregate import MODULUS, CoinHasher
 
-
 # Rules validate_block leaves to others here: the header tree checks difficulty and future times when
 # the headers are added, and BIP30 is the duplicate-coinbase check over the whole range (importer.py).
 _CHECKED_ELSEWHERE = ("bad-diffbits", "time-too-new", "bad-txns-BIP30")
@@ -121,7 +120,7 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
         coins = spent[tx_index - 1]
         if len(coins) != tx.input_count:
             raise ValidationError("swiftsync-bad-undo", f"tx {tx_index}: {len(coins)} coins for {tx.input_count} inputs")
-        for in_index, (txin, coin) in enumerate(zip(tx.inputs, coins)):
+        for in_index, (txin, coin) in enumerate(zip(tx.inputs, coins, strict=False)):
             if coin.height > height or (coin.height == height and txin.prev_txid not in earlier):
                 raise ValidationError(
                     "swiftsync-coin-not-yet-created", f"undo coin of height {coin.height} spent at {height}",
@@ -160,7 +159,7 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
                 result.added += 1
             number += 1
         if tx_index:
-            for txin, coin in zip(tx.inputs, spent[tx_index - 1]):
+            for txin, coin in zip(tx.inputs, spent[tx_index - 1], strict=False):
                 agg -= coin_hash(txin.prev_txid, txin.prev_index, coin.height, coin.coinbase, coin.value,
                                  coin.script_pubkey)  # fmt: skip
     if u != n_unspent:
