@@ -1,0 +1,401 @@
+"""The C library the compiled programs link against, written in C and compiled by this compiler, so it
+runs on the fabric like the program itself. Output leaves through the EMIT intrinsic (tags below); the
+origin turns the emitted stream into bytes (render.py). Three intrinsics reach the fabric directly:
+__pfx_emit (EMIT), __pfx_halt (HALT: exit) and __pfx_trap (TRAP: abort/assert)."""
+
+from __future__ import annotations
+
+TAG_CHAR = 1     # one output byte
+TAG_SPEC = 2     # one character of a printf conversion spec ("%-08.3lx")
+TAG_ARG = 3      # one 64-bit argument of the current spec (a '*' width/precision, then the value)
+TAG_STR = 4      # one byte of a %s argument
+TAG_END = 6      # the current spec is complete: the origin renders it
+
+TRAP_ABORT = 1
+TRAP_ASSERT = 2
+TRAP_BAD_FREE = 3
+TRAP_UNSUPPORTED = 4
+
+RUNTIME_SOURCE = r"""
+typedef unsigned long size_t;
+typedef char *va_list;
+void __pfx_emit(int tag, unsigned long value, int width);
+void __pfx_halt(int status);
+void __pfx_trap(int code);
+extern char __pfx_heap_start[];
+extern char __pfx_heap_end[];
+struct __pfx_file { int fd; };
+typedef struct __pfx_file FILE;
+static FILE __pfx_stdout_file = {1};
+static FILE __pfx_stderr_file = {2};
+FILE *stdout = &__pfx_stdout_file;
+FILE *stderr = &__pfx_stderr_file;
+
+char *__pfx_va_next(char **ap, unsigned long size) {
+    char *p = *ap;
+    *ap = p + ((size + 7) & ~7UL);
+    return p;
+}
+
+int putchar(int c) { __pfx_emit(1, (unsigned char)c, 1); return (unsigned char)c; }
+int puts(const char *s) { while (*s) __pfx_emit(1, (unsigned char)*s++, 1); __pfx_emit(1, 10, 1); return 1; }
+int fflush(FILE *f) { return 0; }
+int fputs(const char *s, FILE *f) { if (f->fd == 1) while (*s) __pfx_emit(1, (unsigned char)*s++, 1); return 1; }
+int fputc(int c, FILE *f) { if (f->fd == 1) __pfx_emit(1, (unsigned char)c, 1); return (unsigned char)c; }
+
+static int __pfx_is_conv(int c) {
+    switch (c) {
+    case 'd': case 'i': case 'o': case 'u': case 'x': case 'X': case 'c': case 's': case 'p':
+    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A': case 'n': case '%':
+        return 1;
+    }
+    return 0;
+}
+
+/* printf: literal bytes are emitted as they are; each conversion is sent as its spec characters and
+   argument values, and the origin formats it (as glibc would). */
+static int __pfx_print(const char *f, char *ap) {
+    while (*f) {
+        if (*f != '%') { __pfx_emit(1, (unsigned char)*f++, 1); continue; }
+        const char *s = f++;
+        while (*f && !__pfx_is_conv(*f)) f++;
+        if (!*f) { while (*s) __pfx_emit(1, (unsigned char)*s++, 1); break; }
+        char conv = *f++;
+        if (conv == '%') { __pfx_emit(1, '%', 1); continue; }
+        for (const char *q = s; q < f; q++) {
+            __pfx_emit(2, (unsigned char)*q, 1);
+            if (*q == '*') __pfx_emit(3, *(unsigned long *)__pfx_va_next(&ap, 8), 8);
+        }
+        if (conv == 's') {
+            const char *str = *(const char **)__pfx_va_next(&ap, 8);
+            __pfx_emit(3, (unsigned long)str, 8);
+            if (str) while (*str) __pfx_emit(4, (unsigned char)*str++, 1);
+        } else if (conv != 'n') {
+            __pfx_emit(3, *(unsigned long *)__pfx_va_next(&ap, 8), 8);
+        } else {
+            __pfx_va_next(&ap, 8);
+        }
+        __pfx_emit(6, 0, 1);
+    }
+    return 0;
+}
+
+int printf(const char *fmt, ...) { va_list ap = __pfx_va_start(); return __pfx_print(fmt, ap); }
+int vprintf(const char *fmt, va_list ap) { return __pfx_print(fmt, ap); }
+int fprintf(FILE *f, const char *fmt, ...) {
+    va_list ap = __pfx_va_start();
+    if (f->fd == 1) return __pfx_print(fmt, ap);
+    return 0;
+}
+
+/* sprintf/snprintf: formatted in C (integers, characters, strings, pointers). */
+struct __pfx_out { char *buf; size_t cap; size_t n; };
+static void __pfx_put(struct __pfx_out *o, char c) {
+    if (o->n + 1 < o->cap) o->buf[o->n] = c;
+    o->n++;
+}
+static int __pfx_format(struct __pfx_out *o, const char *f, char *ap) {
+    while (*f) {
+        if (*f != '%') { __pfx_put(o, *f++); continue; }
+        f++;
+        int left = 0, plus = 0, space = 0, alt = 0, zero = 0, width = 0, prec = -1, lng = 0, half = 0;
+        for (;; f++) {
+            if (*f == '-') left = 1; else if (*f == '+') plus = 1; else if (*f == ' ') space = 1;
+            else if (*f == '#') alt = 1; else if (*f == '0') zero = 1; else break;
+        }
+        if (*f == '*') { width = *(int *)__pfx_va_next(&ap, 8); if (width < 0) { left = 1; width = -width; } f++; }
+        else while (*f >= '0' && *f <= '9') width = width * 10 + (*f++ - '0');
+        if (*f == '.') {
+            f++; prec = 0;
+            if (*f == '*') { prec = *(int *)__pfx_va_next(&ap, 8); f++; }
+            else while (*f >= '0' && *f <= '9') prec = prec * 10 + (*f++ - '0');
+        }
+        while (*f == 'l' || *f == 'h' || *f == 'z' || *f == 'j' || *f == 't') {
+            if (*f == 'h') half++; else lng = 1;
+            f++;
+        }
+        char conv = *f++;
+        char tmp[72];
+        int len = 0;
+        const char *body = tmp;
+        char sign = 0;
+        const char *prefix = "";
+        if (conv == '%') { __pfx_put(o, '%'); continue; }
+        if (conv == 'c') { tmp[0] = (char)*(int *)__pfx_va_next(&ap, 8); len = 1; prec = -1; }
+        else if (conv == 's') {
+            body = *(const char **)__pfx_va_next(&ap, 8);
+            if (!body) body = "(null)";
+            while (body[len] && (prec < 0 || len < prec)) len++;
+            prec = -1;
+        } else if (conv == 'd' || conv == 'i' || conv == 'u' || conv == 'x' || conv == 'X' || conv == 'o' || conv == 'p') {
+            unsigned long v = *(unsigned long *)__pfx_va_next(&ap, 8);
+            int neg = 0;
+            unsigned base = (conv == 'x' || conv == 'X' || conv == 'p') ? 16 : conv == 'o' ? 8 : 10;
+            if (conv == 'p') { lng = 1; if (!v) { body = "(nil)"; len = 5; goto pad; } prefix = "0x"; }
+            if (conv == 'd' || conv == 'i') {
+                long sv = lng ? (long)v : half == 1 ? (long)(short)v : half >= 2 ? (long)(signed char)v : (long)(int)v;
+                if (sv < 0) { neg = 1; v = -(unsigned long)sv; } else v = sv;
+                if (neg) sign = '-'; else if (plus) sign = '+'; else if (space) sign = ' ';
+            } else if (!lng) {
+                v = half == 1 ? (unsigned short)v : half >= 2 ? (unsigned char)v : (unsigned int)v;
+            }
+            const char *digits = conv == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+            char rev[72];
+            int k = 0;
+            while (v) { rev[k++] = digits[v % base]; v /= base; }
+            if (prec < 0) prec = 1;
+            while (k < prec) rev[k++] = '0';
+            if (alt && base == 8 && (k == 0 || rev[k - 1] != '0')) rev[k++] = '0';
+            if (alt && base == 16 && conv != 'p' && k && !(k == 1 && rev[0] == '0')) prefix = conv == 'X' ? "0X" : "0x";
+            for (len = 0; len < k; len++) tmp[len] = rev[k - 1 - len];
+            prec = -1;
+            if (zero && !left && prec < 0) {
+                int plen = (sign != 0);
+                for (const char *q = prefix; *q; q++) plen++;
+                if (sign) __pfx_put(o, sign);
+                for (const char *q = prefix; *q; q++) __pfx_put(o, *q);
+                sign = 0; prefix = "";
+                while (plen + len < width) { __pfx_put(o, '0'); width--; }
+            }
+        } else {
+            __pfx_trap(4);  /* sprintf of floating conversions is not provided */
+        }
+    pad:;
+        int total = len + (sign != 0);
+        for (const char *q = prefix; *q; q++) total++;
+        if (!left) while (total < width) { __pfx_put(o, ' '); width--; }
+        if (sign) __pfx_put(o, sign);
+        for (const char *q = prefix; *q; q++) __pfx_put(o, *q);
+        for (int i = 0; i < len; i++) __pfx_put(o, body[i]);
+        if (left) while (total < width) { __pfx_put(o, ' '); width--; }
+    }
+    if (o->cap) o->buf[o->n < o->cap ? o->n : o->cap - 1] = 0;
+    return (int)o->n;
+}
+int sprintf(char *buf, const char *fmt, ...) {
+    struct __pfx_out o; o.buf = buf; o.cap = (size_t)-1 >> 1; o.n = 0;
+    return __pfx_format(&o, fmt, __pfx_va_start());
+}
+int snprintf(char *buf, size_t cap, const char *fmt, ...) {
+    struct __pfx_out o; o.buf = buf; o.cap = cap; o.n = 0;
+    return __pfx_format(&o, fmt, __pfx_va_start());
+}
+
+size_t strlen(const char *s) { const char *p = s; while (*p) p++; return (size_t)(p - s); }
+int strcmp(const char *a, const char *b) {
+    while (*a && *a == *b) { a++; b++; }
+    return (int)(unsigned char)*a - (int)(unsigned char)*b;
+}
+int strncmp(const char *a, const char *b, size_t n) {
+    for (; n; n--, a++, b++) {
+        if (*a != *b || !*a) return (int)(unsigned char)*a - (int)(unsigned char)*b;
+    }
+    return 0;
+}
+char *strcpy(char *d, const char *s) { char *r = d; while ((*d++ = *s++)) ; return r; }
+char *strncpy(char *d, const char *s, size_t n) {
+    char *r = d;
+    for (; n && *s; n--) *d++ = *s++;
+    for (; n; n--) *d++ = 0;
+    return r;
+}
+char *strcat(char *d, const char *s) { strcpy(d + strlen(d), s); return d; }
+char *strncat(char *d, const char *s, size_t n) {
+    char *p = d + strlen(d);
+    for (; n && *s; n--) *p++ = *s++;
+    *p = 0;
+    return d;
+}
+char *strchr(const char *s, int c) {
+    for (;; s++) { if (*s == (char)c) return (char *)s; if (!*s) return 0; }
+}
+char *strrchr(const char *s, int c) {
+    const char *r = 0;
+    for (;; s++) { if (*s == (char)c) r = s; if (!*s) return (char *)r; }
+}
+char *strstr(const char *h, const char *n) {
+    size_t k = strlen(n);
+    for (; *h; h++) if (!strncmp(h, n, k)) return (char *)h;
+    return k ? 0 : (char *)h;
+}
+void *memcpy(void *d, const void *s, size_t n) {
+    char *dp = d; const char *sp = s;
+    if ((((unsigned long)dp | (unsigned long)sp | n) & 7) == 0) {
+        for (; n; n -= 8, dp += 8, sp += 8) *(unsigned long *)dp = *(const unsigned long *)sp;
+        return d;
+    }
+    while (n--) *dp++ = *sp++;
+    return d;
+}
+void *memmove(void *d, const void *s, size_t n) {
+    char *dp = d; const char *sp = s;
+    if (dp < sp) while (n--) *dp++ = *sp++;
+    else { dp += n; sp += n; while (n--) *--dp = *--sp; }
+    return d;
+}
+void *memset(void *d, int c, size_t n) {
+    unsigned char *p = d;
+    if ((((unsigned long)p | n) & 7) == 0) {
+        unsigned long w = (unsigned char)c * 0x0101010101010101UL;
+        for (; n; n -= 8, p += 8) *(unsigned long *)p = w;
+        return d;
+    }
+    while (n--) *p++ = (unsigned char)c;
+    return d;
+}
+int memcmp(const void *a, const void *b, size_t n) {
+    const unsigned char *x = a, *y = b;
+    for (; n; n--, x++, y++) if (*x != *y) return *x - *y;
+    return 0;
+}
+
+/* malloc: first fit over a free list, 16-byte headers; blocks split when the rest is big enough. */
+struct __pfx_blk { size_t size; struct __pfx_blk *next; };
+static char *__pfx_brk;
+static struct __pfx_blk *__pfx_free_list;
+void *malloc(size_t n) {
+    if (n > ((size_t)1 << 40)) return 0;
+    n = (n + 15) & ~(size_t)15;
+    if (!n) n = 16;
+    struct __pfx_blk **pp = &__pfx_free_list;
+    for (struct __pfx_blk *b = *pp; b; pp = &b->next, b = *pp) {
+        if (b->size >= n) {
+            if (b->size >= n + 48) {
+                struct __pfx_blk *rest = (struct __pfx_blk *)((char *)b + 16 + n);
+                rest->size = b->size - n - 16;
+                rest->next = b->next;
+                *pp = rest;
+                b->size = n;
+            } else {
+                *pp = b->next;
+            }
+            b->next = (struct __pfx_blk *)1;
+            return (char *)b + 16;
+        }
+    }
+    if (!__pfx_brk) __pfx_brk = __pfx_heap_start;
+    if (n + 16 > (size_t)(__pfx_heap_end - __pfx_brk)) return 0;
+    struct __pfx_blk *b = (struct __pfx_blk *)__pfx_brk;
+    b->size = n;
+    b->next = (struct __pfx_blk *)1;
+    __pfx_brk += n + 16;
+    return (char *)b + 16;
+}
+void free(void *p) {
+    if (!p) return;
+    struct __pfx_blk *b = (struct __pfx_blk *)((char *)p - 16);
+    if ((char *)b < __pfx_heap_start || (char *)p >= __pfx_brk || b->next != (struct __pfx_blk *)1) __pfx_trap(3);
+    b->next = __pfx_free_list;
+    __pfx_free_list = b;
+}
+void *calloc(size_t n, size_t size) {
+    if (size && n > ((size_t)1 << 40) / size) return 0;
+    void *p = malloc(n * size);
+    if (p) memset(p, 0, (n * size + 15) & ~(size_t)15);
+    return p;
+}
+void *realloc(void *p, size_t n) {
+    if (!p) return malloc(n);
+    struct __pfx_blk *b = (struct __pfx_blk *)((char *)p - 16);
+    if (b->size >= n) return p;
+    void *q = malloc(n);
+    if (q) { memcpy(q, p, b->size); free(p); }
+    return q;
+}
+
+int abs(int x) { return x < 0 ? -x : x; }
+long labs(long x) { return x < 0 ? -x : x; }
+long long llabs(long long x) { return x < 0 ? -x : x; }
+void exit(int status) { __pfx_halt(status); }
+void abort(void) { __pfx_trap(1); }
+void __pfx_assert_fail(const char *expr, const char *file, int line) { __pfx_trap(2); }
+
+int isdigit(int c) { return c >= '0' && c <= '9'; }
+int isalpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+int isalnum(int c) { return isdigit(c) || isalpha(c); }
+int isspace(int c) { return c == ' ' || (c >= 9 && c <= 13); }
+int isupper(int c) { return c >= 'A' && c <= 'Z'; }
+int islower(int c) { return c >= 'a' && c <= 'z'; }
+int isxdigit(int c) { return isdigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+int toupper(int c) { return islower(c) ? c - 32 : c; }
+int tolower(int c) { return isupper(c) ? c + 32 : c; }
+
+unsigned long strtoul(const char *s, char **end, int base) {
+    const char *p = s;
+    while (isspace(*p)) p++;
+    int neg = 0;
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
+    if ((base == 0 || base == 16) && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && isxdigit(p[2])) { p += 2; base = 16; }
+    else if (base == 0) base = *p == '0' ? 8 : 10;
+    unsigned long v = 0;
+    const char *start = p;
+    for (;; p++) {
+        int d = isdigit(*p) ? *p - '0' : islower(*p) ? *p - 'a' + 10 : isupper(*p) ? *p - 'A' + 10 : 99;
+        if (d >= base) break;
+        v = v * base + d;
+    }
+    if (end) *end = (char *)(p == start ? s : p);
+    return neg ? -v : v;
+}
+long strtol(const char *s, char **end, int base) { return (long)strtoul(s, end, base); }
+int atoi(const char *s) { return (int)strtol(s, 0, 10); }
+long atol(const char *s) { return strtol(s, 0, 10); }
+
+/* rand: glibc's default generator (TYPE_3 additive feedback), so sequences match gcc builds. */
+static int __pfx_rand_r[34];
+static unsigned __pfx_rand_tab[31];
+static int __pfx_rand_f, __pfx_rand_b, __pfx_rand_init;
+void srand(unsigned seed) {
+    int i;
+    if (seed == 0) seed = 1;
+    __pfx_rand_tab[0] = seed;
+    for (i = 1; i < 31; i++) {
+        long hi = (long)(int)__pfx_rand_tab[i - 1] / 127773;
+        long lo = (long)(int)__pfx_rand_tab[i - 1] % 127773;
+        long word = 16807 * lo - 2836 * hi;
+        if (word < 0) word += 2147483647;
+        __pfx_rand_tab[i] = (unsigned)word;
+    }
+    __pfx_rand_f = 3;
+    __pfx_rand_b = 0;
+    __pfx_rand_init = 1;
+    for (i = 0; i < 310; i++) {
+        __pfx_rand_tab[__pfx_rand_f] += __pfx_rand_tab[__pfx_rand_b];
+        if (++__pfx_rand_f >= 31) __pfx_rand_f = 0;
+        if (++__pfx_rand_b >= 31) __pfx_rand_b = 0;
+    }
+}
+int rand(void) {
+    if (!__pfx_rand_init) srand(1);
+    __pfx_rand_tab[__pfx_rand_f] += __pfx_rand_tab[__pfx_rand_b];
+    int r = (int)(__pfx_rand_tab[__pfx_rand_f] >> 1);
+    if (++__pfx_rand_f >= 31) __pfx_rand_f = 0;
+    if (++__pfx_rand_b >= 31) __pfx_rand_b = 0;
+    return r;
+}
+
+/* qsort: a stable merge sort (glibc's qsort is a merge sort too when memory allows). */
+static void __pfx_copy(char *d, const char *s, size_t n) { while (n--) *d++ = *s++; }
+void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    if (n < 2) return;
+    char *a = base;
+    char *tmp = malloc(n * size);
+    if (!tmp) __pfx_trap(1);
+    for (size_t width = 1; width < n; width *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * width) {
+            size_t mid = lo + width < n ? lo + width : n;
+            size_t hi = lo + 2 * width < n ? lo + 2 * width : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) {
+                if (cmp(a + j * size, a + i * size) < 0) { __pfx_copy(tmp + k * size, a + j * size, size); j++; }
+                else { __pfx_copy(tmp + k * size, a + i * size, size); i++; }
+                k++;
+            }
+            while (i < mid) { __pfx_copy(tmp + k * size, a + i * size, size); i++; k++; }
+            while (j < hi) { __pfx_copy(tmp + k * size, a + j * size, size); j++; k++; }
+        }
+        __pfx_copy(a, tmp, n * size);
+    }
+    free(tmp);
+}
+"""
