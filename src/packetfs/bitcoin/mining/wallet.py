@@ -74,11 +74,16 @@ class MiniWallet:
         ]
 
     # ------------------------------------------------------------------ transactions
-    def sign(self, tx: Transaction, spent: Sequence[WalletCoin]) -> Transaction:
-        outs = [TxOut(c.value, self.script_pubkey) for c in spent]
+    def sign(self, tx: Transaction, spent: Sequence[WalletCoin | TxOut]) -> Transaction:
+        """Sign every input spending a WalletCoin; inputs given as a plain TxOut (another script,
+        e.g. a pay-to-anchor) are left with an empty witness."""
+        outs = [TxOut(c.value, self.script_pubkey) if isinstance(c, WalletCoin) else c for c in spent]
         cache = PrecomputedTxData(tx, outs)
-        witnesses = []
+        witnesses: list[tuple] = []
         for i, c in enumerate(spent):
+            if not isinstance(c, WalletCoin):
+                witnesses.append(())
+                continue
             digest = segwit_v0_sighash(self._script_code, tx, i, SIGHASH_ALL, c.value, cache)
             witnesses.append((self.key.sign(digest) + bytes((SIGHASH_ALL,)), self.key.pubkey))
         return Transaction(tx.version, list(tx.inputs), list(tx.outputs), tx.locktime, witnesses)
