@@ -1,7 +1,7 @@
 """Transaction builders for the mempool tests (on top of the one-key MiniWallet)."""
 
 from packetfs.bitcoin.mining.wallet import WalletCoin
-from packetfs.bitcoin.primitives.transaction import Transaction, TxIn, TxOut
+from packetfs.bitcoin.primitives.transaction import Transaction, TxIn
 
 
 def coin(node) -> WalletCoin:

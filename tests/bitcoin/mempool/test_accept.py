@@ -1,7 +1,6 @@
 """mempool_accept.py retold: each of Core's reject reasons for a single transaction, with real signed
 regtest transactions, and what a valid one looks like."""
 
-from dataclasses import replace
 
 import pytest
 

@@ -5,7 +5,7 @@ from packetfs.bitcoin.mempool import PolicyOptions, TxResult
 from packetfs.bitcoin.mempool.policy import FeeRate
 
 from .conftest import make_node
-from .helpers import accept_ok, coin, fanout, reject
+from .helpers import accept_ok, coin, reject
 
 
 def test_ancestor_count_limit(node):

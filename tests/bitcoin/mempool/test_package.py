@@ -1,8 +1,6 @@
 """Packages: well-formedness, 1-parent-1-child CPFP, and mempool_package_rbf.py retold."""
 
-import pytest
 
-from packetfs.bitcoin.primitives.transaction import TxOut
 
 from .helpers import accept_ok, coin, fanout
 

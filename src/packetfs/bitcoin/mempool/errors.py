@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from ..errors import PacketFSError
 
 
-class TxResult(str, Enum):
+class TxResult(StrEnum):
     """Why a transaction was refused, by kind (Core's TxValidationResult), which decides what a
     node does next: punish a peer, keep an orphan, retry as a package."""
 

@@ -13,7 +13,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ParseError, PacketFSError
+from ..errors import PacketFSError, ParseError
 from ..primitives.encoding import compact_size, read_compact_size
 from ..primitives.transaction import Transaction
 from .pool import Mempool

@@ -1157,7 +1157,7 @@ def _improves_diagram(old: list[tuple[int, int]], new: list[tuple[int, int]]) ->
         return pts
 
     def fee_at(pts: list[tuple[int, int]], x: int) -> float:
-        for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
             if x0 <= x <= x1:
                 return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
         return pts[-1][1]

@@ -17,11 +17,11 @@ from ..consensus.block_rules import bip34_height_prefix
 from ..consensus.constants import MAX_BLOCK_SIGOPS_COST, MAX_BLOCK_WEIGHT, WITNESS_SCALE_FACTOR
 from ..consensus.params import block_subsidy
 from ..consensus.pow import check_proof_of_work
+from ..mempool.policy import FeeRate
 from ..primitives.block import Block, BlockHeader, bits_to_target, merkle_root, witness_commitment_hash
 from ..primitives.encoding import compact_size
 from ..primitives.hashes import sha256d
 from ..primitives.transaction import COINBASE_PREV_INDEX, COINBASE_PREV_TXID, Transaction, TxIn, TxOut
-from ..mempool.policy import FeeRate
 
 COINBASE_RESERVED_WEIGHT = 4_000
 DEFAULT_BLOCK_MAX_WEIGHT = MAX_BLOCK_WEIGHT - COINBASE_RESERVED_WEIGHT
