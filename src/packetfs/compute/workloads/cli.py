@@ -160,3 +160,105 @@ def deploy_command(operation: str, integrand: str, samples: int, scaling: bool |
 
 
 COMMANDS: list[click.Command] = [deploy_command]
+
+
+# ----------------------------------------------------------------------------------------------- mine
+@click.command("mine")
+@click.option("--algorithm", type=click.Choice(["SHA256"]), default="SHA256", show_default=True)
+@click.option("--rpcconnect", metavar="HOST:PORT", help="The node's JSON-RPC (Core, bcoin, ours).")
+@click.option("--rpcuser", default=None)
+@click.option("--rpcpassword", default=None)
+@click.option("--rpccookiefile", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Read USER:PASSWORD from a Core-style cookie file.")
+@click.option("--blocks", "n_blocks", type=click.IntRange(1, 100_000), default=1, show_default=True,
+              help="Stop after this many blocks.")
+@click.option("--address", default=None, help="Payout address on --network (or give --payout-script).")
+@click.option("--payout-script", default=None, metavar="HEX", help="Payout output script, hex.")
+@click.option("--network", type=click.Choice(["mainnet", "testnet3", "testnet4", "signet", "regtest"]),
+              default="regtest", show_default=True, help="Network of --address.")
+@click.option("--batch", type=click.IntRange(1, 1 << 22), default=1 << 14, show_default=True,
+              help="Nonces per fabric run.")
+@click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
+              help="Stop after this many seconds.")
+@click.option("--difficulty-check", "check_paths", multiple=True,
+              type=click.Path(exists=True, path_type=Path),
+              help="Instead of mining: verify the proof of work of these headers (*.block files, folders of "
+              "them, or files of 80-byte headers) through the mining hash path.")
+@fabric_options
+@handle_errors
+def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rpcpassword: str | None,
+                 rpccookiefile: Path | None, n_blocks: int, address: str | None, payout_script: str | None,
+                 network: str, batch: int, time_limit: float | None, check_paths: tuple[Path, ...], seed: int,
+                 as_json: bool, config: FabricConfig) -> None:
+    """Mine real blocks: getblocktemplate, coinbase, merkle root, nonces ground as packets on the fabric,
+    submitblock; or, with --difficulty-check, verify known headers' proof of work the same way."""
+    from .fabric import Fabric
+    from .mining import miner as mining
+
+    if check_paths:
+        headers = mining.read_headers(list(check_paths))
+        with Fabric(config) as fabric, progress_bar("checking headers", len(headers), not as_json) as update:
+            checks = []
+            for i, h in enumerate(headers):
+                checks += mining.difficulty_check([h], fabric)
+                update(i + 1)
+        bad = [c for c in checks if not c.ok]
+        if as_json:
+            emit_json({"difficulty_check": [c.__dict__ for c in checks], "headers": len(checks), "failed": len(bad)})
+        else:
+            table = Table(title="proof of work through the fabric's SHA-256d path", title_justify="left")
+            for col in ("header", "block hash", "bits", "pow"):
+                table.add_column(col)
+            for c in checks:
+                table.add_row(c.source, c.hash, f"{c.bits:08x}", "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+            Console().print(table)
+        if bad:
+            raise WorkloadError(f"{len(bad)} of {len(checks)} headers failed the proof-of-work check", exit_code=4)
+        return
+
+    from ...bitcoin.primitives import AddressError, address_to_script
+    from .errors import InputError
+    from .mining.rpc import RpcClient, parse_hostport, read_cookie
+
+    if rpcconnect is None:
+        raise InputError("mining needs --rpcconnect HOST:PORT (or --difficulty-check PATH)")
+    if (address is None) == (payout_script is None):
+        raise InputError("give exactly one of --address and --payout-script")
+    try:
+        script = address_to_script(address, network) if address else bytes.fromhex(payout_script or "")
+    except (AddressError, ValueError) as e:
+        raise InputError(f"bad payout: {e}") from None
+    if rpccookiefile is not None:
+        rpcuser, rpcpassword = read_cookie(rpccookiefile)
+    host, port = parse_hostport(rpcconnect)
+    rpc = RpcClient(host, port, rpcuser, rpcpassword)
+    with Fabric(config) as fabric, progress_bar(f"mining on {config.nodes} {config.backend} node(s)", n_blocks,
+                                                not as_json) as update:
+        report = mining.Miner(rpc, script, fabric, batch).mine(n_blocks, max_seconds=time_limit, progress=update)
+    out = report.as_dict()
+    per_node = report.hashes_per_s / config.nodes
+    out["pitch"] = {"claim_hashes_per_s": PITCH_HASHRATE, "antminer_s21_xp_hashes_per_s": ASIC_S21_XP,
+                    "antminer_s21_xp_joules_per_th": ASIC_S21_XP_J_PER_TH}
+    rejected = [b for b in report.blocks if not b.accepted]
+    if as_json:
+        emit_json(out)
+    else:
+        table = Table(title="blocks", title_justify="left")
+        for col in ("height", "hash", "nonce", "extranonce", "accepted"):
+            table.add_column(col)
+        for b in report.blocks:
+            table.add_row(str(b.height), b.hash, str(b.nonce), str(b.extranonce),
+                          "yes" if b.accepted else f"[red]no: {b.reason}[/red]")
+        Console().print(table)
+        print_table("packetfs mine --algorithm SHA256", [
+            ("hashes", f"{report.hashes:,} in {report.seconds:.2f} s, {report.templates} template(s)"),
+            ("measured", f"{si(report.hashes_per_s, 'H/s')} ({si(per_node, 'H/s')} per node, {config.backend})"),
+            ("pitch", f"10,000 TH/s: {PITCH_HASHRATE / max(report.hashes_per_s, 1e-9):.1e}x the measured rate"),
+            ("ASIC", "Antminer S21 XP: 270 TH/s at 13.5 J/TH "
+                     f"({ASIC_S21_XP / max(report.hashes_per_s, 1e-9):.1e}x the measured rate)"),
+        ])
+    if rejected:
+        raise WorkloadError(f"the node rejected block {rejected[0].hash}: {rejected[0].reason}", exit_code=4)
+
+
+COMMANDS.append(mine_command)

@@ -105,8 +105,10 @@ class BlockTemplate:
                 mintime=int(gbt.get("mintime", 0)),
                 coinbase_value=int(gbt["coinbasevalue"]),
                 transactions=tuple(txs),
-                segwit="segwit" in rules or dwc is not None,
-                default_witness_commitment=bytes.fromhex(dwc) if dwc else None,
+                # Only the rules say segwit is active: bcoin sends a default_witness_commitment before its
+                # activation too, and a coinbase witness then is "unexpected-witness".
+                segwit="segwit" in rules,
+                default_witness_commitment=bytes.fromhex(dwc) if dwc and "segwit" in rules else None,
                 longpollid=gbt.get("longpollid"),
             )
         except RemoteError:

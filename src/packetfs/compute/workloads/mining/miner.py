@@ -1,0 +1,223 @@
+"""The miner: getblocktemplate -> coinbase and merkle root -> nonce ranges as packets on the fabric ->
+exact target check -> submitblock; a new template whenever the node's tip moves.
+
+Work split: a batch of ``batch`` nonces per fabric run, cut into one contiguous range per fabric node (as
+a hardware miner's job is cut across chips). When the 2^32 nonces of an extranonce are spent, the
+extranonce (8 bytes in the coinbase scriptSig) moves on and the merkle root is recomputed along the
+coinbase's branch; the header time is kept (the template's curtime), so the work is reproducible.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ....bitcoin.consensus.pow import check_proof_of_work
+from ....bitcoin.primitives import BlockHeader, bits_to_target, hash_to_hex, sha256d
+from ..errors import InputError, RemoteError, VerificationError
+from ..fabric import Fabric
+from . import grind
+from .rpc import RpcClient
+from .template import BlockTemplate, Candidate
+
+DEFAULT_BATCH = 1 << 14
+
+
+@dataclass
+class MinedBlock:
+    height: int
+    hash: str
+    nonce: int
+    extranonce: int
+    accepted: bool
+    reason: str | None
+
+
+@dataclass
+class MiningReport:
+    blocks: list[MinedBlock] = field(default_factory=list)
+    hashes: int = 0
+    seconds: float = 0.0
+    templates: int = 0
+    candidates: int = 0  # packets that passed the fabric's 64-bit pre-check
+    stale_refreshes: int = 0
+    bytes_moved: int = 0
+
+    @property
+    def hashes_per_s(self) -> float:
+        return self.hashes / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "blocks": [b.__dict__ for b in self.blocks], "hashes": self.hashes, "seconds": self.seconds,
+            "hashes_per_s": self.hashes_per_s, "templates": self.templates, "candidates": self.candidates,
+            "template_refreshes_on_new_tip": self.stale_refreshes, "bytes_moved": self.bytes_moved,
+        }  # fmt: skip
+
+
+def grind_batch(fabric: Fabric, program, header80: bytes, first: int, count: int) -> list[grind.Hit]:
+    """Run nonces [first, first+count) of ``header80`` through the fabric; candidates that pass the
+    fabric's pre-check."""
+    nonces = np.arange(first, first + count, dtype=np.uint64)
+    nodes = grind.nodes_for(nonces, first, count, fabric.config.nodes)
+    packets = program.packets(count, inputs=grind.packet_inputs(header80, nonces), computation_ids=nonces,
+                              nodes=nodes)
+    return grind.hits_from(fabric.run(program, packets), 0)
+
+
+def verify_hit(header80: bytes, hit: grind.Hit, target: int) -> bool:
+    """The exact check: the fabric's hash equals hashlib's (via primitives.sha256d) and is <= target."""
+    header = grind.header_with_nonce(header80, hit.nonce)
+    real = sha256d(header)
+    if real != hit.block_hash:
+        raise VerificationError(f"the fabric's SHA-256d of nonce {hit.nonce} disagrees with hashlib's")
+    return int.from_bytes(real, "little") <= target
+
+
+class Miner:
+    def __init__(self, rpc: RpcClient, payout_script: bytes, fabric: Fabric, batch: int = DEFAULT_BATCH,
+                 tip_poll_s: float = 1.0) -> None:
+        if not 1 <= batch <= 1 << 22:
+            raise InputError("the batch must be 1..4194304 nonces")
+        self.tip_poll_s = tip_poll_s
+        self.rpc = rpc
+        self.payout_script = payout_script
+        self.fabric = fabric
+        self.batch = batch
+
+    def template(self) -> BlockTemplate:
+        return BlockTemplate.from_rpc(self.rpc.call("getblocktemplate", {"rules": ["segwit"]}))
+
+    def mine(self, blocks: int, *, max_seconds: float | None = None, max_hashes: int | None = None,
+             progress: Callable[[int, int], None] | None = None) -> MiningReport:
+        report = MiningReport()
+        started = time.perf_counter()
+        moved0 = self.fabric.totals.bytes_moved
+        try:
+            while len(report.blocks) < blocks:
+                if max_seconds is not None and time.perf_counter() - started > max_seconds:
+                    break
+                if max_hashes is not None and report.hashes >= max_hashes:
+                    break
+                found = self._work_on_template(report, started, max_seconds, max_hashes)
+                if found is not None:
+                    report.blocks.append(found)
+                    if progress is not None:
+                        progress(len(report.blocks), blocks)
+                    if not found.accepted:
+                        break  # the same template would give the same rejected block: stop and say why
+        finally:
+            report.seconds = time.perf_counter() - started
+            report.bytes_moved = self.fabric.totals.bytes_moved - moved0
+        return report
+
+    def _work_on_template(self, report: MiningReport, started: float, max_seconds: float | None,
+                          max_hashes: int | None) -> MinedBlock | None:
+        tpl = self.template()
+        report.templates += 1
+        candidate = Candidate(tpl, self.payout_script)
+        program = grind.build_program(tpl.target, self.fabric.config.nodes)
+        ntime = max(tpl.curtime, tpl.mintime)
+        extranonce = 0
+        nonce = 0
+        header80 = candidate.header(extranonce, ntime).serialize()
+        last_tip_check = time.perf_counter()
+        while True:
+            count = min(self.batch, grind.MAX_NONCE - nonce)
+            hits = grind_batch(self.fabric, program, header80, nonce, count)
+            report.hashes += count
+            report.candidates += len(hits)
+            for hit in sorted(hits, key=lambda h: h.nonce):
+                if verify_hit(header80, hit, tpl.target):
+                    return self._submit(candidate, tpl, extranonce, ntime, hit.nonce)
+            nonce += count
+            if nonce >= grind.MAX_NONCE:
+                extranonce += 1
+                nonce = 0
+                header80 = candidate.header(extranonce, ntime).serialize()
+            now = time.perf_counter()
+            if max_seconds is not None and now - started > max_seconds:
+                return None
+            if max_hashes is not None and report.hashes >= max_hashes:
+                return None
+            if now - last_tip_check >= self.tip_poll_s:
+                last_tip_check = now
+                if self.rpc.call("getbestblockhash") != hash_to_hex(tpl.prev_hash):
+                    report.stale_refreshes += 1
+                    return None  # the tip moved: this template is stale, fetch a new one
+
+    def _submit(self, candidate: Candidate, tpl: BlockTemplate, extranonce: int, ntime: int, nonce: int) -> MinedBlock:
+        raw = candidate.block_bytes(extranonce, ntime, nonce)
+        header = BlockHeader.parse(raw)
+        reason = self.rpc.call("submitblock", raw.hex())
+        accepted = reason is None or reason == "inconclusive"
+        if accepted:
+            best = self.rpc.call("getbestblockhash")
+            accepted = best == header.hash_hex
+            if not accepted and reason is None:
+                reason = f"node's tip is {best}, not the submitted block"
+        return MinedBlock(tpl.height, header.hash_hex, nonce, extranonce, accepted, reason)
+
+
+# --------------------------------------------------------------------------------------- difficulty check
+@dataclass
+class HeaderCheck:
+    source: str
+    hash: str
+    bits: int
+    ok: bool
+
+
+def read_headers(paths: list[Path]) -> list[tuple[str, bytes]]:
+    """(label, 80-byte header) from block files (``*.block``: a serialized block), directories of them, or
+    other files holding back-to-back 80-byte headers."""
+    out: list[tuple[str, bytes]] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(path.glob("*.block"))
+            if not files:
+                raise InputError(f"{path} holds no *.block files")
+            out += [(f.name, _read(f, 80)) for f in files]
+        elif path.suffix == ".block":
+            out.append((path.name, _read(path, 80)))
+        else:
+            data = _read(path, None)
+            if not data or len(data) % 80:
+                raise InputError(f"{path} is not a whole number of 80-byte headers ({len(data)} bytes)")
+            out += [(f"{path.name}#{i}", data[i * 80 : i * 80 + 80]) for i in range(len(data) // 80)]
+    return out
+
+
+def _read(path: Path, n: int | None) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            data = f.read() if n is None else f.read(n)
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}") from None
+    if n is not None and len(data) < n:
+        raise InputError(f"{path} is shorter than an 80-byte header")
+    return data
+
+
+def difficulty_check(headers: list[tuple[str, bytes]], fabric: Fabric, network: str = "mainnet") -> list[HeaderCheck]:
+    """Every header's proof of work through the mining path: midstate + two HASH packets on the fabric,
+    the fabric's hash compared with hashlib's and with the target by consensus.pow."""
+    out = []
+    for label, header80 in headers:
+        bits = int.from_bytes(header80[72:76], "little")
+        try:
+            target = bits_to_target(bits)
+        except ValueError:
+            out.append(HeaderCheck(label, hash_to_hex(sha256d(header80)), bits, False))
+            continue
+        program = grind.build_program(target, fabric.config.nodes)
+        nonce = int.from_bytes(header80[76:80], "little")
+        hits = grind_batch(fabric, program, header80, nonce, 1)
+        ok = bool(hits) and verify_hit(header80, hits[0], target) and check_proof_of_work(
+            hits[0].block_hash, bits, network)
+        out.append(HeaderCheck(label, hash_to_hex(sha256d(header80)), bits, ok))
+    return out
