@@ -177,6 +177,9 @@ class BcoinNode:
                 raise BcoinError(f"bcoin exited with {self.proc.returncode} at start: {self.log_tail()}")
             try:
                 self.rpc("getblockcount")
+                # RPC answers slightly before the P2P listener is up; tests dial it right away.
+                with socket.create_connection(("127.0.0.1", self.p2p_port), timeout=1):
+                    pass
                 return
             except (OSError, BcoinError) as e:
                 last = e

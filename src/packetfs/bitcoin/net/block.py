@@ -12,26 +12,37 @@ from .reader import Reader
 
 
 class BlockMessage(Message):
-    """A full block (with witnesses). ``raw`` is the exact payload; ``block`` its parse over those bytes."""
+    """A full block (with witnesses). ``raw`` is the exact payload; ``block`` its parse over those bytes.
+
+    A received block is parsed when decoded (so a malformed one is a MessageError); one built to be sent
+    is parsed only if ``block`` is asked for.
+    """
 
     command: ClassVar[str] = "block"
     max_payload: ClassVar[int] = MAX_BLOCK_SERIALIZED_SIZE
-    __slots__ = ("raw", "block")
+    __slots__ = ("raw", "_block")
 
     def __init__(self, raw: bytes, block: Block | None = None):
         self.raw = raw
-        self.block = block if block is not None else _parse_block(raw)
+        self._block = block
+
+    @property
+    def block(self) -> Block:
+        if self._block is None:
+            self._block = _parse_block(self.raw)
+        return self._block
 
     def encode(self) -> bytes:
         return self.raw
 
     @classmethod
     def decode(cls, payload: bytes) -> BlockMessage:
-        return cls(bytes(payload))
+        raw = bytes(payload)
+        return cls(raw, _parse_block(raw))
 
     @classmethod
     def read(cls, r: Reader) -> BlockMessage:
-        return cls(r.take(r.left))
+        return cls.decode(r.take(r.left))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, BlockMessage) and other.raw == self.raw

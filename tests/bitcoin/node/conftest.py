@@ -1,0 +1,142 @@
+"""Fixtures for node tests: `packetfs node` processes on free ports, killed (with their children) at the end
+of each test whatever happens, and chains written with gen-chain and imported into a datadir."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+PACKETFS = str(Path(sys.executable).parent / "packetfs")
+
+
+class NodeProcess:
+    """`packetfs node --network regtest` in a subprocess; `.p2p_port` once it listens."""
+
+    def __init__(self, datadir: Path, *args: str):
+        self.datadir = datadir
+        self.args = list(args)
+        self.proc: subprocess.Popen | None = None
+        self.p2p_port: int | None = None
+
+    def start(self, timeout: float = 30.0) -> NodeProcess:
+        log = self.datadir / "debug.log"
+        start_at = log.stat().st_size if log.exists() else 0
+        self.datadir.mkdir(parents=True, exist_ok=True)
+        self._out = open(self.datadir / "stderr.txt", "ab")
+        self.proc = subprocess.Popen(
+            [PACKETFS, "node", "--network", "regtest", "--datadir", str(self.datadir), "--port", "0",
+             "--bind", "127.0.0.1", *self.args],
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"node exited with {self.proc.returncode}: {self.stderr_tail()}")
+            if log.exists():
+                m = re.search(r"listening on [\d.]+:(\d+)", log.read_text()[start_at:])
+                if m:
+                    self.p2p_port = int(m.group(1))
+                    return self
+            time.sleep(0.05)
+        raise RuntimeError(f"node did not start listening: {self.stderr_tail()}")
+
+    def stderr_tail(self, n: int = 3000) -> str:
+        try:
+            return (self.datadir / "stderr.txt").read_bytes()[-n:].decode(errors="replace")
+        except OSError:
+            return ""
+
+    def log_text(self) -> str:
+        try:
+            return (self.datadir / "debug.log").read_text()
+        except OSError:
+            return ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> int | None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        self._out.close()
+        return proc.returncode
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+
+def chain_info(datadir: Path) -> dict:
+    out = subprocess.run([PACKETFS, "bitcoin", "chain-info", "--datadir", str(datadir), "--json"],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"chain-info failed: {out.stderr}")
+    return json.loads(out.stdout)
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.3, on_fail=None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    detail = on_fail() if on_fail is not None else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{detail}")
+
+
+@pytest.fixture
+def nodes(tmp_path: Path) -> Iterator:
+    """Factory: nodes("name", *args) starts a node with datadir tmp_path/name; all are killed at the end."""
+    started: list[NodeProcess] = []
+
+    def make(name: str, *args: str, start: bool = True) -> NodeProcess:
+        n = NodeProcess(tmp_path / name, *args)
+        started.append(n)
+        return n.start() if start else n
+
+    yield make
+    for n in started:
+        n.stop()
+
+
+def import_chain(blocks_dir: Path, datadir: Path, store: str = "raw") -> dict:
+    out = subprocess.run([PACKETFS, "bitcoin", "import", str(blocks_dir), "--network", "regtest", "--datadir",
+                          str(datadir), "--store", store, "--json"], capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError(f"import failed: {out.stderr}{out.stdout}")
+    return json.loads(out.stdout)
+
+
+def gen_chain(out: Path, blocks: int, seed: str = "node-tests", txs_per_block: int = 4) -> dict:
+    res = subprocess.run([PACKETFS, "bitcoin", "gen-chain", "--blocks", str(blocks), "--seed", seed, "--out",
+                          str(out), "--bcoin-compatible", "--txs-per-block", str(txs_per_block),
+                          "--min-kind-share", "0.1", "--max-inputs-per-tx", "3", "--max-outputs-per-tx", "4",
+                          "--json"], capture_output=True, text=True, timeout=600)
+    if res.returncode != 0:
+        raise RuntimeError(f"gen-chain failed: {res.stderr}")
+    return json.loads(res.stdout)
+
+
+@pytest.fixture
+def tools() -> SimpleNamespace:
+    return SimpleNamespace(chain_info=chain_info, wait_until=wait_until, import_chain=import_chain,
+                           gen_chain=gen_chain)
