@@ -68,26 +68,35 @@ def empty(n: int, *, layout: np.dtype = PACKET_C) -> np.ndarray:
     return np.zeros(n, dtype=layout)
 
 
+# byte ranges that move between the layouts: (wire start, C start, length)
+_MOVES = ((0, 0, 12), (12, 16, 192), (204, 208, 4))
+
+
+def _convert(packets: np.ndarray, layout: np.dtype) -> np.ndarray:
+    src_t = packets.dtype
+    src = np.ascontiguousarray(packets).view(np.uint8).reshape(len(packets), src_t.itemsize)
+    out = np.zeros(len(packets), dtype=layout)
+    dst = out.view(np.uint8).reshape(len(packets), layout.itemsize)
+    for w, c, n in _MOVES:
+        s_off, d_off = (w, c) if src_t == PACKET_WIRE else (c, w)
+        dst[:, d_off : d_off + n] = src[:, s_off : s_off + n]
+    return out
+
+
 def to_wire(packets: np.ndarray) -> np.ndarray:
     """The batch in the packed 208-byte wire layout (a copy unless it is already packed)."""
     if packets.dtype == PACKET_WIRE:
         return packets
     _check(packets)
-    out = np.empty(len(packets), dtype=PACKET_WIRE)
-    for name in PACKET_WIRE.names:
-        out[name] = packets[name]
-    return out
+    return _convert(packets, PACKET_WIRE)
 
 
 def to_c(packets: np.ndarray) -> np.ndarray:
-    """The batch in the aligned 216-byte C layout (a copy unless it already is)."""
+    """The batch in the aligned 216-byte C layout (a copy unless it already is; padding zeroed)."""
     if packets.dtype == PACKET_C:
         return packets
     _check(packets)
-    out = np.zeros(len(packets), dtype=PACKET_C)
-    for name in PACKET_C.names:
-        out[name] = packets[name]
-    return out
+    return _convert(packets, PACKET_C)
 
 
 def encode(packets: np.ndarray) -> bytes:
