@@ -14,6 +14,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 import struct
 import threading
 import time
@@ -38,8 +39,6 @@ from ..storage.undo import Coin, decode_block_undo, encode_block_undo
 from ..storage.utxo import _VOUT_SUFFIX, UtxoSet, outpoint_key
 from .headers import (
     CONNECTED_ONCE,
-    FAILED,
-    FAILED_PARENT,
     HAVE_DATA,
     HAVE_UNDO,
     HeaderTree,
@@ -114,6 +113,23 @@ def _encoder_init() -> None:
     # importer forks them with it paused), and leave alone what they inherited from this process.
     gc.enable()
     gc.freeze()
+    # Ctrl-C in a terminal reaches the whole process group: the parent decides when to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _encode_reason(reason: str | None) -> bytes:
+    # Appended to an index entry: absent for a valid block (older entries end after the positions).
+    if not reason:
+        return b""
+    data = reason.encode("utf-8", "replace")[:255]
+    return bytes((len(data),)) + data
+
+
+def _decode_reason(buf: bytes, off: int) -> str | None:
+    if off >= len(buf):
+        return None
+    n = buf[off]
+    return buf[off + 1 : off + 1 + n].decode("utf-8", "replace") or None
 
 
 def _encode_pos(pos: tuple | None) -> bytes:
@@ -277,6 +293,7 @@ class Chainstate:
         self.now = now or (lambda: int(time.time()))
         self.stats = ConnectStats()
         self.last_error: ValidationError | None = None
+        self.last_failed: IndexEntry | None = None
         self._load_index()
 
     # ------------------------------------------------------------------ persistence
@@ -300,32 +317,41 @@ class Chainstate:
                 struct.pack("<IIB", e.height, e.tx_count, e.status & 0xFF),
                 _encode_pos(e.block_pos),
                 _encode_pos(e.undo_pos),
+                _encode_reason(e.reason if e.failed else None),
             )
         )
 
     def _load_index(self) -> None:
+        """Rebuild the header tree from the index. An entry whose parent is not in the index cannot be
+        placed (an index written before headers were stored with their blocks could hold such a
+        block): it is left out and counted in ``index_entries_dropped``; its block is simply fetched
+        or imported again. Only a tip that cannot be placed makes the chainstate unusable."""
         rows = []
         with self._read_txn() as txn:
             for _, value in txn.cursor(db=self._index_db):
                 height, tx_count, status = struct.unpack_from("<IIB", value, 80)
-                rows.append((height, value, tx_count, status))
+                rows.append((height, bytes(value), tx_count, status))
         rows.sort(key=lambda r: r[0])
+        self.index_entries_dropped = 0
         for height, value, tx_count, status in rows:
             header = BlockHeader.parse(value)
             block_pos, off = _decode_pos(value, 89, self.store.block_location)
-            undo_pos, _ = _decode_pos(value, off, self.store.undo_location)
+            undo_pos, off = _decode_pos(value, off, self.store.undo_location)
+            reason = _decode_reason(value, off)
             if height == 0:
                 entry = self.tree.genesis
                 entry.status = status
             else:
                 prev = self.tree.get(header.prev_hash)
-                if prev is None:
-                    raise ValueError(f"block index is corrupt: parent of {hash_to_hex(header.hash)} missing")
+                if prev is None or prev.height != height - 1:
+                    self.index_entries_dropped += 1
+                    continue
                 entry = self.tree.insert(header, prev, status)
             entry.block_pos, entry.undo_pos, entry.tx_count = block_pos, undo_pos, tx_count
-        for e in self.tree.entries.values():
-            if e.status & (FAILED | FAILED_PARENT) and e is self.tree.best_header:
-                self.tree.mark_failed(e)
+            entry.reason = reason
+        # Descendants were written FAILED_PARENT with the failed block; only the best header is redone.
+        if self.tree.best_header.failed:
+            self.tree.mark_failed(self.tree.best_header, self.tree.best_header.reason)
         best = self.utxo.best_block
         if best is None:
             self.tip = self.tree.genesis
@@ -341,7 +367,7 @@ class Chainstate:
         else:
             tip = self.tree.get(best)
             if tip is None:
-                raise ValueError(f"chainstate tip {hash_to_hex(best)} is not in the block index")
+                raise ChainstateError(f"chainstate tip {hash_to_hex(best)} is not in the block index")
             self.tip = tip
 
     def _read_txn(self) -> contextlib.AbstractContextManager[lmdb.Transaction]:
@@ -370,9 +396,12 @@ class Chainstate:
         if self.txindex is not None:
             self.txindex.written()
 
-    def close(self) -> None:
+    def close(self, *, flush: bool = True) -> None:
+        """Flush (unless ``flush`` is False: then the datadir stays at its last flush, as after a
+        crash) and let go of the workers, files, database and lock."""
         try:
-            self.flush()
+            if flush:
+                self.flush()
         finally:
             self._drop_ahead()
             if self._pool is not None:
@@ -386,8 +415,15 @@ class Chainstate:
     def __enter__(self) -> Chainstate:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        # An exception out of the middle of connecting a block may leave the cache half applied:
+        # never write that. The datadir restarts at its last flush, as after a crash.
+        self.close(flush=exc_type is None)
+
+    def start_workers(self) -> None:
+        """Start the script-check processes now instead of with the first block (a command that
+        starts them before it installs its own Ctrl-C handler keeps them out of its way)."""
+        _ = self.pool
 
     # ------------------------------------------------------------------ accepting blocks
     @property
@@ -398,8 +434,9 @@ class Chainstate:
         return self._pool
 
     def has_block(self, block_hash: bytes) -> bool:
+        """True if the block is stored (a block found invalid is not: offering it again says so)."""
         e = self.tree.get(block_hash)
-        return e is not None and bool(e.status & HAVE_DATA)
+        return e is not None and bool(e.status & HAVE_DATA) and not e.failed
 
     def process_headers(self, headers: Iterable[BlockHeader]) -> int:
         """Headers-first: add headers (any order) whose ancestry is known; returns how many were added.
@@ -457,9 +494,14 @@ class Chainstate:
             block, prechecked = Block.from_bytes(raw), False
         header = block.header
         known = self.tree.get(header.hash)
+        if known is not None and known.failed:
+            raise ValidationError("duplicate-invalid", f"block was found invalid before: {known.reason}")
         if known is not None and known.status & HAVE_DATA:
             return known
         entry = self.tree.add_header(header, now=self.now())
+        # The header is kept (as Core keeps every valid header): whatever is stored later on top of
+        # it then always finds its parent in the index.
+        self._dirty.add(entry.hash)
         try:
             # Context-free checks before storing, so junk never reaches disk. A mutated block (data
             # not matching its header) leaves the header valid, as Core does. (Already done for a
@@ -474,8 +516,7 @@ class Chainstate:
                 check_signet_solution(block, self.params.signet_challenge)
         except ValidationError as e:
             if not e.mutated:
-                self.tree.mark_failed(entry)
-                self._dirty.add(entry.hash)
+                self._mark_failed(entry, e)
             raise
         self._store_block(entry, raw, block)
         if self.txindex is not None:
@@ -560,11 +601,20 @@ class Chainstate:
                 except ValidationError as e:
                     self._drop_ahead()
                     self.last_error = e
-                    self.tree.mark_failed(entry)
-                    for e2 in self.tree.entries.values():
-                        if e2.failed:
-                            self._dirty.add(e2.hash)
+                    self._mark_failed(entry, e)
                     break
+
+    def _mark_failed(self, entry: IndexEntry, error: ValidationError) -> None:
+        """Remember ``entry`` as invalid, with its reason, and its known descendants (in the index)."""
+        self.last_failed = entry
+        for changed in self.tree.mark_failed(entry, error.reason):
+            self._dirty.add(changed.hash)
+
+    def invalid_blocks(self) -> list[tuple[IndexEntry, str | None]]:
+        """Every block known to be invalid, lowest first, with Core's reject reason
+        ("bad-prevblk" for a descendant of an invalid block)."""
+        bad = sorted((e for e in self.tree.entries.values() if e.failed), key=lambda e: e.height)
+        return [(e, e.reason) for e in bad]
 
     # ------------------------------------------------------------------ connect / disconnect
     def _assumed_valid(self, entry: IndexEntry) -> bool:

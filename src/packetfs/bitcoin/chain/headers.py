@@ -45,6 +45,8 @@ class IndexEntry:
     block_pos: tuple | None = None
     undo_pos: tuple | None = None
     tx_count: int = 0
+    # Why the block is invalid (Core's reject reason), when FAILED; "bad-prevblk" when FAILED_PARENT.
+    reason: str | None = None
 
     @property
     def hash(self) -> bytes:
@@ -166,16 +168,24 @@ class HeaderTree:
             self.best_header = entry
         return entry
 
-    def mark_failed(self, entry: IndexEntry) -> None:
-        """Mark a block invalid and every known descendant as having an invalid parent."""
-        entry.status |= FAILED
+    def mark_failed(self, entry: IndexEntry, reason: str | None = None) -> list[IndexEntry]:
+        """Mark a block invalid (with Core's reject reason) and every known descendant as having an
+        invalid parent; returns the entries whose status changed (to be written to the index)."""
+        changed = []
+        if not entry.status & FAILED or (reason is not None and entry.reason != reason):
+            entry.status |= FAILED
+            entry.reason = reason if reason is not None else entry.reason
+            changed.append(entry)
         for e in self.entries.values():
             if e is not entry and not e.failed and e.height > entry.height and self.ancestor(e, entry.height) is entry:
                 e.status |= FAILED_PARENT
+                e.reason = "bad-prevblk"
+                changed.append(e)
         if self.best_header.failed:
             self.best_header = max(
                 (e for e in self.entries.values() if not e.failed), key=lambda e: (e.chainwork, -e.height)
             )
+        return changed
 
     def candidates(self) -> list[IndexEntry]:
         """Entries that could become the tip: all data present along the path, not failed; most work first."""
