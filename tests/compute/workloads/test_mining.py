@@ -23,7 +23,7 @@ from packetfs.compute.workloads.errors import InputError, RemoteError
 from packetfs.compute.workloads.fabric import Fabric, FabricConfig
 from packetfs.compute.workloads.mining import grind, sha256
 from packetfs.compute.workloads.mining.miner import Miner, difficulty_check, read_headers
-from packetfs.compute.workloads.mining.rpc import RpcClient, parse_hostport, read_cookie
+from packetfs.compute.workloads.mining.rpc import parse_hostport, read_cookie
 from packetfs.compute.workloads.mining.template import BlockTemplate, Candidate, bip34_height_push
 
 P2WPKH = bytes.fromhex("0014") + bytes(range(1, 21))

@@ -262,3 +262,67 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
 
 
 COMMANDS.append(mine_command)
+
+
+# ----------------------------------------------------------------------------------------------- fold
+@click.command("fold")
+@click.argument("sequence")
+@click.option("--lattice", type=click.Choice(["2d", "3d"]), default="2d", show_default=True)
+@click.option("--replicas", type=click.IntRange(1, 256), default=8, show_default=True,
+              help="Replicas (temperatures) in the exchange; spread over the nodes.")
+@click.option("--rounds", type=click.IntRange(1, 10**7), default=200, show_default=True,
+              help="Exchange rounds (each replica makes --steps pull moves per round).")
+@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**7), default=2000, show_default=True)
+@click.option("--t-min", type=click.FloatRange(0, None, min_open=True), default=None,
+              help="Coldest temperature (units of one HH contact).")
+@click.option("--t-max", type=click.FloatRange(0, None, min_open=True), default=None)
+@click.option("--target", "target_energy", type=int, default=None,
+              help="Stop as soon as this energy (or lower) is found.")
+@click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
+              help="Stop after this many seconds (checked between rounds).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG drawing of the best conformation.")
+@fabric_options
+@handle_errors
+def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_per_round: int,
+                 t_min: float | None, t_max: float | None, target_energy: int | None, time_limit: float | None,
+                 plot_path: Path | None, seed: int, as_json: bool, config: FabricConfig) -> None:
+    """Fold SEQUENCE (H/P string, amino acids, or a FASTA file) in the HP lattice model by replica-exchange
+    Monte Carlo with pull moves, replicas travelling as packets to the fabric's nodes."""
+    from .errors import InputError
+    from .folding.engine import fold
+    from .folding.search import T_MAX, T_MIN, FoldParams
+    from .folding.sequences import read_sequence
+
+    name, residues, hp = read_sequence(sequence)
+    lo, hi = t_min or T_MIN, t_max or T_MAX
+    if lo > hi:
+        raise InputError("--t-min must not exceed --t-max")
+    params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy)
+    with progress_bar(f"folding {len(hp)} residues ({lattice})", rounds, not as_json) as update:
+        result = fold(params, config, time_limit=time_limit, progress=lambda r, n, e: update(r))
+    out = result.as_dict()
+    if name:
+        out["name"] = name
+    if residues.upper() != hp:
+        out["residues"] = residues
+    if plot_path is not None:
+        from .folding.plot import plot_conformation
+
+        plot_conformation(hp, result.moves, lattice, result.energy, plot_path)
+        out["plot"] = str(plot_path)
+    if as_json:
+        emit_json(out)
+        return
+    print_table("packetfs fold", [
+        ("sequence", f"{name + ': ' if name else ''}{hp} ({len(hp)} residues)"),
+        ("energy", f"{result.energy} (recomputed from the moves)"),
+        ("moves", result.moves),
+        ("search", f"{result.rounds} rounds x {replicas} replicas x {steps_per_round} steps = {result.steps:,} "
+                   f"pull-move steps in {result.seconds:.2f} s (best at {result.time_to_best:.2f} s); "
+                   f"stopped by {result.stopped}"),
+        ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes of replica packets"),
+    ] + ([("plot", str(plot_path))] if plot_path else []))
+
+
+COMMANDS.append(fold_command)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ....bitcoin.consensus.pow import check_proof_of_work
 from ....bitcoin.primitives import BlockHeader, bits_to_target, hash_to_hex, sha256d
-from ..errors import InputError, RemoteError, VerificationError
+from ..errors import InputError, VerificationError
 from ..fabric import Fabric
 from . import grind
 from .rpc import RpcClient

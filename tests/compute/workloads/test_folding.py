@@ -1,0 +1,224 @@
+"""HP folding: conformations are self-avoiding walks whose energy, recomputed here independently, is the
+one reported; small sequences reach the exact optimum found by exhaustive enumeration (written here, not
+shared with the search); one seed gives one answer on every backend and node count."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from packetfs.compute.workloads.cli import fold_command
+from packetfs.compute.workloads.errors import InputError
+from packetfs.compute.workloads.fabric import FabricConfig
+from packetfs.compute.workloads.folding import engine, lattice, search
+from packetfs.compute.workloads.folding.sequences import parse_fasta, read_sequence, to_hp
+
+STEP = {"R": (1, 0, 0), "L": (-1, 0, 0), "U": (0, 1, 0), "D": (0, -1, 0), "F": (0, 0, 1), "B": (0, 0, -1)}
+
+
+def walk(moves: str, dims: int) -> list[tuple[int, int, int]]:
+    """Independent of the package: coordinates of a move string, checking letters per lattice."""
+    allowed = "RLUD" if dims == 2 else "RLUDFB"
+    pos = [(0, 0, 0)]
+    for m in moves:
+        assert m in allowed, f"move {m!r} on a {dims}d lattice"
+        d = STEP[m]
+        x, y, z = pos[-1]
+        pos.append((x + d[0], y + d[1], z + d[2]))
+    return pos
+
+
+def hp_energy(seq: str, moves: str, dims: int) -> int:
+    """Independent energy: count H-H pairs at lattice distance 1 that are not chain neighbours."""
+    pos = walk(moves, dims)
+    assert len(pos) == len(seq)
+    assert len(set(pos)) == len(pos), "not self-avoiding"
+    e = 0
+    for i in range(len(seq)):
+        for j in range(i + 2, len(seq)):
+            if seq[i] == seq[j] == "H" and sum(abs(a - b) for a, b in zip(pos[i], pos[j], strict=True)) == 1:
+                e -= 1
+    return e
+
+
+def exact_minimum(seq: str, dims: int) -> int:
+    """Exhaustive enumeration of self-avoiding walks (symmetry-reduced: first step +x, first turn +y, first
+    step out of the plane +z), energy counted as residues are placed."""
+    n = len(seq)
+    dirs = [STEP[c] for c in ("RLUD" if dims == 2 else "RLUDFB")]
+    pos = {(0, 0, 0): 0, (1, 0, 0): 1}
+    path = [(0, 0, 0), (1, 0, 0)]
+    best = [0]
+
+    def contacts(k: int, p) -> int:
+        if seq[k] != "H":
+            return 0
+        c = 0
+        for d in dirs:
+            j = pos.get((p[0] + d[0], p[1] + d[1], p[2] + d[2]))
+            if j is not None and j < k - 1 and seq[j] == "H":
+                c += 1
+        return c
+
+    def rec(k: int, e: int, turned: bool, lifted: bool) -> None:
+        if k == n:
+            best[0] = min(best[0], e)
+            return
+        x, y, z = path[-1]
+        for d in dirs:
+            if not turned and d[1] < 0:
+                continue  # mirror image of a walk turning +y first
+            if not turned and d[2] != 0:
+                continue  # leave the plane only after the first turn
+            if not lifted and d[2] < 0:
+                continue
+            p = (x + d[0], y + d[1], z + d[2])
+            if p in pos:
+                continue
+            pos[p] = k
+            path.append(p)
+            rec(k + 1, e - contacts(k, p), turned or d[1] != 0, lifted or d[2] != 0)
+            path.pop()
+            del pos[p]
+
+    rec(2, 0, False, False)
+    return best[0]
+
+
+def test_enumerator_on_known_small_optima() -> None:
+    assert exact_minimum("HPPH", 2) == -1
+    assert exact_minimum("HHHH", 2) == -1
+    assert exact_minimum("HHHHHH", 2) == -2
+    assert exact_minimum("HPPHPPH", 3) == -2
+
+
+@pytest.mark.slow
+def test_enumerator_proves_s1_1_optimum() -> None:
+    assert exact_minimum("HPHPPHHPHPPHPHHPPHPH", 2) == -9  # S1-1's best known energy, proven (about 2 min)
+
+
+@pytest.mark.parametrize("seq,dims", [
+    ("HPHPPHHPHH", 2), ("HHPPHPPHPPHH", 2), ("PHPPHPHHHPHHPH", 2), ("HHHPPHPHPHPPHH", 2),
+    ("HPHPPHHPH", 3), ("HHPHPHPHHP", 3), ("PHHPPHHPHH", 3),
+])
+def test_search_reaches_the_exact_optimum(seq: str, dims: int) -> None:
+    opt = exact_minimum(seq, dims)
+    lat = f"{dims}d"
+    res = engine.fold(search.FoldParams(seq, lat, replicas=6, steps_per_round=1000, rounds=40, seed=5,
+                                        target_energy=opt), FabricConfig())
+    assert res.energy == opt == hp_energy(seq, res.moves, dims)
+    assert len(res.moves) == len(seq) - 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet="HP", min_size=2, max_size=40), st.sampled_from([2, 3]), st.integers(0, 2**32))
+def test_pull_moves_keep_a_valid_walk_and_exact_energy(seq: str, dims: int, seed: int) -> None:
+    lat = f"{dims}d"
+    state = search.initial_state(search.FoldParams(seq, lat, replicas=2, seed=seed))
+    for r in state.replicas:
+        search.run_replica_steps(r, seq, lat, 400, seed + r.index)
+        cur = lattice.moves_from_sites(r.sites, lat)
+        best = lattice.moves_from_sites(r.best_sites, lat)
+        assert hp_energy(seq, cur, dims) == r.energy
+        assert hp_energy(seq, best, dims) == r.best_energy <= r.energy
+
+
+def test_pull_moves_explore_both_directions_and_ends() -> None:
+    seq = "H" * 12
+    state = search.initial_state(search.FoldParams(seq, "2d", replicas=1, t_min=50.0, t_max=50.0))
+    r = state.replicas[0]
+    seen_first, seen_last = set(), set()
+    for k in range(200):
+        search.run_replica_steps(r, seq, "2d", 5, k)
+        m = lattice.moves_from_sites(r.sites, "2d")
+        seen_first.add(m[0])
+        seen_last.add(m[-1])
+    assert len(seen_first) == 4 and len(seen_last) == 4  # both chain ends move in every direction
+
+
+@pytest.mark.parametrize("lat", ["2d", "3d"])
+def test_packets_round_trip(lat: str) -> None:
+    rng = random.Random(1)
+    seq = "".join(rng.choice("HP") for _ in range(lattice.MAX_LENGTH))
+    state = search.initial_state(search.FoldParams(seq, lat, replicas=3))
+    for r in state.replicas:
+        search.run_replica_steps(r, seq, lat, 2000, r.index)
+    back = engine.packets_to_replicas(engine.replicas_to_packets(state.replicas, lat), lat, len(seq))
+    for a, b in zip(state.replicas, back, strict=True):
+        assert lattice.moves_from_sites(a.sites, lat) == lattice.moves_from_sites(b.sites, lat)
+        assert (a.energy, a.best_energy, a.temperature, a.steps, a.index) == (
+            b.energy, b.best_energy, b.temperature, b.steps, b.index)
+
+
+def test_same_answer_on_every_backend_and_node_count() -> None:
+    seq = "PPHPPHHPPPPHHPPPPHHPPPPHH"
+    p = dict(replicas=5, steps_per_round=300, rounds=8, seed=11)
+    ref = engine.fold(search.FoldParams(seq, "2d", **p), FabricConfig("inline", 1))
+    for cfg in (FabricConfig("inline", 3), FabricConfig("local", 2)):
+        r = engine.fold(search.FoldParams(seq, "2d", **p), cfg)
+        assert (r.energy, r.moves, r.steps) == (ref.energy, ref.moves, ref.steps)
+    assert hp_energy(seq, ref.moves, 2) == ref.energy
+
+
+@pytest.mark.slow
+def test_same_answer_on_ray() -> None:
+    pytest.importorskip("ray")
+    seq = "HPHPPHHPHPPHPHHPPHPH"
+    p = dict(replicas=4, steps_per_round=300, rounds=5, seed=2)
+    ref = engine.fold(search.FoldParams(seq, "3d", **p), FabricConfig("inline", 1))
+    r = engine.fold(search.FoldParams(seq, "3d", **p), FabricConfig("ray", 2))
+    assert (r.energy, r.moves) == (ref.energy, ref.moves)
+
+
+def test_fasta_and_hydropathy_mapping(tmp_path: Path) -> None:
+    assert to_hp("IVLFCMAGTSWYPHEQDNKR") == "HHHHHHHPPPPPPPPPPPPP"
+    name, res = parse_fasta(">sp|P1|TEST a protein\nMKV LA\nAG*\n>second\nPPPP\n")
+    assert (name, res) == ("sp|P1|TEST a protein", "MKVLAAG")
+    f = tmp_path / "p.fasta"
+    f.write_text(">x\nMKVLAAG\n")
+    assert read_sequence(str(f)) == ("x", "MKVLAAG", "HPHHHHP")
+    assert read_sequence("hpph")[2] == "HPPH"
+    for bad in ("MKXV", "H", "", "A" * 301):
+        with pytest.raises(InputError):
+            read_sequence(bad)
+    (tmp_path / "empty.fa").write_text(">only a header\n")
+    with pytest.raises(InputError, match="no sequence"):
+        read_sequence(str(tmp_path / "empty.fa"))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=200))
+def test_fasta_parser_never_crashes(text: str) -> None:
+    try:
+        parse_fasta(text)
+    except InputError:
+        pass
+
+
+def test_energy_rejects_bad_conformations() -> None:
+    with pytest.raises(InputError, match="twice"):
+        lattice.energy("HHHHH", "RULD", "2d")
+    with pytest.raises(InputError, match="not one of"):
+        lattice.energy("HHH", "RF", "2d")
+    with pytest.raises(InputError, match="need"):
+        lattice.energy("HHH", "R", "2d")
+
+
+def test_cli_json_and_plot(tmp_path: Path) -> None:
+    png = tmp_path / "fold.png"
+    res = CliRunner().invoke(fold_command, ["HPPHHPHHPH", "--lattice", "3d", "--rounds", "5", "--steps", "200",
+                                            "--json", "--plot", str(png)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert {"sequence", "lattice", "energy", "moves"} <= set(out)
+    assert out["lattice"] == "3d" and len(out["moves"]) == 9
+    assert hp_energy(out["sequence"], out["moves"], 3) == out["energy"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = CliRunner().invoke(fold_command, ["HPZ"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
