@@ -71,7 +71,10 @@ def _print_result(result) -> None:
 @click.argument("args", nargs=-1)
 def cli(datadir, network, regtest, rpcconnect, rpcport, rpcuser, rpcpassword, rpccookiefile, rpcclienttimeout,
         named, from_stdin, method, args) -> None:
-    """Send one JSON-RPC call (METHOD ARGS...) to a node, like bitcoin-cli."""
+    """Send one JSON-RPC call (METHOD ARGS...) to a node, like bitcoin-cli.
+
+    Exit status: 0 on success, abs(error code) mod 256 for an RPC error, 1 when the server cannot
+    be reached or refuses the credentials."""
     if regtest:
         network = "regtest"
     if network is None and datadir is not None:
@@ -79,7 +82,7 @@ def cli(datadir, network, regtest, rpcconnect, rpcport, rpcuser, rpcpassword, rp
             from ..chain.chainstate import read_network
 
             network = read_network(datadir)
-        except ValueError:
+        except Exception:  # no chainstate there, or its database is held open by this very process
             network = None
     network = get_params(network).name if network else "mainnet"
     port = rpcport if rpcport is not None else DEFAULT_RPC_PORTS.get(network, 8332)
@@ -112,7 +115,7 @@ def cli(datadir, network, regtest, rpcconnect, rpcport, rpcuser, rpcpassword, rp
         result = client.call(method, params)
     except RPCError as e:
         click.echo(f"error code: {e.code}\nerror message:\n{e.message}", err=True)
-        sys.exit(abs(e.code) if abs(e.code) < 256 else 1)
+        sys.exit(abs(e.code) % 256 or 1)  # bitcoin-cli exits with abs(code), which the OS takes mod 256
     except RpcAuthError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(1)

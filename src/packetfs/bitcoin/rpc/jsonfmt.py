@@ -25,13 +25,20 @@ class Amount:
         return f"{sign}{v // 100_000_000}.{v % 100_000_000:08d}"
 
 
-class FeeRateBtcKvb(Amount):
-    """A fee rate in sat/kvB, written as BTC/kvB (8 decimals, as Core's ValueFromAmount)."""
+class Double:
+    """A floating point value written with 16 significant digits, as UniValue writes doubles."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: float):
+        self.value = float(value)
 
 
 def _default(o: object) -> object:
     if isinstance(o, Amount):
         return _MARK + o.text()
+    if isinstance(o, Double):
+        return _MARK + format(o.value, ".16g")
     if isinstance(o, Decimal):
         return _MARK + str(o)
     raise TypeError(f"{type(o).__name__} is not JSON serializable")

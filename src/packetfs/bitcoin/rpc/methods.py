@@ -22,7 +22,7 @@ from ..mining.assembler import assemble, grind, serialize_block
 from ..primitives.address import AddressError, address_to_script, script_to_address
 from ..primitives.block import Block, BlockHeader, bits_to_target
 from ..primitives.hashes import hash_to_hex, sha256
-from ..primitives.script import classify_output, script_to_asm
+from ..primitives.script import OPCODE_NAMES, classify_output, iter_script
 from ..primitives.transaction import Transaction, TxOut
 from ..storage.undo import decode_block_undo
 from .context import RpcContext
@@ -39,7 +39,7 @@ from .errors import (
     RPC_VERIFY_ERROR,
     RPCError,
 )
-from .jsonfmt import Amount
+from .jsonfmt import Amount, Double
 
 DEFAULT_MAX_RAW_TX_FEE_RATE = 10_000_000  # sat/kvB: 0.10 BTC/kvB, sendrawtransaction's maxfeerate
 CHAIN_NAMES = {"mainnet": "main", "testnet3": "test", "testnet4": "testnet4", "signet": "signet", "regtest": "regtest"}
@@ -167,7 +167,7 @@ def amount_to_sat(v: Any) -> int:
     return int(sat)
 
 
-def difficulty(bits: int) -> float:
+def difficulty(bits: int) -> Double:
     """GetDifficulty: the mainnet minimum target (0x1d00ffff) over this block's target, as Core computes it."""
     shift = (bits >> 24) & 0xFF
     diff = 0x0000FFFF / (bits & 0x00FFFFFF)
@@ -177,12 +177,69 @@ def difficulty(bits: int) -> float:
     while shift > 29:
         diff /= 256.0
         shift -= 1
-    return diff
+    return Double(diff)
 
 
 _DESC_INPUT = "0123456789()[],'/*abcdefgh@:$%{}IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~ijklmnopqrstuvwxyzABCDEFGH`#\"\\ "
 _DESC_CHECK = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _DESC_GEN = (0xF5DEE51989, 0xA9FDCA3312, 0x1BAB10E32D, 0x3706B1677A, 0x644D626FFD)
+
+
+_SIGHASH_NAMES = {0x01: "ALL", 0x02: "NONE", 0x03: "SINGLE", 0x81: "ALL|ANYONECANPAY", 0x82: "NONE|ANYONECANPAY",
+                  0x83: "SINGLE|ANYONECANPAY"}
+
+
+def _script_num(data: bytes) -> int:
+    if not data:
+        return 0
+    v = int.from_bytes(data, "little")
+    if data[-1] & 0x80:
+        return -(v & ~(0x80 << (8 * (len(data) - 1))))
+    return v
+
+
+def _der_signature(sig: bytes) -> bool:
+    """IsValidSignatureEncoding (BIP66 strict DER, with the sighash byte)."""
+    n = len(sig)
+    if n < 9 or n > 73 or sig[0] != 0x30 or sig[1] != n - 3:
+        return False
+    rlen = sig[3]
+    if 5 + rlen >= n:
+        return False
+    slen = sig[5 + rlen]
+    if rlen + slen + 7 != n or sig[2] != 0x02 or rlen == 0 or sig[4] & 0x80:
+        return False
+    if rlen > 1 and sig[4] == 0 and not sig[5] & 0x80:
+        return False
+    if sig[rlen + 4] != 0x02 or slen == 0 or sig[rlen + 6] & 0x80:
+        return False
+    return not (slen > 1 and sig[rlen + 6] == 0 and not sig[rlen + 7] & 0x80)
+
+
+def script_asm(script: bytes, sighash_decode: bool = False) -> str:
+    """ScriptToAsmStr: small pushes as numbers, others as hex, opcodes by name; with
+    ``sighash_decode`` (scriptSigs) a DER signature's hash type is written as [ALL] etc."""
+    parts = []
+    for tok in iter_script(script):
+        op = tok.opcode
+        if tok.truncated:
+            parts.append("[error]")
+            break
+        if tok.data is not None:
+            data = tok.data
+            if len(data) <= 4:
+                parts.append(str(_script_num(data)))
+            elif sighash_decode and _der_signature(data) and data[-1] in _SIGHASH_NAMES:
+                parts.append(data[:-1].hex() + f"[{_SIGHASH_NAMES[data[-1]]}]")
+            else:
+                parts.append(data.hex())
+        elif op == 0x4F:
+            parts.append("-1")
+        elif 0x51 <= op <= 0x60:
+            parts.append(str(op - 0x50))
+        else:
+            parts.append(OPCODE_NAMES.get(op, "OP_UNKNOWN") if op != 0xFF else "OP_INVALIDOPCODE")
+    return " ".join(parts)
 
 
 def descriptor_checksum(desc: str) -> str:
@@ -227,7 +284,7 @@ def script_descriptor(spk: bytes, network: str) -> str:
 
 def script_pubkey_json(spk: bytes, network: str) -> dict:
     kind = classify_output(spk)
-    out = {"asm": script_to_asm(spk), "desc": script_descriptor(spk, network), "hex": spk.hex()}
+    out = {"asm": script_asm(spk), "desc": script_descriptor(spk, network), "hex": spk.hex()}
     addr = script_to_address(spk, network)
     if addr is not None:
         out["address"] = addr
@@ -245,7 +302,7 @@ def tx_json(tx: Transaction, network: str, *, include_hex: bool = True, block_ha
             d: dict = {"coinbase": txin.script_sig.hex()}
         else:
             d = {"txid": hash_to_hex(txin.prev_txid), "vout": txin.prev_index,
-                 "scriptSig": {"asm": script_to_asm(txin.script_sig), "hex": txin.script_sig.hex()}}
+                 "scriptSig": {"asm": script_asm(txin.script_sig, True), "hex": txin.script_sig.hex()}}
         if wit:
             d["txinwitness"] = [w.hex() for w in wit]
         if spent is not None and not tx.is_coinbase():
@@ -450,7 +507,7 @@ def rpc_getchaintips(ctx: RpcContext) -> list:
 
 
 @rpc("blockchain")
-def rpc_getdifficulty(ctx: RpcContext) -> float:
+def rpc_getdifficulty(ctx: RpcContext) -> Double:
     """Returns the proof-of-work difficulty as a multiple of the minimum difficulty."""
     return difficulty(ctx.chainstate.tip.header.bits)
 

@@ -209,7 +209,8 @@ def _error_reply(rid: Any, v2: bool, e: RPCError) -> dict:
 
 
 def _json_response(obj: Any, status: int) -> web.Response:
-    return web.Response(status=status, text=dumps(obj, default_decimal=True) + "\n", content_type="application/json")
+    # Exactly "application/json", as bitcoind (python-bitcoinrpc insists on it).
+    return web.Response(status=status, body=(dumps(obj) + "\n").encode(), headers={"Content-Type": "application/json"})
 
 
 class ThreadedRpcServer:
