@@ -8,7 +8,6 @@ from packetfs.bitcoin.mempool import PolicyOptions, TxResult
 from packetfs.bitcoin.mining.wallet import WalletCoin
 from packetfs.bitcoin.primitives.transaction import Transaction, TxIn, TxOut
 
-from .conftest import make_node
 from .helpers import accept_ok, coin, fanout, raw_tx, reject
 
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -103,19 +102,16 @@ def test_standardness(node):
     accept_ok(node, w.spend([c], fee=2_000, extra_outputs=[TxOut(0, b"\x6a\x4c\x50" + bytes(80))] * 3))
 
 
-def test_datacarrier_and_bare_multisig_options(tmp_path, clock):
-    n = make_node(tmp_path / "n", clock, PolicyOptions(max_datacarrier_bytes=83, permit_bare_multisig=False))
-    try:
-        w = n.wallet
-        c = coin(n)
-        reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x4c\x51" + bytes(81))]), "datacarrier")
-        reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x28" + bytes(40))] * 2), "datacarrier")
-        key = w.key.pubkey
-        ms = b"\x51\x21" + key + b"\x51\xae"
-        reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(10_000, ms)]), "bare-multisig")
-        accept_ok(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x4c\x50" + bytes(80))]))
-    finally:
-        n.close()
+def test_datacarrier_and_bare_multisig_options(node_factory, clock):
+    n = node_factory("n", PolicyOptions(max_datacarrier_bytes=83, permit_bare_multisig=False))
+    w = n.wallet
+    c = coin(n)
+    reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x4c\x51" + bytes(81))]), "datacarrier")
+    reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x28" + bytes(40))] * 2), "datacarrier")
+    key = w.key.pubkey
+    ms = b"\x51\x21" + key + b"\x51\xae"
+    reject(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(10_000, ms)]), "bare-multisig")
+    accept_ok(n, w.spend([c], fee=1_000, extra_outputs=[TxOut(0, b"\x6a\x4c\x50" + bytes(80))]))
 
 
 def test_tx_size_small_nonfinal_bip68(node):

@@ -4,7 +4,6 @@ by descendant score and a rising minimum fee that decays, and expiry."""
 from packetfs.bitcoin.mempool import PolicyOptions, TxResult
 from packetfs.bitcoin.mempool.policy import FeeRate
 
-from .conftest import make_node
 from .helpers import accept_ok, coin, reject
 
 
@@ -43,60 +42,54 @@ def test_ancestor_size_limit(node):
     assert r.debug == "exceeds ancestor size limit [limit: 101000]"
 
 
-def test_size_limit_evicts_lowest_descendant_score(tmp_path, clock):
+def test_size_limit_evicts_lowest_descendant_score(node_factory, clock):
     # Room for about 12 small transactions.
-    n = make_node(tmp_path / "n", clock, PolicyOptions(max_size_bytes=12 * 700))
-    try:
-        w = n.wallet
-        txs = []
-        for i in range(20):
-            tx = w.spend([coin(n)], fee=1_000 + 100 * i)
-            r = n.mempool.accept(tx)
-            txs.append((tx, r))
-        mp = n.mempool
-        assert mp.usage <= 12 * 700
-        kept = [tx for tx, _ in txs if tx.txid in mp]
-        gone = [tx for tx, _ in txs if tx.txid not in mp]
-        # The cheapest went first; everything kept pays more than everything evicted.
-        assert gone and max(mp.get(t.txid).fee for t in kept) > 1_000
-        assert min(mp.get(t.txid).fee for t in kept) > max(1_000 + 100 * i for i, (t, _) in enumerate(txs) if t in gone)
-        # The minimum fee rose to the last evicted rate plus the incremental relay fee.
-        worst_gone = max((1_000 + 100 * i for i, (t, _) in enumerate(txs) if t in gone))
-        floor = mp.min_fee()
-        assert floor.sat_per_kvb == worst_gone * 1000 // 110 + 100
-        r = reject(n, w.spend([coin(n)], fee=floor.fee(110) - 1), "mempool min fee not met")
-        assert r.result == TxResult.RECONSIDERABLE and r.debug == f"{floor.fee(110) - 1} < {floor.fee(110)}"
-        # A lone tx at the floor is the cheapest in the pool and is evicted at once; with a rich
-        # child in the same package it is kept (eviction goes by descendant score).
-        parent = w.spend([coin(n)], fee=floor.fee(110))
-        reject(n, parent, "mempool full")
-        res = mp.accept_package([parent, w.spend(w.outputs_of(parent), fee=40_000)])
-        assert res.ok, res
-        assert parent.txid in mp
-        # The floor decays with a half-life of 12 h (3 h while the pool is under a quarter full),
-        # counted from the next block.
-        before = mp.min_fee().sat_per_kvb
-        clock.t += 12 * 3600
-        assert mp.min_fee().sat_per_kvb == before  # no block yet
-        n.mine(1)
-        clock.t += 12 * 3600
-        assert mp.min_fee().sat_per_kvb < before
-        clock.t += 30 * 24 * 3600
-        assert mp.min_fee() == FeeRate(0)
-    finally:
-        n.close()
+    n = node_factory("n", PolicyOptions(max_size_bytes=12 * 700))
+    w = n.wallet
+    txs = []
+    for i in range(20):
+        tx = w.spend([coin(n)], fee=1_000 + 100 * i)
+        r = n.mempool.accept(tx)
+        txs.append((tx, r))
+    mp = n.mempool
+    assert mp.usage <= 12 * 700
+    kept = [tx for tx, _ in txs if tx.txid in mp]
+    gone = [tx for tx, _ in txs if tx.txid not in mp]
+    # The cheapest went first; everything kept pays more than everything evicted.
+    assert gone and max(mp.get(t.txid).fee for t in kept) > 1_000
+    assert min(mp.get(t.txid).fee for t in kept) > max(1_000 + 100 * i for i, (t, _) in enumerate(txs) if t in gone)
+    # The minimum fee rose to the last evicted rate plus the incremental relay fee.
+    worst_gone = max((1_000 + 100 * i for i, (t, _) in enumerate(txs) if t in gone))
+    floor = mp.min_fee()
+    assert floor.sat_per_kvb == worst_gone * 1000 // 110 + 100
+    r = reject(n, w.spend([coin(n)], fee=floor.fee(110) - 1), "mempool min fee not met")
+    assert r.result == TxResult.RECONSIDERABLE and r.debug == f"{floor.fee(110) - 1} < {floor.fee(110)}"
+    # A lone tx at the floor is the cheapest in the pool and is evicted at once; with a rich
+    # child in the same package it is kept (eviction goes by descendant score).
+    parent = w.spend([coin(n)], fee=floor.fee(110))
+    reject(n, parent, "mempool full")
+    res = mp.accept_package([parent, w.spend(w.outputs_of(parent), fee=40_000)])
+    assert res.ok, res
+    assert parent.txid in mp
+    # The floor decays with a half-life of 12 h (3 h while the pool is under a quarter full),
+    # counted from the next block.
+    before = mp.min_fee().sat_per_kvb
+    clock.t += 12 * 3600
+    assert mp.min_fee().sat_per_kvb == before  # no block yet
+    n.mine(1)
+    clock.t += 12 * 3600
+    assert mp.min_fee().sat_per_kvb < before
+    clock.t += 30 * 24 * 3600
+    assert mp.min_fee() == FeeRate(0)
 
 
-def test_full_mempool_rejects_what_it_would_evict(tmp_path, clock):
-    n = make_node(tmp_path / "n", clock, PolicyOptions(max_size_bytes=3 * 800))
-    try:
-        w = n.wallet
-        for _ in range(3):
-            accept_ok(n, w.spend([coin(n)], fee=50_000))
-        r = reject(n, w.spend([coin(n)], fee=500), "mempool full")
-        assert r.result == TxResult.RECONSIDERABLE
-    finally:
-        n.close()
+def test_full_mempool_rejects_what_it_would_evict(node_factory, clock):
+    n = node_factory("n", PolicyOptions(max_size_bytes=3 * 800))
+    w = n.wallet
+    for _ in range(3):
+        accept_ok(n, w.spend([coin(n)], fee=50_000))
+    r = reject(n, w.spend([coin(n)], fee=500), "mempool full")
+    assert r.result == TxResult.RECONSIDERABLE
 
 
 def test_expiry_removes_descendants(node, clock):

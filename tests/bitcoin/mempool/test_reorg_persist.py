@@ -21,40 +21,37 @@ def _copy_chain(src: RegtestNode, dst: RegtestNode) -> None:
     assert dst.chainstate.tip.hash == src.chainstate.tip.hash
 
 
-def test_reorg_returns_transactions_and_drops_conflicts(node, tmp_path, clock):
+def test_reorg_returns_transactions_and_drops_conflicts(node, node_factory):
     a = node
-    b = RegtestNode(tmp_path / "b", now=clock)
-    try:
-        _copy_chain(a, b)
-        w = a.wallet
-        c1, c2, c3 = coin(a), coin(a), coin(a)
-        tx1 = w.spend([c1], fee=1_000)
-        a.mine(1, transactions=[tx1])  # A's block 201 confirms tx1
-        tx2 = w.spend([WalletCoin(tx1.txid, 0, tx1.outputs[0].value, a.height)], fee=1_000)
-        accept_ok(a, tx2)  # child of the confirmed tx1
-        tx4 = w.spend([c2], fee=1_000)
-        accept_ok(a, tx4)
-        tx5 = w.spend([c3], fee=1_000)
-        accept_ok(a, tx5)
-        # B confirms a different spend of c2 and builds a longer chain.
-        tx3 = b.wallet.spend([c2], fee=5_000, n_outputs=2)
-        b.mine(1, transactions=[tx3])
-        b.mine(1)
-        for h in b.chainstate.active_chain()[201:]:
-            a.sync.process_block(b.block(h.hash).serialize())
-        assert a.chainstate.tip.hash == b.chainstate.tip.hash and a.height == 202
-        mp = a.mempool
-        assert tx1.txid in mp  # back from the disconnected block
-        assert tx2.txid in mp and mp.get(tx2.txid).parents == {tx1.txid}
-        assert mp.get(tx1.txid).desc_count == 2 and mp.get(tx2.txid).anc_count == 2
-        assert tx4.txid not in mp  # conflicts with tx3, now confirmed
-        # Block 202 of B was mined from B's own (empty) mempool: tx5 is still waiting in A's.
-        assert tx5.txid in mp
-        # Everything left can be mined: a block from A's pool is valid.
-        a.mine(1)
-        assert len(mp) == 0
-    finally:
-        b.close()
+    b = node_factory("b")  # the same 200 blocks
+    assert b.chainstate.tip.hash == a.chainstate.tip.hash
+    w = a.wallet
+    c1, c2, c3 = coin(a), coin(a), coin(a)
+    tx1 = w.spend([c1], fee=1_000)
+    a.mine(1, transactions=[tx1])  # A's block 201 confirms tx1
+    tx2 = w.spend([WalletCoin(tx1.txid, 0, tx1.outputs[0].value, a.height)], fee=1_000)
+    accept_ok(a, tx2)  # child of the confirmed tx1
+    tx4 = w.spend([c2], fee=1_000)
+    accept_ok(a, tx4)
+    tx5 = w.spend([c3], fee=1_000)
+    accept_ok(a, tx5)
+    # B confirms a different spend of c2 and builds a longer chain.
+    tx3 = b.wallet.spend([c2], fee=5_000, n_outputs=2)
+    b.mine(1, transactions=[tx3])
+    b.mine(1)
+    for h in b.chainstate.active_chain()[201:]:
+        a.sync.process_block(b.block(h.hash).serialize())
+    assert a.chainstate.tip.hash == b.chainstate.tip.hash and a.height == 202
+    mp = a.mempool
+    assert tx1.txid in mp  # back from the disconnected block
+    assert tx2.txid in mp and mp.get(tx2.txid).parents == {tx1.txid}
+    assert mp.get(tx1.txid).desc_count == 2 and mp.get(tx2.txid).anc_count == 2
+    assert tx4.txid not in mp  # conflicts with tx3, now confirmed
+    # Block 202 of B was mined from B's own (empty) mempool: tx5 is still waiting in A's.
+    assert tx5.txid in mp
+    # Everything left can be mined: a block from A's pool is valid.
+    a.mine(1)
+    assert len(mp) == 0
 
 
 def test_persist_roundtrip(node, clock, tmp_path):

@@ -14,6 +14,7 @@ Contracts:
 
 from __future__ import annotations
 
+import heapq
 import time as _time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,8 @@ class Mempool:
         self._last_rolling_update = int(self.now())
         self._block_since_bump = False
         self.listeners: list[Callable[[str, Transaction], None]] = []  # ("added"|"removed:<why>", tx)
+        # (entry time, txid) of every entry, for expiry without a scan; stale items are skipped.
+        self._by_time: list[tuple[int, bytes]] = []
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -649,6 +652,7 @@ class Mempool:
                 e.children.add(child)
         self.entries[e.txid] = e
         self.by_wtxid[e.wtxid] = e.txid
+        heapq.heappush(self._by_time, (e.time, e.txid))
         for txin in tx.inputs:
             self.spenders[(txin.prev_txid, txin.prev_index)] = e.txid
         if e.children:
@@ -756,7 +760,16 @@ class Mempool:
         """Remove entries accepted before ``cutoff`` (default: now - expiry) and their descendants."""
         if cutoff is None:
             cutoff = int(self.now()) - self.opts.expiry_seconds
-        old = {t for t, e in self.entries.items() if e.time < cutoff}
+        old = set()
+        heap = self._by_time
+        while heap and heap[0][0] < cutoff:
+            t_time, t = heapq.heappop(heap)
+            e = self.entries.get(t)
+            if e is not None and e.time == t_time:
+                old.add(t)
+        if len(heap) > 2 * len(self.entries) + 1024:  # drop items of removed entries now and then
+            self._by_time = [(e.time, t) for t, e in self.entries.items()]
+            heapq.heapify(self._by_time)
         if not old:
             return 0
         every = set(old)
