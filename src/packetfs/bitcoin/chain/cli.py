@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..consensus.params import NETWORKS
-from ..errors import PacketFSError
+from ..errors import PacketFSError, ParseError
 from ..primitives.hashes import hex_to_hash
 
 
@@ -39,7 +39,8 @@ class _RatesColumn(ProgressColumn):
 
 DATADIR = click.Path(file_okay=False, path_type=Path)
 
-# Exit codes of `import`: 0 all blocks valid; 1 some blocks invalid (named, the rest imported);
+# Exit codes of `import`: 0 all blocks valid; 1 some blocks invalid or damaged bytes skipped (each
+# named, the rest imported);
 # 2 an error stopped it (bad arguments, datadir in use or unreadable); 130 interrupted (Ctrl-C).
 EXIT_INVALID_BLOCKS = 1
 EXIT_ERROR = 2
@@ -86,10 +87,11 @@ def import_command(
     """Import a Bitcoin Core blocks directory (blk/rev/xor.dat), validating every block.
 
     Out-of-order blocks are handled; re-running after an interruption resumes where it stopped.
+    Damaged stretches of the blk files are stepped over as Core's reindex does (each reported).
     Ctrl-C stops at the next block boundary and saves the state. Exit codes: 0 every block valid,
-    1 some blocks invalid (each named with its reason), 2 error, 130 interrupted.
+    1 some blocks invalid or damaged bytes skipped (each named), 2 error, 130 interrupted.
     """
-    from ..storage.blockfiles import open_blocks_dir
+    from ..storage.blockfiles import SkippedBytes, network_magic, open_blocks_dir
     from .chainstate import Chainstate
     from .importer import import_blocks
 
@@ -103,8 +105,14 @@ def import_command(
             source = open_blocks_dir(blocks_dir)
             if not source.blk_files:
                 raise PacketFSError(f"{blocks_dir}: no blk?????.dat files (not a Bitcoin Core blocks directory)")
-            if source.network not in (None, network):
-                raise PacketFSError(f"{blocks_dir} holds {source.network} blocks, not {network}")
+            try:
+                found = source.network
+            except ParseError:
+                found = None  # a damaged first record: the tolerant read below steps over it
+            if found not in (None, network):
+                raise PacketFSError(f"{blocks_dir} holds {found} blocks, not {network}")
+            magic = network_magic(network)
+            skipped: list[SkippedBytes] = []
             total = sum(p.stat().st_size for p in source.blk_files)
             av = hex_to_hash(assumevalid) if assumevalid else None
             counters = {"start": time.perf_counter(), "blocks": 0, "bytes": 0, "inputs": 0}
@@ -117,7 +125,11 @@ def import_command(
                     # Headers first, so blocks under the assumed-valid one are known to be its ancestors.
                     from ..primitives.block import BlockHeader
 
-                    cs.process_headers(BlockHeader.parse(raw[:80]) for raw in source.iter_blocks())
+                    cs.process_headers(
+                        BlockHeader.parse(raw[:80])
+                        for raw in source.iter_blocks_tolerant(magic, lambda _: None)
+                        if len(raw) >= 80
+                    )
                 show = err.is_terminal if progress is None else progress
                 with Progress(
                     "[progress.description]{task.description}", BarColumn(), TaskProgressColumn(),
@@ -132,7 +144,8 @@ def import_command(
                         bar.update(task, advance=nbytes)
 
                     result = import_blocks(
-                        cs, source.iter_blocks(), on_block, flush_every=flush_every, stop=interrupt.stop
+                        cs, source.iter_blocks_tolerant(magic, skipped.append), on_block,
+                        flush_every=flush_every, stop=interrupt.stop,
                     )
                 seconds = time.perf_counter() - counters["start"]
                 info = cs.info()
@@ -150,6 +163,8 @@ def import_command(
         "invalid": result.invalid,
         "orphans_left": result.orphans_left,
         "not_connected": result.not_connected,
+        "skipped_bytes": [{"file": sk.path.name, "offset": sk.offset, "size": sk.size, "reason": sk.reason}
+                          for sk in skipped],  # fmt: skip
         "interrupted": result.interrupted,
         "resume_command": resume if result.interrupted else None,
         "seconds": round(seconds, 3),
@@ -168,6 +183,9 @@ def import_command(
             f"{out['blocks_per_s']} blocks/s, {out['mb_per_s']} MB/s, {out['inputs_per_s']} inputs/s",
             soft_wrap=True,
         )
+        for sk in skipped:
+            console.print(f"damaged: skipped {sk.size} bytes at {sk.path.name}:{sk.offset} ({sk.reason})",
+                          soft_wrap=True, markup=False)  # fmt: skip
         for bad in result.invalid:
             console.print(_describe_invalid(bad), soft_wrap=True, markup=False)
         _describe_not_connected(console, result.not_connected)
@@ -179,7 +197,7 @@ def import_command(
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
-    if result.invalid:
+    if result.invalid or skipped:
         sys.exit(EXIT_INVALID_BLOCKS)
 
 

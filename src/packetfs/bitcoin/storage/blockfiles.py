@@ -13,6 +13,7 @@ reading, so a corrupt file gives a ParseError with its file offset, never a huge
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -200,6 +201,78 @@ def iter_blk_file(
         yield BlkRecord(off, payload)
 
 
+class SkippedBytes(NamedTuple):
+    """A stretch of a blk file that holds no readable record (what a tolerant read stepped over)."""
+
+    path: Path
+    offset: int
+    size: int
+    reason: str
+
+
+def _find_magic(mm: mmap.mmap | bytes, magic: bytes, key: bytes | None, start: int) -> int:
+    """First position >= ``start`` where ``magic`` sits (XORed as the file is), or -1."""
+    if not is_active(key):
+        return mm.find(magic, start)
+    best = -1
+    # On disk the magic looks different at each position modulo the key length.
+    for r in range(XOR_KEY_SIZE):
+        pattern = xor_at(magic, key, r)
+        at = mm.find(pattern, start)
+        while at != -1 and at % XOR_KEY_SIZE != r:
+            at = mm.find(pattern, at + 1)
+        if at != -1 and (best == -1 or at < best):
+            best = at
+    return best
+
+
+def iter_blk_file_tolerant(
+    path: str | Path, magic: bytes, xor_key: bytes | None, on_skip: Callable[[SkippedBytes], None]
+) -> Iterator[BlkRecord]:
+    """Blocks of one blk file, stepping over damage as Core's -reindex / -loadblock do: where a record
+    header is not ``magic`` with a size in range that fits the file, the bytes up to the next
+    occurrence of the magic are reported to ``on_skip`` and reading goes on from there. Zero padding
+    at the end is not damage. A record whose size lies may still yield bytes that are not a block:
+    the caller parses each one (and a lie that swallows the next records loses them for this read).
+    """
+    path = Path(path)
+    key = xor_key if is_active(xor_key) else None
+    size = path.stat().st_size
+    if size == 0:
+        return
+    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        pos = 0
+        while pos < size:
+            raw_hdr = mm[pos : pos + RECORD_HEADER_SIZE]
+            if not raw_hdr.strip(b"\x00") and not mm[pos : pos + _ZERO_CHUNK].strip(b"\x00"):
+                # Zeros: Core's preallocated tail, if they run to the end of the file.
+                end = pos
+                while end < size and not mm[end : end + _ZERO_CHUNK].strip(b"\x00"):
+                    end += _ZERO_CHUNK
+                if end >= size:
+                    return
+            hdr = xor_at(raw_hdr, key, pos)
+            if len(hdr) < RECORD_HEADER_SIZE:
+                reason = "truncated record header"
+            elif hdr[:4] != magic:
+                reason = f"bad magic {hdr[:4].hex()}"
+            else:
+                n = int.from_bytes(hdr[4:8], "little")
+                if not MIN_BLOCK_RECORD_SIZE <= n <= MAX_BLOCK_RECORD_SIZE:
+                    reason = f"record size {n} out of range"
+                elif pos + RECORD_HEADER_SIZE + n > size:
+                    reason = f"record of {n} bytes runs past the end of the file"
+                else:
+                    data_at = pos + RECORD_HEADER_SIZE
+                    yield BlkRecord(pos, xor_at(mm[data_at : data_at + n], key, data_at))
+                    pos = data_at + n
+                    continue
+            nxt = _find_magic(mm, magic, key, pos + 1)
+            end = size if nxt == -1 else nxt
+            on_skip(SkippedBytes(path, pos, end - pos, reason))
+            pos = end
+
+
 def iter_rev_file(
     path: str | Path, magic: str | bytes | None = None, xor_key: bytes | None = None
 ) -> Iterator[RevRecord]:
@@ -296,6 +369,12 @@ class BlocksDir:
     def iter_blocks(self) -> Iterator[bytes]:
         for _, rec in self.iter_blk_records():
             yield rec.raw
+
+    def iter_blocks_tolerant(self, magic: bytes, on_skip: Callable[[SkippedBytes], None]) -> Iterator[bytes]:
+        """Every readable block record, stepping over damaged stretches (see iter_blk_file_tolerant)."""
+        for p in self.blk_files:
+            for rec in iter_blk_file_tolerant(p, magic, self._key(), on_skip):
+                yield rec.raw
 
     def iter_rev_records(self) -> Iterator[tuple[Path, RevRecord]]:
         magic = self.detect_magic()
