@@ -137,6 +137,9 @@ class BcoinNode:
         self.root = ensure_bcoin()
         self.p2p_port = free_port()
         self.http_port = free_port()
+        # The wallet plugin has its own HTTP server on a fixed default port: give it a free one too, so
+        # several bcoins can run at once.
+        self.wallet_http_port = free_port()
         self.extra_args = list(extra_args or [])
         self.start_timeout = start_timeout
         self.prefix: Path | None = None
@@ -153,6 +156,7 @@ class BcoinNode:
         self.prefix = Path(tempfile.mkdtemp(prefix="bcoin-"))
         cmd = [str(_bcoin_bin(self.root)), "--network=regtest", "--memory=true", "--workers=false",
                "--listen=true", f"--port={self.p2p_port}", f"--http-port={self.http_port}", "--api-key=x",
+               f"--wallet-http-port={self.wallet_http_port}",
                f"--prefix={self.prefix}", "--log-level=debug", *self.extra_args]
         env = dict(os.environ, NODE_BACKEND="js")
         self._log_file = open(self.log_path, "wb")

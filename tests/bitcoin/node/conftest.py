@@ -140,3 +140,30 @@ def gen_chain(out: Path, blocks: int, seed: str = "node-tests", txs_per_block: i
 def tools() -> SimpleNamespace:
     return SimpleNamespace(chain_info=chain_info, wait_until=wait_until, import_chain=import_chain,
                            gen_chain=gen_chain)
+
+
+@pytest.fixture(scope="session")
+def synced_datadir(tmp_path_factory):
+    """Factory: (blocks, store) -> (a datadir holding that generated chain, gen-chain summary); built once
+    per session, copied per call, so every test gets its own writable datadir."""
+    import shutil
+
+    built: dict[tuple[int, str], tuple[Path, dict]] = {}
+    root = tmp_path_factory.mktemp("chains")
+
+    def make(blocks: int, store: str, dest: Path) -> dict:
+        key = (blocks, store)
+        if key not in built:
+            blocks_dir = root / f"blocks-{blocks}"
+            if not blocks_dir.exists():
+                summary = gen_chain(blocks_dir, blocks)
+                (root / f"summary-{blocks}.json").write_text(json.dumps(summary))
+            summary = json.loads((root / f"summary-{blocks}.json").read_text())
+            datadir = root / f"datadir-{blocks}-{store}"
+            import_chain(blocks_dir, datadir, store=store)
+            built[key] = (datadir, summary)
+        src, summary = built[key]
+        shutil.copytree(src, dest)
+        return summary
+
+    return make

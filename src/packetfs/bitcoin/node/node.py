@@ -182,6 +182,12 @@ class Node:
         except ValueError as e:
             self._lock.release()
             raise NodeError(f"cannot open the chainstate in {cfg.datadir}: {e}") from None
+        # Blocks stored before a crash but not yet connected (the tip is the last flushed one): connect
+        # them now, or the download window, which skips blocks we have, would never reach them.
+        try:
+            self.cs.activate_best_chain()
+        except ValidationError as e:
+            log.warning("a stored block failed to connect at startup: %s", e)
         self._flushed_tip = self.cs.tip.hash
         self._refresh_active()
         self.addrbook = AddressBook(cfg.datadir / "peers.json")
@@ -431,8 +437,10 @@ class Node:
 
     # ------------------------------------------------------------------ headers
     def _send_getheaders(self, peer: Peer, start: IndexEntry) -> None:
+        # From the parent of our best header, as Core: the reply then holds at least that header if the
+        # peer has it, which tells us the peer's best block even when we know every header already.
         peer.state.syncing_headers = True
-        peer.send(GetHeaders(tuple(block_locator(start)), bytes(32)))
+        peer.send(GetHeaders(tuple(block_locator(start.prev or start)), bytes(32)))
 
     async def on_headers(self, peer: Peer, msg: Headers) -> None:  # type: ignore[override]
         cs = self.cs
@@ -698,8 +706,12 @@ class Node:
         assert self.cs is not None
         self._refresh_active()
         tip = self.cs.tip
-        if tip.height % 100 == 0 or tip.prev is not old_tip:
-            log.info("tip %d %s%s", tip.height, tip.hash_hex, "" if tip.prev is old_tip else " (reorg)")
+        if not self._ancestor_is(tip, old_tip):
+            fork = self.cs.tree.fork_point(tip, old_tip)
+            log.info("reorg: %d %s -> %d %s (fork at %d)", old_tip.height, old_tip.hash_hex, tip.height,
+                     tip.hash_hex, fork.height)
+        elif tip.height // 100 != old_tip.height // 100:
+            log.info("tip %d %s", tip.height, tip.hash_hex)
         if (source is not None and source.supports_compact() and source.outbound
                 and source.id not in self._high_bandwidth):
             self._high_bandwidth.append(source.id)

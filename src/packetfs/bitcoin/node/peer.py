@@ -196,6 +196,7 @@ class Peer:
         except PeerDisconnect as e:
             self.close(e.reason)
         except FrameError as e:
+            self.misbehaving(f"bad frame: {e}")
             self.close(f"bad frame: {e}")
         except MessageError as e:
             self.misbehaving(f"malformed {e.command or 'message'}: {e}")
