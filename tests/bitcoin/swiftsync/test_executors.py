@@ -10,7 +10,7 @@ from packetfs.bitcoin.swiftsync import Hints, LocalExecutor, RayExecutor, swifts
 
 from .conftest import chain_info
 
-SALT = bytes(range(32))
+SALT = bytes(range(64))
 
 
 def _wrong_hints(chain) -> Hints:
@@ -34,7 +34,7 @@ def test_local_processes_equal_inline(chain, tmp_path):
     assert info_one == info_two == chain.reference
     # A different salt gives a different aggregate for the same data.
     with Chainstate(tmp_path / "c", "regtest", jobs=1, store_mode="raw") as cs:
-        other = swiftsync_import(cs, open_blocks_dir(chain.blocks_dir), wrong, LocalExecutor(2), salt=bytes(32))
+        other = swiftsync_import(cs, open_blocks_dir(chain.blocks_dir), wrong, LocalExecutor(2), salt=bytes(64))
     assert other.failure["aggregate"] != one.failure["aggregate"]
 
 
