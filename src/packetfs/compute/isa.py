@@ -308,6 +308,23 @@ def _fcompare(fn):
     return kernel
 
 
+def _fminmax(is_max: bool):
+    """C's fmin/fmax, bit-exact for every input: numpy's np.fmin/np.fmax answer differently for signaling
+    NaNs depending on the array length (scalar vs SIMD loop), so the rule is spelled out: a NaN operand
+    loses; of two equal values (+0 and -0) max takes +0 and min takes -0."""
+
+    def fn(a, b):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        ab, bb = a.view(np.uint64), b.view(np.uint64)
+        tie = (ab & bb) if is_max else (ab | bb)
+        pick = np.where(a > b, ab, bb) if is_max else np.where(a < b, ab, bb)
+        out = np.where(a == b, tie, pick)
+        out = np.where(np.isnan(b), ab, out)
+        return np.where(np.isnan(a), bb, out).view(np.float64)
+
+    return fn
+
+
 _INDEFINITE = _U64(2**63)  # what x86's cvttsd2si returns for NaN and out-of-range doubles
 
 
@@ -552,8 +569,8 @@ TABLE: tuple[OpSpec, ...] = (
     OpSpec(0x41, "FSUB", "float64", "dst, a, b, " + _LANES, "dst = a - b", "next", _fbinary(np.subtract)),
     OpSpec(0x42, "FMUL", "float64", "dst, a, b, " + _LANES, "dst = a * b", "next", _fbinary(np.multiply)),
     OpSpec(0x43, "FDIV", "float64", "dst, a, b, " + _LANES, "dst = a / b (IEEE: x/0 is inf or NaN, no fault)", "next", _fbinary(np.divide)),
-    OpSpec(0x44, "FMIN", "float64", "dst, a, b, " + _LANES, "dst = fmin(a, b) (C's fmin: a NaN operand loses)", "next", _fbinary(np.fmin)),
-    OpSpec(0x45, "FMAX", "float64", "dst, a, b, " + _LANES, "dst = fmax(a, b)", "next", _fbinary(np.fmax)),
+    OpSpec(0x44, "FMIN", "float64", "dst, a, b, " + _LANES, "dst = fmin(a, b) (C's fmin: a NaN operand loses)", "next", _fbinary(_fminmax(False))),
+    OpSpec(0x45, "FMAX", "float64", "dst, a, b, " + _LANES, "dst = fmax(a, b)", "next", _fbinary(_fminmax(True))),
     OpSpec(0x46, "FNEG", "float64", "dst, a, " + _LANES, "dst = -a", "next", _funary(np.negative), True, "a"),
     OpSpec(0x47, "FABS", "float64", "dst, a, " + _LANES, "dst = |a|", "next", _funary(np.abs), True, "a"),
     OpSpec(0x48, "FSQRT", "float64", "dst, a, " + _LANES, "dst = sqrt(a) (correctly rounded)", "next", _funary(np.sqrt), True, "a"),

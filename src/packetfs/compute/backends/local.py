@@ -46,6 +46,7 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
     group: NodeGroup | None = None
     inbox: list[np.ndarray] = []
     steps = hops = 0
+    flush_pending = False
     try:
         while True:
             if os.getppid() != parent_pid:
@@ -71,6 +72,8 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
                             "steps": steps, "hops": hops, "messages": s.sent, "bytes_moved": s.bytes_sent,
                             "retransmits": s.retransmits, "duplicates": s.duplicates,
                         }))  # fmt: skip
+                    elif msg[0] == "flush":
+                        flush_pending = True
                     elif msg[0] == "stop":
                         return
             for kind, _sender, payload in link.receive():
@@ -91,6 +94,9 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
                 if len(out.done):
                     link.send_records(DRIVER, KIND_DONE, to_wire(out.done).tobytes())
             link.tick()
+            if flush_pending and not inbox and not link.busy():
+                conn.send(("flushed",))  # everything this worker sent has been acknowledged
+                flush_pending = False
     except PeerLost as e:
         conn.send(("error", f"worker {index}: {e}"))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
@@ -236,8 +242,17 @@ class LocalBackend(Backend):
             sel.register(c, selectors.EVENT_READ, i)
         for i, p in enumerate(self.procs):
             sel.register(p.sentinel, selectors.EVENT_READ, ("dead", i))
+        flushed = 0
+        flushing = False
         try:
-            while got < len(batch):
+            # Every packet back is not the end: EMIT datagrams from other workers may still be in flight.
+            # Then each worker is asked to confirm that everything it sent was acknowledged (the driver
+            # keeps receiving meanwhile), so no emit is lost.
+            while got < len(batch) or flushed < k:
+                if got == len(batch) and not flushing:
+                    for c in self.conns:
+                        c.send(("flush",))
+                    flushing = True
                 for key, _ in sel.select(min(link.tick(), 0.2)):
                     if key.data == "net":
                         continue
@@ -247,6 +262,9 @@ class LocalBackend(Backend):
                         msg = self.conns[key.data].recv()
                         if msg[0] == "error":
                             raise self._fail(f"local backend: {msg[1]}")
+                        if msg[0] == "flushed":
+                            flushed += 1
+                            last_progress = time.monotonic()
                 for kind, _sender, payload in link.receive():
                     if kind == KIND_DONE:
                         d = to_c(np.frombuffer(payload, dtype=PACKET_WIRE))

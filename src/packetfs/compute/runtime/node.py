@@ -91,6 +91,21 @@ def assemble_memory(shard: ShardMap, parts: list[tuple[int, bytes]]) -> bytes:
     return bytes(out[: shard.size])
 
 
+def exact_sum(values: np.ndarray) -> float:
+    """The correctly rounded sum of float64 ``values`` (math.fsum), with IEEE results where fsum raises:
+    NaN for a NaN term or inf + -inf, the infinity itself, and a signed infinity on overflow."""
+    v = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(v).all():
+        pos, neg = bool(np.isposinf(v).any()), bool(np.isneginf(v).any())
+        if np.isnan(v).any() or (pos and neg):
+            return math.nan
+        return math.inf if pos else -math.inf
+    try:
+        return math.fsum(v.tolist())
+    except OverflowError:
+        return math.copysign(math.inf, math.fsum((v * 2.0**-64).tolist()))
+
+
 class Accumulators:
     """REDUCE accumulators of one node (or merged over nodes). Every kind is order-independent: wrapping
     add, xor, min, max exactly; float sums keep their terms and are summed once with math.fsum (correctly
@@ -171,7 +186,7 @@ class Accumulators:
         for index, (kind, _signed) in sorted(self.kind.items()):
             if kind == "FSUM":
                 terms = self.terms.get(index, [])
-                out[index] = math.fsum(np.concatenate(terms).tolist()) if terms else 0.0
+                out[index] = exact_sum(np.concatenate(terms)) if terms else 0.0
             else:
                 out[index] = self.value.get(index, 0)
         return out
