@@ -167,3 +167,120 @@ def synced_datadir(tmp_path_factory):
         return summary
 
     return make
+
+
+REGTEST_MAGIC = bytes.fromhex("fabfb5da")
+
+
+def raw_frame(command: bytes, payload: bytes, magic: bytes = REGTEST_MAGIC, length: int | None = None) -> bytes:
+    """A v1 frame built here with hashlib (independent of packetfs.net)."""
+    import hashlib
+
+    checksum = hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n = len(payload) if length is None else length
+    return magic + command.ljust(12, b"\x00") + n.to_bytes(4, "little") + checksum + payload
+
+
+class RawPeer:
+    """A scripted peer over a plain socket (from a chosen loopback source address)."""
+
+    def __init__(self, port: int, source: str = "127.0.0.1", timeout: float = 10.0):
+        import socket
+
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.settimeout(timeout)
+        self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def send_msg(self, command: bytes, payload: bytes) -> None:
+        self.send(raw_frame(command, payload))
+
+    def recv_msg(self) -> tuple[str, bytes]:
+        while True:
+            if len(self.buf) >= 24:
+                n = int.from_bytes(self.buf[16:20], "little")
+                if len(self.buf) >= 24 + n:
+                    cmd = self.buf[4:16].rstrip(b"\x00").decode()
+                    payload = self.buf[24 : 24 + n]
+                    self.buf = self.buf[24 + n :]
+                    return cmd, payload
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("closed by the node")
+            self.buf += chunk
+
+    def wait_for(self, command: str, limit: int = 1000) -> bytes:
+        for _ in range(limit):
+            cmd, payload = self.recv_msg()
+            if cmd == command:
+                return payload
+            if cmd == "ping":
+                self.send_msg(b"pong", payload)
+        raise AssertionError(f"no {command} message")
+
+    def handshake(self, height: int = 0) -> None:
+        import time as _t
+
+        version = b"".join((
+            (70016).to_bytes(4, "little"), (9).to_bytes(8, "little"), int(_t.time()).to_bytes(8, "little"),
+            bytes(26), bytes(26), os.urandom(8), b"\x0a/raw-peer/", height.to_bytes(4, "little"), b"\x00",
+        ))
+        self.send_msg(b"version", version)
+        self.wait_for("verack")
+        self.send_msg(b"verack", b"")
+
+    def closed_by_node(self, timeout: float = 10.0) -> bool:
+        """True once the node closes the connection (reading and discarding what it still sends)."""
+
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 16)
+                if not chunk:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def raw_peer():
+    """Factory for RawPeer; every socket is closed at the end."""
+    made: list[RawPeer] = []
+
+    def make(port: int, source: str = "127.0.0.1") -> RawPeer:
+        p = RawPeer(port, source)
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        p.close()
+
+
+def chain_generator(**overrides):
+    """The generator with the very options gen_chain() passes to the CLI (same seed: same blocks)."""
+    from packetfs.bitcoin.chain.generator import ChainGenerator
+
+    options = dict(txs_per_block=4, min_kind_share=0.1, max_inputs_per_tx=3, max_outputs_per_tx=4,
+                   bcoin_compatible=True)
+    options.update(overrides)
+    return ChainGenerator("node-tests", "2024", **options)
+
+
+@pytest.fixture
+def make_generator():
+    return chain_generator
+
+
+@pytest.fixture
+def frame():
+    return raw_frame
