@@ -69,15 +69,17 @@ class BlockTemplate:
         wroot = merkle_root([bytes(32)] + [t.tx.wtxid for t in self.transactions])[0]
         return b"\x6a\x24\xaa\x21\xa9\xed" + witness_commitment_hash(wroot, WITNESS_RESERVED_VALUE)
 
-    def coinbase(self, script_pubkey: bytes, extra_nonce: bytes = b"") -> Transaction:
+    def coinbase(self, script_pubkey: bytes, extra_nonce: bytes = b"", always_commit: bool = True) -> Transaction:
         """Core's coinbase: scriptSig = height, OP_0 (or the extra nonce); one output paying subsidy
-        plus fees; the witness commitment; locktime height-1 with a non-final sequence (Core 30)."""
+        plus fees; the witness commitment; locktime height-1 with a non-final sequence (Core 30).
+        ``always_commit=False`` leaves the commitment out of a block without witness data (valid,
+        and what chains for a node without segwit need)."""
         script_sig = bip34_height_prefix(self.height) + (
             bytes((len(extra_nonce),)) + extra_nonce if extra_nonce else b"\x00"
         )
         outputs = [TxOut(self.coinbase_value, script_pubkey)]
         witness = None
-        if self.segwit:
+        if self.segwit and (always_commit or any(t.tx.has_witness for t in self.transactions)):
             outputs.append(TxOut(0, self.witness_commitment_script()))
             witness = [(WITNESS_RESERVED_VALUE,)]
         return Transaction(
@@ -88,8 +90,8 @@ class BlockTemplate:
             witness,
         )
 
-    def block(self, script_pubkey: bytes, extra_nonce: bytes = b"", nonce: int = 0) -> Block:
-        cb = self.coinbase(script_pubkey, extra_nonce)
+    def block(self, script_pubkey: bytes, extra_nonce: bytes = b"", nonce: int = 0, always_commit: bool = True) -> Block:
+        cb = self.coinbase(script_pubkey, extra_nonce, always_commit)
         txs = [cb] + [t.tx for t in self.transactions]
         root = merkle_root([t.txid for t in txs])[0]
         header = BlockHeader(self.version, self.prev_hash, root, self.time, self.bits, nonce)
@@ -245,9 +247,32 @@ def mine_block(
     transactions: Sequence[Transaction] | None = None,
     now: int | None = None,
     extra_nonce: bytes = b"",
+    always_commit: bool = True,
 ) -> Block:
     """A solved block on the tip: from the mempool, or exactly ``transactions`` (generateblock)."""
     template = assemble(chainstate, mempool if transactions is None else None, now=now)
     if transactions is not None:
         template.transactions = [TemplateTx(t, 0, 0) for t in transactions]
-    return grind(template.block(script_pubkey, extra_nonce), chainstate.params)  # type: ignore[attr-defined]
+        template.coinbase_value = block_subsidy(template.height, chainstate.params) + _fees_of(chainstate, transactions)
+    return grind(template.block(script_pubkey, extra_nonce, always_commit=always_commit), chainstate.params)
+
+
+def _fees_of(chainstate: object, txs: Sequence[Transaction]) -> int:
+    """Fees of ``txs`` spending chain coins or each other's outputs (0 for inputs not found)."""
+    made: dict[tuple[bytes, int], int] = {}
+    fees = 0
+    for tx in txs:
+        value_in = 0
+        for txin in tx.inputs:
+            key = (txin.prev_txid, txin.prev_index)
+            if key in made:
+                value_in += made.pop(key)
+            else:
+                c = chainstate.utxo.get(*key)  # type: ignore[attr-defined]
+                if c is None:
+                    return 0
+                value_in += c.value
+        for i, o in enumerate(tx.outputs):
+            made[(tx.txid, i)] = o.value
+        fees += value_in - sum(o.value for o in tx.outputs)
+    return max(fees, 0)  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ def generate(
     *,
     transactions: Sequence[Transaction] | None = None,
     wallet: MiniWallet | None = None,
+    always_commit: bool = True,
 ) -> list[bytes]:
     """Mine ``n`` blocks paying ``script_pubkey`` (from the mempool, or exactly ``transactions``
     for one block); returns their hashes. Raises ValidationError if a block is refused."""
@@ -33,7 +34,7 @@ def generate(
     for i in range(n):
         block = mine_block(
             chainstate, mempool, script_pubkey, transactions=transactions if i == 0 else None,
-            extra_nonce=len(hashes).to_bytes(4, "little"),
+            extra_nonce=len(hashes).to_bytes(4, "little"), always_commit=always_commit,
         )  # fmt: skip
         raw = serialize_block(block)
         if sync is not None:
@@ -52,21 +53,23 @@ def generate(
 class RegtestNode:
     """Chainstate + mempool + wallet under ``datadir``."""
 
-    def __init__(self, datadir: str | Path, options: PolicyOptions | None = None, *, now=None, wallet_seed: bytes = b"packetfs/mempool-wallet"):
+    def __init__(self, datadir: str | Path, options: PolicyOptions | None = None, *, now=None,
+                 wallet_seed: bytes = b"packetfs/mempool-wallet", wallet_kind: str = "p2wpkh"):
         self.datadir = Path(datadir)
         self.chainstate = Chainstate(self.datadir, "regtest", jobs=1, store_mode="raw", map_size=1 << 30)
         self.mempool = Mempool(ChainstateView(self.chainstate), options, **({"now": now} if now else {}))
         self.sync = MempoolChainSync(self.chainstate, self.mempool)
-        self.wallet = MiniWallet(wallet_seed)
+        self.wallet = MiniWallet(wallet_seed, wallet_kind)
 
     @property
     def height(self) -> int:
         return self.chainstate.tip.height
 
-    def mine(self, n: int = 1, *, transactions: Sequence[Transaction] | None = None, to: bytes | None = None) -> list[bytes]:
+    def mine(self, n: int = 1, *, transactions: Sequence[Transaction] | None = None, to: bytes | None = None,
+             always_commit: bool = True) -> list[bytes]:
         return generate(
             self.chainstate, self.sync, to if to is not None else self.wallet.script_pubkey, n,
-            transactions=transactions, wallet=self.wallet,
+            transactions=transactions, wallet=self.wallet, always_commit=always_commit,
         )  # fmt: skip
 
     def block(self, block_hash: bytes) -> Block:

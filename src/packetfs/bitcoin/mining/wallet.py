@@ -14,7 +14,7 @@ from ..primitives.block import Block
 from ..primitives.hashes import sha256
 from ..primitives.script import push_data
 from ..primitives.transaction import Transaction, TxIn, TxOut
-from ..script.sighash import SIGHASH_ALL, PrecomputedTxData, segwit_v0_sighash
+from ..script.sighash import SIGHASH_ALL, PrecomputedTxData, legacy_sighash, segwit_v0_sighash
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,17 @@ UNCONFIRMED = 0x7FFFFFFF
 
 
 class MiniWallet:
-    """Coins of one P2WPKH key; signs every input it makes (SIGHASH_ALL, low-S, RFC6979)."""
+    """Coins of one key, P2WPKH (default) or legacy P2PKH (``kind="p2pkh"``: no witness data, so
+    its transactions are valid where segwit is not active, e.g. on bcoin's regtest); signs every
+    input it makes (SIGHASH_ALL, low-S, RFC6979)."""
 
-    def __init__(self, seed: bytes = b"packetfs/mempool-wallet"):
+    def __init__(self, seed: bytes = b"packetfs/mempool-wallet", kind: str = "p2wpkh"):
+        if kind not in ("p2wpkh", "p2pkh"):
+            raise ValueError(f"wallet kind must be p2wpkh or p2pkh, not {kind!r}")
+        self.kind = kind
         self.key = EcdsaKey(sha256(seed))
-        self.script_pubkey = b"\x00\x14" + self.key.pubkey_hash
         self._script_code = b"\x76\xa9\x14" + self.key.pubkey_hash + b"\x88\xac"
+        self.script_pubkey = b"\x00\x14" + self.key.pubkey_hash if kind == "p2wpkh" else self._script_code
         self.coins: dict[tuple[bytes, int], WalletCoin] = {}
 
     # ------------------------------------------------------------------ coins
@@ -80,13 +85,21 @@ class MiniWallet:
         outs = [TxOut(c.value, self.script_pubkey) if isinstance(c, WalletCoin) else c for c in spent]
         cache = PrecomputedTxData(tx, outs)
         witnesses: list[tuple] = []
+        inputs = list(tx.inputs)
         for i, c in enumerate(spent):
             if not isinstance(c, WalletCoin):
                 witnesses.append(())
                 continue
+            if self.kind == "p2pkh":
+                digest = legacy_sighash(self._script_code, tx, i, SIGHASH_ALL, cache)
+                sig = self.key.sign(digest) + bytes((SIGHASH_ALL,))
+                inputs[i] = inputs[i]._replace(script_sig=push_data(sig) + push_data(self.key.pubkey))
+                witnesses.append(())
+                continue
             digest = segwit_v0_sighash(self._script_code, tx, i, SIGHASH_ALL, c.value, cache)
             witnesses.append((self.key.sign(digest) + bytes((SIGHASH_ALL,)), self.key.pubkey))
-        return Transaction(tx.version, list(tx.inputs), list(tx.outputs), tx.locktime, witnesses)
+        return Transaction(tx.version, inputs, list(tx.outputs), tx.locktime,
+                           witnesses if any(witnesses) else None)
 
     def spend(
         self,
