@@ -8,7 +8,6 @@ report exactly what Core reports.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -101,7 +100,7 @@ class FeeRate:
         """CFeeRate::GetFee: rounded up, and never 0 for a positive rate and size."""
         if vsize == 0:
             return 0
-        f = math.ceil(self.sat_per_kvb * vsize / 1000)
+        f = -(-self.sat_per_kvb * vsize // 1000)  # exact integer ceiling (Core rounds the double up)
         if f == 0 and self.sat_per_kvb > 0:
             return 1
         return f

@@ -339,13 +339,18 @@ class Mempool:
         test_accept: bool = False,
         bypass_limits: bool = False,
         accept_time: int | None = None,
+        max_fee_rate: FeeRate | None = None,
     ) -> AcceptResult:
         """AcceptToMemoryPool: check ``tx`` against policy and consensus and (unless ``test_accept``)
-        add it, replacing conflicts as RBF allows and trimming the pool to its size limit."""
+        add it, replacing conflicts as RBF allows and trimming the pool to its size limit.
+        ``max_fee_rate``: the client's ceiling (sendrawtransaction's maxfeerate); a tx paying more is
+        refused with "max-fee-exceeded" before its scripts are checked."""
         ws = _Work(tx, tx.txid, tx.wtxid)
         try:
             self._pre_checks(ws, bypass_limits=bypass_limits, allow_replacement=True, sibling_eviction=True,
                              package_feerates=False, temp=None)
+            if max_fee_rate is not None and max_fee_rate.sat_per_kvb and ws.fee > max_fee_rate.fee(ws.vsize):
+                raise MempoolReject("max-fee-exceeded", f"{ws.fee} > {max_fee_rate.fee(ws.vsize)}")
             if ws.conflicts:
                 self._replacement_checks(ws)
             self._policy_script_checks(ws)

@@ -707,10 +707,9 @@ def rpc_sendrawtransaction(ctx: RpcContext, hexstring: str, maxfeerate: Any, max
     max_rate = _fee_rate_arg(maxfeerate, DEFAULT_MAX_RAW_TX_FEE_RATE)
     existing = mp.get(tx.txid)
     if existing is None:
-        test = mp.accept(tx, test_accept=True)
-        if test.accepted and max_rate and FeeRate(max_rate).fee(test.vsize) < test.fee:
+        r = mp.accept(tx, max_fee_rate=FeeRate(max_rate))
+        if r.reason == "max-fee-exceeded":
             raise RPCError(RPC_TRANSACTION_ERROR, "Fee exceeds maximum configured by user (e.g. -maxtxfee, maxfeerate)")
-        r = mp.accept(tx)
         if not r.accepted:
             if r.result == TxResult.MISSING_INPUTS:
                 raise RPCError(RPC_TRANSACTION_ERROR, "bad-txns-inputs-missingorspent")
