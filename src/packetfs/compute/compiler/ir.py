@@ -25,7 +25,7 @@ OPERANDS: dict[str, str] = {
                             "fneg", "f32r", "i2f", "u2f", "f2i", "f2u")},
     **{op: "dr" for op in ("ld1s", "ld1u", "ld2s", "ld2u", "ld4s", "ld4u", "ld8", "ldf32")},
     **{op: "rr" for op in ("st1", "st2", "st4", "st8", "stf32")},
-    "memcpy": "rri",
+    "memcpy": "rrii",  # dst address, src address, size, alignment
     "ga": "dsi",   # d = address of global symbol + offset
     "fa": "di",    # d = frame pointer + offset
     "fn": "ds",    # d = code address of function

@@ -423,7 +423,7 @@ class Lowerer(c_ast.NodeVisitor):
                 off = self.frame_alloc(pt)
                 a = self.new()
                 self.emit("fa", a, off)
-                self.emit("memcpy", a, reg, pt.size)
+                self.emit("memcpy", a, reg, pt.size, pt.align)
                 self.declare(pname, Sym("frame", pt, off))
             elif pname in self.addr_taken:
                 off = self.frame_alloc(pt)
@@ -502,7 +502,7 @@ class Lowerer(c_ast.NodeVisitor):
 
     def store(self, addr: int, value: int, t: T.CType) -> None:
         if isinstance(t, T.StructType):
-            self.emit("memcpy", addr, value, t.size)
+            self.emit("memcpy", addr, value, t.size, t.align)
         elif t == T.FLOAT:
             self.emit("stf32", addr, value)
         elif t.size in (1, 2, 4, 8):
@@ -711,7 +711,7 @@ class Lowerer(c_ast.NodeVisitor):
             if not isinstance(init, c_ast.InitList):
                 v = self.rvalue(init)
                 if isinstance(t, T.StructType) and v.ctype is t:
-                    self.emit("memcpy", addr, v.reg, t.size)
+                    self.emit("memcpy", addr, v.reg, t.size, t.align)
                     return
                 raise CompileError(f"invalid initialiser for {t}", init.coord)
             if zero:
@@ -864,7 +864,7 @@ class Lowerer(c_ast.NodeVisitor):
         elif isinstance(self.ret_type, T.StructType):
             v = self.rvalue(node.expr)
             self.convert(v, self.ret_type, node.expr)
-            self.emit("memcpy", self.sret_reg, v.reg, self.ret_type.size)
+            self.emit("memcpy", self.sret_reg, v.reg, self.ret_type.size, self.ret_type.align)
             self.emit("ret", self.sret_reg)
         elif self.ret_type == T.VOID:
             self.expr(node.expr)
@@ -1309,7 +1309,7 @@ class Lowerer(c_ast.NodeVisitor):
             if isinstance(lv.ctype, T.StructType):
                 if v.ctype is not lv.ctype:
                     raise CompileError(f"assigning {v.ctype} to {lv.ctype}", node.coord)
-                self.emit("memcpy", lv.reg, v.reg, lv.ctype.size)
+                self.emit("memcpy", lv.reg, v.reg, lv.ctype.size, lv.ctype.align)
                 return Val(lv.reg, lv.ctype)
             self.check_assignable(lv.ctype, v, node)
             return self.write(lv, self.convert(v, lv.ctype, node), node)
@@ -1383,7 +1383,7 @@ class Lowerer(c_ast.NodeVisitor):
                 off = self.frame_alloc(v.ctype)
                 c = self.new()
                 self.emit("fa", c, off)
-                self.emit("memcpy", c, v.reg, v.ctype.size)
+                self.emit("memcpy", c, v.reg, v.ctype.size, v.ctype.align)
                 regs.append(c)
             else:
                 regs.append(v.reg)
@@ -1395,7 +1395,7 @@ class Lowerer(c_ast.NodeVisitor):
             pos = 0
             for v in var_vals:
                 if isinstance(v.ctype, T.StructType):
-                    self.emit("memcpy", self.addr_add(base, pos), v.reg, v.ctype.size)
+                    self.emit("memcpy", self.addr_add(base, pos), v.reg, v.ctype.size, v.ctype.align)
                     pos += -(-v.ctype.size // 8) * 8
                 else:
                     self.emit("st8", self.addr_add(base, pos), v.reg)
