@@ -108,7 +108,7 @@ def swiftsync_vs_kernel(console: Console) -> dict:
     one, two = walls["packetfs SwiftSync (1 proc)"], walls["packetfs SwiftSync (2 procs)"]
     split = Table(title="Where SwiftSync's time goes (median seconds inside the importer)")
     split.add_column("importer")
-    keys = ("read", "headers", "validate", "write", "ordinary", "total")
+    keys = ("scan", "headers", "validate", "write", "ordinary", "total")
     for k in keys:
         split.add_column(k, justify="right")
     for name, ss in stages.items():

@@ -54,7 +54,8 @@ def test_ray_equals_local(chain, tmp_path, local_ray):
     wrong = _wrong_hints(chain)
     ray_ex = RayExecutor(jobs=2)
     good, info = _run(chain, tmp_path / "ray-good", Hints.read(chain.hints), ray_ex)
-    bad, _ = _run(chain, tmp_path / "ray-bad", wrong, ray_ex)
+    # As on a cluster: the blocks' bytes travel with the tasks instead of being read by the workers.
+    bad, _ = _run(chain, tmp_path / "ray-bad", wrong, RayExecutor(jobs=2, ship_bytes=True))
     assert local_ray.is_initialized()  # an instance the executor did not start is left running
     assert good.mode == "swiftsync" and good.executor == "ray" and info == chain.reference
     local_bad, _ = _run(chain, tmp_path / "local-bad", wrong, LocalExecutor(2))

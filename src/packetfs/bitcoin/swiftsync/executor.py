@@ -30,8 +30,8 @@ def _run_inherited(index: int) -> RangeResult:
 
 
 class LocalExecutor:
-    """``jobs`` local processes (forked, so the blocks already read are shared, not pickled); with one
-    job, validation runs in this process."""
+    """``jobs`` local processes (forked: they inherit the tasks, and read their blocks themselves); with
+    one job, validation runs in this process."""
 
     name = "local"
 
@@ -49,7 +49,7 @@ class LocalExecutor:
             # Pool forks its workers in the constructor, before it starts its own threads.
             with ctx.Pool(min(self.jobs, len(tasks))) as pool:
                 # Largest tasks first, one at a time per worker, so no worker is left with a long tail.
-                order = sorted(range(len(tasks)), key=lambda i: -sum(len(b.raw) for b in tasks[i].blocks))
+                order = sorted(range(len(tasks)), key=lambda i: -sum(b.size for b in tasks[i].blocks))
                 try:
                     yield from pool.imap_unordered(_run_inherited, order, chunksize=1)
                 except OSError as e:
@@ -60,14 +60,17 @@ class LocalExecutor:
 
 class RayExecutor:
     """Ray tasks: on the cluster at ``address``, or on a Ray instance started here for ``jobs`` CPUs
-    (and stopped again when the run is over). Each task's blocks travel with it, so workers on other
-    machines need no access to the blocks directory."""
+    (and stopped again when the run is over). On a cluster each task's blocks travel with it (read
+    here as the task is submitted), so workers on other machines need no access to the blocks
+    directory; a local instance's workers read them from the files, as local processes do."""
 
     name = "ray"
 
-    def __init__(self, jobs: int | None = None, address: str | None = None):
+    def __init__(self, jobs: int | None = None, address: str | None = None, ship_bytes: bool | None = None):
         self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
         self.address = address
+        # Send the blocks' bytes with the tasks (default: on a cluster, i.e. when an address is given).
+        self.ship_bytes = bool(address) if ship_bytes is None else ship_bytes
 
     def run(self, tasks: Sequence[RangeTask]) -> Iterator[RangeResult]:
         try:
@@ -86,8 +89,16 @@ class RayExecutor:
             started_here = True
         try:
             remote = ray.remote(num_cpus=1, max_retries=0)(validate_range)
-            pending = [remote.remote(task) for task in tasks]
-            while pending:
+            # At most two tasks per CPU in flight, so a cluster's object store holds a bounded window.
+            window = 2 * self.jobs
+            queue = list(tasks)
+            pending: list = []
+            while queue or pending:
+                while queue and len(pending) < window:
+                    task = queue.pop(0)
+                    pending.append(remote.remote(task.with_bytes() if self.ship_bytes else task))
+                if not pending:
+                    break
                 done, pending = ray.wait(pending, num_returns=1)
                 try:
                     yield ray.get(done[0])

@@ -1,6 +1,6 @@
 """SwiftSync import of a Bitcoin Core blocks directory (blk and rev files) with a hints file.
 
-1. Read every block with its undo data; check the headers (proof of work, difficulty, times) in a
+1. Scan the blk and rev files once (scan.py: headers and record locations, not the bytes); check the headers (proof of work, difficulty, times) in a
    header tree of our own, so the chainstate is untouched until the result is known.
 2. Blocks 1..H of the best header chain (H = the hints' height) are validated independently, in
    parallel, with no UTXO lookups (validate.py): each adds the coins the hints say get spent to a
@@ -26,14 +26,16 @@ from ..chain.chainstate import Chainstate
 from ..chain.headers import CONNECTED_ONCE, HAVE_DATA, HAVE_UNDO, HeaderTree, IndexEntry
 from ..chain.importer import ImportResult, cyclic_gc_paused, import_blocks
 from ..consensus.errors import ValidationError
+from ..errors import ParseError
 from ..primitives.block import BlockHeader
 from ..primitives.encoding import read_compact_size
-from ..primitives.hashes import hash_to_hex, sha256d
+from ..primitives.hashes import hash_to_hex
 from ..storage.blockfiles import BlocksDir
 from ..storage.undo import encode_block_undo
 from .aggregate import new_salt
 from .executor import LocalExecutor, RayExecutor
 from .hints import Hints
+from .scan import ScannedBlock, scan_blocks_dir
 from .validate import BlockWork, RangeResult, RangeTask, merge
 
 TASKS_PER_WORKER = 4
@@ -72,14 +74,12 @@ class _Fallback(Exception):
     """SwiftSync cannot vouch for the chain; import the ordinary way. args[0]: why, args[1]: detail."""
 
 
-def _header_chain(params, records: Sequence[tuple[bytes, bytes | None]], now: int) -> HeaderTree:
+def _header_chain(params, records: Sequence[ScannedBlock], now: int) -> HeaderTree:
     """A header tree of every block's header whose ancestry is present and valid (any file order)."""
     tree = HeaderTree(params)
     waiting: dict[bytes, list[BlockHeader]] = {}
-    for raw, _ in records:
-        if len(raw) >= 80:
-            header = BlockHeader.parse(raw[:80])
-            waiting.setdefault(header.prev_hash, []).append(header)
+    for r in records:
+        waiting.setdefault(r.header.prev_hash, []).append(r.header)
     ready = [tree.genesis.hash]
     while ready:
         for header in waiting.pop(ready.pop(), ()):
@@ -93,14 +93,14 @@ def _header_chain(params, records: Sequence[tuple[bytes, bytes | None]], now: in
 
 def _split(works: list[BlockWork], parts: int) -> list[list[BlockWork]]:
     """Consecutive runs of blocks of about equal bytes (the work is about proportional to size)."""
-    total = sum(len(w.raw) for w in works) or 1
+    total = sum(w.size for w in works) or 1
     out: list[list[BlockWork]] = [[]]
     acc = 0
     for w in works:
         if out[-1] and acc >= total * len(out) / parts:
             out.append([])
         out[-1].append(w)
-        acc += len(w.raw)
+        acc += w.size
     return [o for o in out if o]
 
 
@@ -119,11 +119,17 @@ def swiftsync_import(
     ``progress(stage, done, total)`` is called as blocks are read and validated."""
     result = SwiftSyncResult("swiftsync", hints.height, executor.name, executor.jobs)
     t0 = time.perf_counter()
-    records = list(source.iter_blocks_with_undo())
-    result.seconds["read"] = time.perf_counter() - t0
+    try:
+        records: list[ScannedBlock] | None = scan_blocks_dir(source)
+    except ParseError as e:
+        records = None  # e.g. a rev file matching no block: the ordinary import needs no undo data
+        scan_error = str(e)
+    result.seconds["scan"] = time.perf_counter() - t0
     synced: set[bytes] = set()
     with cyclic_gc_paused():
         try:
+            if records is None:
+                raise _Fallback(f"the blocks directory cannot be scanned for SwiftSync: {scan_error}", None)
             if cs.tip.height != 0:
                 result.mode = "ordinary"
                 raise _Fallback(f"the chainstate is at height {cs.tip.height}; SwiftSync starts from genesis", None)
@@ -134,15 +140,21 @@ def swiftsync_import(
             result.fallback_reason, result.failure = e.args[0], e.args[1]
             synced = set()
     t = time.perf_counter()
-    rest = [raw for raw, _ in records if sha256d(raw[:80]) not in synced] if synced else [r for r, _ in records]
+    if records is None:
+        rest_count = None
+        rest_blocks = source.iter_blocks()
+    else:
+        rest = [r for r in records if r.block_hash not in synced]
+        rest_count = len(rest)
+        rest_blocks = (r.block.read() for r in rest)
     count = [0]
 
     def ordinary_progress(_nbytes: int, _inputs: int) -> None:
         count[0] += 1
         if progress:
-            progress("ordinary", count[0], len(rest))
+            progress("ordinary", count[0], rest_count or count[0])
 
-    result.ordinary = import_blocks(cs, rest, ordinary_progress, flush_every=flush_every)
+    result.ordinary = import_blocks(cs, rest_blocks, ordinary_progress, flush_every=flush_every)
     result.seconds["ordinary"] = time.perf_counter() - t
     result.seconds["total"] = time.perf_counter() - t0
     return result
@@ -150,7 +162,7 @@ def swiftsync_import(
 
 def _swiftsync(
     cs: Chainstate,
-    records: list[tuple[bytes, bytes | None]],
+    records: list[ScannedBlock],
     hints: Hints,
     executor: LocalExecutor | RayExecutor,
     result: SwiftSyncResult,
@@ -164,11 +176,12 @@ def _swiftsync(
     if best.height < height:
         raise _Fallback(f"the blocks directory's best valid header chain ends at {best.height}, below the hints' {height}", None)
     chain = list(reversed(list(tree.path(tree.ancestor(best, height), tree.genesis))))
-    by_hash = {sha256d(raw[:80]): (raw, undo) for raw, undo in records if len(raw) >= 80}
+    by_hash = {r.block_hash: r for r in records}
     mtp = tuple(tree.median_time_past(e) for e in [tree.genesis, *chain])
-    works = [
-        BlockWork(e.height, e.hash, *by_hash[e.hash], tuple(hints.for_block(e.height))) for e in chain
-    ]
+    works = []
+    for e in chain:
+        r = by_hash[e.hash]
+        works.append(BlockWork(e.height, e.hash, r.block, r.undo, r.block.size, tuple(hints.for_block(e.height))))
     result.seconds["headers"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -217,15 +230,16 @@ def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], to
     txindex = cs.txindex
     entry = cs.tree.genesis
     for work in works:
+        raw, undo = work.load()
         entry = cs.tree.get(work.block_hash)
         if entry is None or entry.height != work.height:
             raise ValueError(f"header of block {hash_to_hex(work.block_hash)} was not accepted by the chainstate")
-        entry.block_pos = store.put_block(work.raw)
+        entry.block_pos = store.put_block(raw)
         if txindex is not None:
-            txindex.add_block(work.raw)
-        entry.tx_count = read_compact_size(work.raw, 80)[0]
+            txindex.add_block(raw)
+        entry.tx_count = read_compact_size(raw, 80)[0]
         # A block with only its coinbase spends nothing: its undo record is the empty CBlockUndo.
-        undo = work.undo if work.undo is not None else encode_block_undo([])
+        undo = undo if undo is not None else encode_block_undo([])
         entry.undo_pos = store.put_undo(work.block_hash, entry.prev.hash, undo)  # type: ignore[union-attr]
         entry.status |= HAVE_DATA | HAVE_UNDO | CONNECTED_ONCE
     add = cs.utxo.add

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..chain.signet import check_signet_solution
 from ..consensus.block_rules import check_witness_commitment
@@ -25,6 +25,7 @@ from ..primitives.block import Block
 from ..storage.undo import Coin, decode_block_undo
 from ..storage.utxo import is_unspendable
 from .aggregate import MODULUS, CoinHasher
+from .scan import RecordRef
 
 # Rules validate_block leaves to others here: the header tree checks difficulty and future times when
 # the headers are added, and BIP30 is the duplicate-coinbase check over the whole range (importer.py).
@@ -33,14 +34,25 @@ _CHECKED_ELSEWHERE = ("bad-diffbits", "time-too-new", "bad-txns-BIP30")
 
 @dataclass(frozen=True)
 class BlockWork:
-    """One block to validate: its height and expected hash, raw bytes, CBlockUndo bytes (None if the
-    blocks directory had none) and the hints' unspent output numbers."""
+    """One block to validate: its height and expected hash, where its block and undo records are (or
+    their bytes, for workers that cannot read the blocks directory; undo None if there is none), its
+    size in bytes and the hints' unspent output numbers."""
 
     height: int
     block_hash: bytes
-    raw: bytes
-    undo: bytes | None
+    block: RecordRef | bytes
+    undo: RecordRef | bytes | None
+    size: int
     unspent: tuple[int, ...]
+
+    def load(self) -> tuple[bytes, bytes | None]:
+        raw = self.block if isinstance(self.block, bytes) else self.block.read()
+        undo = self.undo if self.undo is None or isinstance(self.undo, bytes) else self.undo.read()
+        return raw, undo
+
+    def with_bytes(self) -> BlockWork:
+        raw, undo = self.load()
+        return replace(self, block=raw, undo=undo)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,10 @@ class RangeTask:
     blocks: tuple[BlockWork, ...]
     mtp_base: int
     mtp: tuple[int, ...]
+
+    def with_bytes(self) -> RangeTask:
+        """This task with every block's bytes inside (for workers on other machines)."""
+        return replace(self, blocks=tuple(b.with_bytes() for b in self.blocks))
 
 
 @dataclass
@@ -118,13 +134,14 @@ def _validate_range(task: RangeTask) -> RangeResult:
 
 def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: RangeResult) -> None:
     height = work.height
-    block = Block.from_bytes(work.raw)
+    raw, undo_raw = work.load()
+    block = Block.from_bytes(raw)
     if block.hash != work.block_hash:
         raise ValidationError("swiftsync-wrong-block", "block bytes do not hash to the header chain's block")
     txs = block.transactions
-    if len(txs) > 1 and work.undo is None:
+    if len(txs) > 1 and undo_raw is None:
         raise ValidationError("swiftsync-missing-undo", "no undo data for a block that spends coins")
-    spent = decode_block_undo(work.undo) if work.undo is not None else []
+    spent = decode_block_undo(undo_raw) if undo_raw is not None else []
     if len(spent) != len(txs) - 1:
         raise ValidationError("swiftsync-bad-undo", f"undo data for {len(spent)} txs, the block has {len(txs) - 1}")
     # A coin must exist before it is spent: from an earlier block, or an earlier tx of this block.
