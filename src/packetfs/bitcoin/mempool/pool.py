@@ -841,7 +841,7 @@ class Mempool:
             if tx.is_coinbase():
                 continue
             r = self.accept(tx, bypass_limits=True)
-            if not r.accepted and not r.already_in_mempool:
+            if not r.accepted and r.reason not in ("txn-already-in-mempool", "txn-same-nonwitness-data-in-mempool"):
                 self.remove_recursive(tx.txid, "reorg")
         self.remove_invalid_for_tip()
         self.limit_size()
