@@ -1,0 +1,222 @@
+"""The fabric workloads against what a user would otherwise pick, in the same run:
+
+* Monte Carlo pi: fabric samples/s (inline, 1 node) vs numpy default_rng float64 on one core; 1 -> 2 node
+  scaling on the local backend (two worker processes).
+* SHA-256d: fabric hashes/s (inline) vs hashlib's double SHA-256 of an 80-byte header in a Python loop vs
+  `openssl speed sha256` on 64-byte blocks (one compression per block; a header's double hash with a
+  midstate costs two); 1 -> 2 node scaling on local; the pitch's 10,000 TH/s and an Antminer S21 XP.
+* HP folding: each benchmark sequence of ../shared/data/hp/benchmarks.json with a fixed time budget
+  (PACKETFS_BENCH_FOLD_SECONDS, default 15 s) on 2 local nodes: best energy found, time to reach it, and the
+  best known energy.
+* Training: time to 0.95 test accuracy and bytes per step, aggregator (SwitchML style) vs ring all-reduce on
+  the same local fabric, 1 and 2 workers, vs single-process numpy.
+
+Environment: PACKETFS_BENCH_FOLD_SECONDS, PACKETFS_BENCH_FOLD (comma-separated names, e.g. S1-1,3D48-1;
+default all), PACKETFS_BENCH_WORKLOADS (subset of mc,sha,fold,train).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from bench.common import median_time
+from packetfs.compute.workloads import montecarlo
+from packetfs.compute.workloads.cli import ASIC_S21_XP, ASIC_S21_XP_J_PER_TH, PITCH_HASHRATE, PITCH_OPS_PER_S
+from packetfs.compute.workloads.fabric import Fabric, FabricConfig
+from packetfs.compute.workloads.folding.engine import fold
+from packetfs.compute.workloads.folding.search import FoldParams
+from packetfs.compute.workloads.mining import grind
+from packetfs.compute.workloads.training.trainer import TrainParams, train
+
+HP_BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "hp" / "benchmarks.json"
+console = Console()
+
+
+def _rate(fn, units: int, repeat: int = 3) -> float:
+    return units / median_time(fn, repeat=repeat)
+
+
+# ---------------------------------------------------------------------------------------------- monte carlo
+def bench_montecarlo() -> dict:
+    n = 2_000_000
+    out = {}
+    with Fabric(FabricConfig("inline", 1)) as f:
+        out["fabric_inline"] = _rate(lambda: montecarlo.estimate(n, 1, f), n)
+    out["numpy"] = _rate(lambda: montecarlo.numpy_pi(n, 1), n)
+    for k in (1, 2):
+        with Fabric(FabricConfig("local", k)) as f:
+            montecarlo.estimate(100_000, 1, f)  # start the workers before timing
+            out[f"local_{k}"] = _rate(lambda f=f: montecarlo.estimate(n, 1, f), n)
+    t = Table(title=f"Monte Carlo pi, {n:,} samples (median of 3, same run)")
+    for col in ("what", "samples/s", "ratio"):
+        t.add_column(col, justify="right")
+    t.add_row("numpy default_rng float64, 1 core (anchor)", f"{out['numpy'] / 1e6:.2f} M", "1.00")
+    t.add_row("fabric inline, 1 node", f"{out['fabric_inline'] / 1e6:.2f} M", f"{out['fabric_inline'] / out['numpy']:.3f}")
+    t.add_row("fabric local, 1 node", f"{out['local_1'] / 1e6:.2f} M", f"{out['local_1'] / out['numpy']:.3f}")
+    t.add_row("fabric local, 2 nodes", f"{out['local_2'] / 1e6:.2f} M", f"{out['local_2'] / out['numpy']:.3f}")
+    eff = out["local_2"] / out["local_1"] / 2
+    t.add_row("scaling 1 -> 2 local nodes", f"efficiency {eff:.0%}", "goal >= 90%")
+    t.add_row("pitch: operations_per_second 1T+", f"{PITCH_OPS_PER_S / 1e6:,.0f} M",
+              f"{PITCH_OPS_PER_S / out['fabric_inline']:.1e}x measured")
+    console.print(t)
+    out["scaling_efficiency"] = eff
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- sha256d
+def _openssl_sha256_64() -> float | None:
+    exe = shutil.which("openssl")
+    if exe is None:
+        return None
+    try:
+        p = subprocess.run([exe, "speed", "-seconds", "2", "-bytes", "64", "sha256"], capture_output=True,
+                           text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r"^sha256\s+([\d.]+)k", p.stdout, re.M)
+    return float(m.group(1)) * 1000 / 64 if m else None  # kB/s of 64-byte blocks -> blocks/s
+
+
+def bench_sha256d() -> dict:
+    header = bytes(range(80))
+    n = 1 << 15
+    out = {}
+    program = grind.build_program(1 << 224, 1)
+
+    def fabric_run(f: Fabric, count: int) -> None:
+        nonces = np.arange(count, dtype=np.uint64)
+        nodes = grind.nodes_for(nonces, 0, count, f.config.nodes)
+        prog = program if f.config.nodes == 1 else grind.build_program(1 << 224, f.config.nodes)
+        f.run(prog, prog.packets(count, inputs=grind.packet_inputs(header, nonces), computation_ids=nonces, nodes=nodes))
+
+    with Fabric(FabricConfig("inline", 1)) as f:
+        out["fabric_inline"] = _rate(lambda: fabric_run(f, n), n)
+    for k in (1, 2):
+        with Fabric(FabricConfig("local", k)) as f:
+            fabric_run(f, 1024)
+            out[f"local_{k}"] = _rate(lambda f=f: fabric_run(f, n), n)
+
+    def hashlib_loop() -> None:
+        sha = hashlib.sha256
+        for i in range(n):
+            sha(sha(header[:76] + i.to_bytes(4, "little")).digest()).digest()
+
+    out["hashlib"] = _rate(hashlib_loop, n)
+    blocks = _openssl_sha256_64()
+    out["openssl_64B_blocks"] = blocks
+    t = Table(title="SHA-256d of 80-byte headers (median of 3, same run)")
+    for col in ("what", "hashes/s", "vs hashlib"):
+        t.add_column(col, justify="right")
+    h = out["hashlib"]
+    t.add_row("hashlib sha256(sha256(header)), Python loop, 1 core (anchor)", f"{h / 1e6:.3f} M", "1.00")
+    if blocks:
+        # a midstate double hash is two compressions: openssl's 64-byte rate / 2 is its header-hash ceiling
+        t.add_row("openssl speed sha256, 64-byte blocks / 2 (SHA-NI ceiling)", f"{blocks / 2 / 1e6:.3f} M",
+                  f"{blocks / 2 / h:.2f}")
+    t.add_row("fabric inline, 1 node (2 HASH packets-ops per header)", f"{out['fabric_inline'] / 1e6:.3f} M",
+              f"{out['fabric_inline'] / h:.3f}")
+    t.add_row("fabric local, 1 node", f"{out['local_1'] / 1e6:.3f} M", f"{out['local_1'] / h:.3f}")
+    t.add_row("fabric local, 2 nodes", f"{out['local_2'] / 1e6:.3f} M", f"{out['local_2'] / h:.3f}")
+    out["scaling_efficiency"] = out["local_2"] / out["local_1"] / 2
+    t.add_row("scaling 1 -> 2 local nodes", f"efficiency {out['scaling_efficiency']:.0%}", "")
+    best = max(out["fabric_inline"], out["local_2"])
+    t.add_row("pitch: 10,000 TH/s", "1e16", f"{PITCH_HASHRATE / best:.1e}x the fabric")
+    t.add_row(f"Antminer S21 XP: 270 TH/s, {ASIC_S21_XP_J_PER_TH} J/TH", "2.7e14", f"{ASIC_S21_XP / best:.1e}x the fabric")
+    t.add_row("GPU path", "not run", "no accelerator on this machine")
+    console.print(t)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- folding
+def bench_fold() -> list[dict]:
+    if not HP_BENCHMARKS.exists():
+        console.print(f"bench.workloads fold: {HP_BENCHMARKS} is missing (needs ../shared/data/hp); skipped")
+        return []
+    budget = float(os.environ.get("PACKETFS_BENCH_FOLD_SECONDS", "15"))
+    wanted = {s for s in os.environ.get("PACKETFS_BENCH_FOLD", "").split(",") if s}
+    data = json.loads(HP_BENCHMARKS.read_text())
+    rows = []
+    t = Table(title=f"HP folding, replica exchange + pull moves, {budget:g} s per sequence, 2 local nodes")
+    for col in ("name", "lattice", "n", "best known", "found", "reached", "time to best s", "steps"):
+        t.add_column(col, justify="right")
+    for lattice in ("2d", "3d"):
+        for b in data[lattice]:
+            if wanted and b["name"] not in wanted:
+                continue
+            params = FoldParams(b["sequence"], lattice, replicas=8, steps_per_round=2000, rounds=10**9, seed=1,
+                                target_energy=b["best_known_energy"])
+            r = fold(params, FabricConfig("local", 2), time_limit=budget)
+            reached = r.energy <= b["best_known_energy"]
+            rows.append({"name": b["name"], "lattice": lattice, "length": len(b["sequence"]),
+                         "best_known": b["best_known_energy"], "found": r.energy, "reached": reached,
+                         "time_to_best": r.time_to_best, "steps": r.steps, "moves": r.moves})
+            t.add_row(b["name"], lattice, str(len(b["sequence"])), str(b["best_known_energy"]), str(r.energy),
+                      "yes" if reached else "no", f"{r.time_to_best:.1f}", f"{r.steps:,}")
+    console.print(t)
+    for lattice, goal in (("2d", "every sequence up to length 64"), ("3d", "at least 8 of 10")):
+        sel = [r for r in rows if r["lattice"] == lattice]
+        if sel:
+            console.print(f"{lattice}: best known reached on {sum(r['reached'] for r in sel)} of {len(sel)} "
+                          f"(goal: {goal})")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- training
+def bench_train() -> list[dict]:
+    rows = []
+    t = Table(title="digits MLP to 0.95 test accuracy (same seed, same schedule)")
+    for col in ("all-reduce", "workers", "backend", "epochs", "seconds", "in all-reduce s", "accuracy",
+                "bytes moved/step", "hop bytes/step"):
+        t.add_column(col, justify="right")
+    base = None
+    for mode, k, cfg in (("numpy", 1, FabricConfig()),
+                         ("aggregate", 1, FabricConfig("local", 2)), ("ring", 1, FabricConfig("local", 1)),
+                         ("aggregate", 2, FabricConfig("local", 3)), ("ring", 2, FabricConfig("local", 2))):
+        r = train(TrainParams(workers=k, epochs=30, mode=mode, seed=1, target_accuracy=0.95), cfg)
+        d = r.as_dict()
+        rows.append(d)
+        if mode == "numpy":
+            base = r.seconds
+        t.add_row(mode, str(k), r.backend, str(r.epochs), f"{r.seconds:.2f}", f"{r.reduce_seconds:.2f}",
+                  f"{r.test_accuracy:.4f}", f"{d['bytes_per_step']:,.0f}", f"{d['hop_bytes_per_step']:,.0f}")
+    console.print(t)
+    agg = {d["workers"]: d for d in rows if d["mode"] == "aggregate"}
+    ring = {d["workers"]: d for d in rows if d["mode"] == "ring"}
+    for k in (1, 2):
+        console.print(f"K={k}: aggregator {ring[k]['seconds'] / agg[k]['seconds']:.2f}x the ring's speed "
+                      f"(SwitchML claims up to 5.5x on real switches); numpy single process "
+                      f"{agg[k]['seconds'] / base:.0f}x faster than the aggregator")
+    return rows
+
+
+def main() -> None:
+    wanted = set(os.environ.get("PACKETFS_BENCH_WORKLOADS", "mc,sha,fold,train").split(","))
+    results = {}
+    started = time.perf_counter()
+    if "mc" in wanted:
+        results["montecarlo"] = bench_montecarlo()
+    if "sha" in wanted:
+        results["sha256d"] = bench_sha256d()
+    if "train" in wanted:
+        results["train"] = bench_train()
+    if "fold" in wanted:
+        results["fold"] = bench_fold()
+    out = os.environ.get("PACKETFS_BENCH_JSON")
+    if out:
+        Path(out).write_text(json.dumps(results, indent=2, default=float))
+    console.print(f"bench.workloads: {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
