@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from bcoin_harness import BcoinNode, bcoin_address
 
 
@@ -52,6 +53,7 @@ def _copy_blocks(src: BcoinNode, dst: BcoinNode, heights: range) -> None:
         assert dst.rpc("submitblock", raw) is None
 
 
+@pytest.mark.slow  # ~35-45 s: several nodes and bcoins (make test-slow)
 def test_propagation_both_ways_and_reorgs_on_either_side(nodes, tools) -> None:
     other = bcoin_address_for(7)
     with BcoinNode() as b1, BcoinNode() as b2, BcoinNode() as b3:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 
 def _tip(tools, datadir):
     return tools.chain_info(datadir)["best_block_hash"]
@@ -23,6 +25,7 @@ def test_three_nodes_sync_in_a_line_through_a_codec_stored_node(nodes, tools, sy
     assert len(digests) == 1
 
 
+@pytest.mark.slow  # ~35-45 s: several nodes and bcoins (make test-slow)
 def test_kill_9_during_sync_then_restart_resumes_to_the_same_utxo_digest(nodes, tools, synced_datadir,
                                                                          tmp_path) -> None:
     summary = synced_datadir(1500, "raw", tmp_path / "src")

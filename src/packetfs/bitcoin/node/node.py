@@ -501,8 +501,8 @@ class Node:
             out.append(e.header)
             if e.hash == msg.hash_stop:
                 break
-        if out:
-            self._update_best_known(peer, fork)
+        self._update_best_known(peer, fork)
+        peer.state.best_header_sent = self._active[fork.height + len(out)]
         peer.send(Headers(tuple(out)))
 
     async def on_getblocks(self, peer: Peer, msg: GetBlocks) -> None:  # type: ignore[override]
@@ -737,8 +737,10 @@ class Node:
             if not peer.handshake_done.is_set() or peer.closed.is_set():
                 continue
             best = peer.state.best_known
-            if best is not None and best.height >= tip.height and best.height < len(self._active) \
-                    and self._active[tip.height] is tip and self._ancestor_is(best, tip):
+            sent = peer.state.best_header_sent
+            if sent is not None and (best is None or sent.chainwork > best.chainwork):
+                best = sent
+            if best is not None and self._ancestor_is(best, tip):
                 continue
             new = []
             e: IndexEntry | None = tip
@@ -757,7 +759,7 @@ class Node:
                 peer.send(Headers(tuple(x.header for x in reversed(new))))
             else:
                 peer.send(Inv((InvVector(MSG_BLOCK, tip.hash),)))
-            self._update_best_known(peer, tip)
+            peer.state.best_header_sent = tip
 
     @staticmethod
     def _ancestor_is(entry: IndexEntry, maybe_ancestor: IndexEntry) -> bool:

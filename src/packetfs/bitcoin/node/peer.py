@@ -79,6 +79,7 @@ class PeerState:
     compact_high_bandwidth: bool = False  # it wants cmpctblock announcements
     fee_filter: int = 0
     best_known: IndexEntry | None = None  # the best block we know the peer has
+    best_header_sent: IndexEntry | None = None  # the best header we told it about (headers, inv, cmpctblock)
     last_block_announced: bytes | None = None
     hash_continue: bytes | None = None  # getblocks: tell it about our tip when it fetches this block
     unconnecting_headers: int = 0
