@@ -239,6 +239,9 @@ def test_mines_regtest_blocks_bcoin_and_kernel_accept(backend: str, tmp_path: Pa
         raw = [bytes.fromhex(node.rpc("getblock", b["hash"], False)) for b in out["blocks"]]
     for h, r in enumerate(raw, start=1):
         assert hash_to_hex(_sha256d(r[:80])) == out["blocks"][h - 1]["hash"]
+        coinbase = Block.from_bytes(r).transactions[0]
+        assert (1).to_bytes(8, "little") in coinbase.inputs[0].script_sig  # --seed 1: extranonce starts at 1
+        assert out["blocks"][h - 1]["extranonce"] == 1
         validate_block(r, None, h, "regtest", check_scripts=False)  # raises ValidationError if not
     assert _kernel_accepts(raw, tmp_path) == 3
 

@@ -191,7 +191,8 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
                  network: str, batch: int, time_limit: float | None, check_paths: tuple[Path, ...], seed: int,
                  as_json: bool, config: FabricConfig) -> None:
     """Mine real blocks: getblocktemplate, coinbase, merkle root, nonces ground as packets on the fabric,
-    submitblock; or, with --difficulty-check, verify known headers' proof of work the same way."""
+    submitblock; or, with --difficulty-check, verify known headers' proof of work the same way. --seed is
+    where the 8-byte extranonce starts (miners with different seeds never grind the same header)."""
     from .fabric import Fabric
     from .mining import miner as mining
 
@@ -234,7 +235,8 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
     rpc = RpcClient(host, port, rpcuser, rpcpassword)
     with Fabric(config) as fabric, progress_bar(f"mining on {config.nodes} {config.backend} node(s)", n_blocks,
                                                 not as_json) as update:
-        report = mining.Miner(rpc, script, fabric, batch).mine(n_blocks, max_seconds=time_limit, progress=update)
+        miner = mining.Miner(rpc, script, fabric, batch, extranonce_start=seed)
+        report = miner.mine(n_blocks, max_seconds=time_limit, progress=update)
     out = report.as_dict()
     per_node = report.hashes_per_s / config.nodes
     out["pitch"] = {"claim_hashes_per_s": PITCH_HASHRATE, "antminer_s21_xp_hashes_per_s": ASIC_S21_XP,

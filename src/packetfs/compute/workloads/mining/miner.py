@@ -80,10 +80,13 @@ def verify_hit(header80: bytes, hit: grind.Hit, target: int) -> bool:
 
 class Miner:
     def __init__(self, rpc: RpcClient, payout_script: bytes, fabric: Fabric, batch: int = DEFAULT_BATCH,
-                 tip_poll_s: float = 1.0) -> None:
+                 tip_poll_s: float = 1.0, extranonce_start: int = 0) -> None:
         if not 1 <= batch <= 1 << 22:
             raise InputError("the batch must be 1..4194304 nonces")
         self.tip_poll_s = tip_poll_s
+        # Where this miner's extranonce space starts: two miners with different starts never grind the same
+        # header for one template (the CLI passes --seed).
+        self.extranonce_start = extranonce_start % (1 << 64)
         self.rpc = rpc
         self.payout_script = payout_script
         self.fabric = fabric
@@ -122,7 +125,7 @@ class Miner:
         candidate = Candidate(tpl, self.payout_script)
         program = grind.build_program(tpl.target, self.fabric.config.nodes)
         ntime = max(tpl.curtime, tpl.mintime)
-        extranonce = 0
+        extranonce = self.extranonce_start
         nonce = 0
         header80 = candidate.header(extranonce, ntime).serialize()
         last_tip_check = time.perf_counter()
@@ -136,7 +139,7 @@ class Miner:
                     return self._submit(candidate, tpl, extranonce, ntime, hit.nonce)
             nonce += count
             if nonce >= grind.MAX_NONCE:
-                extranonce += 1
+                extranonce = (extranonce + 1) % (1 << 64)
                 nonce = 0
                 header80 = candidate.header(extranonce, ntime).serialize()
             now = time.perf_counter()
