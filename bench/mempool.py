@@ -95,7 +95,7 @@ def _make_chain(work: Path, n_coins: int, console: Console):
     coins: list = []
     while len(coins) < n_coins:
         batch = [w.spend([w.take(node.height)], fee=200_000, n_outputs=per_fanout)
-                 for _ in range(min(20, (n_coins - len(coins) + per_fanout - 1) // per_fanout))]
+                 for _ in range(min(10, (n_coins - len(coins) + per_fanout - 1) // per_fanout))]  # 4,000 sigop cost each
         node.mine(1, transactions=batch, always_commit=False)
         for f in batch:
             coins += [WalletCoin(c.txid, c.vout, c.value, node.height) for c in w.outputs_of(f)]

@@ -10,6 +10,7 @@ node's own RPC."""
 from bcoin_harness import BcoinNode
 from bitcoinrpc.authproxy import AuthServiceProxy
 
+from packetfs.bitcoin.mining.assembler import mine_block, serialize_block
 from packetfs.bitcoin.mining.wallet import MiniWallet
 from packetfs.bitcoin.node.node import Node, NodeConfig
 from packetfs.bitcoin.primitives.address import b58check_encode
@@ -46,9 +47,18 @@ def test_tx_relay_both_ways_with_bcoin(tmp_path):
             wait_for(lambda: to_us.txid_hex in ours.getrawmempool(), 30, "bcoin's tx to reach our pool")
             entry = ours.getmempoolentry(to_us.txid_hex)
             assert entry["vsize"] == to_us.vsize and entry["fees"]["base"] * 10**8 == 2_000
-            # bcoin mines both; our pool empties when the block arrives.
-            bcoin.rpc("generatetoaddress", 1, bcoin_p2pkh)
-            wait_for(lambda: ours.getblockcount() == 103 and ours.getrawmempool() == [], 30, "the block to clear our pool")
+            # Our node mines both from its mempool (BlockAssembler template; no witness data, so no
+            # commitment: bcoin's segwit is not active) and announces the block: bcoin accepts it.
+            async def mine_ours():
+                block = mine_block(node.cs, svc.mempool, w.script_pubkey, always_commit=False)
+                svc._sync_for_rpc().process_block(serialize_block(block))
+                return block
+
+            block = loop.run(mine_ours())
+            assert {t.txid for t in block.transactions[1:]} == {to_bcoin.txid, to_us.txid}
+            wait_for(lambda: bcoin.rpc("getbestblockhash") == block.hash_hex, 30, "bcoin to accept our block")
+            wait_for(lambda: bcoin.rpc("getrawmempool") == [], 30, "bcoin's pool to empty")
+            assert ours.getrawmempool() == []
         finally:
             try:
                 loop.run(svc.stop())

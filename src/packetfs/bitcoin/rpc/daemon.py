@@ -196,6 +196,10 @@ class NodeServices:
         self.rpc: RpcServer | None = None
         self._sync: MempoolChainSync | None = None
 
+    def _sync_for_rpc(self) -> _NodeSync:
+        """How blocks made here (RPC mining, tools) enter the node: announced and the pool updated."""
+        return _NodeSync(self)
+
     @property
     def datadir(self) -> Path:
         return Path(self.node.config.datadir)
@@ -228,7 +232,7 @@ class NodeServices:
         node._tip_changed = tip_changed
         if self.want_rpc:
             ctx = RpcContext(cs, self.mempool, peers=NodePeers(node), stop=node.request_stop,
-                             sync=_NodeSync(self), datadir=str(self.datadir))  # type: ignore[arg-type]
+                             sync=self._sync_for_rpc(), datadir=str(self.datadir))  # type: ignore[arg-type]
             kw = dict(self.rpc_kw)
             if kw["rpcpassword"] is None:
                 kw.pop("rpcuser")

@@ -40,7 +40,7 @@ def _default(o: object) -> object:
     if isinstance(o, Double):
         return _MARK + format(o.value, ".16g")
     if isinstance(o, Decimal):
-        return _MARK + str(o)
+        return _MARK + str(o).replace("E", "e")
     raise TypeError(f"{type(o).__name__} is not JSON serializable")
 
 
