@@ -124,47 +124,65 @@ def run_replica_steps(replica: Replica, sequence: str, lattice: str, steps: int,
     accepted = 0
     exp = math.exp
 
+    # Directions perpendicular to each bond: where a pulled residue may go next to its anchor.
+    perpendicular = {v: tuple(u for u in offsets if u != v and u != -v) for v in offsets}
+    n_perp = nd - 2
+
     for _ in range(steps):
         i = int(rand() * n)
         s = -1 if rand() < 0.5 else 1
         a = i - s  # the anchor the pulled residue stays next to
         prev = i + s  # the first follower
-        u = offsets[int(rand() * nd)]
         if 0 <= a < n:
             anchor = sites[a]
-            v = sites[i] - anchor
-            if u == v or u == -v:
-                continue
+            old_i = sites[i]
+            u = perpendicular[old_i - anchor][int(rand() * n_perp)]
             new_i = anchor + u
             if new_i in occ:
                 continue
-            if not (0 <= prev < n):
-                moves = {i: new_i}
-            else:
-                corner = sites[i] + u
-                if corner == sites[prev]:
-                    moves = {i: new_i}
-                elif corner in occ:
-                    continue
-                else:
-                    moves = {i: new_i, prev: corner}
+            corner = old_i + u
+            if not (0 <= prev < n) or corner == sites[prev]:
+                # One residue moves (an end or a corner flip); its new site is diagonal to its old one, so
+                # the old site is never among the new neighbours: the energy change needs no bookkeeping.
+                delta = 0
+                if is_h[i]:
+                    for d in offsets:
+                        j = occ.get(old_i + d)
+                        if j is not None and is_h[j] and (j > i + 1 or j < i - 1):
+                            delta += 1
+                        j = occ.get(new_i + d)
+                        if j is not None and is_h[j] and (j > i + 1 or j < i - 1):
+                            delta -= 1
+                if delta <= 0 or rand() < exp(-delta * beta):
+                    del occ[old_i]
+                    sites[i] = new_i
+                    occ[new_i] = i
+                    energy += delta
+                    accepted += 1
+                    if energy < best:
+                        best = energy
+                        replica.best_sites = list(sites)
+                continue
+            if corner in occ:
+                continue
+            moves = {i: new_i, prev: corner}
         else:
-            corner = sites[i] + u
+            corner = sites[i] + offsets[int(rand() * nd)]
             if corner in occ:
                 continue
             new_i = corner + offsets[int(rand() * nd)]
             if new_i == sites[i] or new_i in occ:
                 continue
             moves = {i: new_i, prev: corner}
-        if len(moves) == 2:
-            last = moves[prev]
-            j = prev + s
-            while 0 <= j < n:
-                if sites[j] - last in adjacent:
-                    break
-                last = sites[j - 2 * s]
-                moves[j] = last
-                j += s
+        # The followers: each takes the site two places ahead of it until one is already adjacent.
+        last = corner
+        j = prev + s
+        while 0 <= j < n:
+            if sites[j] - last in adjacent:
+                break
+            last = sites[j - 2 * s]
+            moves[j] = last
+            j += s
         before = _contacts_of(moves, sites, occ, is_h, offsets)
         old = {k: sites[k] for k in moves}
         for k in moves:
