@@ -34,6 +34,30 @@ def test_cli_swiftsync_equals_ordinary_import(chain, tmp_path):
     assert out["inputs_script_checked"] == out["inputs_swiftsync"] > 500  # every input's script, no assumevalid
     assert out["ordinary"]["blocks_accepted"] == CHAIN_BLOCKS - HINTS_HEIGHT and not out["ordinary"]["invalid"]
     assert chain_info(tmp_path / "ss") == chain.reference
+    # The SwiftSync'd chainstate (codec store) serves the same hints the ordinary one did.
+    packetfs("hints", "--datadir", str(tmp_path / "ss"), "--height", str(HINTS_HEIGHT), "-o", str(tmp_path / "again"))
+    assert (tmp_path / "again").read_bytes() == chain.hints.read_bytes()
+
+
+def test_hints_above_the_chain_fall_back(chain, tmp_path):
+    hints = Hints.read(chain.hints)
+    short = write_dir(chain.records[: HINTS_HEIGHT - 5], tmp_path / "short")
+    result, info = run_api(short, tmp_path / "ss", hints)
+    assert result.mode == "fallback" and "below the hints" in result.fallback_reason
+    assert info["height"] == HINTS_HEIGHT - 6 and result.ordinary.blocks_accepted == HINTS_HEIGHT - 6
+
+
+def test_rev_file_matching_no_block_falls_back(chain, tmp_path):
+    # Undo data written against the wrong parent: its checksum matches no block of the blk file.
+    from packetfs.bitcoin.storage.blockfiles import write_blk_files, write_rev_files
+
+    blocks_dir = tmp_path / "core"
+    write_blk_files([raw for raw, _ in chain.records], blocks_dir, network="regtest")
+    write_rev_files([(0, bytes(32), undo) for _, undo in chain.records[1:] if undo is not None], blocks_dir,
+                    network="regtest")  # fmt: skip
+    result, info = run_api(blocks_dir, tmp_path / "ss", Hints.read(chain.hints))
+    assert result.mode == "fallback" and "cannot be scanned" in result.fallback_reason
+    assert info == chain.reference
 
 
 def test_hints_at_tip_one_process(chain, tmp_path):
