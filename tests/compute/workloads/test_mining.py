@@ -23,7 +23,7 @@ from packetfs.compute.workloads.errors import InputError, RemoteError
 from packetfs.compute.workloads.fabric import Fabric, FabricConfig
 from packetfs.compute.workloads.mining import grind, sha256
 from packetfs.compute.workloads.mining.miner import Miner, difficulty_check, read_headers
-from packetfs.compute.workloads.mining.rpc import parse_hostport, read_cookie
+from packetfs.compute.workloads.mining.rpc import RpcClient, parse_hostport, read_cookie
 from packetfs.compute.workloads.mining.template import BlockTemplate, Candidate, bip34_height_push
 
 P2WPKH = bytes.fromhex("0014") + bytes(range(1, 21))
@@ -258,3 +258,58 @@ def test_cookie_auth_against_bcoin(tmp_path: Path) -> None:
         res = CliRunner().invoke(mine_command, args + ["--rpccookiefile", str(tmp_path / "wrong")])
         assert res.exit_code == 3 and "credentials" in res.output
     assert os.path.exists(tmp_path / "cookie")
+
+
+class _OneReply:
+    """A loopback HTTP server whose every reply is ``body`` with ``status`` (closed by the test)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        outer = self
+        self.body, self.status = b"", 200
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(outer.status)
+                self.send_header("Content-Length", str(len(outer.body)))
+                self.end_headers()
+                self.wfile.write(outer.body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.port = self.server.server_address[1]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def reply_server():
+    srv = _OneReply()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(body=st.one_of(st.binary(max_size=300), st.builds(lambda o: json.dumps(o).encode(), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.sampled_from(["result", "error", "id", "message"]), c,
+                                                         max_size=4), max_leaves=10))),
+       status=st.sampled_from([200, 401, 500]))
+def test_rpc_replies_never_crash(reply_server, body: bytes, status: int) -> None:
+    reply_server.body, reply_server.status = body, status
+    try:
+        RpcClient("127.0.0.1", reply_server.port, "u", "p", timeout=5).call("getblocktemplate")
+    except RemoteError:
+        pass
