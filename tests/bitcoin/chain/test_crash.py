@@ -46,7 +46,17 @@ def _run_kills(tmp_path, kills: int, seed: int, blocks_n: int, max_wait: float) 
     for _ in range(kills):
         proc = subprocess.Popen(_import_cmd(tmp_path / "core", datadir), env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(rng.uniform(0.2, max_wait))
+        # Wait out the interpreter's start (seconds on a loaded machine) before the random delay, so
+        # the kill lands inside the import, not before it.
+        started = time.monotonic()
+        while proc.poll() is None and time.monotonic() - started < 60:
+            try:  # the importer holds the datadir's lock (it writes its pid there once it has it)
+                if (datadir / ".lock").read_text().strip() == str(proc.pid):
+                    break
+            except FileNotFoundError:
+                pass
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.05, max_wait))
         proc.send_signal(signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL, "the import ended before the kill: lengthen the chain"
         heights.append(_check_consistent(datadir, blocks))

@@ -224,3 +224,41 @@ def test_ctrl_c_stops_at_a_block_boundary_and_resumes(tmp_path):
     res = _import(core, datadir)
     assert res.exit_code == 0, res.output
     assert _info(datadir)["utxo_digest"] == digests[-1]
+
+
+def _store_bytes(datadir) -> int:
+    return sum(p.stat().st_size for p in (datadir / "blocks").iterdir() if p.is_file())
+
+
+@pytest.mark.parametrize("store_mode", ["raw", "codec"])
+def test_store_bytes_after_the_last_flush_are_reclaimed(tmp_path, store_mode):
+    gen = ChainGenerator(seed=14, profile="2024", txs_per_block=8, min_kind_share=0.1)
+    blocks = [b.raw for b in gen.blocks(40)]
+    d = tmp_path / "node"
+    cs = Chainstate(d, "regtest", jobs=1, now=lambda: NOW, store_mode=store_mode)
+    for raw in blocks[:20]:
+        cs.process_block(raw)
+    cs.flush()
+    at_flush = _store_bytes(d)
+    for raw in blocks[20:30]:
+        cs.process_block(raw)  # stored and connected, never flushed
+    cs.close(flush=False)  # as a kill would leave it
+    with open(next((d / "blocks").glob("blk*.pfs")), "ab") as f:
+        f.write(b"PFB1\x00torn")  # and a torn record at the end
+    assert _store_bytes(d) > at_flush
+    with Chainstate(d, "regtest", jobs=1, now=lambda: NOW, store_mode=store_mode) as cs:
+        assert cs.tip.height == 20
+        assert _store_bytes(d) == at_flush and cs.reclaimed_bytes > 0
+        for raw in blocks[20:]:
+            cs.process_block(raw)
+        digest = cs.utxo_digest()
+    with Chainstate(tmp_path / "fresh", "regtest", jobs=1, now=lambda: NOW, store_mode=store_mode) as cs:
+        for raw in blocks:
+            cs.process_block(raw)
+        assert cs.utxo_digest() == digest
+    # Nothing wasted for good: the same bytes as an import that was never killed.
+    assert _store_bytes(d) == _store_bytes(tmp_path / "fresh")
+    with Chainstate(d, "regtest", jobs=1, now=lambda: NOW, store_mode=store_mode) as cs:
+        assert cs.tip.height == 40 and cs.reclaimed_bytes == 0
+        for e in cs.active_chain():
+            assert cs.store.get_block(e.block_pos)[:80] == e.header.serialize()

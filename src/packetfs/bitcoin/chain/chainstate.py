@@ -294,6 +294,8 @@ class Chainstate:
         self.stats = ConnectStats()
         self.last_error: ValidationError | None = None
         self.last_failed: IndexEntry | None = None
+        self._undirty: list[bytes] = []  # index entries to delete at the next flush
+        self.reclaimed_bytes = 0  # block-store bytes given back on opening (see _load_index)
         self._load_index()
 
     # ------------------------------------------------------------------ persistence
@@ -345,10 +347,19 @@ class Chainstate:
                 prev = self.tree.get(header.prev_hash)
                 if prev is None or prev.height != height - 1:
                     self.index_entries_dropped += 1
+                    self._undirty.append(header.hash)  # deleted from the index at the next flush
                     continue
                 entry = self.tree.insert(header, prev, status)
             entry.block_pos, entry.undo_pos, entry.tx_count = block_pos, undo_pos, tx_count
             entry.reason = reason
+        if not self.readonly:
+            # Records appended after the last flush (by a process killed since) are referenced by
+            # nothing durable: give their bytes back, so appends go on where the index ends.
+            entries = self.tree.entries.values()
+            self.reclaimed_bytes = self.store.reclaim_unreferenced(
+                (e.block_pos for e in entries if e.block_pos is not None),
+                (e.undo_pos for e in entries if e.undo_pos is not None),
+            )
         # Descendants were written FAILED_PARENT with the failed block; only the best header is redone.
         if self.tree.best_header.failed:
             self.tree.mark_failed(self.tree.best_header, self.tree.best_header.reason)
@@ -384,7 +395,11 @@ class Chainstate:
         dirty = [self.tree.entries[h] for h in self._dirty]
         index_db = self._index_db
 
+        undirty = self._undirty
+
         def write_index(txn: lmdb.Transaction) -> None:
+            for block_hash in undirty:
+                txn.delete(block_hash, db=index_db)
             for e in dirty:
                 txn.put(e.hash, self._serialize_entry(e), db=index_db)
             if self.txindex is not None:
@@ -393,6 +408,7 @@ class Chainstate:
         self.utxo.best_block = self.tip.hash
         self.utxo.flush(extra=write_index)
         self._dirty.clear()
+        self._undirty = []
         if self.txindex is not None:
             self.txindex.written()
 

@@ -271,6 +271,40 @@ class _Kind:
     def disk_bytes(self) -> int:
         return sum(self.path(n).stat().st_size for n in self.numbers if self.path(n).exists())
 
+    def truncate_after(self, file: int, end: int) -> int:
+        """Drop every byte after offset ``end`` of file ``file`` and every later file; appends go on
+        at that point. Returns the bytes removed."""
+        self.close()
+        removed = 0
+        for n in [n for n in self.numbers if n > file]:
+            path = self.path(n)
+            if path.exists():
+                removed += path.stat().st_size
+                path.unlink()
+            self.numbers.remove(n)
+        path = self.path(file)
+        size = path.stat().st_size if path.exists() else 0
+        if size > end:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, end)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            removed += size - end
+        if removed:
+            _fsync_dir(self.dir)
+        self.current, self.size = file, min(size, end)
+        return removed
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 class BlockStore:
     """Append-only block and undo storage; see the module docstring for the record layouts.
@@ -428,6 +462,24 @@ class BlockStore:
             "hash": rec[16:48][::-1].hex(),
             "record_bytes": len(rec),
         }
+
+    # ------------------------------------------------------------------ recovery
+    def reclaim_unreferenced(
+        self, block_locations: Iterable[tuple[int, int, int]], undo_locations: Iterable[tuple[int, int, int]]
+    ) -> int:
+        """Give back the bytes after the last record that ``*_locations`` (everything the durable
+        index references) point at: records appended after the last flush by a process that was
+        killed, torn or whole, which nothing will ever read. Appends go on from there, so a crash
+        wastes no space for good. Call it on opening, before anything is appended. Returns bytes freed."""
+        freed = 0
+        for kind, locs in ((self._blk, block_locations), (self._rev, undo_locations)):
+            last = (0, 0)
+            for loc in locs:
+                end = (int(loc[0]), int(loc[1]) + int(loc[2]))
+                if end > last:
+                    last = end
+            freed += kind.truncate_after(*last)
+        return freed
 
     # ------------------------------------------------------------------ undo
     def put_undo(self, block_hash: bytes, prev_hash: bytes, undo_raw: bytes) -> UndoLocation:
