@@ -20,7 +20,7 @@ def test_ancestor_count_limit(node):
     assert r.debug == "too many unconfirmed ancestors [limit: 25]"
 
 
-def test_descendant_count_limit(node):
+def test_descendant_count_limit_and_cpfp_carve_out(node):
     w = node.wallet
     parent = w.spend([coin(node)], fee=1_000, n_outputs=30)
     accept_ok(node, parent)
@@ -28,7 +28,13 @@ def test_descendant_count_limit(node):
     for o in outs[:24]:
         accept_ok(node, w.spend([o], fee=1_000))
     assert node.mempool.get(parent.txid).desc_count == 25
-    r = reject(node, w.spend([outs[24]], fee=1_000), "too-long-mempool-chain")
+    # One more child with a single unconfirmed ancestor: Core's CPFP carve-out lets it in...
+    accept_ok(node, w.spend([outs[24]], fee=1_000))
+    # ...but only one, and never a big one or a TRUC one.
+    r = reject(node, w.spend([outs[25]], fee=1_000), "too-long-mempool-chain")
+    assert r.debug == f"too many descendants for tx {parent.txid[::-1].hex()} [limit: 25]"
+    grandchild_parent = w.outputs_of(node.mempool.get(next(iter(node.mempool.get(parent.txid).children))).tx)
+    r = reject(node, w.spend(grandchild_parent, fee=1_000), "too-long-mempool-chain")  # two ancestors: no carve-out
     assert r.debug == f"too many descendants for tx {parent.txid[::-1].hex()} [limit: 25]"
 
 

@@ -15,9 +15,10 @@ Contracts:
 from __future__ import annotations
 
 import heapq
+import sys
 import time as _time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from ..consensus.errors import ValidationError, script_error_message
@@ -60,6 +61,7 @@ from .policy import (
     witness_standard,
 )
 
+EXTRA_DESCENDANT_TX_SIZE_LIMIT = 10_000  # the CPFP carve-out's size allowance
 MEMPOOL_HEIGHT = 0x7FFFFFFF  # the height Core gives coins created by mempool transactions
 _ENTRY_OVERHEAD = 400  # bytes of bookkeeping per entry beyond the transaction (see usage_of)
 
@@ -458,7 +460,18 @@ class Mempool:
         if ws.conflicts:
             ws.all_conflicts = self._all_conflicts(ws.conflicts)
         if not bypass_limits:
-            self._check_ancestor_limits(ws)
+            try:
+                self._check_ancestor_limits(ws)
+            except MempoolReject:
+                # CPFP carve-out (Core <= 30): a small non-TRUC tx with a single unconfirmed ancestor
+                # may take one descendant slot (and 10 kvB) beyond its parent's limits.
+                if ws.vsize > EXTRA_DESCENDANT_TX_SIZE_LIMIT or tx.version == TRUC_VERSION or len(ws.ancestors) > 1:
+                    raise
+                original = sys.exc_info()[1]
+                try:
+                    self._check_ancestor_limits(ws, carve_out=True)
+                except MempoolReject:
+                    raise original from None
             self._truc_checks(ws, sibling_eviction)
         if ws.ancestors & ws.conflicts or ws.ancestors & ws.all_conflicts:
             bad = next(iter(ws.ancestors & ws.all_conflicts))
@@ -484,10 +497,14 @@ class Mempool:
             out |= self.descendants(t)
         return out
 
-    def _check_ancestor_limits(self, ws: _Work, extra_count: int = 0, extra_size: int = 0) -> None:
+    def _check_ancestor_limits(self, ws: _Work, extra_count: int = 0, extra_size: int = 0, carve_out: bool = False) -> None:
         """CalculateMemPoolAncestors with Core's limits. Entries the tx would replace do not count
-        towards their ancestors' descendant totals (Core's RBF carve-out, generalised)."""
+        towards their ancestors' descendant totals (Core's RBF carve-out, generalised). ``carve_out``:
+        the CPFP carve-out's limits (descendants + 1 and + 10 kvB)."""
         o = self.opts
+        if carve_out:
+            o = replace(o, descendant_count=o.descendant_count + 1,
+                        descendant_size_vbytes=o.descendant_size_vbytes + EXTRA_DESCENDANT_TX_SIZE_LIMIT)
         anc = ws.ancestors
         count = len(anc) + 1 + extra_count
         size = sum(self.entries[a].vsize for a in anc) + ws.vsize + extra_size
