@@ -688,13 +688,10 @@ class Mempool:
 
     def _relink_children(self, e: MempoolEntry) -> None:
         """UpdateTransactionsFromBlock: a re-added tx gains its in-pool descendants."""
-        desc = self.descendants(e.txid)
-        ancestors_of_e = self.ancestors(e.txid) | {e.txid}
-        for d in desc:
-            de = self.entries[d]
-            de.parents |= {txin.prev_txid for txin in de.tx.inputs if txin.prev_txid == e.txid}
-        # Recompute aggregates of the affected entries from scratch (rare: reorgs only).
-        for t in desc | ancestors_of_e:
+        for c in e.children:
+            self.entries[c].parents.add(e.txid)
+        # Recompute the aggregates of everything connected to it from scratch (rare: reorgs only).
+        for t in self.descendants(e.txid) | self.ancestors(e.txid) | {e.txid}:
             self._recompute(t)
 
     def _recompute(self, txid: bytes) -> None:
