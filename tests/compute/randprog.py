@@ -38,7 +38,7 @@ def random_program(seed: int, length: int | None = None) -> tuple[Program, np.nd
 
     code = [I(Op.CID, dst=20), I(Op.MUL, dst=20, a=20, b=IMM, imm=REGION)]  # s20: this packet's memory block
     body_start = len(code)
-    for pc in range(body_start, body_start + length):
+    for _pc in range(body_start, body_start + length):
         r = rng.random()
         w = int(rng.choice([1, 2, 4, 8]))
         sg = bool(rng.random() < 0.5)

@@ -99,6 +99,28 @@ def to_c(packets: np.ndarray) -> np.ndarray:
     return _convert(packets, PACKET_C)
 
 
+def take(packets: np.ndarray, index) -> np.ndarray:
+    """``packets[index]`` (mask or indices), done on raw records: numpy copies structured dtypes with
+    offsets field by field, ten times slower than moving the bytes."""
+    return packets.view(np.dtype((np.void, packets.dtype.itemsize)))[index].view(packets.dtype)
+
+
+def copy(packets: np.ndarray) -> np.ndarray:
+    """A contiguous, writable copy, padding bytes included (a structured copy leaves them undefined)."""
+    raw = np.dtype((np.void, packets.dtype.itemsize))
+    return np.ascontiguousarray(packets).view(raw).copy().view(packets.dtype)
+
+
+def concat(parts: list[np.ndarray], layout: np.dtype = PACKET_C) -> np.ndarray:
+    """One batch from several of the same layout (raw record copies, see take())."""
+    if not parts:
+        return np.zeros(0, dtype=layout)
+    if len(parts) == 1:
+        return parts[0]
+    raw = np.dtype((np.void, parts[0].dtype.itemsize))
+    return np.concatenate([p.view(raw) for p in parts]).view(parts[0].dtype)
+
+
 def encode(packets: np.ndarray) -> bytes:
     """Wire bytes of a batch: the packed records back to back, nothing else (n * 208 bytes)."""
     return to_wire(packets).tobytes()

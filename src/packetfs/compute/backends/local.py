@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..packet import PACKET_WIRE, decode, to_c, to_wire
+from ..packet import WIRE_SIZE, concat, decode, take, to_c, to_wire
 from ..runtime.executor import DEFAULT_MAX_STEPS, NodeGroup
 from ..runtime.node import Accumulators
 from ..runtime.program import Program
@@ -76,11 +76,11 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
                         flush_pending = True
                     elif msg[0] == "stop":
                         return
-            for kind, _sender, payload in link.receive():
-                if kind == KIND_DATA and group is not None:
-                    inbox.append(decode(payload))
+            arrived = [payload for kind, _sender, payload in link.receive() if kind == KIND_DATA]
+            if arrived and group is not None:
+                inbox.append(to_c(decode(b"".join(arrived))))  # one conversion per poll, not per datagram
             if inbox and group is not None:
-                batch = np.concatenate(inbox) if len(inbox) > 1 else inbox[0]
+                batch = concat(inbox)
                 out = group.execute(batch, max_rounds=ROUNDS_PER_POLL)
                 steps += out.steps
                 hops += out.hops
@@ -88,7 +88,7 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
                 if len(out.away):
                     dest_worker = out.away["next_node_id"] % workers
                     for w in np.unique(dest_worker):
-                        link.send_records(int(w), KIND_DATA, to_wire(out.away[dest_worker == w]).tobytes())
+                        link.send_records(int(w), KIND_DATA, to_wire(take(out.away, dest_worker == w)).tobytes())
                 if out.emits:
                     link.send_records(DRIVER, KIND_EMIT, np.concatenate(out.emits).tobytes())
                 if len(out.done):
@@ -229,11 +229,11 @@ class LocalBackend(Backend):
         wire = to_wire(batch)
         dest = batch["next_node_id"] % np.uint32(k)
         for w in range(k):
-            sel = wire[dest == w]
+            sel = take(wire, dest == w)
             if len(sel):
                 link.send_records(w, KIND_DATA, sel.tobytes())
-        done: list[np.ndarray] = []
-        emits: list[np.ndarray] = []
+        done_raw: list[bytes] = []
+        emit_raw: list[bytes] = []
         got = 0
         last_progress = time.monotonic()
         sel = selectors.DefaultSelector()
@@ -267,11 +267,10 @@ class LocalBackend(Backend):
                             last_progress = time.monotonic()
                 for kind, _sender, payload in link.receive():
                     if kind == KIND_DONE:
-                        d = to_c(np.frombuffer(payload, dtype=PACKET_WIRE))
-                        done.append(d)
-                        got += len(d)
+                        done_raw.append(bytes(payload))
+                        got += len(payload) // WIRE_SIZE
                     elif kind == KIND_EMIT:
-                        emits.append(np.frombuffer(payload, dtype=EMIT_DTYPE).copy())
+                        emit_raw.append(bytes(payload))
                     last_progress = time.monotonic()
                 if link.busy() or got < len(batch):
                     self._check_workers()
@@ -299,6 +298,8 @@ class LocalBackend(Backend):
                 blocks.extend(b)
             for f in ("steps", "hops", "messages", "bytes_moved", "retransmits", "duplicates"):
                 setattr(stats, f, getattr(stats, f) + s[f])
+        done = [to_c(decode(b"".join(done_raw)))]
+        emits = [np.frombuffer(b"".join(emit_raw), dtype=EMIT_DTYPE)]
         return finish_result(program, done, emits, acc, blocks, stats, t0)
 
     def _expect_all(self, what: str) -> list[tuple]:

@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from ..packet import PACKET_WIRE, to_c, to_wire
+from ..packet import PACKET_WIRE, concat, take, to_c, to_wire
 from ..runtime.executor import DEFAULT_MAX_STEPS, NodeGroup
 from ..runtime.node import Accumulators
 from ..runtime.program import Program
@@ -39,11 +39,11 @@ class _NodeActor:
     def step(self, *batches: np.ndarray):
         """Run the given wire batches until every packet has left; returns (meta, batch per worker)."""
         parts = [to_c(b) for b in batches if len(b)]
-        batch = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        batch = concat(parts)
         out = self.group.execute(batch)
         away = out.away
         dest = away["next_node_id"] % np.uint32(self.workers)
-        per_worker = [to_wire(away[dest == w]) for w in range(self.workers)]
+        per_worker = [to_wire(take(away, dest == w)) for w in range(self.workers)]
         emits = np.concatenate(out.emits) if out.emits else np.zeros(0, dtype=EMIT_DTYPE)
         meta = {
             "done": to_wire(out.done),
@@ -126,7 +126,7 @@ class RayBackend(Backend):
             ray.get([a.load.remote(program.to_bytes(), max_steps) for a in self.actors], timeout=self.timeout)
             wire = to_wire(batch)
             dest = batch["next_node_id"] % np.uint32(k)
-            queued: list[list] = [[ray.put(wire[dest == w])] if (dest == w).any() else [] for w in range(k)]
+            queued: list[list] = [[ray.put(take(wire, dest == w))] if (dest == w).any() else [] for w in range(k)]
             in_flight: dict = {}  # meta ref -> (worker, refs of its per-worker outputs)
             done, emits = [], []
             stats = RunStats(packets=len(batch))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..isa import ANY, HALT_MARK, IMM, SPEC, Ctx, Status
-from ..packet import PACKET_C, SLOT_RESULT, SLOT_RUNTIME, TERMINAL, slots
+from ..packet import PACKET_C, SLOT_RESULT, SLOT_RUNTIME, TERMINAL, concat, copy, slots, take, to_c
 from .node import Accumulators, NodeMemory
 from .program import Program
 
@@ -68,9 +68,9 @@ class NodeGroup:
 
     def execute(self, packets: np.ndarray, max_rounds: int = 1 << 30) -> StepOutput:
         """Run ``packets`` (live, at hosted nodes) until they leave this group, finish, or ``max_rounds``."""
-        P = np.ascontiguousarray(packets, dtype=PACKET_C)
-        if not P.flags.writeable or P is packets:
-            P = P.copy()
+        P = to_c(packets)
+        if P is packets:
+            P = copy(P)  # never run on the caller's array
         done, away, emits = [], [], []
         steps = hops = 0
         rounds = 0
@@ -151,9 +151,9 @@ class NodeGroup:
             here = self.is_hosted(dest_all)
             if here.all():
                 return P, P[:0], P[:0], emits, executed, hops
-            return P[here], P[:0], P[~here], emits, executed, hops
+            return take(P, here), P[:0], take(P, ~here), emits, executed, hops
         here = live & self.is_hosted(dest_all)
-        return P[here], P[fin_mask], P[live & ~here], emits, executed, hops
+        return take(P, here), take(P, fin_mask), take(P, live & ~here), emits, executed, hops
 
     def _run_group(self, rows, nd, p, S, cids, steps, status, detail, new_pc, loc, emits) -> None:
         prog = self.program
@@ -227,9 +227,7 @@ class _Ins:
 
 
 def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    if not parts:
-        return np.zeros(0, dtype=PACKET_C)
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return concat(parts, PACKET_C)
 
 
 
