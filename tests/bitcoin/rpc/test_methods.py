@@ -198,6 +198,21 @@ def test_getblocktemplate_submitblock(served):
     with pytest.raises(JSONRPCException) as exc:
         a.submitblock("00")
     assert exc.value.error == {"code": -22, "message": "Block decode failed"}
+    # Invalid blocks: Core's reject reason as the result.
+    from packetfs.bitcoin.mining.assembler import assemble
+    from packetfs.bitcoin.primitives.block import Block as PBlock
+    from packetfs.bitcoin.primitives.block import BlockHeader
+
+    t2 = assemble(node.chainstate, None)
+    t2.coinbase_value += 1  # claims a satoshi too many
+    greedy = grind(t2.block(w.script_pubkey), node.chainstate.params)
+    assert a.submitblock(greedy.serialize().hex()) == "bad-cb-amount"
+    good = grind(assemble(node.chainstate, None).block(w.script_pubkey, b"x"), node.chainstate.params)
+    h = good.header
+    bad_root = PBlock(BlockHeader(h.version, h.prev_hash, bytes(32), h.time, h.bits, h.nonce), good.transactions)
+    bad_root = grind(bad_root, node.chainstate.params)
+    assert a.submitblock(bad_root.serialize().hex()) == "bad-txnmrklroot"
+    assert a.getbestblockhash() == block.hash_hex
 
 
 def test_generate_variants_and_utxo_digest(served):
