@@ -10,6 +10,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 from ..errors import PacketFSError
 from .validate import RangeResult, RangeTask, validate_range
@@ -44,16 +46,23 @@ class LocalExecutor:
                 yield validate_range(task)
             return
         _Inherited.tasks = tasks
+        # Fork, so the workers inherit the tasks (and the parsed modules); the executor forks all its
+        # workers before it starts its own thread. A worker that dies (killed, out of memory) breaks
+        # the pool, which is reported, never waited on forever.
         ctx = multiprocessing.get_context("fork")
         try:
-            # Pool forks its workers in the constructor, before it starts its own threads.
-            with ctx.Pool(min(self.jobs, len(tasks))) as pool:
-                # Largest tasks first, one at a time per worker, so no worker is left with a long tail.
+            with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=ctx) as pool:
+                # Largest tasks first, so no worker is left with a long tail.
                 order = sorted(range(len(tasks)), key=lambda i: -sum(b.size for b in tasks[i].blocks))
+                futures = [pool.submit(_run_inherited, i) for i in order]
                 try:
-                    yield from pool.imap_unordered(_run_inherited, order, chunksize=1)
-                except OSError as e:
-                    raise ExecutorError(f"a validation worker failed: {e}") from e
+                    for fut in as_completed(futures):
+                        yield fut.result()
+                except (BrokenProcessPool, OSError) as e:
+                    raise ExecutorError(f"a validation worker failed: {e or type(e).__name__}") from e
+                finally:
+                    for fut in futures:
+                        fut.cancel()
         finally:
             _Inherited.tasks = ()
 

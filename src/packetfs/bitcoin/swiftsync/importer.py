@@ -33,7 +33,7 @@ from ..primitives.hashes import hash_to_hex
 from ..storage.blockfiles import BlocksDir
 from ..storage.undo import encode_block_undo
 from .aggregate import new_salt
-from .executor import LocalExecutor, RayExecutor
+from .executor import ExecutorError, LocalExecutor, RayExecutor
 from .hints import Hints
 from .scan import ScannedBlock, scan_blocks_dir
 from .validate import BlockWork, RangeResult, RangeTask, merge
@@ -190,13 +190,19 @@ def _swiftsync(
     tasks = [RangeTask(cs.params.name, salt, tuple(p), 0, mtp) for p in parts]
     partial: list[RangeResult] = []
     done = 0
-    for r in executor.run(tasks):
-        partial.append(r)
-        done += r.blocks
-        if progress:
-            progress("swiftsync", done, height)
-        if r.failure is not None:
-            break  # no need to validate the rest: the fallback validates everything again
+    runs = executor.run(tasks)
+    try:
+        for r in runs:
+            partial.append(r)
+            done += r.blocks
+            if progress:
+                progress("swiftsync", done, height)
+            if r.failure is not None:
+                break  # no need to validate the rest: the fallback validates everything again
+    except ExecutorError as e:
+        raise _Fallback(f"the {executor.name} executor failed: {e}", None) from None
+    finally:
+        runs.close()  # stops the workers (and a Ray instance started for this run) at once
     total = merge(partial)
     result.seconds["validate"] = time.perf_counter() - t
     result.blocks_swiftsync = total.blocks
