@@ -40,11 +40,14 @@ def hints_command(datadir: Path, height: int, output: Path, as_json: bool) -> No
             if height > len(chain):
                 raise PacketFSError(f"{datadir} is at height {len(chain)}, below --height {height}")
             store = cs.store
-            blocks = [(store.get_block(e.block_pos), store.get_undo(e.undo_pos)) for e in chain]
+
+            def read_block(h: int) -> tuple[bytes, bytes | None]:
+                e = chain[h - 1]
+                return store.get_block(e.block_pos), store.get_undo(e.undo_pos) if e.undo_pos else None
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                           console=err, disable=not err.is_terminal) as bar:  # fmt: skip
                 task = bar.add_task("hints", total=height)
-                hints = build_hints(blocks, height, cs.utxo.have, progress=lambda: bar.advance(task))
+                hints = build_hints(len(chain), height, read_block, cs.utxo.have, progress=lambda: bar.advance(task))
             tip_hash = chain[height - 1].hash_hex
         data = hints.serialize()
         output.write_bytes(data)

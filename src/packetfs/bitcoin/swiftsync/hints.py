@@ -14,7 +14,7 @@ outputs still unspent at H. Genesis has no entry (its output is never spendable)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,21 +92,23 @@ def spendable_outputs(block: Block) -> Iterable[tuple[int, int, int, object]]:
 
 
 def build_hints(
-    blocks: Sequence[tuple[bytes, bytes | None]],
+    tip: int,
     height: int,
+    read_block: Callable[[int], tuple[bytes, bytes | None]],
     is_unspent_now: Callable[[bytes, int], bool],
     progress: Callable[[], None] | None = None,
 ) -> Hints:
-    """Hints at ``height`` from the active chain's blocks 1..tip with their undo data.
+    """Hints at ``height`` from an active chain whose tip is at ``tip``.
 
-    ``blocks[k]`` is block k+1 as (raw, CBlockUndo bytes); ``is_unspent_now(txid, vout)`` asks the
-    chainstate's UTXO set at the tip. An output of a block <= ``height`` is unspent at ``height`` if it is
-    unspent at the tip or some block above ``height`` spent it (that block's undo data says so)."""
-    tip = len(blocks)
+    ``read_block(h)`` gives block h (1..tip) as (raw, CBlockUndo bytes), one at a time, so memory does
+    not grow with the chain; ``is_unspent_now(txid, vout)`` asks the UTXO set at the tip. An output of
+    a block <= ``height`` is unspent at ``height`` if it is unspent at the tip or a block above
+    ``height`` spent it (that block's undo data says so)."""
     if not 1 <= height <= tip:
         raise SwiftSyncError(f"height {height} is outside 1..{tip} (the chainstate's tip)")
     spent_above: set[tuple[bytes, int]] = set()
-    for raw, undo_raw in blocks[height:]:
+    for h in range(height + 1, tip + 1):
+        raw, undo_raw = read_block(h)
         block = Block.from_bytes(raw)
         if undo_raw is None:
             raise SwiftSyncError(f"block {block.hash_hex} has no undo data")
@@ -116,8 +118,8 @@ def build_hints(
                 if coin.height <= height:
                     spent_above.add((txin.prev_txid, txin.prev_index))
     unspent: list[list[int]] = []
-    for raw, _ in blocks[:height]:
-        block = Block.from_bytes(raw)
+    for h in range(1, height + 1):
+        block = Block.from_bytes(read_block(h)[0])
         txids = [tx.txid for tx in block.transactions]
         unspent.append([
             number for number, tx_index, vout, _ in spendable_outputs(block)
