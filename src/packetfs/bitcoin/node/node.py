@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import random
 import sys
 import time
@@ -153,7 +155,7 @@ class Node:
         self._lock = None
         self.addrbook: AddressBook | None = None
         self.bans: BanList | None = None
-        self.stats = {"blocks": 0, "bytes": 0, "started": time.monotonic()}
+        self.stats = {"blocks": 0, "bytes": 0, "rx": 0, "tx": 0}
         # Hooks for the mempool / RPC issue: a transaction from a peer, and lookups for serving.
         self.on_transaction: Callable[[Peer, Transaction], Awaitable[None] | None] | None = None
         self.tx_lookup: Callable[[bytes], Transaction | None] | None = None
@@ -225,6 +227,8 @@ class Node:
                 await asyncio.wait_for(self._server.wait_closed(), 2)
         if self.addrbook is not None:
             self.addrbook.save()
+        if self.cs is not None:
+            self._write_status()
         await self._close_chainstate()
 
     async def _close_chainstate(self) -> None:
@@ -295,6 +299,8 @@ class Node:
     def _peer_closed(self, peer: Peer) -> None:
         """The one place misbehaviour is acted on, and a gone peer's requests are handed back."""
         self.peers.pop(peer.id, None)
+        self.stats["rx"] += peer.transport.stats.bytes_received
+        self.stats["tx"] += peer.transport.stats.bytes_sent
         reason = peer.state.misbehavior
         if reason is not None and self.bans is not None:
             if peer.conn_type is ConnectionType.MANUAL:
@@ -392,6 +398,7 @@ class Node:
                 self._flushed_tip = cs.tip.hash
             if self.addrbook is not None:
                 self.addrbook.save()
+            self._write_status()
             if now - last_progress >= self.config.progress_interval:
                 rate = (self.stats["blocks"] - last_blocks) / (now - last_progress)
                 line = (f"height={cs.tip.height} headers={cs.tree.best_header.height} "
@@ -403,6 +410,19 @@ class Node:
                 else:
                     log.info(line)
                 last_progress, last_blocks = now, self.stats["blocks"]
+
+    def _write_status(self) -> None:
+        """D/node-status.json: height, headers, peers and traffic, rewritten atomically each tick (for
+        scripts and benchmarks; chain-info reads the chainstate itself)."""
+        status = self.info()
+        status["bytes_received"] = self.stats["rx"] + sum(p.transport.stats.bytes_received
+                                                          for p in self.peers.values())
+        status["bytes_sent"] = self.stats["tx"] + sum(p.transport.stats.bytes_sent for p in self.peers.values())
+        status["blocks_accepted"] = self.stats["blocks"]
+        path = self.config.datadir / "node-status.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status))
+        os.replace(tmp, path)
 
     def _check_stalls(self, now: float) -> None:
         for peer_id, since in list(self.download.stalling_since.items()):
