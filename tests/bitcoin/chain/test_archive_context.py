@@ -94,3 +94,23 @@ def test_compress_with_datadir_round_trip(chain, tmp_path):
     assert res.exit_code == 2 and "frame" in res.output
     for path in sorted(wrong.iterdir()) if wrong.exists() else []:
         assert path.read_bytes() in blocks
+
+
+def test_archive_opened_with_another_chains_datadir_says_so(chain, tmp_path):
+    root, blocks, full, short, files = chain
+    runner = CliRunner()
+    ctx_pfs = tmp_path / "ctx.pfs"
+    res = runner.invoke(main, ["bitcoin", "compress", *map(str, files), "-o", str(ctx_pfs), "--datadir", str(full),
+                               "--no-progress"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    other_gen = ChainGenerator(seed=99, profile="2016", txs_per_block=10, min_kind_share=0.1)
+    other = tmp_path / "other"
+    with Chainstate(other, "regtest", jobs=1, store_mode="codec", encode_jobs=0) as cs:
+        for b in other_gen.blocks(125):
+            cs.process_block(b.raw)
+    out = tmp_path / "out"
+    res = runner.invoke(main, ["bitcoin", "decompress", str(ctx_pfs), "-o", str(out), "--datadir", str(other),
+                               "--no-progress"])  # fmt: skip
+    assert res.exit_code == 2
+    assert "error: this archive's frame 0 refers to a chain this datadir does not have" in " ".join(res.output.split())
+    assert "corrupt" not in res.output and not out.exists()

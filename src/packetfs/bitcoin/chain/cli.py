@@ -20,6 +20,7 @@ from rich.text import Text
 from ..consensus.params import NETWORKS
 from ..errors import PacketFSError, ParseError
 from ..primitives.hashes import hex_to_hash
+from .codec_commands import COMMANDS as CODEC_COMMANDS
 
 
 class _RatesColumn(ProgressColumn):
@@ -265,4 +266,4 @@ def _print_info(info: dict) -> None:
     Console().print(table)
 
 
-COMMANDS = [import_command, chain_info_command]
+COMMANDS = [import_command, chain_info_command, *CODEC_COMMANDS]

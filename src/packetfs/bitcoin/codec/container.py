@@ -48,6 +48,17 @@ MODE_CHAIN_CONTEXT = 0x0001  # some block needs the chain context (tx index) to 
 _KNOWN_MODES = MODE_CHAIN_CONTEXT
 
 
+class ContextMismatchError(CodecError):
+    """A chain-context frame, intact, that the given context cannot resolve to the block written: the
+    context holds another chain (or lacks the blocks the frame refers to)."""
+
+    def __init__(self, archive: str, frame: int, detail: str):
+        self.archive = archive
+        self.frame = frame
+        self.detail = detail
+        super().__init__(f"{archive}: frame {frame} refers to a chain the context does not have ({detail})")
+
+
 class IndexEntry(NamedTuple):
     offset: int  # of the frame header
     length: int  # payload bytes
@@ -222,14 +233,23 @@ class PfsReader:
         return payload, offset + FRAME_HEADER_SIZE + length
 
     def _decode(self, payload: bytes, n: int, expect: IndexEntry | None = None) -> bytes:
-        if payload and payload[0] in (FORMAT_MODELLED_V1, FORMAT_MODELLED) and len(payload) > 1 and payload[1] & (F_CTX_TXIDS | F_CTX_OUTPUTS):
-            if self.context is None:
-                raise CodecError(f"{self.path.name}: frame {n} needs the chain context to decode")
+        uses_context = bool(
+            payload and payload[0] in (FORMAT_MODELLED_V1, FORMAT_MODELLED) and len(payload) > 1
+            and payload[1] & (F_CTX_TXIDS | F_CTX_OUTPUTS)
+        )  # fmt: skip
+        if uses_context and self.context is None:
+            raise CodecError(f"{self.path.name}: frame {n} needs the chain context to decode")
         try:
             raw = decode_block(payload, self.context)
         except CodecError as e:
+            if uses_context:
+                # The frame passed its checksum, so its bytes are as written: the context's answers are
+                # what differ (another chain, or one missing the referenced blocks).
+                raise ContextMismatchError(self.path.name, n, str(e)) from None
             raise CodecError(f"{self.path.name}: frame {n}: {e}") from None
         if expect is not None and (len(raw) != expect.raw_size or _block_hash(raw) != expect.block_hash):
+            if uses_context:
+                raise ContextMismatchError(self.path.name, n, "decodes to a block the index does not list")
             raise CodecError(f"{self.path.name}: frame {n} decodes to a block the index does not list")
         return raw
 
