@@ -220,7 +220,11 @@ class OpSpec:
 # kernels ------------------------------------------------------------------------------------------------
 def _binary(fn, signed_operands: bool = False):
     def kernel(c: Ctx) -> None:
-        c.write(fn(c.opnd(c.ins.a, signed_operands), c.opnd(c.ins.b, signed_operands)))
+        ins = c.ins
+        if ins.width == 8:  # no truncation: compute straight into dst (numpy handles dst overlapping a or b)
+            fn(c.raw(ins.a), c.raw(ins.b), out=c.S[:, ins.dst : ins.dst + ins.count])
+            return
+        c.write(fn(c.opnd(ins.a, signed_operands), c.opnd(ins.b, signed_operands)))
 
     return kernel
 
@@ -287,7 +291,11 @@ def _shift(kind: str):
 
 def _fbinary(fn):
     def kernel(c: Ctx) -> None:
-        c.fwrite(fn(c.fval(c.ins.a), c.fval(c.ins.b)))
+        ins = c.ins
+        if isinstance(fn, np.ufunc):  # straight into dst, viewed as float64
+            fn(c.fval(ins.a), c.fval(ins.b), out=c.S[:, ins.dst : ins.dst + ins.count].view(np.float64))
+            return
+        c.fwrite(fn(c.fval(ins.a), c.fval(ins.b)))
 
     return kernel
 
@@ -539,16 +547,16 @@ TABLE: tuple[OpSpec, ...] = (
     OpSpec(0x07, "EMIT", "control", "tag=dst, a, " + _W + ", " + _LANES, "send the low width bytes of a (each lane) to the origin, tagged, in program order", "next", _emit, False, "a"),
     OpSpec(0x08, "NODEID", "control", "dst", "dst = the id of the node running the packet", "next", _nodeid),
     OpSpec(0x09, "CID", "control", "dst", "dst = computation_id", "next", _cid),
-    OpSpec(0x10, "ADD", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a + b (wrapping)", "next", _binary(lambda a, b: a + b)),
-    OpSpec(0x11, "SUB", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a - b (wrapping)", "next", _binary(lambda a, b: a - b)),
-    OpSpec(0x12, "MUL", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a * b (low 64 bits)", "next", _binary(lambda a, b: a * b)),
+    OpSpec(0x10, "ADD", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a + b (wrapping)", "next", _binary(np.add)),
+    OpSpec(0x11, "SUB", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a - b (wrapping)", "next", _binary(np.subtract)),
+    OpSpec(0x12, "MUL", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a * b (low 64 bits)", "next", _binary(np.multiply)),
     OpSpec(0x13, "DIVU", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a / b unsigned; b == 0 faults", "next", _divide("DIVU")),
     OpSpec(0x14, "DIVS", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a / b signed, toward zero; b == 0 faults", "next", _divide("DIVS")),
     OpSpec(0x15, "MODU", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a % b unsigned; b == 0 faults", "next", _divide("MODU")),
     OpSpec(0x16, "MODS", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a % b signed (sign of a); b == 0 faults", "next", _divide("MODS")),
-    OpSpec(0x17, "AND", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a & b", "next", _binary(lambda a, b: a & b)),
-    OpSpec(0x18, "OR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a | b", "next", _binary(lambda a, b: a | b)),
-    OpSpec(0x19, "XOR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a ^ b", "next", _binary(lambda a, b: a ^ b)),
+    OpSpec(0x17, "AND", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a & b", "next", _binary(np.bitwise_and)),
+    OpSpec(0x18, "OR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a | b", "next", _binary(np.bitwise_or)),
+    OpSpec(0x19, "XOR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a ^ b", "next", _binary(np.bitwise_xor)),
     OpSpec(0x1A, "SHL", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a << (b mod width bits)", "next", _shift("SHL")),
     OpSpec(0x1B, "SHR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a >> (b mod width bits), logical", "next", _shift("SHR")),
     OpSpec(0x1C, "SAR", "integer", "dst, a, b, " + _W + ", " + _LANES, "dst = a >> (b mod width bits), arithmetic", "next", _shift("SAR")),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..isa import ANY, HALT_MARK, IMM, SPEC, Ctx, Status
-from ..packet import PACKET_C, SLOT_RESULT, SLOT_RUNTIME, TERMINAL, concat, copy, slots, take, to_c
+from ..packet import NUM_SLOTS, PACKET_C, SLOT_RESULT, SLOT_RUNTIME, TERMINAL, slots, to_c
 from .node import Accumulators, NodeMemory
 from .program import Program
 
@@ -67,55 +67,61 @@ class NodeGroup:
         return ins
 
     def execute(self, packets: np.ndarray, max_rounds: int = 1 << 30) -> StepOutput:
-        """Run ``packets`` (live, at hosted nodes) until they leave this group, finish, or ``max_rounds``."""
-        P = to_c(packets)
-        if P is packets:
-            P = copy(P)  # never run on the caller's array
+        """Run ``packets`` (live, at hosted nodes) until they leave this group, finish, or ``max_rounds``.
+
+        The batch is turned into structure-of-arrays form once (each slot one contiguous row), run round
+        after round, and turned back into packets once: numpy is many times faster on contiguous columns
+        than on fields strided 216 bytes apart."""
+        b = _Batch.from_packets(packets)
         done, away, emits = [], [], []
         steps = hops = 0
         rounds = 0
         with np.errstate(all="ignore"):
-            while len(P) and rounds < max_rounds:
+            while b.n and rounds < max_rounds:
                 rounds += 1
-                P, fin, out, em, n_exec, n_hops = self._round(P)
+                b, fin, out, em, n_exec, n_hops = self._round(b)
                 steps += n_exec
                 hops += n_hops
-                if len(fin):
+                if fin is not None:
                     done.append(fin)
-                if len(out):
+                if out is not None:
                     away.append(out)
                 emits.extend(em)
-        cat = _cat
-        return StepOutput(P, cat(away), cat(done), emits, steps, hops)
+        return StepOutput(b.to_packets(), _Batch.cat(away).to_packets(), _Batch.cat(done).to_packets(), emits, steps, hops)
 
-    def _round(self, P: np.ndarray):
+    def _round(self, b: _Batch):
         prog = self.program
-        n = len(P)
-        S = slots(P)
-        node = P["next_node_id"].copy()
-        pc = P["operation_code"].copy()
-        runtime = S[:, SLOT_RUNTIME].copy()
-        steps = runtime & _MASK32
+        n = b.n
+        T = b.T
+        S = T.T  # (n, 24) view: kernels index packets along axis 0
+        node = b.node
+        pc = b.pc
+        steps = T[SLOT_RUNTIME] & _MASK32
         status = np.zeros(n, dtype=np.uint16)
         detail = np.zeros(n, dtype=np.uint64)
         new_pc = np.zeros(n, dtype=np.uint32)
         loc = node.copy()
         emits: list[np.ndarray] = []
-        cids = P["computation_id"]
+        cids = b.cid
 
         bad_pc = pc >= len(prog.code)
-        status[bad_pc] = Status.BAD_PC
-        detail[bad_pc] = pc[bad_pc]
-        bad_node = ~bad_pc & ~self.is_hosted(node)
-        status[bad_node] = Status.BAD_NODE if not self.all_hosted else Status.BAD_NODE
-        detail[bad_node] = node[bad_node]
-        runnable = status == 0
-
-        key = (node.astype(np.uint64) << np.uint64(32)) | pc.astype(np.uint64)
-        if runnable.all() and (n == 1 or key.min() == key.max()):
+        hosted = self.is_hosted(node)
+        any_bad = bool(bad_pc.any()) or not hosted.all()
+        if any_bad:
+            status[bad_pc] = Status.BAD_PC
+            detail[bad_pc] = pc[bad_pc]
+            bad_node = ~bad_pc & ~hosted
+            status[bad_node] = Status.BAD_NODE
+            detail[bad_node] = node[bad_node]
+        runnable_all = not any_bad
+        if runnable_all and (n == 1 or (pc.min() == pc.max() and node.min() == node.max())):
             groups = [(None, int(node[0]), int(pc[0]))]
+            fast = self._uniform_round(b, int(node[0]), int(pc[0]), steps)
+            if fast is not None:
+                return fast
         else:
-            rows = np.flatnonzero(runnable)
+            key = (node.astype(np.uint64) << np.uint64(32)) | pc.astype(np.uint64)
+            rows = np.arange(n) if runnable_all else np.flatnonzero(status == 0)
             order = rows[np.argsort(key[rows], kind="stable")]
             ks = key[order]
             cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
@@ -125,35 +131,74 @@ class NodeGroup:
             self._run_group(rows, nd, p, S, cids, steps, status, detail, new_pc, loc, emits)
 
         # the runtime word: (pc << 32) | steps+1 for every packet that ran (or faulted here)
-        S[:, SLOT_RUNTIME] = (pc.astype(np.uint64) << np.uint64(32)) | ((steps + np.uint64(1)) & _MASK32)
+        T[SLOT_RUNTIME] = (pc.astype(np.uint64) << np.uint64(32)) | ((steps + np.uint64(1)) & _MASK32)
+        executed = n - (int(np.count_nonzero(status == Status.BAD_PC) + np.count_nonzero(~hosted & ~bad_pc)) if any_bad else 0)
 
         live = status == 0
-        if live.any():
+        all_live = bool(live.all())
+        new_node = loc.copy()
+        if all_live:
+            dest, rst, rdet = prog.route(new_pc, loc, S, steps + np.uint64(1), self.max_steps)
+            new_node = dest
+            if rst.any():
+                status = rst
+                detail = np.where(rst != 0, rdet, detail)
+        elif live.any():
             lrows = np.flatnonzero(live)
             dest, rst, rdet = prog.route(new_pc[lrows], loc[lrows], S[lrows], steps[lrows] + np.uint64(1), self.max_steps)
             bad = rst != 0
             status[lrows[bad]] = rst[bad]
             detail[lrows[bad]] = rdet[bad]
-            P["operation_code"][lrows] = new_pc[lrows]
-            P["next_node_id"][lrows] = dest
+            new_node[lrows] = dest
         fin_mask = status != 0
-        if fin_mask.any():
-            st = status[fin_mask]
-            st = np.where(st == HALT_MARK, np.uint16(Status.HALTED), st)
-            P["operation_code"][fin_mask] = np.uint32(TERMINAL) | st.astype(np.uint32)
-            S[fin_mask, SLOT_RESULT] = detail[fin_mask]
-            P["next_node_id"][fin_mask] = loc[fin_mask]
-        live = ~fin_mask
-        dest_all = P["next_node_id"]
-        hops = int(np.count_nonzero(live & (dest_all != node)))
-        executed = int(np.count_nonzero(~(bad_pc | bad_node)))
-        if not fin_mask.any():
-            here = self.is_hosted(dest_all)
+        any_fin = bool(fin_mask.any())
+        if any_fin:
+            st = np.where(status == HALT_MARK, np.uint16(Status.HALTED), status).astype(np.uint32)
+            new_pc = np.where(fin_mask, np.uint32(TERMINAL) | st, new_pc).astype(np.uint32)
+            T[SLOT_RESULT] = np.where(fin_mask, detail, T[SLOT_RESULT])
+            new_node = np.where(fin_mask, loc, new_node).astype(np.uint32)
+        b.pc = new_pc
+        b.node = new_node
+        hops = int(np.count_nonzero(~fin_mask & (new_node != node))) if any_fin else int(np.count_nonzero(new_node != node))
+        here = self.is_hosted(new_node)
+        if not any_fin:
             if here.all():
-                return P, P[:0], P[:0], emits, executed, hops
-            return take(P, here), P[:0], take(P, ~here), emits, executed, hops
-        here = live & self.is_hosted(dest_all)
-        return take(P, here), take(P, fin_mask), take(P, live & ~here), emits, executed, hops
+                return b, None, None, emits, executed, hops
+            return b.take(here), None, b.take(~here), emits, executed, hops
+        live = ~fin_mask
+        away = live & ~here
+        return b.take(live & here), b.take(fin_mask), (b.take(away) if away.any() else None), emits, executed, hops
+
+    def _uniform_round(self, b: _Batch, nd: int, p: int, steps: np.ndarray):
+        """Every packet at one node and one instruction that cannot fault and leads to one next
+        instruction: run it in place and route with scalars (the data-parallel hot path). None when the
+        general round is needed (nothing has run then)."""
+        prog = self.program
+        if prog.static_fault[p] or prog.is_memory[p]:
+            return None
+        ins = self._ins(p)
+        spec = SPEC[ins.op]
+        if spec.kernel not in _CANNOT_FAULT or (ins.node != ANY and ins.node != nd):
+            return None
+        npc = ins.next
+        if npc >= len(prog.code) or prog.is_memory[npc] or int(steps.max()) + 1 >= self.max_steps:
+            return None
+        nxt = int(prog.node_of[npc])
+        dest = nd if nxt == ANY else nxt
+        if dest >= prog.num_nodes:
+            return None
+        c = Ctx(b.T.T, ins, nd, b.cid, steps, self.memory.get(nd), self.acc.get(nd), prog.num_nodes)
+        spec.kernel(c)
+        n = b.n
+        b.T[SLOT_RUNTIME] = np.uint64(p << 32) | (steps + np.uint64(1))
+        b.pc = np.full(n, npc, dtype=np.uint32)
+        hops = 0
+        if dest != nd:
+            b.node = np.full(n, dest, dtype=np.uint32)
+            hops = n
+        if self.hosted_mask[dest]:
+            return b, None, None, c.emits, n, hops
+        return _Batch.cat([]), None, b, c.emits, n, hops
 
     def _run_group(self, rows, nd, p, S, cids, steps, status, detail, new_pc, loc, emits) -> None:
         prog = self.program
@@ -215,6 +260,64 @@ class NodeGroup:
         return [blk for mem in self.memory.values() for blk in mem.blocks()]
 
 
+def _cannot_fault() -> frozenset:
+    """Kernels that never fault, never halt, never branch and never hop: only their slots change."""
+    names = {"NOP", "EMIT", "NODEID", "CID", "ADD", "SUB", "MUL", "AND", "OR", "XOR", "SHL", "SHR", "SAR", "MOV",
+             "NOT", "NEG", "EQ", "NE", "LTU", "LEU", "GTU", "GEU", "LTS", "LES", "GTS", "GES", "FADD", "FSUB", "FMUL",
+             "FDIV", "FMIN", "FMAX", "FNEG", "FABS", "FSQRT", "FEQ", "FNE", "FLT", "FLE", "I2F", "U2F", "F2I", "F2U",
+             "FROUND32", "U01", "HASH", "RNG", "RADD", "RXOR", "RMIN", "RMAX", "RFSUM"}  # fmt: skip
+    return frozenset(s.kernel for s in SPEC.values() if s.name in names)
+
+
+_CANNOT_FAULT = _cannot_fault()
+
+
+class _Batch:
+    """Packets in structure-of-arrays form: computation ids, operation codes, nodes, and the slots as a
+    (24, n) array (one contiguous row per slot)."""
+
+    __slots__ = ("cid", "pc", "node", "T")
+
+    def __init__(self, cid: np.ndarray, pc: np.ndarray, node: np.ndarray, T: np.ndarray):
+        self.cid, self.pc, self.node, self.T = cid, pc, node, T
+
+    @property
+    def n(self) -> int:
+        return len(self.cid)
+
+    @classmethod
+    def from_packets(cls, packets: np.ndarray) -> _Batch:
+        P = to_c(packets)
+        if len(P) == 0:
+            return cls(np.zeros(0, np.uint64), np.zeros(0, np.uint32), np.zeros(0, np.uint32), np.zeros((NUM_SLOTS, 0), np.uint64))
+        T = np.empty((NUM_SLOTS, len(P)), dtype=np.uint64)
+        T.T[:] = slots(np.ascontiguousarray(P)) if P.flags.writeable else slots(P.copy())
+        return cls(P["computation_id"].copy(), P["operation_code"].copy(), P["next_node_id"].copy(), T)
+
+    def to_packets(self) -> np.ndarray:
+        P = np.zeros(self.n, dtype=PACKET_C)
+        if self.n:
+            P["computation_id"] = self.cid
+            P["operation_code"] = self.pc
+            P["next_node_id"] = self.node
+            slots(P)[:] = self.T.T
+        return P
+
+    def take(self, index) -> _Batch:
+        return _Batch(self.cid[index], self.pc[index], self.node[index], self.T[:, index])
+
+    @staticmethod
+    def cat(parts: list[_Batch]) -> _Batch:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return _Batch.from_packets(np.zeros(0, dtype=PACKET_C))
+        return _Batch(
+            np.concatenate([p.cid for p in parts]), np.concatenate([p.pc for p in parts]),
+            np.concatenate([p.node for p in parts]), np.concatenate([p.T for p in parts], axis=1),
+        )  # fmt: skip
+
+
 class _Ins:
     """A decoded instruction with plain int fields (cheaper than numpy records inside kernels)."""
 
@@ -226,8 +329,7 @@ class _Ins:
             setattr(self, f, v)
 
 
-def _cat(parts: list[np.ndarray]) -> np.ndarray:
-    return concat(parts, PACKET_C)
+
 
 
 
