@@ -134,3 +134,19 @@ def test_unreadable_inputs(tmp_path, blocks_dir):
 def test_help():
     r = run("--help")
     assert r.exit_code == 0 and "--undo" in r.output and "--jobs" in r.output
+
+
+def test_without_undo_data_the_verdict_is_partial(blocks_dir):
+    block = str(blocks_dir / "mainnet-757739.block")
+    r = run(block, "--jobs", "1")
+    assert r.exit_code == 3, r.output
+    assert r.output.startswith("PARTIAL block 00000000000000000002601c")
+    assert "0/91 inputs verified" in r.output and "not checked: scripts: no spent outputs" in r.output
+    assert "VALID" not in r.output
+    out = json.loads(run(block, "--jobs", "1", "--json").output)
+    assert out["valid"] is None and out["partial"] is True and out["inputs_verified"] == 0
+    assert "scripts: no spent outputs" in out["unchecked"]
+    # With the undo data every rule of the block is checked: VALID, and what needs the chain is listed.
+    out = json.loads(run(block, "--undo", str(blocks_dir / "mainnet-757739.undo"), "-j", "1", "--json").output)
+    assert out["valid"] is True and out["partial"] is False and out["unchecked"] == []
+    assert any(item.startswith("bad-diffbits") for item in out["needs_chain"])

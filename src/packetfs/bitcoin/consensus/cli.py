@@ -15,7 +15,10 @@ from .block_rules import coinbase_height
 from .errors import ContextError, ValidationError
 from .params import NETWORKS, get_params
 
-EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
+EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE, EXIT_PARTIAL = 0, 1, 2, 3
+# Rules only the chain itself can decide (the parent's difficulty and time, the UTXO set): a lone
+# block never has them, so they are listed, but do not make a verdict PARTIAL.
+_NEEDS_CHAIN = ("bad-diffbits:", "time-too-old:", "time-too-new:", "bad-txns-BIP30:", "bip113-finality")
 
 
 def _fail_input(message: str, as_json: bool) -> None:
@@ -47,6 +50,7 @@ def _read(path: str, what: str, as_json: bool) -> bytes:
 @click.option("--prev-mtp", type=int, help="Median time past of the parent block (BIP113, time-too-old).")
 @click.option(
     "--jobs",
+    "-j",
     type=click.IntRange(min=1),
     default=None,
     help="Processes for script checks (default: all cores; 1 checks in this process).",
@@ -56,7 +60,10 @@ def _read(path: str, what: str, as_json: bool) -> bytes:
 def verify_block(block_path, undo_path, network, height, prev_mtp, jobs, no_pow, as_json):
     """Validate BLOCK (raw serialized block) with Bitcoin Core's consensus rules.
 
-    Exit status: 0 valid, 1 invalid (the broken rule, tx and input are reported), 2 unreadable input.
+    Exit status: 0 VALID (every rule the block and its undo data decide was checked), 1 INVALID (the
+    broken rule, tx and input are reported), 2 unreadable input, 3 PARTIAL (no rule failed, but some
+    could not be checked, e.g. scripts without --undo; they are listed). Rules only the chain can
+    decide (difficulty, the parent's median time unless --prev-mtp) are listed under either verdict.
     """
     from ..primitives.block import Block
     from .pool import ScriptCheckPool
@@ -77,6 +84,8 @@ def verify_block(block_path, undo_path, network, height, prev_mtp, jobs, no_pow,
             spent = decode_block_undo(undo_raw)
         except ParseError as e:
             _fail_input(f"{undo_path} is not block undo data: {e}", as_json)
+    if spent is None and len(block.transactions) == 1:
+        spent = []  # a block with only its coinbase spends nothing: its undo data is empty
     params = get_params(network)
     if height is None:
         # Only BIP34 blocks (version 2 and up, at or above the BIP34 height) carry their height.
@@ -119,19 +128,30 @@ def verify_block(block_path, undo_path, network, height, prev_mtp, jobs, no_pow,
     finally:
         pool.close()
     seconds = time.perf_counter() - started
-    out = {"valid": True, "inputs_verified": result.inputs_verified, "seconds": round(seconds, 6),
-           "block": result.block_hash, "height": height, "network": result.network, "txs": result.txs,
-           "inputs": result.inputs, "fees": result.fees, "sigop_cost": result.sigop_cost,
-           "weight": result.weight, "flags": result.flags, "jobs": pool.jobs, "unchecked": result.unchecked}  # fmt: skip
+    needs_chain = [u for u in result.unchecked if u.startswith(_NEEDS_CHAIN)]
+    skipped = [u for u in result.unchecked if not u.startswith(_NEEDS_CHAIN)]
+    # VALID only if every rule the block and its undo data decide was checked (every script included).
+    partial = bool(skipped) or result.inputs_verified < result.inputs
+    out = {"valid": None if partial else True, "partial": partial, "inputs_verified": result.inputs_verified,
+           "seconds": round(seconds, 6), "block": result.block_hash, "height": height, "network": result.network,
+           "txs": result.txs, "inputs": result.inputs, "fees": result.fees, "sigop_cost": result.sigop_cost,
+           "weight": result.weight, "flags": result.flags, "jobs": pool.jobs, "unchecked": skipped,
+           "needs_chain": needs_chain}  # fmt: skip
     if as_json:
         click.echo(json.dumps(out))
     else:
-        click.echo(f"VALID block {result.block_hash} at height {height} ({network})")
+        verdict = "PARTIAL" if partial else "VALID"
+        click.echo(f"{verdict} block {result.block_hash} at height {height} ({network})"
+                   + (": no rule failed, but not every rule could be checked" if partial else ""))  # fmt: skip
+        fees = "unknown" if result.fees is None else f"{result.fees} sat"
+        sigops = "unknown" if result.sigop_cost is None else str(result.sigop_cost)
         click.echo(f"  {result.txs} txs, {result.inputs_verified}/{result.inputs} inputs verified, "
-                   f"fees {result.fees} sat, sigop cost {result.sigop_cost}, {seconds:.3f} s on {pool.jobs} jobs")  # fmt: skip
-        for item in result.unchecked:
+                   f"fees {fees}, sigop cost {sigops}, {seconds:.3f} s on {pool.jobs} jobs")  # fmt: skip
+        for item in skipped:
             click.echo(f"  not checked: {item}")
-    sys.exit(EXIT_VALID)
+        for item in needs_chain:
+            click.echo(f"  needs the chain: {item}")
+    sys.exit(EXIT_PARTIAL if partial else EXIT_VALID)
 
 
 COMMANDS: list[click.Command] = [verify_block]
