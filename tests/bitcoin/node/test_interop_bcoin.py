@@ -91,3 +91,8 @@ def test_propagation_both_ways_and_reorgs_on_either_side(nodes, tools) -> None:
             tools.wait_until(_synced(tools, restarted.datadir, c_tip), 30, "our reorg onto branch C (outbound)",
                              on_fail=restarted.log_text)
             b1.wait_for(lambda: b1.rpc("getbestblockhash") == c_tip, 30, "bcoin1 to follow our second reorg")
+
+
+@pytest.mark.slow  # the issue's >= 500 blocks, served from the codec store (~40 s)
+def test_bcoin_syncs_520_blocks_from_a_codec_stored_node(nodes, tools, tmp_path) -> None:
+    _bcoin_sync_from_us(nodes, tools, tmp_path, 520, store="codec")
