@@ -85,11 +85,20 @@ def setup_logging(datadir: Path, verbose: bool) -> None:
 @click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
 @click.option("--ping-interval", type=click.FloatRange(min=0.1), default=120.0, show_default=True)
 @click.option("--ping-timeout", type=click.FloatRange(min=0.1), default=1200.0, show_default=True)
+@click.option("--rpcbind", default="127.0.0.1", show_default=True, help="Address the JSON-RPC server listens on.")
+@click.option("--rpcport", type=click.IntRange(0, 65535), default=None,
+              help="JSON-RPC port [default: 8332, 48332 testnet4, 38332 signet, 18443 regtest; free with --port 0]; "
+                   "0 picks a free one.")
+@click.option("--rpcuser", default=None, help="JSON-RPC user (with --rpcpassword; otherwise DATADIR/.cookie).")
+@click.option("--rpcpassword", default=None, help="JSON-RPC password for --rpcuser.")
+@click.option("--no-rpc", is_flag=True, help="No JSON-RPC server, mempool or transaction relay.")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def node_command(network: str, datadir: Path, port: int | None, bind: str, connect: tuple[str, ...],
                  addnode: tuple[str, ...], maxconnections: int, max_outbound: int, max_block_relay: int,
                  no_listen: bool, store: str, jobs: int, stall_timeout: float, block_timeout: float,
-                 handshake_timeout: float, ping_interval: float, ping_timeout: float, verbose: bool) -> None:
+                 handshake_timeout: float, ping_interval: float, ping_timeout: float, rpcbind: str,
+                 rpcport: int | None, rpcuser: str | None, rpcpassword: str | None, no_rpc: bool,
+                 verbose: bool) -> None:
     """Run a Bitcoin node (P2P protocol 70016, v1 transport): headers-first sync from peers, block download
     in parallel, serving headers and blocks, compact blocks (BIP152).
 
@@ -107,18 +116,28 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
         block_timeout=block_timeout,
         timeouts=PeerTimeouts(handshake=handshake_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout),
     )
+    if rpcpassword is not None and not rpcuser:
+        raise click.BadParameter("--rpcpassword needs --rpcuser")
     setup_logging(datadir, verbose)
-    code = asyncio.run(_main(config))
+    if rpcport is None and port == 0:
+        rpcport = 0  # --port 0 picks free ports for both
+    rpc = None if no_rpc else {"rpc_bind": rpcbind, "rpc_port": rpcport, "rpcuser": rpcuser, "rpcpassword": rpcpassword}
+    code = asyncio.run(_main(config, rpc))
     sys.exit(code)
 
 
-async def _main(config: NodeConfig) -> int:
+async def _main(config: NodeConfig, rpc: dict | None = None) -> int:
     node = Node(config)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, node.request_stop)
     try:
-        await node.run()
+        if rpc is None:
+            await node.run()
+        else:  # mempool, tx relay and JSON-RPC (packetfs.bitcoin.rpc.daemon)
+            from ..rpc.daemon import run_with_services
+
+            await run_with_services(node, **rpc)
     except NodeError as e:
         click.echo(f"error: {e}", err=True)
         return EXIT_DATADIR_IN_USE if "in use" in str(e) else EXIT_CANNOT_START

@@ -298,22 +298,19 @@ class NodeServices:
                     self.orphans.erase(child.wtxid)
 
 
-async def run_node(config: Any, **services: Any) -> int:
-    """``packetfs node`` with the mempool, relay and RPC mounted: what the daemon's main runs."""
-    import signal
+async def run_with_services(node: Any, **services: Any) -> None:
+    """``Node.run()`` with the mempool, relay and RPC mounted (``packetfs node`` calls this).
+    An RPC port that cannot be bound is a NodeError, as the node's own listen errors are."""
+    from ..node.node import NodeError
 
-    from ..node.node import Node
-
-    node = Node(config)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, node.request_stop)
     await node.start()
     extra = NodeServices(node, **services)
     try:
-        await extra.start()
+        try:
+            await extra.start()
+        except OSError as e:
+            raise NodeError(f"cannot listen for RPC: {e.strerror or e}") from None
         await node._stop.wait()
     finally:
         await extra.stop()
         await node.stop()
-    return 0
