@@ -26,7 +26,7 @@ def _compile(path: str, include: tuple[str, ...], define: tuple[str, ...], lane_
     from .driver import compile_file
     from .execute import build
     module = compile_file(path, list(include), list(define))
-    return module, build(module, lane_size=lane_memory)
+    return module, build(module, lane_size=lane_memory, stack_size=min(1 << 20, lane_memory // 4))
 
 
 @click.command("compile")

@@ -39,7 +39,7 @@ _FLOAT_OPS = {"fadd": Op.FADD, "fsub": Op.FSUB, "fmul": Op.FMUL, "fdiv": Op.FDIV
               "flt": Op.FLT, "fle": Op.FLE}
 _UNARY = {"neg": (Op.NEG, 8, False), "not": (Op.NOT, 8, False), "fneg": (Op.FNEG, 8, False),
           "f32r": (Op.FROUND32, 8, False), "i2f": (Op.I2F, 8, False), "u2f": (Op.U2F, 8, False),
-          "f2i": (Op.F2I, 8, False), "f2u": (Op.F2U, 8, False),
+          "f2i": (Op.F2I, 8, False), "f2u": (Op.F2U, 8, False), "fsqrt": (Op.FSQRT, 8, False),
           "sext8": (Op.MOV, 1, True), "sext16": (Op.MOV, 2, True), "sext32": (Op.MOV, 4, True),
           "zext8": (Op.MOV, 1, False), "zext16": (Op.MOV, 2, False), "zext32": (Op.MOV, 4, False),
           "mov": (Op.MOV, 8, False)}

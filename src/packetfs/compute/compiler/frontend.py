@@ -27,7 +27,7 @@ def preprocess(source: str, filename: str = "<input>", include: list[str] | None
     if len(source) > MAX_SOURCE_BYTES:
         raise CompileError(f"source is {len(source)} bytes, over the {MAX_SOURCE_BYTES}-byte limit")
     cmd = _preprocessor() + ["-nostdinc", "-undef", "-D__PACKETFS__=1", "-D__x86_64__=1", "-D__LP64__=1",
-                             "-D__STDC__=1", "-D__STDC_VERSION__=199901L", "-std=gnu99",
+                             "-std=gnu99",
                              "-isystem", str(include_dir())]
     for d in include or []:
         cmd += ["-I", d]

@@ -117,6 +117,7 @@ typedef long intmax_t; typedef unsigned long uintmax_t;
 #define UINT64_MAX 18446744073709551615UL
 #endif
 """,
+    "wchar.h": '#include "__pfx_common.h"\n',
     "inttypes.h": '#include <stdint.h>\n#define PRId64 "ld"\n#define PRIu64 "lu"\n#define PRIx64 "lx"\n',
     "stdbool.h": "#define bool _Bool\n#define true 1\n#define false 0\n",
     "limits.h": """#define CHAR_BIT 8
@@ -137,6 +138,19 @@ typedef long intmax_t; typedef unsigned long uintmax_t;
 #define LLONG_MIN (-9223372036854775807LL-1)
 #define LLONG_MAX 9223372036854775807LL
 #define ULLONG_MAX 18446744073709551615ULL
+""",
+    "math.h": """#ifndef __PFX_MATH
+#define __PFX_MATH
+double __pfx_sqrt(double x);
+#define sqrt(x) __pfx_sqrt(x)
+double fabs(double x);
+double floor(double x);
+double ceil(double x);
+double fmod(double x, double y);
+double sin(double x);
+double cos(double x);
+#define M_PI 3.14159265358979323846
+#endif
 """,
     "ctype.h": """int isdigit(int c); int isalpha(int c); int isalnum(int c); int isspace(int c);
 int isupper(int c); int islower(int c); int toupper(int c); int tolower(int c); int isxdigit(int c);

@@ -259,6 +259,9 @@ class _Interp:
                                    else a <= b)
             elif op == "fneg":
                 regs[ins[1]] = regs[ins[2]] ^ SIGN
+            elif op == "fsqrt":
+                x = b2d(regs[ins[2]])
+                regs[ins[1]] = d2b(math.sqrt(x) if x >= 0 else (x if x == 0 or math.isnan(x) else -math.nan))
             elif op == "f32r":
                 regs[ins[1]] = d2b(f32r(b2d(regs[ins[2]])))
             elif op == "i2f":

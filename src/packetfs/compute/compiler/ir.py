@@ -22,7 +22,7 @@ OPERANDS: dict[str, str] = {
                              "shl", "shr", "sar", "eq", "ne", "lts", "ltu", "les", "leu",
                              "fadd", "fsub", "fmul", "fdiv", "feq", "fne", "flt", "fle")},
     **{op: "dr" for op in ("neg", "not", "sext8", "sext16", "sext32", "zext8", "zext16", "zext32",
-                            "fneg", "f32r", "i2f", "u2f", "f2i", "f2u")},
+                            "fneg", "f32r", "i2f", "u2f", "f2i", "f2u", "fsqrt")},
     **{op: "dr" for op in ("ld1s", "ld1u", "ld2s", "ld2u", "ld4s", "ld4u", "ld8", "ldf32")},
     **{op: "rr" for op in ("st1", "st2", "st4", "st8", "stf32")},
     "memcpy": "rrii",  # dst address, src address, size, alignment
@@ -44,7 +44,7 @@ INT_BINARY = {"add", "sub", "mul", "divs", "divu", "mods", "modu", "and", "or", 
               "eq", "ne", "lts", "ltu", "les", "leu"}
 FLOAT_BINARY = {"fadd", "fsub", "fmul", "fdiv", "feq", "fne", "flt", "fle"}
 UNARY = {"neg", "not", "sext8", "sext16", "sext32", "zext8", "zext16", "zext32", "fneg", "f32r", "i2f", "u2f",
-         "f2i", "f2u"}
+         "f2i", "f2u", "fsqrt"}
 LOADS = {"ld1s": (1, True), "ld1u": (1, False), "ld2s": (2, True), "ld2u": (2, False), "ld4s": (4, True),
          "ld4u": (4, False), "ld8": (8, False), "ldf32": (4, None)}
 STORES = {"st1": 1, "st2": 2, "st4": 4, "st8": 8, "stf32": 4}
@@ -76,7 +76,7 @@ class Function:
             elif op == "br":
                 ins = ("br", ins[1], where[ins[2]], where[ins[3]])
             resolved.append(ins)
-        if not resolved or resolved[-1][0] not in ("ret", "jmp"):
+        if not resolved or resolved[-1][0] not in ("ret", "jmp") or len(out) in where.values():
             resolved.append(("ret", None))
         self.code = resolved
         self.frame_size = (self.frame_size + 15) & ~15

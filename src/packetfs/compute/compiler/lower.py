@@ -51,7 +51,7 @@ for _n, _r, _p, _v in [
 ]:
     _rt(_n, _r, _p, _v)
 NORETURN = {"exit", "abort", "__pfx_assert_fail"}
-INTRINSICS = {"__pfx_emit", "__pfx_halt", "__pfx_trap"}
+INTRINSICS = {"__pfx_emit", "__pfx_halt", "__pfx_trap", "__builtin_expect", "__pfx_sqrt"}
 
 
 def unsupported(what: str, node: c_ast.Node | None) -> CompileError:
@@ -140,8 +140,7 @@ class Lowerer(c_ast.NodeVisitor):
         if isinstance(node, c_ast.Struct | c_ast.Union):
             return self.struct_type(node)
         if isinstance(node, c_ast.Enum):
-            self.enum_type(node)
-            return T.INT
+            return self.enum_type(node)
         raise unsupported(f"type {type(node).__name__}", node)
 
     def named_type(self, names: list[str], node: c_ast.Node) -> T.CType:
@@ -215,15 +214,23 @@ class Lowerer(c_ast.NodeVisitor):
             return t.length is not None and self.complete(t.elem)
         return True
 
-    def enum_type(self, node: c_ast.Enum) -> None:
+    def enum_type(self, node: c_ast.Enum) -> T.CType:
+        """gcc gives an enum with no negative value the type unsigned int, else int."""
         if node.values is None:
-            return
+            known = self.tags[-1].get("enum " + (node.name or ""))
+            return known if isinstance(known, T.IntType) else T.UINT
         value = 0
+        negative = False
         for e in node.values.enumerators:
             if e.value is not None:
                 value = self.const_int(e.value)
+            negative |= value < 0
             self.declare(e.name, Sym("enum", T.INT, value))
             value += 1
+        t = T.INT if negative else T.UINT
+        if node.name:
+            self.tags[-1]["enum " + node.name] = t
+        return t
 
     def decl_type(self, node: c_ast.Node) -> T.CType:
         if isinstance(node, c_ast.TypeDecl):
@@ -322,6 +329,10 @@ class Lowerer(c_ast.NodeVisitor):
 
     def sized_by_init(self, t: T.CType, init: c_ast.Node) -> T.CType:
         if isinstance(t, T.ArrayType) and t.length is None:
+            if isinstance(init, c_ast.InitList) and isinstance(t.elem, T.ArrayType | T.StructType) and any(
+                    not isinstance(e, c_ast.InitList | c_ast.NamedInitializer) for e in init.exprs) and t.elem.size:
+                leaves = walk_init(self, t, init)  # brace elision: count the elements actually filled
+                return T.ArrayType(t.elem, max((off // t.elem.size for off, _, _ in leaves), default=-1) + 1)
             if isinstance(init, c_ast.InitList):
                 n = 0
                 idx = 0
@@ -330,12 +341,12 @@ class Lowerer(c_ast.NodeVisitor):
                         desig = e.name[0]
                         if isinstance(desig, c_ast.ID):
                             raise CompileError("field designator in array initialiser", e.coord)
-                        idx = self.const_int(desig)
+                        idx = self.const_int(getattr(desig, "expr", desig))
                     idx += 1
                     n = max(n, idx)
                 return T.ArrayType(t.elem, n)
             if isinstance(init, c_ast.Constant) and init.type == "string":
-                return T.ArrayType(t.elem, len(self.string_bytes(init)) + 1)
+                return T.ArrayType(t.elem, len(self.string_bytes(init)) // self.string_unit(init) + 1)
         return t
 
     def alloc_global(self, name: str, t: T.CType, init: c_ast.Node | None) -> int:
@@ -355,19 +366,24 @@ class Lowerer(c_ast.NodeVisitor):
             StaticInit(self).init(off, t, init)
         return off
 
-    def string_global(self, raw: bytes) -> str:
-        name = self.strings.get(raw)
+    def string_global(self, raw: bytes, unit: int = 1) -> str:
+        name = self.strings.get((raw, unit))
         if name is None:
             name = f".str{len(self.strings)}"
-            self.strings[raw] = name
-            off = len(self.data)
-            self.data.extend(raw + b"\0")
+            self.strings[(raw, unit)] = name
+            off = -(-len(self.data) // unit) * unit
+            self.data.extend(b"\0" * (off - len(self.data)))
+            self.data.extend(raw + b"\0" * unit)
             self.symbols[name] = off
             self.defined_globals.add(name)
         return name
 
     def string_bytes(self, node: c_ast.Constant) -> bytes:
         return decode_string(node.value, node)
+
+    @staticmethod
+    def string_unit(node: c_ast.Constant) -> int:
+        return 4 if node.value.startswith("L") else 1
 
     # ------------------------------------------------------------------ functions
     def func_def(self, node: c_ast.FuncDef) -> None:
@@ -698,9 +714,9 @@ class Lowerer(c_ast.NodeVisitor):
     def init_memory(self, addr: int, t: T.CType, init: c_ast.Node, zero: bool) -> None:
         """Initialise an object at addr (runtime initialiser for automatic storage)."""
         if isinstance(t, T.ArrayType) and isinstance(init, c_ast.Constant) and init.type == "string" \
-                and isinstance(t.elem, T.IntType) and t.elem.size == 1:
+                and isinstance(t.elem, T.IntType) and t.elem.size == self.string_unit(init):
             raw = self.string_bytes(init)
-            n = t.length or 0
+            n = t.size
             raw = (raw + b"\0" * n)[:n]
             self.zero_fill(addr, t.size)
             for i, b in enumerate(raw):
@@ -897,10 +913,12 @@ class Lowerer(c_ast.NodeVisitor):
 
     def e_Constant(self, node: c_ast.Constant) -> Val:
         if node.type == "string":
-            name = self.string_global(self.string_bytes(node))
+            unit = self.string_unit(node)
+            raw = self.string_bytes(node)
+            name = self.string_global(raw, unit)
             r = self.new()
             self.emit("ga", r, name, 0)
-            return Val(r, T.ArrayType(T.CHAR, len(self.string_bytes(node)) + 1))
+            return Val(r, T.ArrayType(T.INT if unit == 4 else T.CHAR, len(raw) // unit + 1))
         value, t = parse_constant(node)
         if isinstance(t, T.FloatType):
             return Val(self.const(_dtype_bits(value)), t)
@@ -1415,6 +1433,17 @@ class Lowerer(c_ast.NodeVisitor):
         return Val(d, ftype.ret)
 
     def intrinsic(self, name: str, args: list[c_ast.Node], node: c_ast.Node) -> Val:
+        if name == "__builtin_expect":
+            if len(args) != 2:
+                raise CompileError("__builtin_expect takes 2 arguments", node.coord)
+            v = self.convert(self.rvalue(args[0]), T.LONG, args[0])
+            self.expr(args[1])
+            return v
+        if name == "__pfx_sqrt":
+            v = self.convert(self.rvalue(args[0]), T.DOUBLE, args[0])
+            d = self.new()
+            self.emit("fsqrt", d, v.reg)
+            return Val(d, T.DOUBLE)
         if name == "__pfx_emit":
             if len(args) != 3:
                 raise CompileError("__pfx_emit(tag, value, width) takes 3 arguments", node.coord)
@@ -1473,9 +1502,13 @@ class AddressTaken(c_ast.NodeVisitor):
 # --------------------------------------------------------------------------------------- literals
 
 def decode_string(text: str, node: c_ast.Node) -> bytes:
-    """A C string literal (already concatenated by pycparser) to bytes."""
-    if text.startswith("L") or text.startswith("u") or text.startswith("U"):
-        raise unsupported("wide string literal", node)
+    """A C string literal (already concatenated by pycparser) to bytes; a wide literal (L"...") to its
+    code points as 4-byte little-endian wchar_t units."""
+    if text.startswith("L"):
+        raw = _unescape(text[2:-1].replace('"L"', '""'), node)
+        return b"".join(ord(c).to_bytes(4, "little") for c in raw.decode("utf-8", "surrogateescape"))
+    if text.startswith("u") or text.startswith("U"):
+        raise unsupported("u/U string literal", node)
     if not (text.startswith('"') and text.endswith('"')):
         raise CompileError(f"bad string literal {text[:20]}", node.coord)
     return _unescape(text[1:-1], node)
@@ -1525,9 +1558,15 @@ def parse_constant(node: c_ast.Constant) -> tuple[int | float, T.CType]:
     text = node.value
     kind = node.type
     if kind == "char":
-        if text.startswith("L"):
-            raise unsupported("wide character constant", node)
+        wide = text.startswith("L")
+        if wide:
+            text = text[1:]
         raw = _unescape(text[1:-1], node)
+        if wide:
+            chars = raw.decode("utf-8", "surrogateescape")
+            if len(chars) != 1:
+                raise unsupported("multi-character wide constant", node)
+            return ord(chars), T.INT
         if len(raw) != 1:
             raise unsupported("multi-character constant", node)
         v = raw[0]
@@ -1592,7 +1631,7 @@ def walk_init(lw: Lowerer, t: T.CType, init: c_ast.InitList):
                     d = e.name[0]
                     if isinstance(d, c_ast.ID):
                         raise CompileError("field designator in an array initialiser", e.coord)
-                    i = lw.const_int(d)
+                    i = lw.const_int(getattr(d, "expr", d))
                     if len(e.name) > 1:
                         sub = c_ast.NamedInitializer(e.name[1:], e.expr, e.coord)
                         items[pos[0]] = sub
@@ -1709,9 +1748,9 @@ class StaticInit:
     def init(self, off: int, t: T.CType, init: c_ast.Node) -> None:
         lw = self.lw
         if isinstance(t, T.ArrayType) and isinstance(init, c_ast.Constant) and init.type == "string" \
-                and isinstance(t.elem, T.IntType) and t.elem.size == 1:
+                and isinstance(t.elem, T.IntType) and t.elem.size == lw.string_unit(init):
             raw = lw.string_bytes(init)
-            n = t.length or 0
+            n = t.size
             raw = (raw + b"\0" * n)[:n]
             lw.data[off:off + n] = raw
             return
@@ -1792,7 +1831,9 @@ class ConstEval:
     def c_Constant(self, node):
         if node.type == "string":
             raw = self.lw.string_bytes(node)
-            return Addr("data", self.lw.string_global(raw), 0), T.ArrayType(T.CHAR, len(raw) + 1)
+            unit = self.lw.string_unit(node)
+            return (Addr("data", self.lw.string_global(raw, unit), 0),
+                    T.ArrayType(T.INT if unit == 4 else T.CHAR, len(raw) // unit + 1))
         return parse_constant(node)
 
     def c_ID(self, node):

@@ -374,6 +374,41 @@ int rand(void) {
     return r;
 }
 
+double fabs(double x) { return x < 0 ? -x : x; }
+double floor(double x) {
+    if (!(x == x) || fabs(x) >= 4503599627370496.0) return x;
+    double t = (double)(long)x;
+    return t > x ? t - 1.0 : t;
+}
+double ceil(double x) { return -floor(-x); }
+double fmod(double x, double y) {
+    if (y == 0.0) return (x - x) / (y - y);
+    double q = x / y;
+    q = q < 0 ? -floor(-q) : floor(q);
+    return x - q * y;
+}
+/* sin/cos: reduction by pi/2 (Cody-Waite, three parts) and Taylor polynomials on [-pi/4, pi/4]. */
+static double __pfx_sin_poly(double x) {
+    double x2 = x * x;
+    return x + x * x2 * (-1.0 / 6 + x2 * (1.0 / 120 + x2 * (-1.0 / 5040 + x2 * (1.0 / 362880 + x2 * (-1.0 / 39916800
+             + x2 * (1.0 / 6227020800.0 + x2 * (-1.0 / 1307674368000.0)))))));
+}
+static double __pfx_cos_poly(double x) {
+    double x2 = x * x;
+    return 1.0 + x2 * (-0.5 + x2 * (1.0 / 24 + x2 * (-1.0 / 720 + x2 * (1.0 / 40320 + x2 * (-1.0 / 3628800
+             + x2 * (1.0 / 479001600.0 + x2 * (-1.0 / 87178291200.0)))))));
+}
+static double __pfx_trig(double x, int cosine) {
+    if (!(x == x) || fabs(x) > 1e15) return (x - x) / (x - x);
+    double k = floor(x * 0.63661977236758134308 + 0.5);
+    double r = ((x - k * 1.57079632673412561417) - k * 6.07710050650619224932e-11) - k * 2.02226624879595063154e-21;
+    long q = ((long)k + cosine) & 3;
+    double v = (q & 1) ? __pfx_cos_poly(r) : __pfx_sin_poly(r);
+    return (q & 2) ? -v : v;
+}
+double sin(double x) { return __pfx_trig(x, 0); }
+double cos(double x) { return __pfx_trig(x, 1); }
+
 /* qsort: a stable merge sort (glibc's qsort is a merge sort too when memory allows). */
 static void __pfx_copy(char *d, const char *s, size_t n) { while (n--) *d++ = *s++; }
 void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *)) {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import cgen  # noqa: E402
+import ccgen as cgen  # noqa: E402
 
 from packetfs.compute.compiler.driver import compile_source  # noqa: E402
 from packetfs.compute.compiler.errors import CompileError  # noqa: E402
@@ -38,6 +38,21 @@ def ours(source: str, backend: str = "inline", nodes: int = 1) -> tuple[bytes, i
     compiled = build(module, lane_size=FUZZ_LANE, stack_size=FUZZ_STACK)
     outcome = run(compiled, [[b"prog"]], backend=backend, nodes=nodes, max_steps=5_000_000)[0][0]
     return outcome.stdout, outcome.status, outcome.fault
+
+
+def ours_file(path: Path, args: list[str], backend: str = "inline", nodes: int = 1, placement: str = "function"):
+    """Compile a C file and run it once on the fabric; the Outcome."""
+    module = compile_source(Path(path).read_text(), str(path))
+    compiled = build(module)
+    return run(compiled, [[b"prog", *(a.encode() for a in args)]], backend=backend, nodes=nodes,
+               placement=placement, max_steps=20_000_000)[0][0]
+
+
+def ours_source(source: str, args: list[str] | None = None, backend: str = "inline", nodes: int = 1):
+    module = compile_source(source, "<test>")
+    compiled = build(module, lane_size=FUZZ_LANE, stack_size=FUZZ_STACK)
+    return run(compiled, [[b"prog", *(a.encode() for a in args or [])]], backend=backend, nodes=nodes,
+               max_steps=20_000_000)[0][0]
 
 
 def fuzz_chunk(args: tuple[list[int], str, int]) -> list[str]:
