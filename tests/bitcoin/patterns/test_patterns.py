@@ -136,3 +136,19 @@ def test_core_blocks_dir_with_xor_and_undo_matches_block_files(blocks_dir, manif
                 "input_types", "spent_output_types"):  # fmt: skip
         assert from_dir[key] == from_files[key], key
     assert sum(from_dir["spent_output_types"].values()) == sum(m["inputs"] for m in manifest if m["undo"])
+
+
+def test_unwritable_plot_fails_before_the_analysis(blocks_dir, tmp_path, monkeypatch):
+    import packetfs.bitcoin.patterns.cli as patterns_cli
+
+    def no_analysis(*a, **k):
+        raise AssertionError("the analysis ran before the plot path was checked")
+
+    monkeypatch.setattr(patterns_cli, "run", no_analysis)
+    a_file = tmp_path / "f"
+    a_file.write_bytes(b"")
+    for plot in (tmp_path / "missing" / "chart.png", a_file / "chart.png"):
+        res = CliRunner().invoke(main, ["bitcoin", "patterns", str(blocks_dir), "--plot", str(plot)])
+        assert res.exit_code == 2, res.output
+        assert f"error: cannot write the plot {plot}: directory {plot.parent} does not exist" in res.output
+        assert "Traceback" not in res.output

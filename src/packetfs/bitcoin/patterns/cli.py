@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,12 @@ def _parse_compressors(value: str) -> list[str]:
     show_default=True,
     help=f"Comma-separated subset of {', '.join(COMPRESSORS)}, 'all' or 'none' (each block compressed on its own).",
 )
-@click.option("--jobs", "-j", type=int, default=None, help="Worker processes (default: every core).")
-def patterns_command(paths: tuple[Path, ...], as_json: bool, plot: Path | None, compressors: str, jobs: int | None) -> None:
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, help="Worker processes (default: every core).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
+def patterns_command(
+    paths: tuple[Path, ...], as_json: bool, plot: Path | None, compressors: str, jobs: int | None,
+    progress: bool | None,
+) -> None:
     """Analyse blocks: block files, Core blocks directories (blk/rev/xor.dat), or folders of either.
 
     Reports counts, output and input types, where the bytes go, header predictability, repetition,
@@ -49,6 +54,8 @@ def patterns_command(paths: tuple[Path, ...], as_json: bool, plot: Path | None, 
     chosen = _parse_compressors(compressors)
     err = Console(stderr=True)
     try:
+        if plot is not None:
+            check_plot_path(plot)  # before minutes of analysis, not after
         sources = discover(paths)
         total_bytes = sum(s.size for s in sources)
         with Progress(
@@ -59,7 +66,7 @@ def patterns_command(paths: tuple[Path, ...], as_json: bool, plot: Path | None, 
             TimeRemainingColumn(),
             console=err,
             transient=True,
-            disable=not err.is_terminal,
+            disable=not (err.is_terminal if progress is None else progress),
         ) as bar:
             task = bar.add_task(f"analysing {len(sources)} file(s)", total=total_bytes)
             stats, seconds = run(sources, chosen, jobs, progress=lambda n: bar.advance(task, n))
@@ -68,7 +75,11 @@ def patterns_command(paths: tuple[Path, ...], as_json: bool, plot: Path | None, 
         sys.exit(2)
     report = build_report(stats, seconds)
     if plot:
-        write_plot(report, plot)
+        try:
+            write_plot(report, plot)
+        except OSError as e:
+            click.echo(f"error: cannot write the plot {plot}: {e.strerror or e}", err=True)
+            sys.exit(2)
     if as_json:
         click.echo(json.dumps(report, indent=1))
     else:
@@ -141,6 +152,19 @@ def print_report(r: dict[str, Any], console: Console) -> None:
         console.print(f"analysed {r['bytes'] / 1e6:.1f} MB in {r['seconds']:.2f} s ({r['throughput_mb_s']} MB/s, compressors included)")
 
 
+def check_plot_path(path: Path) -> None:
+    """PacketFSError unless a PNG can be written at ``path`` (and matplotlib is there to draw it)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise PacketFSError(f"cannot write the plot {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise PacketFSError(f"cannot write the plot {path}: permission denied")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PacketFSError("--plot needs matplotlib, which is not installed") from None
+
+
 def write_plot(r: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -163,8 +187,14 @@ def write_plot(r: dict[str, Any], path: Path) -> None:
     for i, v in enumerate(ratios):
         right.text(i, v + 0.01, f"{v:.3f}", ha="center")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    # All or nothing: a failed write leaves no partial PNG.
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        fig.savefig(tmp, dpi=110, format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
 
 
 COMMANDS = [patterns_command]

@@ -16,9 +16,11 @@ from .blockfiles import is_blocks_dir, open_blocks_dir
 
 
 @click.command("blocks-dir-info")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def blocks_dir_info(path: Path, as_json: bool) -> None:
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr (default: for 20 files or more, on a terminal).")
+def blocks_dir_info(path: Path, as_json: bool, progress: bool | None) -> None:
     """List the blk/rev files of a Core blocks directory (or datadir), its xor.dat key, blocks and bytes.
 
     Every record is read and checked (magic, size, xor key), so a corrupt file is reported with its
@@ -35,7 +37,7 @@ def blocks_dir_info(path: Path, as_json: bool) -> None:
         files = d.blk_files + d.rev_files
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
-            disable=len(files) < 20,
+            disable=not (err.is_terminal and len(files) >= 20 if progress is None else progress),
         ) as progress:  # fmt: skip
             task = progress.add_task("reading record headers", total=len(files))
             summary = d.summary(on_file=lambda _p: progress.advance(task))
