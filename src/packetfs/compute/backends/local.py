@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..packet import WIRE_SIZE, concat, decode, take, to_c, to_wire
-from ..runtime.executor import DEFAULT_MAX_STEPS, NodeGroup
+from ..packet import WIRE_SIZE, decode, take, to_c, to_wire
+from ..runtime.executor import DEFAULT_MAX_STEPS, Batch, NodeGroup
 from ..runtime.node import Accumulators
 from ..runtime.program import Program
 from ..runtime.records import EMIT_DTYPE, BackendError, RunResult, RunStats
@@ -78,21 +78,21 @@ def _worker_main(index: int, workers: int, token: int, fault: _Fault, conn, pare
                         return
             arrived = [payload for kind, _sender, payload in link.receive() if kind == KIND_DATA]
             if arrived and group is not None:
-                inbox.append(to_c(decode(b"".join(arrived))))  # one conversion per poll, not per datagram
+                inbox.append(Batch.from_wire_bytes(b"".join(arrived)))  # one conversion per poll
             if inbox and group is not None:
-                batch = concat(inbox)
-                out = group.execute(batch, max_rounds=ROUNDS_PER_POLL)
-                steps += out.steps
-                hops += out.hops
-                inbox = [out.local] if len(out.local) else []
-                if len(out.away):
-                    dest_worker = out.away["next_node_id"] % workers
+                local, away, done, emits, n_steps, n_hops = group.execute_batch(Batch.cat(inbox), max_rounds=ROUNDS_PER_POLL)
+                steps += n_steps
+                hops += n_hops
+                inbox = [local] if local.n else []
+                if away.n:
+                    dest_worker = away.node % np.uint32(workers)
                     for w in np.unique(dest_worker):
-                        link.send_records(int(w), KIND_DATA, to_wire(take(out.away, dest_worker == w)).tobytes())
-                if out.emits:
-                    link.send_records(DRIVER, KIND_EMIT, np.concatenate(out.emits).tobytes())
-                if len(out.done):
-                    link.send_records(DRIVER, KIND_DONE, to_wire(out.done).tobytes())
+                        part = away if len(np.unique(dest_worker)) == 1 else away.take(dest_worker == w)
+                        link.send_records(int(w), KIND_DATA, part.to_wire_bytes())
+                if emits:
+                    link.send_records(DRIVER, KIND_EMIT, np.concatenate(emits).tobytes())
+                if done.n:
+                    link.send_records(DRIVER, KIND_DONE, done.to_wire_bytes())
             link.tick()
             if flush_pending and not inbox and not link.busy():
                 conn.send(("flushed",))  # everything this worker sent has been acknowledged
