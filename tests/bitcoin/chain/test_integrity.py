@@ -262,3 +262,11 @@ def test_store_bytes_after_the_last_flush_are_reclaimed(tmp_path, store_mode):
         assert cs.tip.height == 40 and cs.reclaimed_bytes == 0
         for e in cs.active_chain():
             assert cs.store.get_block(e.block_pos)[:80] == e.header.serialize()
+
+
+def test_demo_runs_and_ends_in_the_same_state(tmp_path, capsys):
+    from packetfs.bitcoin.chain.demo import demo
+
+    demo(tmp_path)
+    out = capsys.readouterr().out
+    assert "datadir reopens at height 110" in out and "(same as a fresh import at height 120)" in out
