@@ -62,8 +62,9 @@ class OurNode:
             log = datadir / "debug.log"
             if log.exists():
                 for line in log.read_text().splitlines():
-                    if "listening on" in line:
+                    if " listening on " in line and "RPC" not in line:
                         self.port = int(line.rsplit(":", 1)[1])
+                        break
             time.sleep(0.05)
 
     def status(self) -> dict:

@@ -44,7 +44,7 @@ class NodeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"node exited with {self.proc.returncode}: {self.stderr_tail()}")
             if log.exists():
-                m = re.search(r"listening on [\d.]+:(\d+)", log.read_text()[start_at:])
+                m = re.search(r"Z listening on [\d.]+:(\d+)", log.read_text()[start_at:])
                 if m:
                     self.p2p_port = int(m.group(1))
                     return self

@@ -270,16 +270,18 @@ class Node:
             return
         await self._run_peer(reader, writer, ConnectionType.INBOUND, address)
 
-    async def _dial(self, host: str, port: int, conn_type: ConnectionType) -> None:
+    async def _dial(self, host: str, port: int, conn_type: ConnectionType) -> bool:
+        """Connect and run the peer until it closes; True if it completed the handshake cleanly."""
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
         except (OSError, TimeoutError) as e:
             log.info("cannot connect to %s:%d: %s", host, port, e)
             raise
-        await self._run_peer(reader, writer, conn_type, NetAddress.from_host(host, port))
+        peer = await self._run_peer(reader, writer, conn_type, NetAddress.from_host(host, port))
+        return peer.handshake_done.is_set() and peer.state.misbehavior is None
 
     async def _run_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        conn_type: ConnectionType, address: NetAddress) -> None:
+                        conn_type: ConnectionType, address: NetAddress) -> Peer:
         peer = Peer(reader, writer, magic=self.cs.params.magic, conn_type=conn_type, address=address,  # type: ignore[union-attr]
                     our_height=lambda: self.cs.tip.height if self.cs else 0, local_nonce=self.local_nonce,
                     services=self.services, timeouts=self.config.timeouts,
@@ -295,6 +297,7 @@ class Node:
             self._peer_closed(peer)
             if task is not None:
                 self._peer_tasks.discard(task)
+        return peer
 
     def _peer_closed(self, peer: Peer) -> None:
         """The one place misbehaviour is acted on, and a gone peer's requests are handed back."""
@@ -353,9 +356,11 @@ class Node:
 
     async def _manual_connect(self, target: tuple[str, int], st: dict) -> None:
         try:
-            await self._dial(target[0], target[1], ConnectionType.MANUAL)
-            st["attempts"] = 0
-            st["next_try"] = time.monotonic() + 1.0
+            handshaken = await self._dial(target[0], target[1], ConnectionType.MANUAL)
+            # A peer that closed before or right at the handshake (wrong network, not a node, misbehaving)
+            # is retried with the same backoff as an unreachable one.
+            st["attempts"] = 0 if handshaken else st["attempts"] + 1
+            st["next_try"] = time.monotonic() + (1.0 if handshaken else min(2 ** st["attempts"], 60))
         except (OSError, TimeoutError):
             st["attempts"] += 1
             st["next_try"] = time.monotonic() + min(2 ** st["attempts"], 60)
