@@ -1,0 +1,90 @@
+"""Public-key recovery: the key a signature was made with, found again from (r, s) and the signed
+message (libsecp256k1 through coincurve), so that a key the signature commits to need not be stored."""
+
+from __future__ import annotations
+
+from coincurve._libsecp256k1 import ffi as _ffi
+from coincurve._libsecp256k1 import lib as _lib
+from coincurve.context import GLOBAL_CONTEXT as _SECP
+
+from .forms import (
+    der_to_rs,
+)
+
+
+class _Recoverer:
+    """Public-key recovery through libsecp256k1 (coincurve's cffi binding) with buffers reused across
+    calls: the PublicKey-object route costs several allocations and Python calls per key, which is a
+    measurable share of decoding. One instance per encoder/decoder (cffi releases the GIL during the
+    calls, so the buffers must not be shared between threads)."""
+
+    __slots__ = ("sig", "pub", "out", "outlen")
+
+    def __init__(self) -> None:
+        self.sig = _ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        self.pub = _ffi.new("secp256k1_pubkey *")
+        self.out = _ffi.new("unsigned char[65]")
+        self.outlen = _ffi.new("size_t *")
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+        """The serialized key recovered from (r||s, recid) over the 32-byte ``msg``, or None."""
+        ctx = _SECP.ctx
+        if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, self.sig, rs, recid):
+            return None
+        if not _lib.secp256k1_ecdsa_recover(ctx, self.pub, self.sig, msg):
+            return None
+        self.outlen[0] = 65
+        _lib.secp256k1_ec_pubkey_serialize(
+            ctx, self.out, self.outlen, self.pub, _EC_COMPRESSED if compressed else _EC_UNCOMPRESSED
+        )
+        return _ffi.buffer(self.out, self.outlen[0])[:]
+
+
+_EC_COMPRESSED = _lib.SECP256K1_EC_COMPRESSED
+_EC_UNCOMPRESSED = _lib.SECP256K1_EC_UNCOMPRESSED
+
+
+def _find_recid(recover: _Recoverer, rs: bytes, msg: bytes, key: bytes, memo: dict | None = None) -> int | None:
+    """The recovery id that gives ``key`` back, recorded in ``memo`` as the recovery's result (see
+    :class:`_MemoRecoverer`)."""
+    compressed = len(key) == 33
+    for recid in range(4):
+        if recover(rs, recid, msg, compressed) == key:
+            if memo is not None:
+                memo[(rs, recid, msg, compressed)] = key
+            return recid
+    return None
+
+
+class _MemoRecoverer:
+    """The self-check decode's recovery: a recovery the encoder already ran, with exactly these inputs,
+    answers from its result; any other is run. Recovery is a function of (r||s, recid, message,
+    compressed), so this gives the decoder's result exactly: a message the decoder computed
+    differently from the encoder is a miss, recovered for real, and the check still sees the difference."""
+
+    __slots__ = ("memo", "rec")
+
+    def __init__(self, memo: dict) -> None:
+        self.memo = memo
+        self.rec = _Recoverer()
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed) -> bytes | None:
+        key = self.memo.get((rs, recid, msg, bool(compressed)))
+        return key if key is not None else self.rec(rs, recid, msg, compressed)
+
+
+def _parse_sig_item(d: bytes) -> tuple[bytes, int] | None:
+    """(r||s, sighash byte) for a DER signature plus sighash byte that re-encodes exactly."""
+    if len(d) < 9 or d[0] != 0x30:
+        return None
+    rs = der_to_rs(d[:-1])
+    if rs is None:
+        return None
+    return rs, d[-1]
+
+
+def _is_key(d: bytes) -> bool:
+    n = len(d)
+    return (n == 33 and d[0] in (2, 3)) or (n == 65 and d[0] == 4)
+
+
