@@ -18,7 +18,7 @@ def test_three_nodes_sync_in_a_line_through_a_codec_stored_node(nodes, tools, sy
     tools.wait_until(lambda: _tip(tools, b.datadir) == summary["tip"], 120, "b to sync from a", interval=0.5,
                      on_fail=b.log_text)
     # c syncs from b only: every block it gets was decoded from b's codec store.
-    c = nodes("c", "--connect", f"127.0.0.1:{b.p2p_port}")
+    c = nodes("c", "--connect", f"localhost:{b.p2p_port}")  # a host name, resolved when dialling
     tools.wait_until(lambda: _tip(tools, c.datadir) == summary["tip"], 120, "c to sync from b", interval=0.5,
                      on_fail=c.log_text)
     digests = {tools.chain_info(n.datadir)["utxo_digest"] for n in (a, b, c)}

@@ -67,6 +67,9 @@ MAX_COMPACT_DEPTH = 10  # Core: cmpctblock/blocktxn only for blocks this close t
 MAX_HIGH_BANDWIDTH_PEERS = 3
 ADDR_TOKENS_PER_SECOND = 0.1
 MAX_ADDR_TOKENS = float(MAX_ADDR_TO_SEND)
+ADDR_RELAY_MAX_ENTRIES = 10  # Core relays only from addr messages this small (not getaddr answers)
+ADDR_RELAY_MAX_AGE = 600
+ADDR_RELAY_PEERS = 2
 SEND_PAUSE_BYTES = 4 << 20  # serving getdata: wait for the socket above this many unsent bytes
 
 
@@ -277,7 +280,9 @@ class Node:
         except (OSError, TimeoutError) as e:
             log.info("cannot connect to %s:%d: %s", host, port, e)
             raise
-        peer = await self._run_peer(reader, writer, conn_type, NetAddress.from_host(host, port))
+        # The address actually connected to (a --connect target may be a host name).
+        peername = writer.get_extra_info("peername") or (host, port)
+        peer = await self._run_peer(reader, writer, conn_type, NetAddress.from_host(peername[0], port))
         return peer.handshake_done.is_set() and peer.state.misbehavior is None
 
     async def _run_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
@@ -909,8 +914,26 @@ class Node:
         st.addr_token_time = now
         take = int(min(len(msg.addresses), st.addr_tokens))
         st.addr_tokens -= take
-        if take and self.addrbook is not None:
-            self.addrbook.add(list(msg.addresses[:take]))
+        accepted = list(msg.addresses[:take])
+        if accepted and self.addrbook is not None:
+            self.addrbook.add(accepted)
+        if len(msg.addresses) <= ADDR_RELAY_MAX_ENTRIES:
+            self._relay_addresses(peer, accepted)
+
+    def _relay_addresses(self, source: Peer, addresses: list[NetAddress]) -> None:
+        """Forward fresh addresses from small (unsolicited) addr messages to up to two other full-relay
+        peers, as Core's RelayAddress does."""
+        now = time.time()
+        fresh = [a for a in addresses if a.host is not None and abs(now - a.time) < ADDR_RELAY_MAX_AGE]
+        if not fresh:
+            return
+        targets = [p for p in self.peers.values() if p is not source and p.handshake_done.is_set()
+                   and p.relay and not p.closed.is_set()]
+        for p in random.sample(targets, min(ADDR_RELAY_PEERS, len(targets))):
+            if p.state.send_addrv2:
+                p.send(AddrV2(tuple(fresh)))
+            else:
+                p.send(Addr(tuple(a for a in fresh if a.ipv6_bytes() is not None)))
 
     async def on_getaddr(self, peer: Peer, msg: GetAddr) -> None:  # type: ignore[override]
         if peer.outbound or peer.state.answered_getaddr or self.addrbook is None:
