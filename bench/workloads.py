@@ -147,22 +147,21 @@ def bench_fold() -> list[dict]:
     wanted = {s for s in os.environ.get("PACKETFS_BENCH_FOLD", "").split(",") if s}
     data = json.loads(HP_BENCHMARKS.read_text())
     rows = []
-    t = Table(title=f"HP folding, replica exchange + pull moves, {budget:g} s per sequence, 2 local nodes")
-    for col in ("name", "lattice", "n", "best known", "found", "reached", "time to best s", "steps"):
+    t = Table(title=f"HP folding, replica exchange + pull moves (10 replicas), {budget:g} s per sequence, 2 local nodes")
+    for col in ("name", "lattice", "n", "best known", "found", "reached", "time to best s", "steps", "kernel"):
         t.add_column(col, justify="right")
     for lattice in ("2d", "3d"):
         for b in data[lattice]:
             if wanted and b["name"] not in wanted:
                 continue
-            params = FoldParams(b["sequence"], lattice, replicas=8, steps_per_round=2000, rounds=10**9, seed=1,
-                                target_energy=b["best_known_energy"])
+            params = FoldParams(b["sequence"], lattice, rounds=10**9, seed=1, target_energy=b["best_known_energy"])
             r = fold(params, FabricConfig("local", 2), time_limit=budget)
             reached = r.energy <= b["best_known_energy"]
             rows.append({"name": b["name"], "lattice": lattice, "length": len(b["sequence"]),
                          "best_known": b["best_known_energy"], "found": r.energy, "reached": reached,
-                         "time_to_best": r.time_to_best, "steps": r.steps, "moves": r.moves})
+                         "time_to_best": r.time_to_best, "steps": r.steps, "moves": r.moves, "kernel": r.kernel})
             t.add_row(b["name"], lattice, str(len(b["sequence"])), str(b["best_known_energy"]), str(r.energy),
-                      "yes" if reached else "no", f"{r.time_to_best:.1f}", f"{r.steps:,}")
+                      "yes" if reached else "no", f"{r.time_to_best:.1f}", f"{r.steps:,}", r.kernel)
     console.print(t)
     for lattice, goal in (("2d", "every sequence up to length 64"), ("3d", "at least 8 of 10")):
         sel = [r for r in rows if r["lattice"] == lattice]

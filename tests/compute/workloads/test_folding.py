@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from packetfs.compute.workloads.cli import fold_command
 from packetfs.compute.workloads.errors import InputError
 from packetfs.compute.workloads.fabric import FabricConfig
-from packetfs.compute.workloads.folding import engine, lattice, search
+from packetfs.compute.workloads.folding import engine, lattice, native, search
 from packetfs.compute.workloads.folding.sequences import parse_fasta, read_sequence, to_hp
 
 STEP = {"R": (1, 0, 0), "L": (-1, 0, 0), "U": (0, 1, 0), "D": (0, -1, 0), "F": (0, 0, 1), "B": (0, 0, -1)}
@@ -103,39 +103,47 @@ def test_enumerator_proves_s1_1_optimum() -> None:
     assert exact_minimum("HPHPPHHPHPPHPHHPPHPH", 2) == -9  # S1-1's best known energy, proven (about 2 min)
 
 
+KERNELS = ["python", pytest.param("c", marks=pytest.mark.skipif(
+    native.load() is None, reason="no C compiler here: the C pull-move kernel cannot be built"))]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("seq,dims", [
     ("HPHPPHHPHH", 2), ("HHPPHPPHPPHH", 2), ("PHPPHPHHHPHHPH", 2), ("HHHPPHPHPHPPHH", 2),
     ("HPHPPHHPH", 3), ("HHPHPHPHHP", 3), ("PHHPPHHPHH", 3),
 ])
-def test_search_reaches_the_exact_optimum(seq: str, dims: int) -> None:
+def test_search_reaches_the_exact_optimum(seq: str, dims: int, kernel: str) -> None:
     opt = exact_minimum(seq, dims)
     lat = f"{dims}d"
     res = engine.fold(search.FoldParams(seq, lat, replicas=6, steps_per_round=1000, rounds=40, seed=5,
-                                        target_energy=opt), FabricConfig())
+                                        target_energy=opt, kernel=kernel), FabricConfig())
+    assert res.kernel == kernel
     assert res.energy == opt == hp_energy(seq, res.moves, dims)
     assert len(res.moves) == len(seq) - 1
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=40, deadline=None)
 @given(st.text(alphabet="HP", min_size=2, max_size=40), st.sampled_from([2, 3]), st.integers(0, 2**32))
-def test_pull_moves_keep_a_valid_walk_and_exact_energy(seq: str, dims: int, seed: int) -> None:
+def test_pull_moves_keep_a_valid_walk_and_exact_energy(kernel: str, seq: str, dims: int, seed: int) -> None:
     lat = f"{dims}d"
     state = search.initial_state(search.FoldParams(seq, lat, replicas=2, seed=seed))
     for r in state.replicas:
-        search.run_replica_steps(r, seq, lat, 400, seed + r.index)
+        search.run_replica_steps(r, seq, lat, 400 if kernel == "python" else 5000, seed + r.index, kernel)
         cur = lattice.moves_from_sites(r.sites, lat)
         best = lattice.moves_from_sites(r.best_sites, lat)
         assert hp_energy(seq, cur, dims) == r.energy
         assert hp_energy(seq, best, dims) == r.best_energy <= r.energy
 
 
-def test_pull_moves_explore_both_directions_and_ends() -> None:
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_pull_moves_explore_both_directions_and_ends(kernel: str) -> None:
     seq = "H" * 12
     state = search.initial_state(search.FoldParams(seq, "2d", replicas=1, t_min=50.0, t_max=50.0))
     r = state.replicas[0]
     seen_first, seen_last = set(), set()
     for k in range(200):
-        search.run_replica_steps(r, seq, "2d", 5, k)
+        search.run_replica_steps(r, seq, "2d", 5, k, kernel)
         m = lattice.moves_from_sites(r.sites, "2d")
         seen_first.add(m[0])
         seen_last.add(m[-1])
@@ -156,9 +164,10 @@ def test_packets_round_trip(lat: str) -> None:
             b.energy, b.best_energy, b.temperature, b.steps, b.index)
 
 
-def test_same_answer_on_every_backend_and_node_count() -> None:
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_same_answer_on_every_backend_and_node_count(kernel: str) -> None:
     seq = "PPHPPHHPPPPHHPPPPHHPPPPHH"
-    p = dict(replicas=5, steps_per_round=300, rounds=8, seed=11)
+    p = dict(replicas=5, steps_per_round=300, rounds=8, seed=11, kernel=kernel)
     ref = engine.fold(search.FoldParams(seq, "2d", **p), FabricConfig("inline", 1))
     for cfg in (FabricConfig("inline", 3), FabricConfig("local", 2)):
         r = engine.fold(search.FoldParams(seq, "2d", **p), cfg)
@@ -199,6 +208,18 @@ def test_fasta_parser_never_crashes(text: str) -> None:
         parse_fasta(text)
     except InputError:
         pass
+
+
+def test_without_a_compiler_auto_falls_back_to_python(monkeypatch) -> None:
+    monkeypatch.setattr(native, "_tried", False)
+    monkeypatch.setattr(native, "_lib", None)
+    monkeypatch.delenv("CC", raising=False)
+    monkeypatch.setattr(native.shutil, "which", lambda name: None)
+    assert native.load() is None
+    assert engine.resolve_kernel("auto") == "python"
+    with pytest.raises(InputError, match="C compiler"):
+        engine.resolve_kernel("c")
+    monkeypatch.setattr(native, "_tried", False)  # let later tests build/load it again
 
 
 def test_energy_rejects_bad_conformations() -> None:

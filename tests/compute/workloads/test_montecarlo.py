@@ -83,3 +83,11 @@ def test_bad_input_is_a_clear_error() -> None:
         montecarlo.estimate(100, 1, INLINE, "cosh")
     with pytest.raises(InputError, match="samples"):
         montecarlo.estimate(0, 1, INLINE)
+
+
+@pytest.mark.slow
+def test_same_answer_on_ray() -> None:
+    pytest.importorskip("ray")
+    ref = montecarlo.estimate(40_000, 21, INLINE, "arctan")
+    r = montecarlo.estimate(40_000, 21, FabricConfig("ray", 2), "arctan")
+    assert (r.estimate, r.stderr) == (ref.estimate, ref.stderr)

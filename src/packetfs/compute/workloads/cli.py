@@ -270,11 +270,14 @@ COMMANDS.append(mine_command)
 @click.command("fold")
 @click.argument("sequence")
 @click.option("--lattice", type=click.Choice(["2d", "3d"]), default="2d", show_default=True)
-@click.option("--replicas", type=click.IntRange(1, 256), default=8, show_default=True,
+@click.option("--replicas", type=click.IntRange(1, 256), default=10, show_default=True,
               help="Replicas (temperatures) in the exchange; spread over the nodes.")
 @click.option("--rounds", type=click.IntRange(1, 10**7), default=200, show_default=True,
               help="Exchange rounds (each replica makes --steps pull moves per round).")
-@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**7), default=2000, show_default=True)
+@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**7), default=5000, show_default=True)
+@click.option("--kernel", type=click.Choice(["auto", "c", "python"]), default="auto", show_default=True,
+              help="The pull-move node kernel: C (compiled on first use) or Python; auto = C when a compiler "
+              "is available. One seed gives one answer per kernel.")
 @click.option("--t-min", type=click.FloatRange(0, None, min_open=True), default=None,
               help="Coldest temperature (units of one HH contact).")
 @click.option("--t-max", type=click.FloatRange(0, None, min_open=True), default=None)
@@ -286,7 +289,7 @@ COMMANDS.append(mine_command)
               help="Write a PNG drawing of the best conformation.")
 @fabric_options
 @handle_errors
-def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_per_round: int,
+def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_per_round: int, kernel: str,
                  t_min: float | None, t_max: float | None, target_energy: int | None, time_limit: float | None,
                  plot_path: Path | None, seed: int, as_json: bool, config: FabricConfig) -> None:
     """Fold SEQUENCE (H/P string, amino acids, or a FASTA file) in the HP lattice model by replica-exchange
@@ -300,7 +303,7 @@ def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_
     lo, hi = t_min or T_MIN, t_max or T_MAX
     if lo > hi:
         raise InputError("--t-min must not exceed --t-max")
-    params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy)
+    params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy, kernel)
     with progress_bar(f"folding {len(hp)} residues ({lattice})", rounds, not as_json) as update:
         result = fold(params, config, time_limit=time_limit, progress=lambda r, n, e: update(r))
     out = result.as_dict()
@@ -322,7 +325,7 @@ def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_
         ("moves", result.moves),
         ("search", f"{result.rounds} rounds x {replicas} replicas x {steps_per_round} steps = {result.steps:,} "
                    f"pull-move steps in {result.seconds:.2f} s (best at {result.time_to_best:.2f} s); "
-                   f"stopped by {result.stopped}"),
+                   f"stopped by {result.stopped}; {result.kernel} kernel"),
         ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes of replica packets"),
     ] + ([("plot", str(plot_path))] if plot_path else []))
 

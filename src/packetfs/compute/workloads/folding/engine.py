@@ -78,6 +78,7 @@ class SweepArg:
     steps: int
     seed: int
     round: int
+    kernel: str
 
 
 def sweep_kernel(batch: bytes, arg: SweepArg) -> bytes:
@@ -85,7 +86,8 @@ def sweep_kernel(batch: bytes, arg: SweepArg) -> bytes:
     each with the stream of (seed, replica, round)."""
     replicas = packets_to_replicas(decode(batch), arg.lattice, len(arg.sequence))
     for r in replicas:
-        run_replica_steps(r, arg.sequence, arg.lattice, arg.steps, stream_seed(arg.seed, r.index, arg.round))
+        run_replica_steps(r, arg.sequence, arg.lattice, arg.steps, stream_seed(arg.seed, r.index, arg.round),
+                          arg.kernel)
     return encode(replicas_to_packets(replicas, arg.lattice))
 
 
@@ -104,6 +106,7 @@ class FoldResult:
     nodes: int
     bytes_moved: int
     stopped: str  # "rounds", "target" or "time-limit"
+    kernel: str  # "c" or "python": one seed gives one answer per kernel
     time_to_best: float
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (round, energy, seconds)
 
@@ -113,6 +116,7 @@ class FoldResult:
             "length": len(self.sequence), "rounds": self.rounds, "steps": self.steps, "seconds": self.seconds,
             "time_to_best": self.time_to_best, "seed": self.seed, "replicas": self.replicas,
             "backend": self.backend, "nodes": self.nodes, "bytes_moved": self.bytes_moved, "stopped": self.stopped,
+            "kernel": self.kernel,
             "history": [{"round": r, "energy": e, "seconds": s} for r, e, s in self.history],
         }  # fmt: skip
 
@@ -134,6 +138,7 @@ def fold(
     if params.rounds < 1 or params.steps_per_round < 1:
         raise InputError("rounds and steps per round must be positive")
     params.sequence = seq
+    kernel = resolve_kernel(params.kernel)
     state: FoldState = initial_state(params)
     started = time.perf_counter()
     best_e, best_at = state.best.best_energy, 0.0
@@ -145,7 +150,7 @@ def fold(
             state.round = rnd
             groups = [[r for r in state.replicas if r.index % k == node] for node in range(k)]
             batches = [encode(replicas_to_packets(g, params.lattice)) for g in groups]
-            arg = SweepArg(seq, params.lattice, params.steps_per_round, params.seed, rnd)
+            arg = SweepArg(seq, params.lattice, params.steps_per_round, params.seed, rnd, kernel)
             back = pool.map(sweep_kernel, batches, arg)
             advanced = [r for b in back for r in packets_to_replicas(decode(b), params.lattice, len(seq))]
             state.replicas = sorted(advanced, key=lambda r: r.index)
@@ -170,7 +175,22 @@ def fold(
         raise VerificationError(f"the search reported energy {best.best_energy} but the conformation has {recomputed}")
     return FoldResult(seq, params.lattice, recomputed, moves, state.round + 1,
                       sum(r.steps for r in state.replicas), time.perf_counter() - started, params.seed,
-                      params.replicas, config.backend, config.nodes, moved, stopped, best_at, history)
+                      params.replicas, config.backend, config.nodes, moved, stopped, kernel, best_at, history)
+
+
+def resolve_kernel(kernel: str) -> str:
+    """"auto" -> "c" when the C kernel builds here, else "python"; "c" without a compiler is an error."""
+    from . import native
+
+    if kernel == "python":
+        return kernel
+    if kernel not in ("c", "auto"):
+        raise InputError(f"--kernel must be c, python or auto, not {kernel!r}")
+    if native.load() is not None:
+        return "c"
+    if kernel == "c":
+        raise InputError("the C pull-move kernel needs a C compiler (cc); use --kernel python")
+    return "python"
 
 
 def lower_bound_hint(sequence: str, lattice: str) -> int:

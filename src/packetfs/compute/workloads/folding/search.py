@@ -19,7 +19,7 @@ from .lattice import energy_of_sites, recenter, site_offsets, straight_sites
 # Temperatures of the replicas, in units of one HH contact (k_B = 1), linearly spaced between these
 # as in Thachuk et al.; the values were tuned on the 2d and 3d benchmark sequences (see docs/workloads.md).
 T_MIN = 0.30
-T_MAX = 0.90
+T_MAX = 0.80
 
 
 @dataclass
@@ -40,13 +40,14 @@ class Replica:
 class FoldParams:
     sequence: str
     lattice: str
-    replicas: int = 8
-    steps_per_round: int = 2000
+    replicas: int = 10
+    steps_per_round: int = 5000
     rounds: int = 50
     seed: int = 1
     t_min: float = T_MIN
     t_max: float = T_MAX
     target_energy: int | None = None  # stop as soon as a replica reaches it
+    kernel: str = "auto"  # "c", "python", or "auto" (C when a compiler is available)
 
     def temperatures(self) -> list[float]:
         if self.replicas == 1:
@@ -107,8 +108,22 @@ def _contacts_of(moved: dict[int, int], sites: list[int], occ: dict[int, int], i
     return twice // 2
 
 
-def run_replica_steps(replica: Replica, sequence: str, lattice: str, steps: int, seed: int) -> None:
-    """Advance ``replica`` by ``steps`` Metropolis steps of random pull moves at its temperature."""
+def run_replica_steps(replica: Replica, sequence: str, lattice: str, steps: int, seed: int,
+                      kernel: str = "python") -> None:
+    """Advance ``replica`` by ``steps`` Metropolis steps of random pull moves at its temperature, with the
+    Python kernel below or the same moves in C (``native.py``; its own random stream)."""
+    if kernel == "c":
+        from . import native
+
+        sites, best_sites, energy, best, acc = native.pull_steps(
+            sequence, site_offsets(lattice), replica.sites, replica.best_sites, steps, 1.0 / replica.temperature,
+            seed, replica.energy, replica.best_energy)
+        recenter(sites)
+        replica.sites, replica.best_sites = sites, best_sites
+        replica.energy, replica.best_energy = energy, best
+        replica.steps += steps
+        replica.accepted += acc
+        return
     n = len(sequence)
     is_h = [c == "H" for c in sequence]
     offsets = site_offsets(lattice)
