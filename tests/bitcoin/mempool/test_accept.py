@@ -214,3 +214,33 @@ def test_testmempoolaccept_chain(node):
     res = node.mempool.accept_package([parent, bad_child], test_accept=True)
     assert res.results[parent.wtxid].accepted
     assert res.results[bad_child.wtxid].reason == "min relay fee not met"
+
+
+def test_accept_batch_matches_one_by_one(node_factory):
+    """accept_batch (scripts on a 2-worker pool) gives each transaction the verdict accept gives it."""
+    from packetfs.bitcoin.consensus.pool import ScriptCheckPool
+
+    a, b = node_factory("a"), node_factory("b")  # the same chain and wallet
+    w = a.wallet
+    coins = fanout(a, 40)
+    b.sync.process_block(a.block(a.chainstate.tip.hash).serialize())
+    assert a.chainstate.tip.hash == b.chainstate.tip.hash
+    txs = []
+    for k, c in enumerate(coins[:30]):
+        tx = w.spend([c], fee=300 + k)
+        if k == 7:  # a bad signature in the middle of a run
+            other = w.spend([c], fee=999)
+            tx = Transaction(2, list(tx.inputs), list(tx.outputs), 0, [other.witnesses[0]])
+        txs.append(tx)
+    txs.append(w.spend(w.outputs_of(txs[3]), fee=500))  # depends on an earlier one
+    txs.append(w.spend([coins[5]], fee=5_000))  # replaces txs[5]
+    txs.append(w.spend([coins[31]], fee=0))  # below the relay fee
+    txs.append(txs[0])  # a duplicate
+    txs += [w.spend([c], fee=400) for c in coins[32:40]]
+    expected = [(r.accepted, r.reason) for r in (b.mempool.accept(t) for t in txs)]
+    with ScriptCheckPool(2) as pool:
+        got = [(r.accepted, r.reason) for r in a.mempool.accept_batch(txs, pool)]
+    assert got == expected
+    assert set(a.mempool.entries) == set(b.mempool.entries)
+    assert expected[7][1] == "mempool-script-verify-flag-failed (Signature must be zero for failed CHECK(MULTI)SIG operation)"
+    assert sum(ok for ok, _ in expected) == len(txs) - 3

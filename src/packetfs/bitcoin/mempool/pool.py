@@ -618,6 +618,73 @@ class Mempool:
             )
         return None
 
+    # ------------------------------------------------------------------ many transactions, scripts in parallel
+    def accept_batch(self, txs: Sequence[Transaction], pool: object, *, max_group: int = 2_000) -> list[AcceptResult]:
+        """Accept ``txs`` in order, verifying their scripts on ``pool`` (a consensus
+        ``ScriptCheckPool``) instead of one by one in this process.
+
+        Runs of independent transactions (none spends another's output or an outpoint another spends,
+        none conflicts with the pool) are pre-checked in order, their scripts checked together, then
+        added in order; any other transaction goes through ``accept`` alone. Verdicts are those of
+        calling ``accept`` on each in turn, except that the pool is trimmed to its size limit once per
+        run rather than after every transaction (as a package submission is)."""
+        from ..consensus.pool import ScriptJob
+
+        txs = list(txs)
+        results: list[AcceptResult | None] = [None] * len(txs)
+        flags = int(STANDARD_SCRIPT_VERIFY_FLAGS)
+        i = 0
+        while i < len(txs):
+            group: list[int] = []
+            spent: set[tuple[bytes, int]] = set()
+            made: set[bytes] = set()
+            for j in range(i, min(len(txs), i + max_group)):
+                ins = {(txin.prev_txid, txin.prev_index) for txin in txs[j].inputs}
+                if (ins & spent) or any(p in made for p, _ in ins) or any(k in self.spenders for k in ins):
+                    break
+                spent |= ins
+                made.add(txs[j].txid)
+                group.append(j)
+            if not group:  # a dependent or conflicting tx: alone
+                results[i] = self.accept(txs[i])
+                i += 1
+                continue
+            i = group[-1] + 1
+            works: list[tuple[int, _Work]] = []
+            for j in group:
+                ws = _Work(txs[j], txs[j].txid, txs[j].wtxid)
+                try:
+                    self._pre_checks(ws, bypass_limits=False, allow_replacement=True, sibling_eviction=True,
+                                     package_feerates=False, temp=None)
+                except MempoolReject as r:
+                    results[j] = self._reject_result(ws, r)
+                    continue
+                works.append((j, ws))
+            while works:
+                jobs = [ScriptJob(k, ws.tx, [TxOut(c.value, c.script_pubkey) for c in ws.coins], flags)
+                        for k, (_, ws) in enumerate(works)]
+                verdict = pool.submit(jobs).result()  # type: ignore[attr-defined]
+                good = works if verdict.failure is None else works[: verdict.failure.tx]
+                now = int(self.now())
+                for j, ws in good:
+                    self._add(ws, now)
+                    results[j] = self._accepted_result(ws)
+                if verdict.failure is None:
+                    break
+                j, ws = works[verdict.failure.tx]
+                txin = ws.tx.inputs[verdict.failure.input]
+                results[j] = self._reject_result(ws, MempoolReject(
+                    f"mempool-script-verify-flag-failed ({script_error_message(verdict.failure.code)})",
+                    f"input {verdict.failure.input} of {_hex(ws.txid)} (wtxid {_hex(ws.wtxid)}), spending "
+                    f"{_hex(txin.prev_txid)}:{txin.prev_index}", TxResult.CONSENSUS))
+                works = works[verdict.failure.tx + 1 :]
+            self.limit_size()
+            for j in group:
+                r = results[j]
+                if r is not None and r.accepted and r.txid not in self.entries:
+                    results[j] = AcceptResult(r.txid, r.wtxid, False, "mempool full", "", TxResult.RECONSIDERABLE)
+        return results  # type: ignore[return-value]
+
     # ------------------------------------------------------------------ scripts
     def _policy_script_checks(self, ws: _Work) -> None:
         tx = ws.tx
