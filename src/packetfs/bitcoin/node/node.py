@@ -332,6 +332,7 @@ class Node:
         assert v is not None and self.cs is not None
         log.info("handshake with %r: version %d %s height %d services %x", peer, v.version, v.user_agent,
                  v.start_height, v.services)
+        self.stats.setdefault("first_handshake_time", time.time())
         if peer.outbound and self.addrbook is not None:
             self.addrbook.good(peer.address)
             if peer.conn_type is not ConnectionType.BLOCK_RELAY:
@@ -429,6 +430,8 @@ class Node:
                                                           for p in self.peers.values())
         status["bytes_sent"] = self.stats["tx"] + sum(p.transport.stats.bytes_sent for p in self.peers.values())
         status["blocks_accepted"] = self.stats["blocks"]
+        status["first_handshake_time"] = self.stats.get("first_handshake_time")
+        status["last_tip_time"] = self.stats.get("last_tip_time")
         path = self.config.datadir / "node-status.json"
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(status))
@@ -736,6 +739,7 @@ class Node:
         assert self.cs is not None
         self._refresh_active()
         tip = self.cs.tip
+        self.stats["last_tip_time"] = time.time()
         if not self._ancestor_is(tip, old_tip):
             fork = self.cs.tree.fork_point(tip, old_tip)
             log.info("reorg: %d %s -> %d %s (fork at %d)", old_tip.height, old_tip.hash_hex, tip.height,
