@@ -115,6 +115,13 @@ class NodeGroup:
         node = b.node
         pc = b.pc
         steps = T[SLOT_RUNTIME] & _MASK32
+        uniform = n == 1 or (pc.min() == pc.max() and node.min() == node.max())
+        if uniform:
+            nd, p = int(node[0]), int(pc[0])
+            if p < len(prog.code) and nd < prog.num_nodes and self.hosted_mask[nd]:
+                fast = self._uniform_round(b, nd, p, steps)
+                if fast is not None:
+                    return fast
         status = np.zeros(n, dtype=np.uint16)
         detail = np.zeros(n, dtype=np.uint64)
         new_pc = np.zeros(n, dtype=np.uint32)
@@ -131,12 +138,10 @@ class NodeGroup:
             bad_node = ~bad_pc & ~hosted
             status[bad_node] = Status.BAD_NODE
             detail[bad_node] = node[bad_node]
+        executed = n - (int(np.count_nonzero(bad_pc) + np.count_nonzero(~hosted & ~bad_pc)) if any_bad else 0)
         runnable_all = not any_bad
-        if runnable_all and (n == 1 or (pc.min() == pc.max() and node.min() == node.max())):
+        if runnable_all and uniform:
             groups = [(None, int(node[0]), int(pc[0]))]
-            fast = self._uniform_round(b, int(node[0]), int(pc[0]), steps)
-            if fast is not None:
-                return fast
         else:
             key = (node.astype(np.uint64) << np.uint64(32)) | pc.astype(np.uint64)
             rows = np.arange(n) if runnable_all else np.flatnonzero(status == 0)
@@ -147,10 +152,17 @@ class NodeGroup:
 
         for rows, nd, p in groups:
             self._run_group(rows, nd, p, S, cids, steps, status, detail, new_pc, loc, emits)
+        return self._tail(b, steps, status, detail, new_pc, loc, emits, executed)
 
+    def _tail(self, b: Batch, steps, status, detail, new_pc, loc, emits, executed: int):
+        """After the instructions ran: the runtime word, routing to the next instruction's node, finished
+        packets, and the split into (here, done, away)."""
+        prog = self.program
+        T = b.T
+        S = T.T
+        node, pc = b.node, b.pc
         # the runtime word: (pc << 32) | steps+1 for every packet that ran (or faulted here)
         T[SLOT_RUNTIME] = (pc.astype(np.uint64) << np.uint64(32)) | ((steps + np.uint64(1)) & _MASK32)
-        executed = n - (int(np.count_nonzero(status == Status.BAD_PC) + np.count_nonzero(~hosted & ~bad_pc)) if any_bad else 0)
 
         live = status == 0
         all_live = bool(live.all())
@@ -188,26 +200,51 @@ class NodeGroup:
         return b.take(live & here), b.take(fin_mask), (b.take(away) if away.any() else None), emits, executed, hops
 
     def _uniform_round(self, b: Batch, nd: int, p: int, steps: np.ndarray):
-        """Every packet at one node and one instruction that cannot fault and leads to one next
-        instruction: run it in place and route with scalars (the data-parallel hot path). None when the
-        general round is needed (nothing has run then)."""
+        """Every packet at one node and one instruction (the data-parallel case, and every single-packet
+        round): run it once on the whole batch in place, and route with scalars when every packet goes to
+        the same next instruction on the same node. None (nothing has run) when the general round is
+        needed."""
         prog = self.program
-        if prog.static_fault[p] or prog.is_memory[p]:
+        if prog.static_fault[p]:
             return None
         ins = self._ins(p)
         spec = SPEC[ins.op]
-        if spec.kernel not in _CANNOT_FAULT or (ins.node != ANY and ins.node != nd):
+        if (ins.node != ANY and ins.node != nd) or int(steps.max()) + 1 >= self.max_steps:
             return None
-        npc = ins.next
-        if npc >= len(prog.code) or prog.is_memory[npc] or int(steps.max()) + 1 >= self.max_steps:
-            return None
-        nxt = int(prog.node_of[npc])
-        dest = nd if nxt == ANY else nxt
-        if dest >= prog.num_nodes:
-            return None
-        c = Ctx(b.T.T, ins, nd, b.cid, steps, self.memory.get(nd), self.acc.get(nd), prog.num_nodes)
-        spec.kernel(c)
         n = b.n
+        S = b.T.T
+        if spec.memory:  # every address valid and owned here, else the general round faults the others
+            addr = (S[:, ins.a] if ins.a != IMM else np.zeros(n, dtype=np.uint64)) + np.uint64(ins.imm)
+            if not (prog.shard.valid(addr, ins.width * ins.count).all() and (prog.shard.owner(addr) == nd).all()):
+                return None
+        c = Ctx(S, ins, nd, b.cid, steps, self.memory.get(nd), self.acc.get(nd), prog.num_nodes)
+        spec.kernel(c)
+        npc = c.next_pc
+        if isinstance(npc, np.ndarray):
+            npc = int(npc[0]) if (n == 1 or (npc == npc[0]).all()) else None
+        dest = None
+        if c.status is None and c.hop is None and npc is not None and npc < len(prog.code) and prog.is_memory[npc]:
+            if not prog.static_fault[npc]:  # the next instruction runs where its address lives
+                nins = self._ins(npc)
+                addr = (S[:, nins.a] if nins.a != IMM else np.zeros(n, dtype=np.uint64)) + np.uint64(nins.imm)
+                if prog.shard.valid(addr, nins.width * nins.count).all():
+                    owners = prog.shard.owner(addr)
+                    if n == 1 or (owners == owners[0]).all():
+                        dest = int(owners[0])
+            if dest is None:
+                npc = None  # mixed owners or a bad address: the general tail routes each packet
+        if c.status is not None or c.hop is not None or npc is None or npc >= len(prog.code):
+            status = c.status if c.status is not None else np.zeros(n, dtype=np.uint16)
+            detail = c.detail if c.detail is not None else np.zeros(n, dtype=np.uint64)
+            new_pc = np.broadcast_to(np.asarray(c.next_pc, dtype=np.uint32), (n,)).copy()
+            loc = c.hop.astype(np.uint32) if c.hop is not None else b.node.copy()
+            return self._tail(b, steps, status, detail, new_pc, loc, c.emits, n)
+        if dest is None:
+            nxt = int(prog.node_of[npc])
+            dest = nd if nxt == ANY else nxt
+        if dest >= prog.num_nodes:  # a statically bad node: the general tail makes the ERROR packets
+            return self._tail(b, steps, np.zeros(n, dtype=np.uint16), np.zeros(n, dtype=np.uint64),
+                              np.full(n, npc, dtype=np.uint32), b.node.copy(), c.emits, n)  # fmt: skip
         b.T[SLOT_RUNTIME] = np.uint64(p << 32) | (steps + np.uint64(1))
         b.pc = np.full(n, npc, dtype=np.uint32)
         hops = 0
