@@ -36,7 +36,7 @@ from ..primitives.hashes import hash_to_hex, sha256d
 from ..storage.blockstore import BlockStore, encode_block_payload
 from ..storage.datadir_lock import DatadirLock
 from ..storage.undo import Coin, decode_block_undo, encode_block_undo
-from ..storage.utxo import _VOUT_SUFFIX, UtxoSet, outpoint_key
+from ..storage.utxo import VOUT_SUFFIX, UtxoSet, is_unspendable, outpoint_key
 from .headers import (
     CONNECTED_ONCE,
     HAVE_DATA,
@@ -47,14 +47,9 @@ from .headers import (
 from .signet import check_signet_solution
 from .txindex import ChainTxIndex, ResolvedContext
 
-MAX_SCRIPT_SIZE = 10_000
 _new_tuple = tuple.__new__
 _META_NETWORK = b"network"
 
-
-def _unspendable(script: bytes) -> bool:
-    # Core never adds these to the UTXO set (CScript::IsUnspendable).
-    return (len(script) > 0 and script[0] == 0x6A) or len(script) > MAX_SCRIPT_SIZE
 
 
 class ChainstateError(PacketFSError, ValueError):
@@ -78,7 +73,7 @@ def _gather_spent(txs: list, height: int, coin_by_key: Callable[[bytes], Coin | 
     used: set[bytes] = set()
     spent: list[list[Coin]] = []
     spent_keys: list[list[bytes]] = []
-    suffix = _VOUT_SUFFIX
+    suffix = VOUT_SUFFIX
     for tx_index, tx in enumerate(txs):
         if tx_index:
             coins = []
@@ -267,7 +262,8 @@ class Chainstate:
         use_txindex = store_mode == "codec" and (self._snapshot is None or self._has_txindex)
         self.txindex = ChainTxIndex(self.env) if use_txindex else None
         self.store = BlockStore(
-            self.datadir / "blocks", network=self.params.name, mode=store_mode, codec_context=self.txindex
+            self.datadir / "blocks", network=self.params.name, mode=store_mode, codec_context=self.txindex,
+            readonly=self.readonly,
         )
         # Stored but not yet connected, parsed: saves a decode and a second parse.
         self._recent: dict[bytes, tuple[bytes, Block]] = {}
@@ -731,7 +727,7 @@ class Chainstate:
             if where is None:
                 return get_key(key)
             out = parent_txs[where[0]].outputs[where[1]]
-            if _unspendable(out.script_pubkey):
+            if is_unspendable(out.script_pubkey):
                 return None
             return _new_tuple(Coin, (height - 1, where[0] == 0, out.value, out.script_pubkey))
 
@@ -785,7 +781,7 @@ class Chainstate:
             tx = block.transactions[tx_index]
             txid = tx.txid
             for vout, out in enumerate(tx.outputs):
-                if not _unspendable(out.script_pubkey):
+                if not is_unspendable(out.script_pubkey):
                     self.utxo.spend(txid, vout)
             if tx_index:
                 coins = undo[tx_index - 1]

@@ -154,7 +154,7 @@ class _Kind:
         self.new_file = False  # a file was created since the last sync: the directory needs an fsync too
         numbers = sorted(
             int(m.group(2))
-            for e in directory.iterdir()
+            for e in (directory.iterdir() if directory.is_dir() else ())
             if (m := _FILE_RE.match(e.name)) and m.group(1) == prefix
         )
         self.numbers = numbers
@@ -326,7 +326,9 @@ class BlockStore:
         mode: str = "codec",
         codec_context: Any = None,
         max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        readonly: bool = False,
     ):
+        """``readonly``: only read (the directory is not created; a missing one reads as empty)."""
         if mode not in ("codec", "raw"):
             raise ValueError(f"mode must be 'codec' or 'raw', not {mode!r}")
         if max_file_size < 1 << 16:
@@ -336,7 +338,8 @@ class BlockStore:
         self.mode = mode
         self.codec_context = codec_context
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        if not readonly:
+            self.dir.mkdir(parents=True, exist_ok=True)
         self._codec = _load_codec() if mode == "codec" else None
         self._blk = _Kind(self.dir, "blk", BLOCK_MAGIC, BLOCK_HEADER_SIZE, max_file_size)
         self._rev = _Kind(self.dir, "rev", UNDO_MAGIC, UNDO_HEADER_SIZE, max_file_size)

@@ -11,11 +11,12 @@ import coincurve
 
 from ..errors import ParseError
 from ..primitives.amount import compress_amount, decompress_amount
+from ..script.interpreter import MAX_SCRIPT_SIZE
 from .varint import UINT32_MAX, UINT64_MAX, read_varint, varint
 
-# script.h MAX_SCRIPT_SIZE. Core never stores a longer script as a coin (it is unspendable), and on
-# reading one it substitutes a one-byte OP_RETURN script and skips the stored bytes.
-MAX_SCRIPT_SIZE = 10_000
+# script.h MAX_SCRIPT_SIZE (one home: the interpreter). Core never stores a longer script as a coin (it
+# is unspendable), and on reading one it substitutes a one-byte OP_RETURN script and skips the stored
+# bytes.
 # Compressed-script codes 0..5 are the special forms; a plain script is stored as VARINT(len + 6).
 N_SPECIAL_SCRIPTS = 6
 _SPECIAL_SIZES = (20, 20, 32, 32, 32, 32)

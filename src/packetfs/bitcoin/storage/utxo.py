@@ -46,7 +46,7 @@ from .undo import Coin
 from .varint import UINT32_MAX, read_varint, varint
 
 __all__ = [
-    "Coin", "UtxoError", "UtxoSet", "UtxoStats", "decode_coin", "decode_outpoint_key", "encode_coin_value",
+    "VOUT_SUFFIX", "Coin", "UtxoError", "UtxoSet", "UtxoStats", "decode_coin", "decode_outpoint_key", "encode_coin_value",
     "is_unspendable", "open_env", "outpoint_key",
 ]  # fmt: skip
 
@@ -60,6 +60,9 @@ _META_TOTAL = b"coin_total"
 # Precomputed VARINT(vout) suffixes: a warm lookup then builds its key with one concatenation.
 _SUFFIX_CACHE = 4096
 _VOUT_SUFFIX: dict[int, bytes] = {i: varint(i) for i in range(_SUFFIX_CACHE)}
+# For callers that build keys in bulk (the chainstate's spent-coin gather): vout -> VARINT(vout), for
+# vout < 4096. Read only.
+VOUT_SUFFIX = _VOUT_SUFFIX
 _MISSING = object()
 _POW10 = tuple(10**e for e in range(10))
 _new_tuple = tuple.__new__
