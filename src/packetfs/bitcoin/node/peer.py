@@ -204,6 +204,9 @@ class Peer:
             self.close(self.state.misbehavior or str(e))
         except (ConnectionError, OSError, asyncio.IncompleteReadError) as e:
             self.close(f"connection lost: {e or type(e).__name__}")
+        except Exception as e:  # noqa: BLE001 - our bug, not the peer's fault: log it, drop only this peer
+            log.exception("internal error while handling %r", self)
+            self.close(f"internal error: {type(e).__name__}: {e}")
         finally:
             for t in tasks:
                 t.cancel()
