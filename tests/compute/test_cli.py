@@ -67,6 +67,8 @@ def test_bad_input_is_one_clear_sentence_with_a_distinct_exit_code(tmp_path):
     assert r.exit_code == 3 and "cannot read" in r.output
     r = runner.invoke(main, ["compute", "-O", "NOPE"])
     assert r.exit_code == 2
+    r = runner.invoke(main, ["compute", "-O", "MATMUL", "--size", "100000"])  # refused before allocating
+    assert r.exit_code == 3 and "size" in r.output
 
 
 def test_meter_quick_json_and_plot(tmp_path):

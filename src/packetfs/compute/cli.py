@@ -45,7 +45,7 @@ def _load_inputs(paths: tuple[Path, ...]) -> list[np.ndarray]:
 @click.option("--size", type=click.IntRange(1, 1 << 26), default=100_000, show_default=True,
               help="Generated input size when no --input (MATMUL: size x size).")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated inputs.")
-@click.option("--nodes", "-k", type=click.IntRange(1, 256), default=1, show_default=True, help="Nodes the data is split across.")
+@click.option("--nodes", "-k", type=click.IntRange(1, 64), default=1, show_default=True, help="Nodes the data is split across.")
 @click.option("--backend", "-b", type=click.Choice(BACKENDS), default="inline", show_default=True)
 @click.option("--distributed", is_flag=True, help="The pitch's flag: same as --backend local when no backend is given.")
 @click.option("--ray-address", default=None, help="An existing Ray cluster for --backend ray (default: a local instance).")

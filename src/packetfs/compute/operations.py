@@ -38,6 +38,7 @@ ELEMENTWISE = {
 OPERATIONS = (*ELEMENTWISE, "HASH", "MATMUL")
 LANES = 8
 MAX_ELEMENTS = 1 << 26
+MAX_MATMUL_SIDE = 2048
 
 
 @dataclass
@@ -58,6 +59,9 @@ def generate(operation: str, size: int, seed: int) -> list[np.ndarray]:
     """Inputs for ``operation`` when none are given: ``size`` elements (MATMUL: size×size matrices)."""
     rng = np.random.default_rng(seed)
     op = operation.upper()
+    if not 1 <= size <= (MAX_MATMUL_SIDE if op == "MATMUL" else MAX_ELEMENTS):
+        limit = MAX_MATMUL_SIDE if op == "MATMUL" else MAX_ELEMENTS
+        raise FabricError(f"{op}: --size must be 1..{limit:,}")
     if op in ELEMENTWISE:
         dt = ELEMENTWISE[op][1]
         if dt == np.uint64:
@@ -166,6 +170,8 @@ def _matmul(inputs: list[np.ndarray], nodes: int) -> Job:
     n, m = a.shape
     p = b.shape[1]
     m4 = -(-m // 4) * 4
+    if n * p > MAX_ELEMENTS or (p + n) * m4 * 8 > (1 << 24):  # checked before anything is allocated
+        raise FabricError(f"MATMUL of {a.shape} by {b.shape} is larger than the fabric allows (16 MiB of A and B per node)")
     a_pad = np.zeros((n, m4), dtype=a.dtype)
     a_pad[:, :m] = a
     bt = np.zeros((p, m4), dtype=a.dtype)

@@ -25,7 +25,8 @@ from .records import ProgramError
 MAX_NODES = 4096
 MAX_CODE = 1 << 24
 MAX_MEMORY = 1 << 30  # bytes; a program asking for more is refused before anything is allocated
-DEFAULT_BLOCK_SHIFT = 12  # 4 KiB shard blocks
+DEFAULT_BLOCK_SHIFT = 12
+MAX_PACKETS = 1 << 26  # per batch: 14 GiB of packets; refused before allocating  # 4 KiB shard blocks
 FALLTHROUGH = None
 
 
@@ -166,8 +167,8 @@ class Program:
         bit for bit). ``computation_ids``: default 0..n-1. ``nodes``: where packets start when the entry
         runs on ANY node (default computation_id % num_nodes).
         """
-        if n < 0:
-            raise ProgramError("packet count must be >= 0")
+        if not 0 <= n <= MAX_PACKETS:
+            raise ProgramError(f"packet count must be 0..{MAX_PACKETS:,}, got {n}")
         p = np.zeros(n, dtype=PACKET_C)
         cid = np.arange(n, dtype=np.uint64) if computation_ids is None else np.asarray(computation_ids, dtype=np.uint64)
         if cid.shape != (n,):
