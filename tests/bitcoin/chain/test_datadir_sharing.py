@@ -18,6 +18,7 @@ from packetfs.bitcoin.chain.generator import ChainGenerator, write_chain
 from packetfs.bitcoin.primitives import Block
 from packetfs.bitcoin.primitives.hashes import hash_to_hex
 from packetfs.bitcoin.storage.datadir_lock import DatadirInUseError, DatadirLock
+from packetfs.bitcoin.storage.utxo import UtxoError
 from packetfs.cli import main
 
 NOW = 4_000_000_000
@@ -137,3 +138,24 @@ def test_readers_beside_a_writer_and_a_second_writer_refused(tmp_path, chain):
     # The writer is gone: writing works again, at the state it left.
     with DatadirLock(datadir), Chainstate(datadir, "regtest", jobs=1) as cs:
         assert cs.tip.height == len(blocks) and hash_to_hex(cs.utxo_digest()) == digests[-1]
+
+
+def test_read_only_open_changes_no_file(tmp_path, chain):
+    _, blocks, digests = chain
+    d = tmp_path / "node"
+    with Chainstate(d, "regtest", jobs=1, now=lambda: NOW) as cs:
+        for raw in blocks[:10]:
+            cs.process_block(raw)
+
+    def files() -> dict:
+        # LMDB's lock.mdb is its reader table: readers register there by design.
+        return {p.relative_to(d): (p.stat().st_size, p.stat().st_mtime_ns) for p in d.rglob("*")
+                if p.is_file() and p.name != "lock.mdb"}  # fmt: skip
+
+    before = files()
+    with Chainstate(d, "regtest", jobs=1, readonly=True) as cs:
+        assert cs.tip.height == 10 and hash_to_hex(cs.utxo_digest()) == digests[10]
+        with pytest.raises(UtxoError, match="cannot be flushed"):
+            cs.utxo.flush()  # a snapshot view refuses to write
+    assert files() == before
+    assert (d / ".lock").read_text() == ""  # nobody holds it
