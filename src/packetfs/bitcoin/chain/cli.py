@@ -66,6 +66,15 @@ class _Interrupt:
         return self.requested
 
 
+def _set_sigint(handler: object) -> object | None:
+    """Install a SIGINT handler; returns the previous one, or None where signals cannot be handled
+    (a thread other than the main one, e.g. the command driven from a test harness)."""
+    try:
+        return signal.signal(signal.SIGINT, handler)  # type: ignore[arg-type]
+    except ValueError:
+        return None
+
+
 @click.command("import")
 @click.argument("blocks_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--network", type=click.Choice(NETWORKS), required=True, help="Chain the blocks belong to.")
@@ -100,7 +109,7 @@ def import_command(
     interrupt = _Interrupt()
     # Worker processes started from here on inherit "ignore Ctrl-C" (a terminal sends it to the whole
     # process group): only this process decides when to stop, at a block boundary.
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = _set_sigint(signal.SIG_IGN)
     try:
         try:
             source = open_blocks_dir(blocks_dir)
@@ -121,7 +130,7 @@ def import_command(
                 datadir, network, jobs=jobs, cache_bytes=dbcache << 20, assumevalid=av, store_mode=store
             ) as cs:
                 cs.start_workers()
-                signal.signal(signal.SIGINT, interrupt)
+                _set_sigint(interrupt)
                 if av is not None:
                     # Headers first, so blocks under the assumed-valid one are known to be its ancestors.
                     from ..primitives.block import BlockHeader
@@ -154,7 +163,8 @@ def import_command(
             click.echo(f"error: {e}", err=True)
             sys.exit(EXIT_ERROR)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            _set_sigint(previous)
     resume = shlex.join(["packetfs", "bitcoin", "import", str(blocks_dir), "--network", network,
                          "--datadir", str(datadir)])  # fmt: skip
     out = {
