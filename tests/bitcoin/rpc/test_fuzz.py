@@ -12,7 +12,8 @@ from packetfs.bitcoin.rpc import METHODS, RpcContext, RpcServer
 from packetfs.bitcoin.rpc.jsonfmt import dumps
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=80),
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.integers(-3, 5) | st.floats(allow_nan=False)
+    | st.text(max_size=80) | st.from_regex(r"\A[0-9a-f]{64}\Z") | st.from_regex(r"\A([0-9a-f]{2}){0,120}\Z"),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=12,
 )
@@ -56,3 +57,14 @@ def test_any_params_to_any_method(server, method, params, v2):
     if "error" in reply and reply["error"] is not None:
         assert isinstance(reply["error"]["code"], int) and reply["error"]["code"] not in (-32603,), reply
     assert node.chainstate.tip is tip
+
+
+def test_number_parameters(server):
+    srv, node = server
+    tip_hash = node.chainstate.tip.hash_hex
+    txid = node.block(node.chainstate.tip.hash).transactions[0].txid_hex
+    for n in (1.5, -1, 2**40, 2**64):
+        reply, _ = srv._one({"method": "gettxout", "params": [txid, n], "id": 1})
+        assert reply["error"] is None or reply["error"]["code"] == -3, reply
+    assert srv._one({"method": "gettxout", "params": [txid, 0.0], "id": 1})[0]["result"]["bestblock"] == tip_hash
+    assert srv._one({"method": "getblockhash", "params": [1.5], "id": 1})[0]["error"]["code"] == -3

@@ -133,6 +133,10 @@ def bind(method: Method, params: Any) -> list[Any]:
             pass
         elif want != "any" and t != want:
             raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {t} is not of expected type {want}")
+        if p.kind == "num" and not isinstance(v, int):  # every "num" parameter here is an integer
+            if v != int(v):
+                raise RPCError(RPC_TYPE_ERROR, "JSON value is not an integer as expected")
+            v = int(v)
         out.append(v)
     return out
 
@@ -148,6 +152,8 @@ def parse_hash(value: str, name: str = "hash") -> bytes:
 
 
 def parse_tx(hexstr: str) -> Transaction:
+    if not isinstance(hexstr, str):
+        raise RPCError(RPC_TYPE_ERROR, f"JSON value of type {_json_type(hexstr)} is not of expected type string")
     try:
         return Transaction.from_hex(hexstr)
     except (ParseError, ValueError):
@@ -518,6 +524,8 @@ def rpc_gettxout(ctx: RpcContext, txid: str, n: int, include_mempool: bool) -> d
     t = parse_hash(txid, "txid")
     mp = ctx.mempool
     cs = ctx.chainstate
+    if not 0 <= n < 1 << 32:
+        return None
     if include_mempool and mp is not None:
         if mp.spender_of(t, n) is not None:
             return None
