@@ -103,14 +103,18 @@ def swiftsync_import_command(
         hints = Hints.read(hints_path)
         ex = make_executor(executor, jobs, ray_address)
         with Chainstate(datadir, network, jobs=ex.jobs, cache_bytes=dbcache << 20, store_mode=store) as cs:
+            # No refresh thread (auto_refresh off, redrawn on each update): the validation and encoder
+            # processes are forked, which is only safe while this process runs a single thread.
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err, disable=not err.is_terminal) as bar:  # fmt: skip
+                          TimeElapsedColumn(), console=err, disable=not err.is_terminal,
+                          auto_refresh=False) as bar:  # fmt: skip
                 tasks: dict[str, int] = {}
 
                 def progress(stage: str, done: int, total: int) -> None:
                     if stage not in tasks:
                         tasks[stage] = bar.add_task(stage, total=total)
                     bar.update(tasks[stage], completed=done)
+                    bar.refresh()
 
                 result = swiftsync_import(cs, source, hints, ex, progress=progress)
             info = cs.info()

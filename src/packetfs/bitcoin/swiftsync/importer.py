@@ -18,8 +18,12 @@ then the same chainstate an ordinary import makes, invalid blocks rejected the s
 
 from __future__ import annotations
 
+import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from ..chain.chainstate import Chainstate
@@ -27,10 +31,11 @@ from ..chain.headers import CONNECTED_ONCE, HAVE_DATA, HAVE_UNDO, HeaderTree, In
 from ..chain.importer import ImportResult, cyclic_gc_paused, import_blocks
 from ..consensus.errors import ValidationError
 from ..errors import ParseError
-from ..primitives.block import BlockHeader
+from ..primitives.block import Block, BlockHeader
 from ..primitives.encoding import read_compact_size
 from ..primitives.hashes import hash_to_hex
 from ..storage.blockfiles import BlocksDir
+from ..storage.blockstore import encode_block_payload
 from ..storage.undo import encode_block_undo
 from .aggregate import new_salt
 from .executor import ExecutorError, LocalExecutor, RayExecutor
@@ -221,28 +226,24 @@ def _swiftsync(
         seen[txid] = h
 
     t = time.perf_counter()
-    _install(cs, chain, works, total)
+    _install(cs, chain, works, total, executor.jobs if isinstance(executor, LocalExecutor) else 1)
     result.utxos_from_hints = len(total.unspent)
     result.seconds["write"] = time.perf_counter() - t
     return {cs.params.genesis.header.hash, *(w.block_hash for w in works)}
 
 
-def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult) -> None:
+def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult, jobs: int) -> None:
     """Write blocks 1..H, their undo data, index entries and the UTXO set at H; tip := H; flush once."""
     # process_headers checks the headers again (in the chainstate's own tree) and marks them dirty,
     # so the one flush below writes the index entries updated here.
     cs.process_headers(e.header for e in chain)
     store = cs.store
-    txindex = cs.txindex
     entry = cs.tree.genesis
-    for work in works:
-        raw, undo = work.load()
+    for work, raw, undo, block_pos in _stored_blocks(cs, works, jobs):
         entry = cs.tree.get(work.block_hash)
         if entry is None or entry.height != work.height:
             raise ValueError(f"header of block {hash_to_hex(work.block_hash)} was not accepted by the chainstate")
-        entry.block_pos = store.put_block(raw)
-        if txindex is not None:
-            txindex.add_block(raw)
+        entry.block_pos = block_pos
         entry.tx_count = read_compact_size(raw, 80)[0]
         # A block with only its coinbase spends nothing: its undo record is the empty CBlockUndo.
         undo = undo if undo is not None else encode_block_undo([])
@@ -254,3 +255,47 @@ def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], to
     cs.tip = entry
     cs.flush()
 
+
+def _stored_blocks(
+    cs: Chainstate, works: list[BlockWork], jobs: int
+) -> Iterator[tuple[BlockWork, bytes, bytes | None, tuple]]:
+    """Store blocks 1..H in height order; yields (work, raw, undo, block location).
+
+    In a codec store each block's chain context is taken from the tx index in order (as the chainstate
+    does when it stores a block), but the encoding, which costs about as much as validating, runs on
+    ``jobs`` processes, a bounded window ahead of the records being appended."""
+    store, txindex = cs.store, cs.txindex
+    if txindex is None or not store.codec_available or jobs <= 1:
+        for work in works:
+            raw, undo = work.load()
+            pos = store.put_block(raw)
+            if txindex is not None:
+                txindex.add_block(raw)
+            yield work, raw, undo, pos
+        return
+    window: deque = deque()
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        try:
+            for work in works:
+                raw, undo = work.load()
+                block = Block.from_bytes(raw)
+                context = txindex.snapshot(block)
+                window.append((work, raw, undo, context, pool.submit(encode_block_payload, raw, context)))
+                txindex.add_block(block)
+                while window and (len(window) > 4 * jobs or window[0][4].done()):
+                    yield _put_encoded(store, *window.popleft())
+            while window:
+                yield _put_encoded(store, *window.popleft())
+        finally:
+            for item in window:
+                item[4].cancel()
+
+
+def _put_encoded(store, work: BlockWork, raw: bytes, undo: bytes | None, context, fut: Future) -> tuple:
+    try:
+        mode, payload, fallback = fut.result()
+    except (BrokenProcessPool, OSError):
+        mode, payload, fallback = encode_block_payload(raw, context)  # an encoder died: encode here
+    if fallback is not None:
+        store.fallbacks.append((work.block_hash, fallback))
+    return work, raw, undo, store.put_encoded(raw, mode, payload)
