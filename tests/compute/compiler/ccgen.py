@@ -116,9 +116,13 @@ class Gen:
                 v = max(-(1 << (bits - 1)), min((1 << (bits - 1)) - 1, v))
             else:
                 v %= 1 << bits
+        suffix = {"int": "", "unsigned int": "U", "long": "L", "unsigned long": "UL", "long long": "LL",
+                  "unsigned long long": "ULL"}.get(t)
+        if suffix is None:  # char and short: an int constant converted
+            return f"(({t}){v})" if v >= 0 else f"(({t})({v}))"
         if v < 0:
-            return f"(({t})({v + 1}LL - 1))" if v == -(1 << 63) else f"(({t})({v}LL))"
-        return f"(({t}){v}ULL)"
+            return f"({v + 1}{suffix} - 1)" if v == -(1 << (bits - 1)) else f"({v}{suffix})"
+        return f"{v}{suffix}"
 
     # ------------------------------------------------------------------ expressions
     def expr(self, want: str, scope: list[Var], depth: int = 0) -> str:
@@ -321,7 +325,7 @@ class Gen:
         scope = list(self.globals)
         for _ in range(r.randint(1, 4)):
             self.stmt(scope, body, "    ", 0, [])
-        for name, ret, params in self.funcs:
+        for name, _ret, params in self.funcs:
             args = ", ".join(self.expr(p, scope, 2) for p in params)
             body.append(f"    mix((unsigned long long){name}({args}));")
         for g in self.globals:

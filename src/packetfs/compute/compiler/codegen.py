@@ -43,6 +43,8 @@ _UNARY = {"neg": (Op.NEG, 8, False), "not": (Op.NOT, 8, False), "fneg": (Op.FNEG
           "sext8": (Op.MOV, 1, True), "sext16": (Op.MOV, 2, True), "sext32": (Op.MOV, 4, True),
           "zext8": (Op.MOV, 1, False), "zext16": (Op.MOV, 2, False), "zext32": (Op.MOV, 4, False),
           "mov": (Op.MOV, 8, False)}
+_FUSABLE = {"add", "sub", "mul", "and", "or", "xor", "neg", "not"}
+_EXTEND = {"sext8", "sext16", "sext32", "zext8", "zext16", "zext32"}
 F2_149 = 0x46A0000000000000   # 2**149 as a double
 F2_M149 = 0x3EA0000000000000  # 2**-149
 
@@ -153,6 +155,15 @@ class FunctionCodegen:
             if len(ds) == 1 and r >= fn.nparams and ds[0][0] in ("const", "ga", "fa"):
                 self.remat[r] = ds[0]
         self.live_out = liveness(fn)
+        self.uses: dict[int, int] = {}
+        self.targets: set[int] = set()
+        for ins in code:
+            for r in _uses_defs(ins)[0]:
+                self.uses[r] = self.uses.get(r, 0) + 1
+            if ins[0] == "jmp":
+                self.targets.add(ins[1])
+            elif ins[0] == "br":
+                self.targets.update((ins[2], ins[3]))
         # live intervals
         start: dict[int, int] = {r: -1 for r in range(fn.nparams)}
         end: dict[int, int] = {}
@@ -294,8 +305,29 @@ class FunctionCodegen:
             if i in self.slot:
                 self.put(Op.LOAD, dst=self.slot[i], a=FP, imm=self.F - 8 * (i + 1))
         self.jumps: list[tuple[int, str, int]] = []
-        for pc, ins in enumerate(fn.code):
+        code = fn.code
+        skip = False
+        for pc, ins in enumerate(code):
             labels[pc] = len(self.out)
+            if skip:
+                skip = False
+                continue
+            nxt = code[pc + 1] if pc + 1 < len(code) else None
+            if (nxt is not None and ins[0] in _FUSABLE and nxt[0] in _EXTEND and nxt[2] == ins[1]
+                    and self.uses.get(ins[1], 0) == 1 and pc + 1 not in self.targets and ins[1] not in self.remat):
+                # `add d, a, b; sext32 e, d` -> one ADD of width 4, SIGNED, into e (the ISA truncates and
+                # extends its result)
+                _, width, signed = _UNARY[nxt[0]]
+                if ins[0] in _INT_OPS:
+                    self.binary(_INT_OPS[ins[0]], nxt[1], ins[2], ins[3], width=width, signed=signed)
+                else:
+                    fop = _UNARY[ins[0]][0]
+                    sa, ia = self.src(ins[2], T0)
+                    t = self.dst(nxt[1])
+                    self.put(fop, dst=t, a=sa, imm=(ia or 0) & 0xFFFFFFFFFFFFFFFF, width=width, signed=signed)
+                    self.commit(nxt[1], t)
+                skip = True
+                continue
             self.instr(pc, ins)
         for idx, field, target in self.jumps:
             setattr(self.out[idx], field, labels[target])
@@ -587,6 +619,30 @@ def load_image_args(image: _Image, argv: list[bytes], base: int, lane_size: int)
     return len(argv), argv_addr, argv_addr - 64
 
 
+def _thread_jumps(out: list[Instruction], start: int) -> None:
+    """Point every `next`/`alt` that lands on a NOP (a jump) at where the NOP goes, so jumps cost no
+    packet step. The unit's entry NOP is kept (packets are injected there)."""
+    def nxt(pc: int) -> int:
+        n = out[pc].next
+        return pc + 1 if n is None else n
+
+    def final(pc: int) -> int:
+        for _ in range(64):
+            if pc >= len(out) or out[pc].op != Op.NOP or nxt(pc) == pc:
+                break
+            pc = nxt(pc)
+        return pc
+
+    for pc in range(start, len(out)):
+        ins = out[pc]
+        if ins.op not in (Op.HALT, Op.TRAP, Op.RET):
+            target = final(nxt(pc))
+            if target != nxt(pc):
+                ins.next = target
+        if ins.op in (Op.BR, Op.CALL):
+            ins.alt = final(ins.alt)
+
+
 def generate(modules: list[Module], lane_size: int, stack_size: int) -> Compiled:
     """modules: linked (link.link), one unit each. Every function's code is placed on a node (its index
     in its module; mapped modulo the node count when loaded)."""
@@ -616,6 +672,7 @@ def generate(modules: list[Module], lane_size: int, stack_size: int) -> Compiled
             if name not in entry:
                 raise CompileError(f"undefined reference to function '{name}'")
             setattr(out[i], field, entry[name])
+        _thread_jumps(out, stub + 1)
         units.append(Unit(module, stub, CodeMap(entry, ranges)))
     return Compiled(out, units, lane_size, stack_size)
 

@@ -431,7 +431,7 @@ class Lowerer(c_ast.NodeVisitor):
         self.push()
         self.declare("__func__", Sym("global", T.ArrayType(T.CHAR, len(name) + 1), self.string_global(name.encode())))
         first = 1 if sret else 0
-        for i, (pname, pt, pnode) in enumerate(param_nodes):
+        for i, (pname, pt, _pnode) in enumerate(param_nodes):
             reg = first + i
             if pname is None:
                 continue
@@ -448,9 +448,7 @@ class Lowerer(c_ast.NodeVisitor):
                 self.store(a, reg, pt)
                 self.declare(pname, Sym("frame", pt, off))
             else:
-                r = self.new()
-                self.emit("mov", r, reg)
-                self.declare(pname, Sym("reg", pt, r))
+                self.declare(pname, Sym("reg", pt, reg))  # the parameter's own register
         self.compound(node.body, new_scope=False)
         if name == "main":
             z = self.new()

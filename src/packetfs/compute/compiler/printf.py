@@ -72,7 +72,7 @@ def format_c(fmt: bytes, next_arg: Callable[[], int], read_cstr: Callable[[int, 
                 body = body[:prec_v]
         elif conv == "p":
             v = next_arg()
-            body = b"(nil)" if v == 0 else ("0x%x" % v).encode()
+            body = b"(nil)" if v == 0 else (f"0x{v:x}").encode()
             if v != 0 and "+" in flags:
                 body = b"+" + body
         else:

@@ -43,38 +43,34 @@ int fflush(FILE *f) { return 0; }
 int fputs(const char *s, FILE *f) { if (f->fd == 1) while (*s) __pfx_emit(1, (unsigned char)*s++, 1); return 1; }
 int fputc(int c, FILE *f) { if (f->fd == 1) __pfx_emit(1, (unsigned char)c, 1); return (unsigned char)c; }
 
-static int __pfx_is_conv(int c) {
-    switch (c) {
-    case 'd': case 'i': case 'o': case 'u': case 'x': case 'X': case 'c': case 's': case 'p':
-    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A': case 'n': case '%':
-        return 1;
-    }
-    return 0;
-}
+/* conversion characters of printf: one table load instead of a chain of compares */
+static const unsigned char __pfx_conv[128] = {
+    ['d'] = 1, ['i'] = 1, ['o'] = 1, ['u'] = 1, ['x'] = 1, ['X'] = 1, ['c'] = 1, ['s'] = 1, ['p'] = 1,
+    ['f'] = 1, ['F'] = 1, ['e'] = 1, ['E'] = 1, ['g'] = 1, ['G'] = 1, ['a'] = 1, ['A'] = 1, ['n'] = 1, ['%'] = 1};
 
 /* printf: literal bytes are emitted as they are; each conversion is sent as its spec characters and
-   argument values, and the origin formats it (as glibc would). */
+   argument values, and the origin formats it (as glibc would). Arguments are 8-byte slots at ap. */
 static int __pfx_print(const char *f, char *ap) {
-    while (*f) {
-        if (*f != '%') { __pfx_emit(1, (unsigned char)*f++, 1); continue; }
+    char c;
+    while ((c = *f)) {
+        if (c != '%') { __pfx_emit(1, (unsigned char)c, 1); f++; continue; }
         const char *s = f++;
-        while (*f && !__pfx_is_conv(*f)) f++;
-        if (!*f) { while (*s) __pfx_emit(1, (unsigned char)*s++, 1); break; }
-        char conv = *f++;
-        if (conv == '%') { __pfx_emit(1, '%', 1); continue; }
+        while ((c = *f) && !(c > 0 && __pfx_conv[(int)c])) f++;
+        if (!c) { while (*s) __pfx_emit(1, (unsigned char)*s++, 1); break; }
+        f++;
+        if (c == '%') { __pfx_emit(1, '%', 1); continue; }
         for (const char *q = s; q < f; q++) {
             __pfx_emit(2, (unsigned char)*q, 1);
-            if (*q == '*') __pfx_emit(3, *(unsigned long *)__pfx_va_next(&ap, 8), 8);
+            if (*q == '*') { __pfx_emit(3, *(unsigned long *)ap, 8); ap += 8; }
         }
-        if (conv == 's') {
-            const char *str = *(const char **)__pfx_va_next(&ap, 8);
+        if (c == 's') {
+            const char *str = *(const char **)ap;
             __pfx_emit(3, (unsigned long)str, 8);
             if (str) while (*str) __pfx_emit(4, (unsigned char)*str++, 1);
-        } else if (conv != 'n') {
-            __pfx_emit(3, *(unsigned long *)__pfx_va_next(&ap, 8), 8);
-        } else {
-            __pfx_va_next(&ap, 8);
+        } else if (c != 'n') {
+            __pfx_emit(3, *(unsigned long *)ap, 8);
         }
+        ap += 8;
         __pfx_emit(6, 0, 1);
     }
     return 0;
