@@ -230,6 +230,13 @@ class NodeServices:
             self._after_block(old_tip)
 
         node._tip_changed = tip_changed
+        peer_closed = node._peer_closed
+
+        def closed(peer: Any) -> None:
+            peer_closed(peer)
+            self.orphans.erase_for_peer(peer.id)  # its orphans go unless another peer announced them
+
+        node._peer_closed = closed
         if self.want_rpc:
             ctx = RpcContext(cs, self.mempool, peers=NodePeers(node), stop=node.request_stop,
                              sync=self._sync_for_rpc(), datadir=str(self.datadir))  # type: ignore[arg-type]
