@@ -226,14 +226,34 @@ def _find_magic(mm: mmap.mmap | bytes, magic: bytes, key: bytes | None, start: i
     return best
 
 
+def _zeros_to_end(mm: mmap.mmap, pos: int, size: int) -> bool:
+    """True if every byte from ``pos`` to the end of the file is zero (Core's preallocated space)."""
+    while pos < size:
+        if mm[pos : pos + _ZERO_CHUNK].strip(b"\x00"):
+            return False
+        pos += _ZERO_CHUNK
+    return True
+
+
+def _block_length(payload: bytes) -> int | None:
+    """Bytes of the block at the start of ``payload`` (which may hold more), or None if none parses."""
+    from ..primitives.block import Block  # storage reads blocks only here, for damaged records
+
+    try:
+        return Block.parse(payload)._size
+    except ParseError:
+        return None
+
+
 def iter_blk_file_tolerant(
     path: str | Path, magic: bytes, xor_key: bytes | None, on_skip: Callable[[SkippedBytes], None]
 ) -> Iterator[BlkRecord]:
     """Blocks of one blk file, stepping over damage as Core's -reindex / -loadblock do: where a record
     header is not ``magic`` with a size in range that fits the file, the bytes up to the next
     occurrence of the magic are reported to ``on_skip`` and reading goes on from there. Zero padding
-    at the end is not damage. A record whose size lies may still yield bytes that are not a block:
-    the caller parses each one (and a lie that swallows the next records loses them for this read).
+    at the end is not damage. A record that does not end where another begins (its size may lie) is
+    cut to the block it really holds, and reading goes on right after that block; a record that holds
+    no block is skipped as damage. The caller still parses every record it gets.
     """
     path = Path(path)
     key = xor_key if is_active(xor_key) else None
@@ -244,13 +264,8 @@ def iter_blk_file_tolerant(
         pos = 0
         while pos < size:
             raw_hdr = mm[pos : pos + RECORD_HEADER_SIZE]
-            if not raw_hdr.strip(b"\x00") and not mm[pos : pos + _ZERO_CHUNK].strip(b"\x00"):
-                # Zeros: Core's preallocated tail, if they run to the end of the file.
-                end = pos
-                while end < size and not mm[end : end + _ZERO_CHUNK].strip(b"\x00"):
-                    end += _ZERO_CHUNK
-                if end >= size:
-                    return
+            if not raw_hdr.strip(b"\x00") and _zeros_to_end(mm, pos, size):
+                return  # Core's preallocated tail
             hdr = xor_at(raw_hdr, key, pos)
             if len(hdr) < RECORD_HEADER_SIZE:
                 reason = "truncated record header"
@@ -264,9 +279,21 @@ def iter_blk_file_tolerant(
                     reason = f"record of {n} bytes runs past the end of the file"
                 else:
                     data_at = pos + RECORD_HEADER_SIZE
-                    yield BlkRecord(pos, xor_at(mm[data_at : data_at + n], key, data_at))
-                    pos = data_at + n
-                    continue
+                    payload = xor_at(mm[data_at : data_at + n], key, data_at)
+                    end = data_at + n
+                    if end == size or xor_at(mm[end : end + 4], key, end) == magic or _zeros_to_end(mm, end, size):
+                        yield BlkRecord(pos, payload)
+                        pos = end
+                        continue
+                    # The record does not end where the next one starts: its size may lie. As Core's
+                    # LoadExternalBlockFile, take the block the bytes really hold and go on right after
+                    # it; if there is none, search for the next magic.
+                    actual = _block_length(payload)
+                    if actual is not None:
+                        yield BlkRecord(pos, payload[:actual])
+                        pos = data_at + actual
+                        continue
+                    reason = f"record of {n} bytes holds no block"
             nxt = _find_magic(mm, magic, key, pos + 1)
             end = size if nxt == -1 else nxt
             on_skip(SkippedBytes(path, pos, end - pos, reason))
