@@ -188,8 +188,9 @@ def standard_output_kind(spk: bytes) -> str | None:
     return kind
 
 
-def check_standard_tx(tx: Transaction, opts: PolicyOptions) -> str | None:
-    """IsStandardTx: Core's reason string for the first rule broken, or None."""
+def check_standard_tx(tx: Transaction, opts: PolicyOptions, dust: list[int] | None = None) -> str | None:
+    """IsStandardTx: Core's reason string for the first rule broken, or None. ``dust``: the tx's
+    dust outputs if the caller has them already."""
     if not TX_MIN_STANDARD_VERSION <= tx.version <= TX_MAX_STANDARD_VERSION:
         return "version"
     if tx.weight > MAX_STANDARD_TX_WEIGHT:
@@ -210,7 +211,7 @@ def check_standard_tx(tx: Transaction, opts: PolicyOptions) -> str | None:
             datacarrier -= len(out.script_pubkey)
         elif kind == "multisig" and not opts.permit_bare_multisig:
             return "bare-multisig"
-    if len(dust_outputs(tx, opts.dust_relay_fee)) > MAX_DUST_OUTPUTS_PER_TX:
+    if len(dust if dust is not None else dust_outputs(tx, opts.dust_relay_fee)) > MAX_DUST_OUTPUTS_PER_TX:
         return "dust"
     return None
 

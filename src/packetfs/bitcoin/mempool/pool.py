@@ -95,6 +95,7 @@ class ChainstateView:
     def __init__(self, chainstate: object):
         self.cs = chainstate
         self.params = chainstate.params  # type: ignore[attr-defined]
+        self._mtp: tuple[object, int] | None = None  # (tip entry, its median time past)
 
     def tip_height(self) -> int:
         return self.cs.tip.height  # type: ignore[attr-defined]
@@ -103,7 +104,10 @@ class ChainstateView:
         return self.cs.tip.hash  # type: ignore[attr-defined]
 
     def median_time_past(self) -> int:
-        return self.cs.tree.median_time_past(self.cs.tip)  # type: ignore[attr-defined]
+        tip = self.cs.tip  # type: ignore[attr-defined]
+        if self._mtp is None or self._mtp[0] is not tip:
+            self._mtp = (tip, self.cs.tree.median_time_past(tip))  # type: ignore[attr-defined]
+        return self._mtp[1]
 
     def mtp_at(self, height: int) -> int:
         cs = self.cs
@@ -395,8 +399,9 @@ class Mempool:
             raise MempoolReject(e.reason, e.debug or "", TxResult.CONSENSUS) from None
         if tx.is_coinbase():
             raise MempoolReject("coinbase", "", TxResult.CONSENSUS)
+        dust = dust_outputs(tx, opts.dust_relay_fee)
         if opts.require_standard:
-            reason = check_standard_tx(tx, opts)
+            reason = check_standard_tx(tx, opts, dust)
             if reason is not None:
                 raise MempoolReject(reason, "", TxResult.NOT_STANDARD)
         if tx.base_size < MIN_STANDARD_TX_NONWITNESS_SIZE:
@@ -443,7 +448,7 @@ class Mempool:
         ws.spends_coinbase = any(c.coinbase for c in coins)
         ws.vsize = virtual_size(tx.weight, ws.sigop_cost)
         ws.delta = self.deltas.get(ws.txid, 0)
-        if opts.require_standard and (ws.fee != 0 or ws.modified_fee != 0) and dust_outputs(tx, opts.dust_relay_fee):
+        if opts.require_standard and (ws.fee != 0 or ws.modified_fee != 0) and dust:
             raise MempoolReject("dust", "tx with dust output must be 0-fee", TxResult.NOT_STANDARD)
         if ws.sigop_cost > MAX_STANDARD_TX_SIGOPS_COST:
             raise MempoolReject("bad-txns-too-many-sigops", str(ws.sigop_cost), TxResult.NOT_STANDARD)
