@@ -135,6 +135,7 @@ class MempoolEntry:
     lock: tuple[int, int]
     usage: int
     delta: int = 0
+    score_version: int = 0  # bumped when the eviction score may have changed (see Mempool._rescore)
     parents: set[bytes] = field(default_factory=set)
     children: set[bytes] = field(default_factory=set)
     anc_count: int = 1
@@ -255,6 +256,9 @@ class Mempool:
         self.listeners: list[Callable[[str, Transaction], None]] = []  # ("added"|"removed:<why>", tx)
         # (entry time, txid) of every entry, for expiry without a scan; stale items are skipped.
         self._by_time: list[tuple[int, bytes]] = []
+        # (descendant score, -sequence, txid, score_version): eviction order without a scan; an item
+        # whose version is not the entry's current one is stale and skipped.
+        self._by_score: list[tuple[float, int, bytes, int]] = []
 
     # ------------------------------------------------------------------ queries
     def __len__(self) -> int:
@@ -737,6 +741,7 @@ class Mempool:
             ae.desc_count += 1
             ae.desc_size += e.vsize
             ae.desc_fees += mod
+            self._rescore(ae)
         for p in e.parents:
             self.entries[p].children.add(e.txid)
         # A transaction returned by a reorg may already have children in the pool.
@@ -747,6 +752,7 @@ class Mempool:
         self.entries[e.txid] = e
         self.by_wtxid[e.wtxid] = e.txid
         heapq.heappush(self._by_time, (e.time, e.txid))
+        self._rescore(e)
         for txin in tx.inputs:
             self.spenders[(txin.prev_txid, txin.prev_index)] = e.txid
         if e.children:
@@ -777,6 +783,16 @@ class Mempool:
         e.desc_count = 1 + len(desc)
         e.desc_size = e.vsize + sum(self.entries[d].vsize for d in desc)
         e.desc_fees = e.modified_fee + sum(self.entries[d].modified_fee for d in desc)
+        self._rescore(e)
+
+    def _rescore(self, e: MempoolEntry) -> None:
+        e.score_version += 1
+        fee, size = e.descendant_score()
+        heapq.heappush(self._by_score, (fee / size, -e.sequence, e.txid, e.score_version))
+        if len(self._by_score) > 4 * len(self.entries) + 4096:  # drop stale items now and then
+            self._by_score = [it for it in self._by_score
+                              if (x := self.entries.get(it[2])) is not None and x.score_version == it[3]]
+            heapq.heapify(self._by_score)
 
     def _remove(self, txids: set[bytes], why: str) -> list[Transaction]:
         """Remove a set of entries, keeping the aggregates of those that stay exact."""
@@ -790,6 +806,7 @@ class Mempool:
                     ae.desc_count -= 1
                     ae.desc_size -= e.vsize
                     ae.desc_fees -= e.modified_fee
+                    self._rescore(ae)
             for d in self.descendants(t):
                 if d not in txids:
                     stay_anc_updates.setdefault(d, []).append(e)
@@ -875,13 +892,24 @@ class Mempool:
         removed: list[Transaction] = []
         max_removed_rate = 0
         while self.entries and self.usage > limit:
-            worst = min(self.entries.values(), key=_score_key)
+            worst = self._lowest_score()
             fee, size = worst.descendant_score()
             rate = fee * 1000 // size + self.opts.incremental_relay_fee.sat_per_kvb
             self._track_removed(rate)
             max_removed_rate = max(max_removed_rate, rate)
             removed += self._remove({worst.txid} | self.descendants(worst.txid), "sizelimit")
         return removed
+
+    def _lowest_score(self) -> MempoolEntry:
+        """The entry Core's TrimToSize evicts next: lowest descendant score, newest among equals."""
+        heap = self._by_score
+        while heap:
+            _, _, txid, version = heap[0]
+            e = self.entries.get(txid)
+            if e is not None and e.score_version == version:
+                return e
+            heapq.heappop(heap)
+        return min(self.entries.values(), key=_score_key)  # unreachable while every entry is scored
 
     def _track_removed(self, rate: int) -> None:
         if rate > self.rolling_min_fee:
