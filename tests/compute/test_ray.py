@@ -60,3 +60,22 @@ def test_ray_many_random_programs(ray2):
         batch = prog.packets(len(inputs), inputs=inputs)
         want = randprog.fingerprint(run_program(prog, batch, max_steps=400, collect_memory=True))
         assert randprog.fingerprint(ray2.run(prog, batch, max_steps=400, collect_memory=True)) == want
+
+
+@pytest.mark.slow
+def test_ray_actor_killed_mid_run_fails_with_a_clear_error():
+    """Its own backend (the failure closes it, and the Ray instance it started)."""
+    import threading
+
+    from packetfs.compute import IMM, BackendError, Instruction, Op, Program
+
+    prog = Program([Instruction(Op.ADD, dst=0, a=0, b=IMM, imm=1, node=i % 2) for i in range(50)] + [Instruction(Op.NOP, next=0)], num_nodes=2)
+    b = get_backend("ray", nodes=2, timeout=60)
+    try:
+        b.run(prog, prog.packets(4), max_steps=200)
+        victim = b.actors[1]
+        threading.Timer(1.0, ray.kill, (victim,)).start()
+        with pytest.raises(BackendError, match="ray backend"):
+            b.run(prog, prog.packets(2000), max_steps=2**31)
+    finally:
+        b.close()
