@@ -105,6 +105,7 @@ def run_cmd(program: str, args, backend: str, nodes: int, placement: str | None,
     else:
         argvs = [[name] + [a.encode() for a in args]]
     placement = placement or ("any" if batch else "function")
+    wave = max(1, min(wave, (1 << 30) // compiled.lane_size))  # a fabric run holds at most 1 GiB of memory
     outcomes = []
     totals = {"packets": 0, "steps": 0, "hops": 0, "bytes_moved": 0, "seconds": 0.0}
     try:
