@@ -35,7 +35,7 @@ from packetfs.compute.workloads import montecarlo
 from packetfs.compute.workloads.cli import ASIC_S21_XP, ASIC_S21_XP_J_PER_TH, PITCH_HASHRATE, PITCH_OPS_PER_S
 from packetfs.compute.workloads.fabric import Fabric, FabricConfig
 from packetfs.compute.workloads.folding.engine import fold
-from packetfs.compute.workloads.folding.search import FoldParams
+from packetfs.compute.workloads.folding.search import LATTICE_DEFAULTS, FoldParams
 from packetfs.compute.workloads.mining import grind
 from packetfs.compute.workloads.training.trainer import TrainParams, train
 
@@ -147,14 +147,16 @@ def bench_fold() -> list[dict]:
     wanted = {s for s in os.environ.get("PACKETFS_BENCH_FOLD", "").split(",") if s}
     data = json.loads(HP_BENCHMARKS.read_text())
     rows = []
-    t = Table(title=f"HP folding, replica exchange + pull moves (10 replicas), {budget:g} s per sequence, 2 local nodes")
+    t = Table(title=f"HP folding, replica exchange + pull moves, {budget:g} s per sequence, 2 local nodes")
     for col in ("name", "lattice", "n", "best known", "found", "reached", "time to best s", "steps", "kernel"):
         t.add_column(col, justify="right")
     for lattice in ("2d", "3d"):
         for b in data[lattice]:
             if wanted and b["name"] not in wanted:
                 continue
-            params = FoldParams(b["sequence"], lattice, rounds=10**9, seed=1, target_energy=b["best_known_energy"])
+            replicas, t_min, t_max = LATTICE_DEFAULTS[lattice]
+            params = FoldParams(b["sequence"], lattice, replicas=replicas, rounds=10**9, seed=1, t_min=t_min,
+                                t_max=t_max, target_energy=b["best_known_energy"])
             r = fold(params, FabricConfig("local", 2), time_limit=budget)
             reached = r.energy <= b["best_known_energy"]
             rows.append({"name": b["name"], "lattice": lattice, "length": len(b["sequence"]),

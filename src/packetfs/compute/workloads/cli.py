@@ -270,8 +270,8 @@ COMMANDS.append(mine_command)
 @click.command("fold")
 @click.argument("sequence")
 @click.option("--lattice", type=click.Choice(["2d", "3d"]), default="2d", show_default=True)
-@click.option("--replicas", type=click.IntRange(1, 256), default=10, show_default=True,
-              help="Replicas (temperatures) in the exchange; spread over the nodes.")
+@click.option("--replicas", type=click.IntRange(1, 256), default=None,
+              help="Replicas (temperatures) in the exchange, spread over the nodes [default: 10 in 2d, 14 in 3d].")
 @click.option("--rounds", type=click.IntRange(1, 10**7), default=200, show_default=True,
               help="Exchange rounds (each replica makes --steps pull moves per round).")
 @click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**7), default=5000, show_default=True)
@@ -279,8 +279,9 @@ COMMANDS.append(mine_command)
               help="The pull-move node kernel: C (compiled on first use) or Python; auto = C when a compiler "
               "is available. One seed gives one answer per kernel.")
 @click.option("--t-min", type=click.FloatRange(0, None, min_open=True), default=None,
-              help="Coldest temperature (units of one HH contact).")
-@click.option("--t-max", type=click.FloatRange(0, None, min_open=True), default=None)
+              help="Coldest temperature, in units of one HH contact [default: 0.30 in 2d, 0.35 in 3d].")
+@click.option("--t-max", type=click.FloatRange(0, None, min_open=True), default=None,
+              help="Hottest temperature [default: 0.80 in 2d, 1.00 in 3d].")
 @click.option("--target", "target_energy", type=int, default=None,
               help="Stop as soon as this energy (or lower) is found.")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
@@ -289,18 +290,20 @@ COMMANDS.append(mine_command)
               help="Write a PNG drawing of the best conformation.")
 @fabric_options
 @handle_errors
-def fold_command(sequence: str, lattice: str, replicas: int, rounds: int, steps_per_round: int, kernel: str,
+def fold_command(sequence: str, lattice: str, replicas: int | None, rounds: int, steps_per_round: int, kernel: str,
                  t_min: float | None, t_max: float | None, target_energy: int | None, time_limit: float | None,
                  plot_path: Path | None, seed: int, as_json: bool, config: FabricConfig) -> None:
     """Fold SEQUENCE (H/P string, amino acids, or a FASTA file) in the HP lattice model by replica-exchange
     Monte Carlo with pull moves, replicas travelling as packets to the fabric's nodes."""
     from .errors import InputError
     from .folding.engine import fold
-    from .folding.search import T_MAX, T_MIN, FoldParams
+    from .folding.search import LATTICE_DEFAULTS, FoldParams
     from .folding.sequences import read_sequence
 
     name, residues, hp = read_sequence(sequence)
-    lo, hi = t_min or T_MIN, t_max or T_MAX
+    default_replicas, default_lo, default_hi = LATTICE_DEFAULTS[lattice]
+    replicas = replicas or default_replicas
+    lo, hi = t_min or default_lo, t_max or default_hi
     if lo > hi:
         raise InputError("--t-min must not exceed --t-max")
     params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy, kernel)

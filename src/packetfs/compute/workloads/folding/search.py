@@ -20,6 +20,8 @@ from .lattice import energy_of_sites, recenter, site_offsets, straight_sites
 # as in Thachuk et al.; the values were tuned on the 2d and 3d benchmark sequences (see docs/workloads.md).
 T_MIN = 0.30
 T_MAX = 0.80
+# Per lattice (replicas, t_min, t_max): the cubic lattice's larger move space wants more, hotter replicas.
+LATTICE_DEFAULTS = {"2d": (10, 0.30, 0.80), "3d": (14, 0.35, 1.00)}
 
 
 @dataclass
