@@ -261,3 +261,21 @@ def test_network_and_control_without_p2p(served):
     assert a.help("getblockhash").startswith("getblockhash height")
     # (python-bitcoinrpc's batch_ sends JSON-RPC 2.0 yet expects 1.0 replies, so it fails against
     # Core 28+ as against us; batches are tested in test_server.py.)
+
+
+def test_getblocktemplate_cache_as_core(served):
+    a = asp(served)
+    node = served.node
+    w = node.wallet
+    first = a.getblocktemplate({"rules": ["segwit"]})
+    assert first["transactions"] == []
+    assert node.mempool.accept(w.spend([w.take(node.height)], fee=1_000)).accepted
+    # Within 5 s of the last build the same template comes back (Core's cache), with a fresh time.
+    again = a.getblocktemplate({"rules": ["segwit"]})
+    assert again["transactions"] == [] and again["curtime"] >= first["curtime"]
+    ctx_cache = served.server.server.ctx.template_cache
+    served.server.server.ctx.template_cache = (ctx_cache[0], ctx_cache[1], ctx_cache[2] - 6, *ctx_cache[3:])
+    assert len(a.getblocktemplate({"rules": ["segwit"]})["transactions"]) == 1  # older than 5 s: rebuilt
+    a.generatetoaddress(1, script_to_address(w.script_pubkey, "regtest"))
+    t = a.getblocktemplate({"rules": ["segwit"]})  # a new tip: rebuilt at once
+    assert t["height"] == 202 and t["transactions"] == []

@@ -249,6 +249,7 @@ class Mempool:
         self.total_vsize = 0
         self.total_fee = 0
         self.usage = 0
+        self.updates = 0  # transactions added or removed so far (Core's GetTransactionsUpdated)
         self._sequence = 1
         self.rolling_min_fee = 0.0  # sat/kvB
         self._last_rolling_update = int(self.now())
@@ -760,6 +761,7 @@ class Mempool:
         self.total_vsize += e.vsize
         self.total_fee += e.fee
         self.usage += e.usage
+        self.updates += 1
         for cb in self.listeners:
             cb("added", tx)
         return e
@@ -835,6 +837,7 @@ class Mempool:
             self.total_vsize -= e.vsize
             self.total_fee -= e.fee
             self.usage -= e.usage
+            self.updates += 1
             removed.append(e.tx)
             for cb in self.listeners:
                 cb("removed:" + why, e.tx)

@@ -49,6 +49,8 @@ class RpcContext:
     started: float = field(default_factory=time.time)
     sync: MempoolChainSync | None = None
     datadir: str | None = None
+    # getblocktemplate's cache, as Core's: (tip, mempool update count, build time, template, tx list)
+    template_cache: tuple | None = None
 
     def __post_init__(self) -> None:
         if self.sync is None and self.mempool is not None:

@@ -939,11 +939,20 @@ def rpc_getblocktemplate(ctx: RpcContext, template_request: dict | None) -> Any:
     if "segwit" not in rules:
         raise RPCError(RPC_INVALID_PARAMETER, 'getblocktemplate must be called with the segwit rule set (call with {"rules": ["segwit"]})')
     cs = ctx.chainstate
-    t = assemble(cs, ctx.mempool)
-    txs = []
-    for x in t.transactions:
-        txs.append({"data": x.tx.serialize().hex(), "txid": x.tx.txid_hex, "hash": x.tx.wtxid_hex,
-                    "depends": x.depends, "fee": x.fee, "sigops": x.sigop_cost, "weight": x.tx.weight})
+    # As Core: the template is rebuilt when the tip changed, or when the mempool changed and the last
+    # one is more than 5 seconds old; otherwise the same transactions with a fresh time.
+    updates = ctx.mempool.updates if ctx.mempool is not None else 0
+    cached = ctx.template_cache
+    now = time.time()
+    if cached is None or cached[0] is not cs.tip or (cached[1] != updates and now - cached[2] > 5):
+        t = assemble(cs, ctx.mempool)
+        txs = [{"data": x.tx.serialize().hex(), "txid": x.tx.txid_hex, "hash": x.tx.wtxid_hex,
+                "depends": x.depends, "fee": x.fee, "sigops": x.sigop_cost, "weight": x.tx.weight}
+               for x in t.transactions]
+        ctx.template_cache = (cs.tip, updates, now, t, txs)
+    else:
+        t, txs = cached[3], cached[4]
+        t.time = max(t.mintime, int(now))
     out = {
         "capabilities": ["proposal"],
         "version": t.version,
