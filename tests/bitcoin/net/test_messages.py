@@ -29,6 +29,7 @@ from packetfs.bitcoin.net.limits import (
     MSG_BLOCK,
 )
 from packetfs.bitcoin.net.messages import MESSAGE_TYPES
+from packetfs.bitcoin.net.pfs import MODE_CHAIN, GetPfsBlocks, PfsBlock, SendPfs
 from packetfs.bitcoin.net.ping import FeeFilter, MempoolRequest, Ping, Pong
 from packetfs.bitcoin.net.siphash import siphash24
 from packetfs.bitcoin.net.version import SendAddrV2, Verack, Version, VersionAddress, WtxidRelay
@@ -53,6 +54,7 @@ def _samples() -> list:
         BlockMessage(GENESIS.serialize()), TxMessage(COINBASE),
         SendCmpct(True, 2), CmpctBlock(GENESIS.header, 42, [1, 2**48 - 1], [PrefilledTx(0, COINBASE)]),
         GetBlockTxn(H1, (0, 1, 5, 300)), BlockTxn(H1, [COINBASE, COINBASE]),
+        SendPfs(1), GetPfsBlocks((H1, H2)), PfsBlock(H1, MODE_CHAIN, ((3, 0), (7, 2)), b"frame"),  # net/pfs.py
     ]
 
 

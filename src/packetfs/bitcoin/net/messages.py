@@ -8,6 +8,7 @@ from .compact import BlockTxn, CmpctBlock, GetBlockTxn, SendCmpct
 from .headers import GetBlocks, GetHeaders, Headers, SendHeaders
 from .inv import GetData, Inv, NotFound
 from .message import Message
+from .pfs import PFS_MESSAGES
 from .ping import FeeFilter, MempoolRequest, Ping, Pong
 from .version import SendAddrV2, Verack, Version, WtxidRelay
 
@@ -16,6 +17,6 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     for cls in (
         Version, Verack, WtxidRelay, SendAddrV2, Ping, Pong, FeeFilter, MempoolRequest,
         GetAddr, Addr, AddrV2, Inv, GetData, NotFound, GetHeaders, GetBlocks, Headers, SendHeaders,
-        BlockMessage, TxMessage, SendCmpct, CmpctBlock, GetBlockTxn, BlockTxn,
+        BlockMessage, TxMessage, SendCmpct, CmpctBlock, GetBlockTxn, BlockTxn, *PFS_MESSAGES,
     )
 }

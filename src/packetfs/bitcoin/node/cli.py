@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..net.limits import DEFAULT_PORTS
+from .lightning import attach_lightning
 from .node import Node, NodeConfig, NodeError
 from .peer import PeerTimeouts
 
@@ -128,6 +129,7 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
 
 async def _main(config: NodeConfig, rpc: dict | None = None) -> int:
     node = Node(config)
+    relay = attach_lightning(node)  # compressed block relay with peers that offer it (node/lightning.py)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, node.request_stop)
@@ -141,6 +143,8 @@ async def _main(config: NodeConfig, rpc: dict | None = None) -> int:
     except NodeError as e:
         click.echo(f"error: {e}", err=True)
         return EXIT_DATADIR_IN_USE if "in use" in str(e) else EXIT_CANNOT_START
+    finally:
+        relay.close()
     logging.getLogger("packetfs.node").info("stopped")
     return 0
 

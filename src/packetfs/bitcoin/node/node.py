@@ -50,6 +50,7 @@ from ..net.limits import (
     SHORT_IDS_BLOCKS_VERSION,
 )
 from ..net.message import Message
+from ..net.pfs import SendPfs
 from ..net.ping import FeeFilter, MempoolRequest
 from ..primitives.block import Block, BlockHeader
 from ..primitives.encoding import compact_size
@@ -163,6 +164,10 @@ class Node:
         self.on_transaction: Callable[[Peer, Transaction], Awaitable[None] | None] | None = None
         self.tx_lookup: Callable[[bytes], Transaction | None] | None = None
         self.mempool_txs: Callable[[], Iterable[Transaction]] | None = None
+        # Hooks for compressed block relay (node/lightning.py): called when a peer is ready, and asked to
+        # request blocks from a peer itself (True: it did; else the node sends getdata).
+        self.ready_hooks: list[Callable[[Peer], None]] = []
+        self.block_requester: Callable[[Peer, list[IndexEntry]], bool] | None = None
         self._handlers: dict[type, Callable[[Peer, Message], Awaitable[None]]] = {
             Headers: self.on_headers, GetHeaders: self.on_getheaders, GetBlocks: self.on_getblocks,
             Inv: self.on_inv, GetData: self.on_getdata, NotFound: self.on_notfound,
@@ -345,6 +350,8 @@ class Node:
         best = self.cs.tree.best_header
         if peer.outbound or best.time > time.time() - RECENT_HEADER_SECONDS:
             self._send_getheaders(peer, best)
+        for hook in self.ready_hooks:
+            hook(peer)
 
     async def _connection_loop(self) -> None:
         while not self._stop.is_set():
@@ -453,7 +460,7 @@ class Node:
         handler = self._handlers.get(type(msg))
         if handler is None:
             return
-        if not peer.handshake_done.is_set() and not isinstance(msg, (SendCmpct, SendHeaders, FeeFilter)):
+        if not peer.handshake_done.is_set() and not isinstance(msg, (SendCmpct, SendHeaders, FeeFilter, SendPfs)):
             return  # Core ignores everything else before verack
         await handler(peer, msg)
 
@@ -668,7 +675,8 @@ class Node:
             if nxt.blocks:
                 for e in nxt.blocks:
                     self.download.request(peer.id, e.hash, now)
-                peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, e.hash) for e in nxt.blocks)))
+                if self.block_requester is None or not self.block_requester(peer, nxt.blocks):
+                    peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, e.hash) for e in nxt.blocks)))
 
     def _try_compact_fetch(self, peer: Peer, entry: IndexEntry, n_new: int) -> bool:
         """A single new block on our tip from a compact-capable peer: ask for it as a compact block."""

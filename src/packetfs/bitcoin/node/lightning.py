@@ -1,0 +1,457 @@
+"""Compressed block relay between PacketFS nodes ("lightning sync"), on top of the node (docs/pfs-relay.md).
+
+Attached to a :class:`Node` with :func:`attach_lightning`, it
+
+- advertises ``NODE_PFS`` and sends ``sendpfs`` to peers that advertise it; blocks are asked of such a peer
+  with ``getpfsblks`` instead of ``getdata`` (everyone else, bcoin included, gets ``getdata`` as before);
+- serves ``getpfsblks``: each block is encoded by the codec in a process pool, in chain-context mode
+  (prevout txids as (height, position) on our active chain) when the chainstate keeps a tx index, else
+  isolated; a block whose frame would not fit a message goes out as a plain ``block``;
+- receives ``pfsblock``: pipeline receive -> resolve locations on our own header chain -> decode in a
+  process pool (bounded: a peer's reader waits while ``max_pending`` decodes are queued, so memory stays
+  bounded and the socket pushes back) -> block hash checked against the header asked for -> the node's
+  ``_accept_block`` (context-free checks, scripts on the chainstate's pool, connect, index). A frame that
+  fails any step is misbehaviour: the peer is disconnected (and discouraged unless it is a manual
+  connection) and the block goes back to the download pool, to be fetched from another peer.
+
+Frames that reference blocks we have not decoded yet (their ancestors, still in flight) wait in a bounded
+parking area; they never block the peer's reader, which may be about to deliver those very ancestors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from ..chain.headers import HAVE_DATA, IndexEntry
+from ..chain.txindex import ResolvedContext
+from ..codec import CodecError, decode_block, encode_block
+from ..net.block import BlockMessage
+from ..net.inv import InvVector, NotFound
+from ..net.limits import MSG_WITNESS_BLOCK
+from ..net.pfs import (
+    MODE_CHAIN,
+    MODE_ISOLATED,
+    NODE_PFS,
+    PFS_VERSION,
+    MAX_PFS_FRAME,
+    GetPfsBlocks,
+    PfsBlock,
+    SendPfs,
+)
+from ..primitives.block import Block
+from ..primitives.hashes import hash_to_hex
+from .node import Node
+from .peer import Peer
+
+log = logging.getLogger("packetfs.node.lightning")
+
+TXID_CACHE_BLOCKS = 4096  # blocks whose txid lists we keep for resolving locations (LRU)
+SEQ_CACHE = 200_000
+
+
+# ---------------------------------------------------------------------- worker side (process pool)
+def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]]) -> tuple[bytes, tuple, float]:
+    t0 = time.perf_counter()
+    if loc_of:
+        ctx = ResolvedContext(loc_of, {v: k for k, v in loc_of.items()})
+        frame = encode_block(raw, ctx)
+        locations = tuple(sorted(set(loc_of.values())))
+    else:
+        frame, locations = encode_block(raw), ()
+    return frame, locations, time.perf_counter() - t0
+
+
+def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None) -> tuple:
+    """('ok', raw, block hash, concatenated txids, seconds) or ('error', reason)."""
+    t0 = time.perf_counter()
+    try:
+        raw = decode_block(frame, ResolvedContext({}, at) if at is not None else None)
+        block = Block.from_bytes(raw)
+    except (CodecError, ValueError) as e:
+        return ("error", f"frame does not decode: {e}")
+    except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
+        return ("error", f"frame does not decode ({type(e).__name__}: {e})")
+    txids = b"".join(tx.txid for tx in block.transactions)
+    return ("ok", raw, block.hash, txids, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------- statistics
+@dataclass
+class StageStats:
+    """Per-stage totals for the sync table: what moved, and where the time went."""
+
+    frames: int = 0
+    frame_bytes: int = 0  # pfsblock payloads received
+    decoded_bytes: int = 0  # their blocks' size
+    plain_blocks: int = 0
+    plain_bytes: int = 0  # block payloads received
+    decode_s: float = 0.0  # CPU time in decoding processes
+    accept_s: float = 0.0  # checks, scripts, connect, index (the node's _accept_block)
+    backpressure_s: float = 0.0  # readers waiting for a decode slot
+    parked_s: float = 0.0  # frames waiting for their ancestors' txids
+    bad_frames: int = 0
+    served_frames: int = 0
+    served_frame_bytes: int = 0
+    served_raw_bytes: int = 0
+    encode_s: float = 0.0
+    first_s: float | None = None
+    last_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def mark(self) -> None:
+        now = time.monotonic()
+        if self.first_s is None:
+            self.first_s = now
+        self.last_s = now
+
+    def as_dict(self) -> dict:
+        d = {k: v for k, v in self.__dict__.items() if k not in ("extra", "first_s", "last_s")}
+        d.update(self.extra)
+        return d
+
+    def bottleneck(self) -> str:
+        stages = {"decode": self.decode_s, "validate+connect": self.accept_s, "wire": self.backpressure_s}
+        return max(stages, key=stages.get) if any(stages.values()) else "-"
+
+
+@dataclass
+class _Parked:
+    peer: Peer
+    msg: PfsBlock
+    entry: IndexEntry
+    since: float
+
+
+class LightningRelay:
+    """Compressed block relay on one node. ``serve``: answer getpfsblks; ``fetch``: ask PFS peers for frames."""
+
+    def __init__(self, node: Node, *, serve: bool = True, fetch: bool = True, jobs: int | None = None,
+                 max_pending: int | None = None):
+        self.node = node
+        self.serve = serve
+        self.fetch = fetch
+        self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
+        self.max_pending = max_pending if max_pending is not None else 4 * self.jobs
+        self.stats = StageStats()
+        self.pfs_peers: set[int] = set()  # peers we fetch frames from
+        self._clients: set[int] = set()  # peers that sent us sendpfs (we serve them getpfsblks)
+        self._sent_to: set[int] = set()  # peers we sent sendpfs to
+        self._txids: OrderedDict[bytes, bytes] = OrderedDict()
+        self._seq_hash: OrderedDict[int, bytes] = OrderedDict()
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: set[asyncio.Future] = set()
+        self._parked: dict[bytes, _Parked] = {}
+        self._wake_scheduled = False
+        self._tick_task: asyncio.Task | None = None
+        if serve:
+            node.services |= NODE_PFS
+        node._handlers[SendPfs] = self.on_sendpfs
+        node._handlers[GetPfsBlocks] = self.on_getpfsblks
+        node._handlers[PfsBlock] = self.on_pfsblock
+        plain = node._handlers[BlockMessage]
+        node._handlers[BlockMessage] = self._timed_plain_block(plain)
+        node.ready_hooks.append(self.on_ready)
+        node.block_requester = self.request_blocks
+
+    # ------------------------------------------------------------------ pool
+    def pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            # fork is cheapest while the process has no threads; spawn otherwise (threads and fork mix badly)
+            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context(method))
+        return self._pool
+
+    def close(self) -> None:
+        if self._tick_task is not None:
+            self._tick_task.cancel()
+            self._tick_task = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def _submit(self, fn, *args) -> asyncio.Future:
+        fut: Future = self.pool().submit(fn, *args)
+        return asyncio.wrap_future(fut)
+
+    # ------------------------------------------------------------------ negotiation
+    def on_ready(self, peer: Peer) -> None:
+        """A fetcher announces, to a peer advertising NODE_PFS, the frame version it decodes."""
+        v = peer.state.version
+        if self.fetch and v is not None and v.services & NODE_PFS:
+            peer.send(SendPfs(PFS_VERSION))
+            self._sent_to.add(peer.id)
+
+    async def on_sendpfs(self, peer: Peer, msg: SendPfs) -> None:  # type: ignore[override]
+        """From a fetcher: we serve it (and answer with our own sendpfs once). From a server we announced
+        ourselves to: its answer, so we fetch from it. Another version: ignored, plain blocks it is."""
+        if msg.version != PFS_VERSION:
+            return
+        if self.serve:
+            self._clients.add(peer.id)
+            if peer.id not in self._sent_to:
+                peer.send(SendPfs(PFS_VERSION))
+                self._sent_to.add(peer.id)
+        v = peer.state.version
+        if self.fetch and peer.id in self._sent_to and v is not None and v.services & NODE_PFS:
+            self.pfs_peers.add(peer.id)
+
+    def _is_pfs(self, peer: Peer) -> bool:
+        if peer.id not in self.pfs_peers:
+            return False
+        if peer.closed.is_set():
+            self.pfs_peers.discard(peer.id)
+            return False
+        return True
+
+    def request_blocks(self, peer: Peer, entries: list[IndexEntry]) -> bool:
+        if not self.fetch or not self._is_pfs(peer):
+            return False
+        peer.send(GetPfsBlocks(tuple(e.hash for e in entries)))
+        return True
+
+    # ------------------------------------------------------------------ serving
+    def _hash_of_seq(self, seq: int) -> bytes | None:
+        h = self._seq_hash.get(seq)
+        if h is not None:
+            return h
+        cs = self.node.cs
+        index = cs.txindex
+        pending = getattr(index, "_pending_seq", {})
+        key = seq.to_bytes(4, "big")
+        value = pending.get(key)
+        if value is None:
+            seq_db = cs.env.open_db(b"seq_block")
+            with cs.env.begin(db=seq_db) as txn:
+                value = txn.get(key)
+        if value is None:
+            return None
+        self._seq_hash[seq] = bytes(value)
+        while len(self._seq_hash) > SEQ_CACHE:
+            self._seq_hash.popitem(last=False)
+        return bytes(value)
+
+    def _sender_locations(self, block: Block, below: int) -> dict[bytes, tuple[int, int]]:
+        """Prevout txid -> (height, position) on our active chain, for txids confirmed below ``below``."""
+        cs = self.node.cs
+        index = cs.txindex
+        active = self.node._active
+        inside = {tx.txid for tx in block.transactions}
+        out: dict[bytes, tuple[int, int]] = {}
+        for tx in block.transactions[1:]:
+            for txin in tx.inputs:
+                ptx = txin.prev_txid
+                if ptx in inside or ptx in out:
+                    continue
+                where = index.locate(ptx)
+                if where is None:
+                    continue
+                block_hash = self._hash_of_seq(where[0])
+                e = cs.tree.get(block_hash) if block_hash is not None else None
+                if e is None or e.height >= below or e.height >= len(active) or active[e.height] is not e:
+                    continue
+                out[ptx] = (e.height, where[1])
+        return out
+
+    async def on_getpfsblks(self, peer: Peer, msg: GetPfsBlocks) -> None:  # type: ignore[override]
+        node, cs = self.node, self.node.cs
+        if not self.serve or peer.id not in self._clients:
+            peer.misbehaving("getpfsblks without negotiating compressed relay (sendpfs)")
+            return
+        node._refresh_active()
+        jobs: list[tuple[IndexEntry, bytes, asyncio.Future | None]] = []
+        not_found = []
+        for h in msg.hashes:
+            e = cs.tree.get(h)
+            if e is None or not e.status & HAVE_DATA or e.failed:
+                not_found.append(InvVector(MSG_WITNESS_BLOCK, h))
+                continue
+            raw = node._read_block(e)
+            on_active = e.height < len(node._active) and node._active[e.height] is e
+            loc_of = {}
+            if cs.txindex is not None and on_active:
+                loc_of = self._sender_locations(Block.from_bytes(raw), e.height)
+            jobs.append((e, raw, self._submit(_encode_job, raw, loc_of)))
+        for e, raw, fut in jobs:
+            try:
+                frame, locations, seconds = await fut
+            except Exception as err:  # noqa: BLE001 - the encoder failing on our own block: send it plain
+                log.warning("cannot encode block %s for relay: %s", e.hash_hex, err)
+                frame, locations, seconds = b"", (), 0.0
+            if peer.closed.is_set():
+                return
+            self.stats.encode_s += seconds
+            if frame and len(frame) <= MAX_PFS_FRAME:
+                mode = MODE_CHAIN if locations else MODE_ISOLATED
+                peer.send(PfsBlock(e.hash, mode, locations, frame))
+                self.stats.served_frames += 1
+                self.stats.served_frame_bytes += len(frame)
+                self.stats.served_raw_bytes += len(raw)
+            else:
+                peer.send(BlockMessage(raw))
+            node._update_best_known(peer, e)
+            if peer.unsent_bytes > (4 << 20):
+                await peer.drain()
+        if not_found:
+            peer.send(NotFound(tuple(not_found)))
+
+    # ------------------------------------------------------------------ receiving
+    def _timed_plain_block(self, handler):
+        async def timed(peer: Peer, msg: BlockMessage) -> None:
+            t0 = time.perf_counter()
+            self.stats.plain_blocks += 1
+            self.stats.plain_bytes += len(msg.raw)
+            self.stats.mark()
+            await handler(peer, msg)
+            self.stats.accept_s += time.perf_counter() - t0
+        return timed
+
+    def _txids_of(self, e: IndexEntry) -> bytes | None:
+        got = self._txids.get(e.hash)
+        if got is not None:
+            self._txids.move_to_end(e.hash)
+            return got
+        if not e.status & HAVE_DATA:
+            return None
+        block = Block.from_bytes(self.node._read_block(e))
+        txids = b"".join(tx.txid for tx in block.transactions)
+        self._remember(e.hash, txids)
+        return txids
+
+    def _remember(self, block_hash: bytes, txids: bytes) -> None:
+        self._txids[block_hash] = txids
+        while len(self._txids) > TXID_CACHE_BLOCKS:
+            self._txids.popitem(last=False)
+
+    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> dict | str | None:
+        """{location: txid} on our chain (the frame's block's ancestors); None: an ancestor is not decoded
+        yet (wait); a string: the frame is bad."""
+        if msg.mode == MODE_ISOLATED:
+            return {}
+        at: dict[tuple[int, int], bytes] = {}
+        anc: IndexEntry | None = entry
+        for height, pos in reversed(msg.locations):  # highest first: walk back down the chain once
+            if height >= entry.height:
+                return f"location at height {height} not below the block's {entry.height}"
+            while anc is not None and anc.height > height:
+                anc = anc.prev
+            if anc is None:
+                return f"location at height {height} not on our chain"
+            txids = self._txids_of(anc)
+            if txids is None:
+                return None
+            if (pos + 1) * 32 > len(txids):
+                return f"no transaction {pos} in our block at height {height}"
+            at[(height, pos)] = txids[pos * 32 : pos * 32 + 32]
+        return at
+
+    def _bad_frame(self, peer: Peer, block_hash: bytes, reason: str) -> None:
+        self.stats.bad_frames += 1
+        log.warning("bad pfsblock %s from %r: %s", hash_to_hex(block_hash), peer, reason)
+        peer.misbehaving(f"bad pfsblock {hash_to_hex(block_hash)}: {reason}")
+        peer.close(f"bad pfsblock: {reason}")
+
+    async def on_pfsblock(self, peer: Peer, msg: PfsBlock) -> None:  # type: ignore[override]
+        node = self.node
+        holder = node.download.in_flight.get(msg.block_hash)
+        if holder is None or holder[0] != peer.id:
+            return  # not asked of this peer (or already delivered): ignored, as unrequested blocks are
+        if self._tick_task is None:
+            self._tick_task = asyncio.create_task(self.tick())
+        self.stats.mark()
+        self.stats.frames += 1
+        self.stats.frame_bytes += len(msg.frame)
+        entry = node.cs.tree.get(msg.block_hash)
+        if entry is None:
+            self._bad_frame(peer, msg.block_hash, "a block whose header we do not have")
+            return
+        await self._start(peer, msg, entry, time.monotonic())
+
+    async def _start(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float) -> None:
+        at = self._resolve(msg, entry)
+        if isinstance(at, str):
+            self._bad_frame(peer, msg.block_hash, at)
+            return
+        if at is None:
+            self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
+            return
+        self.stats.parked_s += time.monotonic() - since
+        t0 = time.monotonic()
+        while len(self._pending) >= self.max_pending:  # back-pressure: this peer's reader waits
+            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        self.stats.backpressure_s += time.monotonic() - t0
+        if peer.closed.is_set():
+            return
+        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None)
+        self._pending.add(fut)
+        fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f))
+
+    def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future) -> None:
+        self._pending.discard(fut)
+        node = self.node
+        if node.cs is None or fut.cancelled():
+            return
+        try:
+            result = fut.result()
+        except Exception as e:  # noqa: BLE001 - a broken worker: treat the frame as undecodable, not fatal
+            result = ("error", f"decoder process failed: {e}")
+        if result[0] != "ok":
+            self._bad_frame(peer, msg.block_hash, result[1])
+            node._schedule_downloads()
+            return
+        _, raw, block_hash, txids, seconds = result
+        self.stats.decode_s += seconds
+        if block_hash != msg.block_hash:
+            self._bad_frame(peer, msg.block_hash, f"decodes to another block {hash_to_hex(block_hash)}")
+            node._schedule_downloads()
+            return
+        self.stats.decoded_bytes += len(raw)
+        self._remember(block_hash, txids)
+        t0 = time.perf_counter()
+        node.download.received(block_hash, peer.id)
+        node._accept_block(peer, raw, block_hash, reconstructed=False)
+        self.stats.accept_s += time.perf_counter() - t0
+        if peer.state.misbehavior is not None:
+            peer.close(f"misbehaving: {peer.state.misbehavior}")
+        self._schedule_wake()
+
+    def _schedule_wake(self) -> None:
+        if self._parked and not self._wake_scheduled:
+            self._wake_scheduled = True
+            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._wake()))
+
+    async def _wake(self) -> None:
+        """Retry parked frames (an ancestor was decoded); drop those of peers that are gone."""
+        self._wake_scheduled = False
+        for block_hash, p in list(self._parked.items()):
+            if self._parked.get(block_hash) is not p:
+                continue
+            if p.peer.closed.is_set() or self.node.download.in_flight.get(block_hash, (None,))[0] != p.peer.id:
+                del self._parked[block_hash]
+                continue
+            at = self._resolve(p.msg, p.entry)
+            if at is None:
+                continue
+            del self._parked[block_hash]
+            await self._start(p.peer, p.msg, p.entry, p.since)
+
+    async def tick(self) -> None:
+        """Periodic: parked frames whose ancestors arrived by another path (a plain block)."""
+        while True:
+            await asyncio.sleep(0.2)
+            if self._parked:
+                await self._wake()
+
+
+def attach_lightning(node: Node, **kwargs) -> LightningRelay:
+    """Compressed relay on ``node`` (serve and fetch); see :class:`LightningRelay` for the options."""
+    relay = LightningRelay(node, **kwargs)
+    node.lightning = relay  # type: ignore[attr-defined]
+    return relay

@@ -1,0 +1,209 @@
+"""`packetfs bitcoin sync`: sync a datadir to one peer's tip and report where the time and bytes went.
+
+Modes: ``plain`` (getdata/block, as with any peer), ``lightning`` (compressed relay: the peer's blocks as
+codec frames, decoded in a process pool; falls back to plain blocks if the peer does not offer it),
+``swiftsync`` (blocks up to the hints' height validated with SwiftSync from a local Core blocks directory,
+spent coins from its rev files as `swiftsync-import` does, then the rest from the peer by lightning).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from ..errors import PacketFSError
+from .cli import parse_hostport
+from .lightning import attach_lightning
+from .node import Node, NodeConfig, NodeError
+
+EXIT_ERROR = 2
+EXIT_TIMEOUT = 4
+NETWORKS = ("mainnet", "testnet3", "testnet4", "signet", "regtest")
+
+
+@dataclass
+class SyncReport:
+    mode: str
+    height: int
+    best_block_hash: str
+    utxo_digest: str
+    wall_s: float
+    cpu_s: float
+    bytes_received: int
+    bytes_sent: int
+    blocks: int
+    peer_pfs: bool
+    stages: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _cpu_seconds() -> float:
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode: str, *, jobs: int = 1,
+                         decode_jobs: int | None = None, timeout: float = 3600.0,
+                         progress: bool = False) -> SyncReport:
+    """Connect to host:port only, sync to its tip (its height at the handshake, or later), stop; the report
+    counts this run only (bytes on the wire both ways, this process's and its children's CPU)."""
+    cpu0 = _cpu_seconds()
+    t0 = time.monotonic()
+    config = NodeConfig(network, datadir, listen=False, connect=[(host, port)], store_mode="raw", jobs=jobs,
+                        progress_interval=3600.0 if not progress else 2.0)
+    node = Node(config)
+    relay = attach_lightning(node, serve=False, fetch=mode != "plain", jobs=decode_jobs)
+    if mode != "plain":
+        relay.pool()  # forked now, while this process has one thread
+    await node.start()
+    start_height = node.cs.tip.height
+    peer_pfs = False
+    try:
+        deadline = t0 + timeout
+        while True:
+            await asyncio.sleep(0.05)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not synced after {timeout:.0f} s (height {node.cs.tip.height})")
+            peers = [p for p in node.peers.values() if p.handshake_done.is_set()]
+            if not peers:
+                continue
+            peer = peers[0]
+            peer_pfs = peer_pfs or peer.id in relay.pfs_peers
+            target = max(peer.state.version.start_height, peer.state.best_known.height
+                         if peer.state.best_known is not None else 0)
+            cs = node.cs
+            if (not peer.state.syncing_headers and cs.tip.height >= target
+                    and cs.tip is cs.tree.best_header and not node.download.in_flight):
+                break
+        wall = time.monotonic() - t0
+        rx = node.stats["rx"] + sum(p.transport.stats.bytes_received for p in node.peers.values())
+        tx = node.stats["tx"] + sum(p.transport.stats.bytes_sent for p in node.peers.values())
+    finally:
+        cs = node.cs
+        tip = (cs.tip.height, cs.tip.hash_hex) if cs is not None else (0, "")
+        digest = cs.utxo_digest().hex() if cs is not None else ""
+        await node.stop()
+        relay.close()
+    st = relay.stats
+    stages = {k: st.as_dict()[k] for k in ("frames", "frame_bytes", "decoded_bytes", "plain_blocks", "plain_bytes",
+                                           "decode_s", "accept_s", "backpressure_s", "parked_s", "bad_frames")}
+    stages["bottleneck"] = st.bottleneck()
+    return SyncReport(mode, tip[0], tip[1], digest, wall, _cpu_seconds() - cpu0, rx, tx,
+                      tip[0] - start_height, peer_pfs, stages)
+
+
+def _swiftsync_local(datadir: Path, network: str, blocks_dir: Path, hints_path: Path, jobs: int) -> dict:
+    from ..chain.chainstate import Chainstate
+    from ..storage.blockfiles import open_blocks_dir
+    from ..swiftsync.executor import make_executor
+    from ..swiftsync.hints import Hints
+    from ..swiftsync.importer import swiftsync_import
+
+    source = open_blocks_dir(blocks_dir)
+    if not source.blk_files:
+        raise PacketFSError(f"{blocks_dir}: no blk?????.dat files (not a Bitcoin Core blocks directory)")
+    hints = Hints.read(hints_path)
+    ex = make_executor("local", jobs, None)
+    t0 = time.monotonic()
+    with Chainstate(datadir, network, jobs=ex.jobs, store_mode="raw") as cs:
+        result = swiftsync_import(cs, source, hints, ex)
+    return {"mode": result.mode, "fallback_reason": result.fallback_reason, "hints_height": result.hints_height,
+            "blocks_swiftsync": result.blocks_swiftsync, "wall_s": time.monotonic() - t0}
+
+
+def format_table(report: SyncReport) -> str:
+    s = report.stages
+    rows = [
+        ("mode", report.mode + ("" if report.mode == "plain" or report.peer_pfs else " (peer has no PFS: plain)")),
+        ("height", f"{report.height} ({report.blocks} new blocks)"),
+        ("wall time", f"{report.wall_s:.2f} s"),
+        ("CPU (this process + children)", f"{report.cpu_s:.2f} s"),
+        ("bytes received on the wire", f"{report.bytes_received:,}"),
+        ("bytes sent on the wire", f"{report.bytes_sent:,}"),
+        ("frames / frame bytes", f"{s['frames']:,} / {s['frame_bytes']:,} -> {s['decoded_bytes']:,} decoded"),
+        ("plain blocks / bytes", f"{s['plain_blocks']:,} / {s['plain_bytes']:,}"),
+        ("decode (pool CPU)", f"{s['decode_s']:.2f} s"),
+        ("validate + connect + index", f"{s['accept_s']:.2f} s"),
+        ("readers waiting for a decode slot", f"{s['backpressure_s']:.2f} s"),
+        ("frames waiting for ancestors", f"{s['parked_s']:.2f} s"),
+        ("bottleneck", s["bottleneck"]),
+        ("utxo_digest", report.utxo_digest),
+    ]
+    if "swiftsync" in s:
+        sw = s["swiftsync"]
+        rows.insert(3, ("swiftsync (local blocks dir)", f"{sw['mode']} to {sw['hints_height']}, "
+                                                        f"{sw['blocks_swiftsync']} blocks, {sw['wall_s']:.2f} s"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+@click.command("sync")
+@click.option("--mode", type=click.Choice(["plain", "lightning", "swiftsync"]), default="lightning",
+              show_default=True, help="How blocks travel and are validated.")
+@click.option("--connect", "connect", required=True, metavar="HOST:PORT", help="The peer to sync from (only it).")
+@click.option("--datadir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where the chainstate lives (created if missing).")
+@click.option("--network", type=click.Choice(NETWORKS), default="regtest", show_default=True)
+@click.option("--hints", "hints_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="SwiftSync hints file (--mode swiftsync).")
+@click.option("--blocks-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="--mode swiftsync: Core blocks directory whose blocks and rev files SwiftSync validates.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Script-check processes.")
+@click.option("--decode-jobs", type=click.IntRange(min=1), default=None, help="Frame decoding processes (default: every core).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
+              help="Give up (exit 4) if not synced within this many seconds.")
+@click.option("--progress/--no-progress", default=False, help="Log progress lines while syncing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_path: Path | None,
+                 blocks_dir: Path | None, jobs: int, decode_jobs: int | None, timeout: float, progress: bool,
+                 as_json: bool) -> None:
+    """Sync DATADIR to the tip of one peer, print a table for this run (time, bytes on the wire, CPU,
+    stage times) and exit. Every mode validates fully and ends with the same utxo_digest."""
+    try:
+        host, port = parse_hostport(connect, 18444)
+    except click.BadParameter as e:
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(EXIT_ERROR)
+    if mode == "swiftsync" and (hints_path is None or blocks_dir is None):
+        click.echo("error: --mode swiftsync needs --hints and --blocks-dir (spent coins come from the blocks "
+                   "directory's rev files; serving them over P2P is not implemented)", err=True)
+        sys.exit(EXIT_ERROR)
+    if progress or not as_json:
+        logging.basicConfig(level=logging.INFO if progress else logging.WARNING, stream=sys.stderr,
+                            format="%(asctime)s %(message)s")
+    else:
+        logging.getLogger("packetfs").setLevel(logging.ERROR)
+    swift = None
+    try:
+        if mode == "swiftsync":
+            swift = _swiftsync_local(datadir, network, blocks_dir, hints_path, jobs)
+        report = asyncio.run(sync_from_peer(datadir, network, host, port, mode, jobs=jobs, decode_jobs=decode_jobs,
+                                            timeout=timeout, progress=progress))
+    except TimeoutError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_TIMEOUT)
+    except (NodeError, PacketFSError, OSError, ValueError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_ERROR)
+    if swift is not None:
+        report.stages["swiftsync"] = swift
+        report.wall_s += swift["wall_s"]
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        click.echo(format_table(report))
+
+
+COMMANDS: list[click.Command] = [sync_command]

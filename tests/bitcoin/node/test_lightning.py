@@ -1,0 +1,204 @@
+"""Compressed block relay between in-process nodes: negotiation, chain-context frames, fallback to plain
+blocks, and bad frames (corrupt, wrong block, oversized) that get the sender dropped and the block fetched
+from another peer. The expected chain is the generator's (tip hash and utxo_digest of the chainstate that
+imported its blocks directly, apart from any network code)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from packetfs.bitcoin.chain.chainstate import Chainstate
+from packetfs.bitcoin.chain.generator import ChainGenerator
+from packetfs.bitcoin.net.pfs import NODE_PFS, MODE_CHAIN, PfsBlock
+from packetfs.bitcoin.node.lightning import LightningRelay, attach_lightning
+from packetfs.bitcoin.node.node import Node, NodeConfig
+from packetfs.bitcoin.node.peer import ConnectionType
+from packetfs.bitcoin.node.sync_cli import sync_from_peer
+
+N = 130  # past coinbase maturity, so blocks spend earlier blocks' outputs (chain-context references)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("lightning")
+    gen = ChainGenerator("lightning-tests", "2016", txs_per_block=8, min_kind_share=0.1, max_inputs_per_tx=3,
+                         max_outputs_per_tx=4, bcoin_compatible=True)
+    src = root / "codec"
+    with Chainstate(src, "regtest", jobs=1, store_mode="codec") as cs:
+        for b in gen.blocks(N):
+            cs.process_block(b.raw)
+        want = {"tip": cs.tip.hash_hex, "height": cs.tip.height, "digest": cs.utxo_digest().hex()}
+    return {"src": src, **want}
+
+
+def _copy(chain: dict, dest: Path) -> Path:
+    shutil.copytree(chain["src"], dest)
+    return dest
+
+
+def _server(datadir: Path, lightning: bool = True, relay_cls=LightningRelay) -> tuple[Node, LightningRelay | None]:
+    node = Node(NodeConfig("regtest", datadir, port=0, bind="127.0.0.1", store_mode="codec",
+                           progress_interval=3600))
+    relay = relay_cls(node, fetch=False, jobs=1) if lightning else None
+    return node, relay
+
+
+async def _with_server(datadir: Path, body, lightning: bool = True, relay_cls=LightningRelay):
+    node, relay = _server(datadir, lightning, relay_cls)
+    await node.start()
+    try:
+        return await body(node, relay)
+    finally:
+        await node.stop()
+        if relay is not None:
+            relay.close()
+
+
+def test_lightning_sync_uses_chain_context_frames_and_ends_in_the_same_state(chain, tmp_path) -> None:
+    async def body(server: Node, relay: LightningRelay):
+        assert server.services & NODE_PFS
+        light = await sync_from_peer(tmp_path / "light", "regtest", "127.0.0.1", server.port, "lightning",
+                                     decode_jobs=1, timeout=120)
+        plain = await sync_from_peer(tmp_path / "plain", "regtest", "127.0.0.1", server.port, "plain",
+                                     timeout=120)
+        return light, plain, relay.stats
+
+    light, plain, served = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body))
+    for r in (light, plain):
+        assert (r.height, r.best_block_hash, r.utxo_digest) == (chain["height"], chain["tip"], chain["digest"])
+    assert light.peer_pfs and light.stages["frames"] > 0 and light.stages["bad_frames"] == 0
+    assert light.stages["frames"] + light.stages["plain_blocks"] == N
+    assert plain.stages["frames"] == 0 and plain.stages["plain_blocks"] == N
+    # Frames are smaller than the blocks they carry, and the wire carried less in total.
+    assert light.stages["frame_bytes"] < light.stages["decoded_bytes"]
+    assert light.bytes_received < plain.bytes_received
+    assert served.served_frames == light.stages["frames"]
+
+
+def test_chain_context_frames_name_earlier_heights(chain, tmp_path) -> None:
+    """The server's frames for blocks that spend earlier outputs carry (height, position) locations."""
+    seen: list[PfsBlock] = []
+
+    class Recording(LightningRelay):
+        async def on_getpfsblks(self, peer, msg):
+            real = peer.send
+
+            def send(m):
+                if isinstance(m, PfsBlock):
+                    seen.append(m)
+                real(m)
+            peer.send = send
+            try:
+                await super().on_getpfsblks(peer, msg)
+            finally:
+                peer.send = real
+
+    async def body(server, relay):
+        return await sync_from_peer(tmp_path / "b", "regtest", "127.0.0.1", server.port, "lightning",
+                                    decode_jobs=1, timeout=120)
+
+    r = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body, relay_cls=Recording))
+    assert r.utxo_digest == chain["digest"]
+    chained = [m for m in seen if m.mode == MODE_CHAIN]
+    assert chained and all(m.locations for m in chained)
+    assert all(h < N for m in chained for h, _ in m.locations)
+
+
+def test_a_peer_without_the_service_bit_is_synced_with_plain_blocks(chain, tmp_path) -> None:
+    async def body(server, relay):
+        assert not server.services & NODE_PFS
+        return await sync_from_peer(tmp_path / "b", "regtest", "127.0.0.1", server.port, "lightning",
+                                    decode_jobs=1, timeout=120)
+
+    r = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body, lightning=False))
+    assert not r.peer_pfs and r.stages["frames"] == 0 and r.stages["plain_blocks"] == N
+    assert r.utxo_digest == chain["digest"]
+
+
+def _tampering(kind: str):
+    """A server relay that answers getpfsblks with one bad frame (for a block past height 100)."""
+
+    class Tampering(LightningRelay):
+        done = False
+        sent: list[PfsBlock] = []  # every frame served so far (the wrong block's frame comes from here)
+
+        async def on_getpfsblks(self, peer, msg):
+            cs = self.node.cs
+            if Tampering.done or not any(cs.tree.get(h).height > 100 for h in msg.hashes):
+                real = peer.send
+                peer.send = lambda m: (Tampering.sent.append(m) if isinstance(m, PfsBlock) else None, real(m))
+                try:
+                    return await super().on_getpfsblks(peer, msg)
+                finally:
+                    peer.send = real
+            target = next((h for h in msg.hashes if cs.tree.get(h).height > 100), None)
+            if target is None or Tampering.done:
+                return await super().on_getpfsblks(peer, msg)
+            Tampering.done = True
+            if kind == "oversized":  # a frame header above the protocol cap: dropped before any payload
+                peer.writer.write(cs.params.magic + b"pfsblock".ljust(12, b"\0") + (4_000_001).to_bytes(4, "little")
+                                  + bytes(4))
+                return
+            real = peer.send
+            sent = Tampering.sent
+
+            def send(m):
+                if isinstance(m, PfsBlock) and m.block_hash == target:
+                    if kind == "corrupt":
+                        f = bytearray(m.frame)
+                        f[len(f) // 2] ^= 0x40
+                        m = PfsBlock(m.block_hash, m.mode, m.locations, bytes(f))
+                    elif kind == "wrong":  # another block's frame under the asked-for hash
+                        other = next(x for x in sent if x.block_hash != target)
+                        m = PfsBlock(target, other.mode, other.locations, other.frame)
+                sent.append(m)
+                real(m)
+            peer.send = send
+            try:
+                await super().on_getpfsblks(peer, msg)
+            finally:
+                peer.send = real
+
+    return Tampering
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "wrong", "oversized"])
+def test_a_bad_frame_discourages_the_sender_and_the_block_comes_from_another_peer(chain, tmp_path, kind) -> None:
+    async def body(bad: Node, bad_relay):
+        good, good_relay = _server(_copy(chain, tmp_path / "good"))
+        await good.start()
+        b = Node(NodeConfig("regtest", tmp_path / "b", listen=False, store_mode="raw", progress_interval=3600))
+        relay = attach_lightning(b, serve=False, jobs=1)
+        await b.start()
+        try:
+            # The bad server as an ordinary outbound peer (manual connections are never discouraged).
+            dial = asyncio.create_task(b._dial("127.0.0.1", bad.port, ConnectionType.OUTBOUND_FULL_RELAY))
+            deadline = time.monotonic() + 60
+            while not b.bans.is_banned("127.0.0.1"):
+                assert time.monotonic() < deadline, "the bad peer was not discouraged"
+                await asyncio.sleep(0.05)
+            await dial
+            assert b.cs.tip.height <= 101  # stuck at the bad block until another peer serves it
+            b._manual[("127.0.0.1", good.port)] = {"next_try": 0.0, "attempts": 0, "peer": None}
+            while b.cs.tip.hash_hex != chain["tip"]:
+                assert time.monotonic() < deadline, f"no sync from the good peer (height {b.cs.tip.height})"
+                await asyncio.sleep(0.05)
+            return b.cs.utxo_digest().hex(), relay.stats, b.bans.entries["127.0.0.1"].reason
+        finally:
+            await b.stop()
+            relay.close()
+            await good.stop()
+            good_relay.close()
+
+    digest, stats, reason = asyncio.run(_with_server(_copy(chain, tmp_path / "bad"), body, relay_cls=_tampering(kind)))
+    assert digest == chain["digest"]
+    if kind == "oversized":
+        assert "bad frame" in reason and "pfsblock" in reason
+    else:
+        assert stats.bad_frames == 1 and "bad pfsblock" in reason
+        assert ("does not decode" if kind == "corrupt" else "another block") in reason
