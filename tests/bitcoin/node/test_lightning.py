@@ -6,7 +6,10 @@ imported its blocks directly, apart from any network code)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from packetfs.bitcoin.node.node import Node, NodeConfig
 from packetfs.bitcoin.node.peer import ConnectionType
 from packetfs.bitcoin.node.sync_cli import sync_from_peer
 
+PACKETFS = str(Path(sys.executable).parent / "packetfs")
 N = 130  # past coinbase maturity, so blocks spend earlier blocks' outputs (chain-context references)
 
 
@@ -202,3 +206,33 @@ def test_a_bad_frame_discourages_the_sender_and_the_block_comes_from_another_pee
     else:
         assert stats.bad_frames == 1 and "bad pfsblock" in reason
         assert ("does not decode" if kind == "corrupt" else "another block") in reason
+
+
+def _packetfs(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PACKETFS, "bitcoin", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_sync_command_against_a_packetfs_node_process(chain, nodes, tmp_path) -> None:
+    """`packetfs node` (compressed relay on by default) serves `packetfs bitcoin sync` in both modes."""
+    _copy(chain, tmp_path / "server")
+    server = nodes("server", "--store", "codec", "--no-rpc")
+    target = f"127.0.0.1:{server.p2p_port}"
+    out = _packetfs("sync", "--mode", "lightning", "--connect", target, "--datadir", str(tmp_path / "l"), "--json")
+    assert out.returncode == 0, out.stderr
+    light = json.loads(out.stdout)
+    assert light["peer_pfs"] and light["stages"]["frames"] > 0
+    assert (light["height"], light["best_block_hash"], light["utxo_digest"]) == (N, chain["tip"], chain["digest"])
+    out = _packetfs("sync", "--mode", "plain", "--connect", target, "--datadir", str(tmp_path / "p"))
+    assert out.returncode == 0, out.stderr
+    assert f"utxo_digest                        {chain['digest']}" in out.stdout
+    assert "bytes received on the wire" in out.stdout and "validate + connect + index" in out.stdout
+
+
+def test_sync_command_errors_are_one_sentence_with_distinct_exit_codes(tmp_path) -> None:
+    out = _packetfs("sync", "--connect", "127.0.0.1:notaport", "--datadir", str(tmp_path / "x"))
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+    out = _packetfs("sync", "--mode", "swiftsync", "--connect", "127.0.0.1:1", "--datadir", str(tmp_path / "x"))
+    assert out.returncode == 2 and "--hints" in out.stderr
+    # Nobody listens on port 1: the node redials until the timeout, which is exit 4.
+    out = _packetfs("sync", "--connect", "127.0.0.1:1", "--datadir", str(tmp_path / "y"), "--timeout", "2")
+    assert out.returncode == 4 and "not synced after 2 s" in out.stderr
