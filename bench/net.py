@@ -5,7 +5,8 @@ holds the chain (ours: imported into its datadir; bcoin: fed with submitblock), 
 empty and connects to it; the clock runs from the connection until the syncing node's tip is the chain's
 tip (ours: from its first handshake to its last tip change, by its own clock; bcoin: from the addnode
 call until its RPC reports the tip, polled every 50 ms). Columns: blocks/s, inputs/s, bytes the syncing node received, CPU seconds and peak RSS of the syncing
-node's process, and ratios against bcoin->bcoin (the reference pair). Medians of PACKETFS_BENCH_REPEAT runs
+node's process tree (with its worker pools; `packetfs node` uses the compressed relay of node/lightning.py
+between PacketFS peers, so ours->ours is that path), and ratios against bcoin->bcoin (the reference pair). Medians of PACKETFS_BENCH_REPEAT runs
 (default 3). Environment: PACKETFS_BENCH_NET_BLOCKS (500), PACKETFS_BENCH_NET_TXS (10 txs per block).
 
 Goal from the issue: ours->ours at least as fast as bcoin->bcoin; bcoin syncing from us no slower than
@@ -34,16 +35,32 @@ PACKETFS = str(Path(sys.executable).parent / "packetfs")
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak RSS bytes) of a live process."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
+    """(CPU seconds, peak RSS bytes) of a live process and its live descendants (worker pools count: the
+    node's script or codec workers are part of what syncing costs); RSS peaks are summed (an upper bound)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    rss = 0
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                rss = int(line.split()[1]) * 1024
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    cpu, rss, todo = 0.0, 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, ()))
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu += sum(int(x) for x in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        rss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
     return cpu, rss
 
 
