@@ -12,7 +12,7 @@ from ccharness import ours_file
 PROGRAMS = Path(__file__).parent / "programs"
 CASES = [
     ("fib.c", ["10"]), ("sieve.c", ["150"]), ("matmul.c", ["5"]), ("sha256.c", ["abc"]),
-    ("quicksort.c", ["12"]), ("structs.c", []), ("funcptr.c", []), ("printf_conv.c", []),
+    ("quicksort.c", ["12"]), ("structs.c", []), ("funcptr.c", []), ("printf_conv.c", []), ("floats.c", []),
 ]
 
 

@@ -45,8 +45,8 @@ _UNARY = {"neg": (Op.NEG, 8, False), "not": (Op.NOT, 8, False), "fneg": (Op.FNEG
           "mov": (Op.MOV, 8, False)}
 _FUSABLE = {"add", "sub", "mul", "and", "or", "xor", "neg", "not"}
 _EXTEND = {"sext8", "sext16", "sext32", "zext8", "zext16", "zext32"}
-F2_149 = 0x46A0000000000000   # 2**149 as a double
-F2_M149 = 0x3EA0000000000000  # 2**-149
+F2_149 = 0x4940000000000000   # 2**149 as a double
+F2_M149 = 0x36A0000000000000  # 2**-149
 
 
 @dataclass
