@@ -86,3 +86,16 @@ def test_link_limits_arithmetic():
     row = {r["link_gbps"]: r for r in link_limits()}[100]
     assert abs(row["packets_per_s"] - 100e9 / 8 / 208) < 1  # ~60 M packets of 208 bytes per second
     assert row["claim_over_limit"] > 1e5  # the pitch's 100 TFLOPS at 100 Gb/s is ~200,000x the physical bound
+
+
+def test_unreachable_ray_address_fails_fast():
+    import socket
+    import time
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.monotonic()
+    r = runner.invoke(main, ["compute", "-O", "ADD", "--size", "10", "--backend", "ray", "--ray-address", f"127.0.0.1:{port}"])
+    assert r.exit_code == 3 and "cannot reach the Ray cluster" in r.output
+    assert time.monotonic() - t0 < 30

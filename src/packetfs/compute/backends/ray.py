@@ -12,6 +12,7 @@ use and shut down by ``close()`` (a Ray already initialized by the caller is use
 from __future__ import annotations
 
 import os
+import socket
 import time
 
 import numpy as np
@@ -61,6 +62,19 @@ class _NodeActor:
         return acc, blocks
 
 
+def _probe(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when a cluster address does not answer: ray.init retries an unreachable GCS for minutes."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms are Ray's to resolve
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout):
+            pass
+    except OSError as e:
+        raise BackendError(f"cannot reach the Ray cluster at {address}: {e.strerror or e}") from None
+
+
 class RayBackend(Backend):
     """Nodes as Ray actors; packet batches through the object store."""
 
@@ -81,6 +95,8 @@ class RayBackend(Backend):
             raise BackendError("the ray backend needs Ray: pip install 'packetfs[ray]'") from None
         self._ray = ray
         if not ray.is_initialized():
+            if self.address:
+                _probe(self.address)
             try:
                 if self.address:
                     ray.init(address=self.address, log_to_driver=False)
