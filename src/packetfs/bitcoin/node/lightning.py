@@ -55,6 +55,8 @@ log = logging.getLogger("packetfs.node.lightning")
 
 TXID_CACHE_BLOCKS = 4096  # blocks whose txid lists we keep for resolving locations (LRU)
 SEQ_CACHE = 200_000
+FRAME_CACHE_BYTES = 64 << 20  # encoded frames kept for serving (read-ahead and repeated requests)
+READ_AHEAD = 32  # blocks of the active chain encoded before a syncing peer asks for them
 
 
 # ---------------------------------------------------------------------- worker side (process pool)
@@ -100,7 +102,6 @@ class StageStats:
     bad_frames: int = 0
     served_frames: int = 0
     served_frame_bytes: int = 0
-    served_raw_bytes: int = 0
     encode_s: float = 0.0
     first_s: float | None = None
     last_s: float | None = None
@@ -149,8 +150,9 @@ class LightningRelay:
         self._pool: ProcessPoolExecutor | None = None
         self._pending: set[asyncio.Future] = set()
         self._parked: dict[bytes, _Parked] = {}
-        self._wake_scheduled = False
         self._tick_task: asyncio.Task | None = None
+        self._frames: OrderedDict[bytes, asyncio.Future] = OrderedDict()  # block hash -> encoding/encoded
+        self._frame_bytes = 0
         if serve:
             node.services |= NODE_PFS
         node._handlers[SendPfs] = self.on_sendpfs
@@ -260,42 +262,84 @@ class LightningRelay:
                 out[ptx] = (e.height, where[1])
         return out
 
+    def _encode(self, e: IndexEntry) -> asyncio.Future:
+        """The frame of block ``e`` (frame, locations, raw size): cached, being encoded, or submitted now.
+
+        A chain-context frame names only ``e``'s own ancestors (heights below it on the chain it was on
+        when encoded), so a cached frame stays right for ``e`` whatever the active chain does later."""
+        got = self._frames.get(e.hash)
+        if got is not None:
+            self._frames.move_to_end(e.hash)
+            return got
+        node, cs = self.node, self.node.cs
+        raw = node._read_block(e)
+        on_active = e.height < len(node._active) and node._active[e.height] is e
+        loc_of = {}
+        if cs.txindex is not None and on_active:
+            loc_of = self._sender_locations(Block.from_bytes(raw), e.height)
+        fut = self._submit(_encode_job, raw, loc_of)
+        self._frames[e.hash] = fut
+        fut.add_done_callback(lambda f, size=len(raw): self._encoded(e.hash, f, size))
+        return fut
+
+    def _encoded(self, block_hash: bytes, fut: asyncio.Future, raw_size: int) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self._frames.pop(block_hash, None)
+            return
+        self._frame_bytes += len(fut.result()[0])
+        self.stats.encode_s += fut.result()[2]
+        while self._frame_bytes > FRAME_CACHE_BYTES and self._frames:
+            h, old = next(iter(self._frames.items()))
+            if not old.done():
+                break
+            del self._frames[h]
+            if not old.cancelled() and old.exception() is None:
+                self._frame_bytes -= len(old.result()[0])
+
+    def _read_ahead(self, after: IndexEntry) -> None:
+        """Encode the next blocks of the active chain before they are asked for (a syncing peer asks in
+        chain order), at most READ_AHEAD blocks and ``jobs`` encodings beyond those being served."""
+        active = self.node._active
+        busy = sum(1 for f in self._frames.values() if not f.done())
+        h = after.height + 1
+        while h < len(active) and h <= after.height + READ_AHEAD and busy < 2 * self.jobs:
+            e = active[h]
+            if e.hash not in self._frames and e.status & HAVE_DATA:
+                self._encode(e)
+                busy += 1
+            h += 1
+
     async def on_getpfsblks(self, peer: Peer, msg: GetPfsBlocks) -> None:  # type: ignore[override]
         node, cs = self.node, self.node.cs
         if not self.serve or peer.id not in self._clients:
             peer.misbehaving("getpfsblks without negotiating compressed relay (sendpfs)")
             return
         node._refresh_active()
-        jobs: list[tuple[IndexEntry, bytes, asyncio.Future | None]] = []
+        jobs: list[tuple[IndexEntry, asyncio.Future]] = []
         not_found = []
         for h in msg.hashes:
             e = cs.tree.get(h)
             if e is None or not e.status & HAVE_DATA or e.failed:
                 not_found.append(InvVector(MSG_WITNESS_BLOCK, h))
                 continue
-            raw = node._read_block(e)
-            on_active = e.height < len(node._active) and node._active[e.height] is e
-            loc_of = {}
-            if cs.txindex is not None and on_active:
-                loc_of = self._sender_locations(Block.from_bytes(raw), e.height)
-            jobs.append((e, raw, self._submit(_encode_job, raw, loc_of)))
-        for e, raw, fut in jobs:
+            jobs.append((e, self._encode(e)))
+        if jobs:
+            self._read_ahead(max((e for e, _ in jobs), key=lambda x: x.height))
+        for e, fut in jobs:
             try:
-                frame, locations, seconds = await fut
+                frame, locations, _ = await asyncio.shield(fut)
             except Exception as err:  # noqa: BLE001 - the encoder failing on our own block: send it plain
                 log.warning("cannot encode block %s for relay: %s", e.hash_hex, err)
-                frame, locations, seconds = b"", (), 0.0
+                frame, locations = b"", ()
             if peer.closed.is_set():
                 return
-            self.stats.encode_s += seconds
             if frame and len(frame) <= MAX_PFS_FRAME:
                 mode = MODE_CHAIN if locations else MODE_ISOLATED
                 peer.send(PfsBlock(e.hash, mode, locations, frame))
                 self.stats.served_frames += 1
                 self.stats.served_frame_bytes += len(frame)
-                self.stats.served_raw_bytes += len(raw)
             else:
-                peer.send(BlockMessage(raw))
+                peer.send(BlockMessage(node._read_block(e)))
             node._update_best_known(peer, e)
             if peer.unsent_bytes > (4 << 20):
                 await peer.drain()
@@ -372,9 +416,16 @@ class LightningRelay:
         if entry is None:
             self._bad_frame(peer, msg.block_hash, "a block whose header we do not have")
             return
-        await self._start(peer, msg, entry, time.monotonic())
+        t0 = time.monotonic()
+        while len(self._pending) >= self.max_pending:  # back-pressure: this peer's reader waits
+            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
+        self.stats.backpressure_s += time.monotonic() - t0
+        if not peer.closed.is_set():
+            self._start(peer, msg, entry, time.monotonic())
 
-    async def _start(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float) -> None:
+    def _start(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float) -> None:
+        """Resolve the frame's locations and hand it to a decoding process, or park it until the
+        ancestors it names are decoded (never waiting here: the reader may be about to deliver them)."""
         at = self._resolve(msg, entry)
         if isinstance(at, str):
             self._bad_frame(peer, msg.block_hash, at)
@@ -383,12 +434,6 @@ class LightningRelay:
             self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
             return
         self.stats.parked_s += time.monotonic() - since
-        t0 = time.monotonic()
-        while len(self._pending) >= self.max_pending:  # back-pressure: this peer's reader waits
-            await asyncio.wait(self._pending, return_when=asyncio.FIRST_COMPLETED)
-        self.stats.backpressure_s += time.monotonic() - t0
-        if peer.closed.is_set():
-            return
         fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None)
         self._pending.add(fut)
         fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f))
@@ -414,40 +459,34 @@ class LightningRelay:
             return
         self.stats.decoded_bytes += len(raw)
         self._remember(block_hash, txids)
+        # Frames waiting for this block's txids go to the decoders now, while this block is validated.
+        self._wake()
         t0 = time.perf_counter()
         node.download.received(block_hash, peer.id)
         node._accept_block(peer, raw, block_hash, reconstructed=False)
         self.stats.accept_s += time.perf_counter() - t0
         if peer.state.misbehavior is not None:
             peer.close(f"misbehaving: {peer.state.misbehavior}")
-        self._schedule_wake()
 
-    def _schedule_wake(self) -> None:
-        if self._parked and not self._wake_scheduled:
-            self._wake_scheduled = True
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._wake()))
-
-    async def _wake(self) -> None:
+    def _wake(self) -> None:
         """Retry parked frames (an ancestor was decoded); drop those of peers that are gone."""
-        self._wake_scheduled = False
         for block_hash, p in list(self._parked.items()):
             if self._parked.get(block_hash) is not p:
                 continue
             if p.peer.closed.is_set() or self.node.download.in_flight.get(block_hash, (None,))[0] != p.peer.id:
                 del self._parked[block_hash]
                 continue
-            at = self._resolve(p.msg, p.entry)
-            if at is None:
+            if self._resolve(p.msg, p.entry) is None:
                 continue
             del self._parked[block_hash]
-            await self._start(p.peer, p.msg, p.entry, p.since)
+            self._start(p.peer, p.msg, p.entry, p.since)
 
     async def tick(self) -> None:
         """Periodic: parked frames whose ancestors arrived by another path (a plain block)."""
         while True:
             await asyncio.sleep(0.2)
             if self._parked:
-                await self._wake()
+                self._wake()
 
 
 def attach_lightning(node: Node, **kwargs) -> LightningRelay:
