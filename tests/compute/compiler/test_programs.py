@@ -53,3 +53,13 @@ def test_program_matches_gcc_local(gcc, tmp_path, name, args):
     got = ours_file(PROGRAMS / name, args, backend="local", nodes=2)
     assert got.fault is None
     assert (got.stdout, got.status) == expected
+
+
+@pytest.mark.parametrize("name,args", CASES, ids=[c[0] for c in CASES])
+def test_ir_interpreter_matches_gcc(gcc, tmp_path, name, args):
+    """The IR interpreter (the development cross-check of the back end) gives gcc's output too."""
+    from packetfs.compute.compiler.driver import compile_file
+    from packetfs.compute.compiler.interp import run_module
+
+    expected = gcc_run(tmp_path, name, args)
+    assert run_module(compile_file(PROGRAMS / name), [b"prog", *(a.encode() for a in args)]) == expected
