@@ -271,8 +271,8 @@ def main() -> None:
     row("server RSS growth per tx (bytes)", "rss_per_tx", ",.0f", higher_better=False)
     table.add_row("mempool usage estimate per tx (bytes)", f"{usage / max(1, n_send):,.0f}", "-", "")
     console.print(table)
-    console.print("ratio > 1 means packetfs is faster / smaller. The mempool-alone rate checks every script "
-                  f"(libsecp256k1 ECDSA) on one core; the pitch's {PITCH_TPS} TPS is not what a validating mempool does.")
+    console.print("ratio > 1 means packetfs is faster / smaller. The mempool-alone rates check every script "
+                  f"(libsecp256k1 ECDSA); the pitch's {PITCH_TPS} TPS is not what a validating mempool does.")
     if bcoin_note:
         console.print(bcoin_note)
 
