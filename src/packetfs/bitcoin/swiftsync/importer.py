@@ -216,6 +216,8 @@ def _swiftsync(
     if total.failure is not None:
         f = total.failure
         raise _Fallback(f"block {f.height} failed: {f.reason}", f.__dict__)
+    if total.blocks != len(works):
+        raise _Fallback(f"only {total.blocks} of {len(works)} blocks came back from the executor", None)
     if total.aggregate != 0:
         raise _Fallback("the aggregate is not zero at the hints' height: wrong hints or wrong undo data",
                         {"aggregate": f"{total.aggregate:064x}"})  # fmt: skip
