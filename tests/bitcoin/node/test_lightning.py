@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from packetfs.bitcoin.chain.chainstate import Chainstate
-from packetfs.bitcoin.chain.generator import ChainGenerator
+from packetfs.bitcoin.chain.generator import ChainGenerator, write_chain
 from packetfs.bitcoin.net.pfs import NODE_PFS, MODE_CHAIN, PfsBlock
 from packetfs.bitcoin.node.lightning import LightningRelay, attach_lightning
 from packetfs.bitcoin.node.node import Node, NodeConfig
@@ -24,6 +24,7 @@ from packetfs.bitcoin.node.peer import ConnectionType
 from packetfs.bitcoin.node.sync_cli import sync_from_peer
 
 PACKETFS = str(Path(sys.executable).parent / "packetfs")
+SWIFT_H = 120
 N = 130  # past coinbase maturity, so blocks spend earlier blocks' outputs (chain-context references)
 
 
@@ -33,11 +34,14 @@ def chain(tmp_path_factory) -> dict:
     gen = ChainGenerator("lightning-tests", "2016", txs_per_block=8, min_kind_share=0.1, max_inputs_per_tx=3,
                          max_outputs_per_tx=4, bcoin_compatible=True)
     src = root / "codec"
+    blocks = list(gen.blocks(N))
     with Chainstate(src, "regtest", jobs=1, store_mode="codec") as cs:
-        for b in gen.blocks(N):
+        for b in blocks:
             cs.process_block(b.raw)
         want = {"tip": cs.tip.hash_hex, "height": cs.tip.height, "digest": cs.utxo_digest().hex()}
-    return {"src": src, **want}
+    # A Core blocks directory (blk + rev files) of the first SWIFT_H blocks, for --mode swiftsync.
+    write_chain(blocks[:SWIFT_H], root / "core-blocks")
+    return {"src": src, "core_blocks": root / "core-blocks", **want}
 
 
 def _copy(chain: dict, dest: Path) -> Path:
@@ -236,3 +240,20 @@ def test_sync_command_errors_are_one_sentence_with_distinct_exit_codes(tmp_path)
     # Nobody listens on port 1: the node redials until the timeout, which is exit 4.
     out = _packetfs("sync", "--connect", "127.0.0.1:1", "--datadir", str(tmp_path / "y"), "--timeout", "2")
     assert out.returncode == 4 and "not synced after 2 s" in out.stderr
+
+
+def test_swiftsync_mode_validates_the_local_blocks_dir_then_syncs_the_rest_from_the_peer(chain, nodes,
+                                                                                        tmp_path) -> None:
+    _copy(chain, tmp_path / "server")
+    hints = tmp_path / "h.hints"
+    out = _packetfs("hints", "--datadir", str(tmp_path / "server"), "--height", str(SWIFT_H), "-o", str(hints))
+    assert out.returncode == 0, out.stderr
+    server = nodes("server", "--store", "codec", "--no-rpc")
+    out = _packetfs("sync", "--mode", "swiftsync", "--connect", f"127.0.0.1:{server.p2p_port}", "--datadir",
+                    str(tmp_path / "s"), "--hints", str(hints), "--blocks-dir", str(chain["core_blocks"]), "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    sw = r["stages"]["swiftsync"]
+    assert sw["mode"] == "swiftsync" and sw["hints_height"] == SWIFT_H and sw["blocks_swiftsync"] == SWIFT_H
+    assert r["blocks"] == N - SWIFT_H and r["stages"]["frames"] > 0  # the rest came as frames
+    assert (r["height"], r["best_block_hash"], r["utxo_digest"]) == (N, chain["tip"], chain["digest"])

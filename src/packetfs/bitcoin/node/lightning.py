@@ -34,7 +34,7 @@ from ..chain.headers import HAVE_DATA, IndexEntry
 from ..chain.txindex import ResolvedContext
 from ..codec import CodecError, decode_block, encode_block
 from ..net.block import BlockMessage
-from ..net.inv import InvVector, NotFound
+from ..net.inv import GetData, InvVector, NotFound
 from ..net.limits import MSG_WITNESS_BLOCK
 from ..net.pfs import (
     MODE_CHAIN,
@@ -42,6 +42,7 @@ from ..net.pfs import (
     NODE_PFS,
     PFS_VERSION,
     MAX_PFS_FRAME,
+    MAX_PFS_REQUEST,
     GetPfsBlocks,
     PfsBlock,
     SendPfs,
@@ -56,6 +57,7 @@ log = logging.getLogger("packetfs.node.lightning")
 TXID_CACHE_BLOCKS = 4096  # blocks whose txid lists we keep for resolving locations (LRU)
 SEQ_CACHE = 200_000
 FRAME_CACHE_BYTES = 64 << 20  # encoded frames kept for serving (read-ahead and repeated requests)
+NEGOTIATION_WAIT = 2.0  # seconds a request waits for the answer to our sendpfs before going out as getdata
 READ_AHEAD = 32  # blocks of the active chain encoded before a syncing peer asks for them
 
 
@@ -145,6 +147,8 @@ class LightningRelay:
         self.pfs_peers: set[int] = set()  # peers we fetch frames from
         self._clients: set[int] = set()  # peers that sent us sendpfs (we serve them getpfsblks)
         self._sent_to: set[int] = set()  # peers we sent sendpfs to
+        self._plain: set[int] = set()  # peers that did not answer our sendpfs in time
+        self._held: dict[int, list[bytes]] = {}  # block requests waiting for a peer's sendpfs answer
         self._txids: OrderedDict[bytes, bytes] = OrderedDict()
         self._seq_hash: OrderedDict[int, bytes] = OrderedDict()
         self._pool: ProcessPoolExecutor | None = None
@@ -202,8 +206,12 @@ class LightningRelay:
                 peer.send(SendPfs(PFS_VERSION))
                 self._sent_to.add(peer.id)
         v = peer.state.version
-        if self.fetch and peer.id in self._sent_to and v is not None and v.services & NODE_PFS:
+        if (self.fetch and peer.id in self._sent_to and peer.id not in self._plain and v is not None
+                and v.services & NODE_PFS):
             self.pfs_peers.add(peer.id)
+            held = self._held_for(peer)
+            for i in range(0, len(held), MAX_PFS_REQUEST):
+                peer.send(GetPfsBlocks(held[i : i + MAX_PFS_REQUEST]))
 
     def _is_pfs(self, peer: Peer) -> bool:
         if peer.id not in self.pfs_peers:
@@ -214,10 +222,31 @@ class LightningRelay:
         return True
 
     def request_blocks(self, peer: Peer, entries: list[IndexEntry]) -> bool:
-        if not self.fetch or not self._is_pfs(peer):
+        if not self.fetch:
             return False
-        peer.send(GetPfsBlocks(tuple(e.hash for e in entries)))
-        return True
+        if self._is_pfs(peer):
+            peer.send(GetPfsBlocks(tuple(e.hash for e in entries)))
+            return True
+        if peer.id in self._sent_to and peer.id not in self._plain and not peer.closed.is_set():
+            # Our sendpfs is unanswered yet (one round trip): hold the request, at most NEGOTIATION_WAIT.
+            if peer.id not in self._held:
+                asyncio.get_running_loop().call_later(NEGOTIATION_WAIT, self._release, peer)
+            self._held.setdefault(peer.id, []).extend(e.hash for e in entries)
+            return True
+        return False
+
+    def _held_for(self, peer: Peer) -> tuple[bytes, ...]:
+        in_flight = self.node.download.in_flight
+        return tuple(h for h in self._held.pop(peer.id, []) if in_flight.get(h, (None,))[0] == peer.id)
+
+    def _release(self, peer: Peer) -> None:
+        """No sendpfs answer in time: the held blocks go out as getdata, and this peer stays plain."""
+        if peer.id in self.pfs_peers or peer.closed.is_set():
+            return
+        self._plain.add(peer.id)
+        held = self._held_for(peer)
+        if held:
+            peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in held)))
 
     # ------------------------------------------------------------------ serving
     def _hash_of_seq(self, seq: int) -> bytes | None:
