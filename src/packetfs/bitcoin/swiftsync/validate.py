@@ -123,7 +123,7 @@ def _validate_range(task: RangeTask) -> RangeResult:
     for work in task.blocks:
         try:
             _validate_one(work, params, hasher, mtp_at, result)
-        except (ValidationError, ContextError, PacketFSError, ValueError) as e:
+        except (ValidationError, ContextError, PacketFSError, ValueError, ArithmeticError) as e:
             result.failure = BlockFailure(
                 work.height, work.block_hash[::-1].hex(), getattr(e, "reason", type(e).__name__), str(e)
             )
