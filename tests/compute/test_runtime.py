@@ -167,6 +167,23 @@ def test_program_file_decoder_fuzz(data):
         pass
 
 
+_HEAD_VALUES = st.one_of(st.integers(-(2**70), 2**70), st.text(max_size=5), st.none(), st.lists(st.integers(), max_size=2))
+
+
+@given(st.fixed_dictionaries({}, optional={k: _HEAD_VALUES for k in (
+    "num_nodes", "entry", "memory_size", "block_shift", "code_len", "image_len", "name")}), st.binary(max_size=120))
+@settings(max_examples=200, deadline=None)
+def test_program_file_header_fuzz(head, body):
+    """Well-formed JSON with any field values: a program or ProgramError, nothing else."""
+    import json
+
+    head["format"] = "packetfs-program/1"
+    try:
+        Program.from_bytes(json.dumps(head).encode() + b"\n" + body, strict=False)
+    except ProgramError:
+        pass
+
+
 def test_loop_over_sharded_memory_with_loads_and_stores():
     data = np.arange(1, 101, dtype="<u4")
     prog = Program(

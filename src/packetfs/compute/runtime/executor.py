@@ -49,6 +49,11 @@ class NodeGroup:
         self.memory = {n: NodeMemory(program.shard, n, program.memory) for n in self.hosted}
         self.acc = {n: Accumulators() for n in self.hosted}
         self._decoded = {}
+        # instructions whose effect does not depend on the node running them (not memory, accumulators,
+        # NODEID, HOP or EMIT, and placed on ANY node): packets at one such pc run together across nodes
+        self._node_free = np.array(
+            [int(r["op"]) in _NODE_FREE_OPS and int(r["node"]) == ANY for r in program.code], dtype=bool
+        ) & (program.static_fault == 0)
 
     def is_hosted(self, nodes: np.ndarray) -> np.ndarray:
         if self.all_hosted:
@@ -115,11 +120,16 @@ class NodeGroup:
         node = b.node
         pc = b.pc
         steps = T[SLOT_RUNTIME] & _MASK32
-        uniform = n == 1 or (pc.min() == pc.max() and node.min() == node.max())
-        if uniform:
+        same_pc = n == 1 or pc.min() == pc.max()
+        uniform = same_pc and (n == 1 or node.min() == node.max())
+        if same_pc:
             nd, p = int(node[0]), int(pc[0])
-            if p < len(prog.code) and nd < prog.num_nodes and self.hosted_mask[nd]:
-                fast = self._uniform_round(b, nd, p, steps)
+            if p < len(prog.code):
+                fast = None
+                if uniform and nd < prog.num_nodes and self.hosted_mask[nd]:
+                    fast = self._uniform_round(b, nd, p, steps)
+                elif not uniform and self._node_free[p] and self.is_hosted(node).all():
+                    fast = self._uniform_round(b, None, p, steps)  # one instruction, packets on several nodes
                 if fast is not None:
                     return fast
         status = np.zeros(n, dtype=np.uint16)
@@ -213,11 +223,11 @@ class NodeGroup:
             return None
         n = b.n
         S = b.T.T
-        if spec.memory:  # every address valid and owned here, else the general round faults the others
+        if spec.memory and nd is not None:  # every address valid and owned here, else the general round faults the others
             addr = (S[:, ins.a] if ins.a != IMM else np.zeros(n, dtype=np.uint64)) + np.uint64(ins.imm)
             if not (prog.shard.valid(addr, ins.width * ins.count).all() and (prog.shard.owner(addr) == nd).all()):
                 return None
-        c = Ctx(S, ins, nd, b.cid, steps, self.memory.get(nd), self.acc.get(nd), prog.num_nodes)
+        c = Ctx(S, ins, nd, b.cid, steps, self.memory.get(nd), self.acc.get(nd), prog.num_nodes)  # nd None: node-free op
         spec.kernel(c)
         npc = c.next_pc
         if isinstance(npc, np.ndarray):
@@ -242,6 +252,10 @@ class NodeGroup:
         if dest is None:
             nxt = int(prog.node_of[npc])
             dest = nd if nxt == ANY else nxt
+        if dest is None:  # packets on several nodes, next instruction runs wherever each one is
+            b.T[SLOT_RUNTIME] = np.uint64(p << 32) | (steps + np.uint64(1))
+            b.pc = np.full(n, npc, dtype=np.uint32)
+            return b, None, None, c.emits, n, 0
         if dest >= prog.num_nodes:  # a statically bad node: the general tail makes the ERROR packets
             return self._tail(b, steps, np.zeros(n, dtype=np.uint16), np.zeros(n, dtype=np.uint64),
                               np.full(n, npc, dtype=np.uint32), b.node.copy(), c.emits, n)  # fmt: skip
@@ -249,8 +263,8 @@ class NodeGroup:
         b.pc = np.full(n, npc, dtype=np.uint32)
         hops = 0
         if dest != nd:
+            hops = n if nd is not None else int(np.count_nonzero(b.node != dest))
             b.node = np.full(n, dest, dtype=np.uint32)
-            hops = n
         if self.hosted_mask[dest]:
             return b, None, None, c.emits, n, hops
         return Batch.cat([]), None, b, c.emits, n, hops
@@ -315,16 +329,10 @@ class NodeGroup:
         return [blk for mem in self.memory.values() for blk in mem.blocks()]
 
 
-def _cannot_fault() -> frozenset:
-    """Kernels that never fault, never halt, never branch and never hop: only their slots change."""
-    names = {"NOP", "EMIT", "NODEID", "CID", "ADD", "SUB", "MUL", "AND", "OR", "XOR", "SHL", "SHR", "SAR", "MOV",
-             "NOT", "NEG", "EQ", "NE", "LTU", "LEU", "GTU", "GEU", "LTS", "LES", "GTS", "GES", "FADD", "FSUB", "FMUL",
-             "FDIV", "FMIN", "FMAX", "FNEG", "FABS", "FSQRT", "FEQ", "FNE", "FLT", "FLE", "I2F", "U2F", "F2I", "F2U",
-             "FROUND32", "U01", "HASH", "RNG", "RADD", "RXOR", "RMIN", "RMAX", "RFSUM"}  # fmt: skip
-    return frozenset(s.kernel for s in SPEC.values() if s.name in names)
-
-
-_CANNOT_FAULT = _cannot_fault()
+_NODE_FREE_OPS = frozenset(
+    s.code for s in SPEC.values()
+    if not s.memory and s.name not in ("NODEID", "HOP", "EMIT", "RADD", "RXOR", "RMIN", "RMAX", "RFSUM")
+)  # fmt: skip
 
 
 class Batch:

@@ -248,19 +248,17 @@ class Program:
         line, sep, rest = bytes(data).partition(b"\n")
         try:
             head = json.loads(line)
-            if not sep or head.get("format") != "packetfs-program/1":
+            if not sep or not isinstance(head, dict) or head.get("format") != "packetfs-program/1":
                 raise ValueError("not a packetfs program")
             n_code, n_img = int(head["code_len"]), int(head["image_len"])
             if n_code < 0 or n_img < 0 or len(rest) != n_code * INSTR.itemsize + n_img:
                 raise ValueError("length mismatch")
-        except (ValueError, KeyError, TypeError) as e:
+            fields = {k: int(head[k]) for k in ("num_nodes", "entry", "memory_size", "block_shift")}
+            name = str(head.get("name", ""))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as e:
             raise ProgramError(f"not a valid program file: {e}") from None
         code = np.frombuffer(rest[: n_code * INSTR.itemsize], dtype=INSTR).copy()
-        return cls(
-            code, num_nodes=int(head["num_nodes"]), entry=int(head["entry"]), memory=rest[n_code * INSTR.itemsize :],
-            memory_size=int(head["memory_size"]), block_shift=int(head["block_shift"]), strict=strict,
-            name=str(head.get("name", "")),
-        )  # fmt: skip
+        return cls(code, memory=rest[n_code * INSTR.itemsize :], strict=strict, name=name, **fields)
 
     def digest(self) -> str:
         return hashlib.sha256(self.to_bytes()).hexdigest()
