@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -21,6 +22,7 @@ def demo(out_dir: Path) -> None:
     from .daemon import NodeServices
 
     datadir = Path(out_dir) / "rpc-demo-node"
+    shutil.rmtree(datadir, ignore_errors=True)  # a fresh regtest chain each time
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -48,15 +50,25 @@ def demo(out_dir: Path) -> None:
         print(f"$ packetfs cli --datadir {datadir} generatetoaddress 101 {addr}")
         hashes = json.loads(cli("generatetoaddress", "101", addr))
         print(f"  ... {len(hashes)} block hashes")
+        _check(len(hashes) == 101, "generatetoaddress did not mine 101 blocks")
         wallet.scan_block(Block.from_bytes(bytes.fromhex(cli("getblock", hashes[0], "0"))), 1)
         tx = wallet.spend([wallet.take(101)], fee=1_410)
         print("$ packetfs cli sendrawtransaction <hex>")
-        print("  " + cli("sendrawtransaction", tx.serialize().hex()))
+        sent = cli("sendrawtransaction", tx.serialize().hex())
+        print("  " + sent)
+        _check(sent == tx.txid_hex, "sendrawtransaction answered another txid")
         print("$ packetfs cli getblockchaininfo")
-        print(cli("getblockchaininfo"))
+        info = cli("getblockchaininfo")
+        print(info)
+        _check(json.loads(info)["blocks"] == 101 and json.loads(info)["bestblockhash"] == hashes[-1],
+               "getblockchaininfo does not show the mined tip")
         print("$ packetfs cli getmempoolinfo")
-        print(cli("getmempoolinfo"))
+        pool = cli("getmempoolinfo")
+        print(pool)
+        _check(json.loads(pool)["size"] == 1, "the transaction is not in the mempool")
         t = json.loads(cli("getblocktemplate", '{"rules": ["segwit"]}'))
+        _check([x["txid"] for x in t["transactions"]] == [tx.txid_hex] and t["coinbasevalue"] == 50 * 10**8 + 1_410,
+               "the block template does not hold the transaction and its fee")
         print(f"getblocktemplate: height {t['height']}, {len(t['transactions'])} tx, coinbasevalue {t['coinbasevalue']} sat, "
               f"witness commitment {t['default_witness_commitment'][:16]}...")
     finally:
@@ -67,6 +79,11 @@ def demo(out_dir: Path) -> None:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
             loop.close()
+
+
+def _check(ok: bool, what: str) -> None:
+    if not ok:
+        raise RuntimeError(f"RPC demo: {what}")
 
 
 if __name__ == "__main__":
