@@ -226,7 +226,7 @@ def test_sync_command_against_a_packetfs_node_process(chain, nodes, tmp_path) ->
     light = json.loads(out.stdout)
     assert light["peer_pfs"] and light["stages"]["frames"] > 0
     assert (light["height"], light["best_block_hash"], light["utxo_digest"]) == (N, chain["tip"], chain["digest"])
-    out = _packetfs("sync", "--mode", "plain", "--connect", target, "--datadir", str(tmp_path / "p"))
+    out = _packetfs("sync", "--mode", "plain", "--connect", target, "--datadir", str(tmp_path / "p"), "--progress")
     assert out.returncode == 0, out.stderr
     assert f"utxo_digest                        {chain['digest']}" in out.stdout
     assert "bytes received on the wire" in out.stdout and "validate + connect + index" in out.stdout
@@ -257,3 +257,11 @@ def test_swiftsync_mode_validates_the_local_blocks_dir_then_syncs_the_rest_from_
     assert sw["mode"] == "swiftsync" and sw["hints_height"] == SWIFT_H and sw["blocks_swiftsync"] == SWIFT_H
     assert r["blocks"] == N - SWIFT_H and r["stages"]["frames"] > 0  # the rest came as frames
     assert (r["height"], r["best_block_hash"], r["utxo_digest"]) == (N, chain["tip"], chain["digest"])
+
+
+def test_demo_prints_both_runs_with_equal_digests(tmp_path, capsys) -> None:
+    from packetfs.bitcoin.node.lightning import demo
+
+    demo(tmp_path, blocks=110)
+    out = capsys.readouterr().out
+    assert "--mode plain" in out and "--mode lightning" in out and "digests equal" in out

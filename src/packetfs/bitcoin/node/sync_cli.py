@@ -61,7 +61,7 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     cpu0 = _cpu_seconds()
     t0 = time.monotonic()
     config = NodeConfig(network, datadir, listen=False, connect=[(host, port)], store_mode="raw", jobs=jobs,
-                        progress_interval=3600.0 if not progress else 2.0)
+                        progress_interval=3600.0)
     node = Node(config)
     relay = attach_lightning(node, serve=False, fetch=mode != "plain", jobs=decode_jobs)
     if mode != "plain":
@@ -69,6 +69,7 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     await node.start()
     start_height = node.cs.tip.height
     peer_pfs = False
+    ticker = asyncio.create_task(_progress(node, relay)) if progress else None
     try:
         deadline = t0 + timeout
         while True:
@@ -90,6 +91,8 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
         rx = node.stats["rx"] + sum(p.transport.stats.bytes_received for p in node.peers.values())
         tx = node.stats["tx"] + sum(p.transport.stats.bytes_sent for p in node.peers.values())
     finally:
+        if ticker is not None:
+            ticker.cancel()
         cs = node.cs
         tip = (cs.tip.height, cs.tip.hash_hex) if cs is not None else (0, "")
         digest = cs.utxo_digest().hex() if cs is not None else ""
@@ -101,6 +104,31 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     stages["bottleneck"] = st.bottleneck()
     return SyncReport(mode, tip[0], tip[1], digest, wall, _cpu_seconds() - cpu0, rx, tx,
                       tip[0] - start_height, peer_pfs, stages)
+
+
+async def _progress(node: Node, relay) -> None:
+    """A rich progress bar on stderr: height against the peer's, blocks/s, MB/s on the wire and decoded,
+    and the stage with the most time so far (the bottleneck)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("sync"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TextColumn("{task.fields[rates]}"), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("sync", total=None, rates="")
+        last = (time.monotonic(), 0, 0, 0)
+        while True:
+            await asyncio.sleep(1.0)
+            cs = node.cs
+            if cs is None:
+                return
+            st = relay.stats
+            rx = node.stats["rx"] + sum(p.transport.stats.bytes_received for p in node.peers.values())
+            decoded = st.decoded_bytes + st.plain_bytes
+            now = time.monotonic()
+            dt = max(1e-6, now - last[0])
+            rates = (f"{(cs.tip.height - last[1]) / dt:.0f} blk/s  wire {(rx - last[2]) / dt / 1e6:.2f} MB/s  "
+                     f"decoded {(decoded - last[3]) / dt / 1e6:.2f} MB/s  bottleneck {st.bottleneck()}")
+            last = (now, cs.tip.height, rx, decoded)
+            bar.update(task, completed=cs.tip.height, total=cs.tree.best_header.height, rates=rates)
 
 
 def _swiftsync_local(datadir: Path, network: str, blocks_dir: Path, hints_path: Path, jobs: int) -> dict:
@@ -164,7 +192,8 @@ def format_table(report: SyncReport) -> str:
 @click.option("--decode-jobs", type=click.IntRange(min=1), default=None, help="Frame decoding processes (default: every core).")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="Give up (exit 4) if not synced within this many seconds.")
-@click.option("--progress/--no-progress", default=False, help="Log progress lines while syncing.")
+@click.option("--progress/--no-progress", default=False,
+              help="Progress bar on stderr: blocks/s, MB/s on the wire and decoded, the bottleneck stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_path: Path | None,
                  blocks_dir: Path | None, jobs: int, decode_jobs: int | None, timeout: float, progress: bool,
@@ -180,12 +209,12 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
         click.echo("error: --mode swiftsync needs --hints and --blocks-dir (spent coins come from the blocks "
                    "directory's rev files; serving them over P2P is not implemented)", err=True)
         sys.exit(EXIT_ERROR)
-    if progress or not as_json:
-        logging.basicConfig(level=logging.INFO if progress else logging.WARNING, stream=sys.stderr,
-                            format="%(asctime)s %(message)s")
-    else:
+    if as_json:
         logging.getLogger("packetfs").setLevel(logging.ERROR)
+    else:
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(message)s")
     swift = None
+    cpu0 = _cpu_seconds()
     try:
         if mode == "swiftsync":
             swift = _swiftsync_local(datadir, network, blocks_dir, hints_path, jobs)
@@ -200,6 +229,7 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
     if swift is not None:
         report.stages["swiftsync"] = swift
         report.wall_s += swift["wall_s"]
+        report.cpu_s = _cpu_seconds() - cpu0
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
     else:
