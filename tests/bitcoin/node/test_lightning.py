@@ -265,3 +265,23 @@ def test_demo_prints_both_runs_with_equal_digests(tmp_path, capsys) -> None:
     demo(tmp_path, blocks=110)
     out = capsys.readouterr().out
     assert "--mode plain" in out and "--mode lightning" in out and "digests equal" in out
+
+
+@pytest.mark.slow  # ~20 s with bcoin (make test-slow); test_interop_bcoin.py runs bcoin against `packetfs node`,
+# which has compressed relay on, in the fast suite
+def test_bcoin_syncs_from_a_node_with_compressed_relay_on_and_we_sync_from_bcoin(chain, nodes, tmp_path) -> None:
+    """bcoin (no NODE_PFS) is unaffected both ways: it syncs from our relay-enabled node with getdata/block,
+    and `sync --mode lightning` from bcoin falls back to plain blocks."""
+    from bcoin_harness import BcoinNode
+
+    _copy(chain, tmp_path / "server")
+    server = nodes("server", "--store", "codec", "--no-rpc")
+    with BcoinNode() as bcoin:
+        bcoin.connect("127.0.0.1", server.p2p_port)
+        bcoin.wait_for(lambda: bcoin.rpc("getbestblockhash") == chain["tip"], 120, "bcoin to sync from our node")
+        out = _packetfs("sync", "--mode", "lightning", "--connect", f"127.0.0.1:{bcoin.p2p_port}", "--datadir",
+                        str(tmp_path / "from-bcoin"), "--json")
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert not r["peer_pfs"] and r["stages"]["frames"] == 0 and r["stages"]["plain_blocks"] == N
+    assert (r["best_block_hash"], r["utxo_digest"]) == (chain["tip"], chain["digest"])
