@@ -202,3 +202,11 @@ def test_strict_exit_code_on_fallback(chain, tmp_path):
     proc = packetfs("swiftsync-import", str(chain.blocks_dir), "--hints", str(bad), "--network", "regtest",
                     "--datadir", str(tmp_path / "ss"), "--strict", "--json", check=False)  # fmt: skip
     assert proc.returncode == 3 and json.loads(proc.stdout)["mode"] == "fallback"
+
+
+def test_demo(tmp_path, capsys):
+    from packetfs.bitcoin.swiftsync.demo import demo
+
+    demo(tmp_path)  # raises on a wrong result
+    out = capsys.readouterr().out
+    assert "fallback: aggregate != 0" in out and "swiftsync" in out
