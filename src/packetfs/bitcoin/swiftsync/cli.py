@@ -72,7 +72,7 @@ def hints_command(datadir: Path, height: int, output: Path, as_json: bool) -> No
 @click.option("--datadir", type=click.Path(path_type=Path), required=True, help="Where the chainstate lives.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Validation processes (default: every core).")
 @click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="Validate blocks below the hints' height in local processes or as Ray tasks.")
+              help="Validate blocks up to the hints' height in local processes or as Ray tasks.")
 @click.option("--ray-address", default=None, help="Ray cluster to use (default: start a local Ray instance).")
 @click.option("--store", type=click.Choice(["codec", "raw"]), default="codec", show_default=True,
               help="Keep blocks through the PacketFS codec or raw.")
