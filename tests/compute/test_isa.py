@@ -231,3 +231,18 @@ def test_fmin_fmax_follow_c_for_signaling_nans_and_signed_zeros():
             assert ((got == w) & (np.signbit(got) == np.signbit(w)) | (np.isnan(got) & np.isnan(w))).all()
             if n > 1:
                 break
+
+
+def test_nan_propagation_is_x86s_rule_for_any_batch_size():
+    """numpy's loops propagate different NaN operands by array length; the fabric's rule is fixed."""
+    na = np.array(0x7FF4000000000001, dtype=np.uint64)  # signaling, payload 1
+    nb = np.array(0xFFF8000000000002, dtype=np.uint64)  # quiet, negative, payload 2
+    one = np.array(1.0).view(np.uint64)
+    rows = np.array([[na, nb], [one, nb], [na, one], [one, one]], dtype=np.uint64)
+    want = [0x7FFC000000000001, 0xFFF8000000000002, 0x7FFC000000000001, None]
+    for op in (Op.FADD, Op.FSUB, Op.FMUL, Op.FDIV):
+        for reps in (1, 37):
+            got = run_inputs(one_op(op), np.repeat(rows, reps, axis=0)).packets["input_data"][:, 2].reshape(4, reps)
+            for w, g in zip(want, got, strict=True):
+                if w is not None:
+                    assert (g == np.uint64(w)).all(), (op, reps)

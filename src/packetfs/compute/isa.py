@@ -218,10 +218,17 @@ class OpSpec:
 
 
 # kernels ------------------------------------------------------------------------------------------------
+def _in_place_ok(ins) -> bool:
+    """Writing the result straight into dst is safe when each slot operand is dst itself or disjoint from it
+    (a dst shifted against an operand by a lane would read lanes already overwritten)."""
+    n = ins.count
+    return all(x == IMM or x == ins.dst or x + n <= ins.dst or ins.dst + n <= x for x in (ins.a, ins.b))
+
+
 def _binary(fn, signed_operands: bool = False):
     def kernel(c: Ctx) -> None:
         ins = c.ins
-        if ins.width == 8:  # no truncation: compute straight into dst (numpy handles dst overlapping a or b)
+        if ins.width == 8 and _in_place_ok(ins):  # no truncation: compute straight into dst
             fn(c.raw(ins.a), c.raw(ins.b), out=c.S[:, ins.dst : ins.dst + ins.count])
             return
         c.write(fn(c.opnd(ins.a, signed_operands), c.opnd(ins.b, signed_operands)))
@@ -289,13 +296,36 @@ def _shift(kind: str):
     return kernel
 
 
+_QUIET = _U64(0x0008000000000000)
+
+
 def _fbinary(fn):
+    """IEEE arithmetic is exact, but which NaN comes out of NaN op NaN is not: numpy's loops (SIMD or
+    scalar, by array length and layout) propagate different operands. The rule here is x86 SSE's: a NaN
+    operand a gives a quieted, else a NaN b gives b quieted; a NaN produced from numbers is the
+    hardware's default NaN. So every backend and batch split gives the same bits."""
+
     def kernel(c: Ctx) -> None:
         ins = c.ins
-        if isinstance(fn, np.ufunc):  # straight into dst, viewed as float64
-            fn(c.fval(ins.a), c.fval(ins.b), out=c.S[:, ins.dst : ins.dst + ins.count].view(np.float64))
+        a, b = c.fval(ins.a), c.fval(ins.b)
+        nan_a, nan_b = np.isnan(a), np.isnan(b)
+        if not (nan_a.any() or nan_b.any()):
+            if _in_place_ok(ins):  # straight into dst, viewed as float64
+                fn(a, b, out=c.S[:, ins.dst : ins.dst + ins.count].view(np.float64))
+            else:
+                c.fwrite(fn(a, b))
             return
-        c.fwrite(fn(c.fval(ins.a), c.fval(ins.b)))
+        bits_a = np.asarray(a).view(np.uint64) | _QUIET
+        bits_b = np.asarray(b).view(np.uint64) | _QUIET
+        r = np.asarray(fn(a, b)).view(np.uint64)
+        c.S[:, ins.dst : ins.dst + ins.count] = np.where(nan_a, bits_a, np.where(nan_b, bits_b, r))
+
+    return kernel
+
+
+def _fplain(fn):
+    def kernel(c: Ctx) -> None:
+        c.fwrite(fn(c.fval(c.ins.a), c.fval(c.ins.b)))
 
     return kernel
 
@@ -573,12 +603,12 @@ TABLE: tuple[OpSpec, ...] = (
     OpSpec(0x37, "LES", "compare", "dst, a, b, width, " + _LANES, "dst = a <= b signed", "next", _compare(np.less_equal, True)),
     OpSpec(0x38, "GTS", "compare", "dst, a, b, width, " + _LANES, "dst = a > b signed", "next", _compare(np.greater, True)),
     OpSpec(0x39, "GES", "compare", "dst, a, b, width, " + _LANES, "dst = a >= b signed", "next", _compare(np.greater_equal, True)),
-    OpSpec(0x40, "FADD", "float64", "dst, a, b, " + _LANES, "dst = a + b", "next", _fbinary(np.add)),
+    OpSpec(0x40, "FADD", "float64", "dst, a, b, " + _LANES, "dst = a + b (a NaN result is a's NaN, else b's, quieted: x86's rule)", "next", _fbinary(np.add)),
     OpSpec(0x41, "FSUB", "float64", "dst, a, b, " + _LANES, "dst = a - b", "next", _fbinary(np.subtract)),
     OpSpec(0x42, "FMUL", "float64", "dst, a, b, " + _LANES, "dst = a * b", "next", _fbinary(np.multiply)),
     OpSpec(0x43, "FDIV", "float64", "dst, a, b, " + _LANES, "dst = a / b (IEEE: x/0 is inf or NaN, no fault)", "next", _fbinary(np.divide)),
-    OpSpec(0x44, "FMIN", "float64", "dst, a, b, " + _LANES, "dst = fmin(a, b) (C's fmin: a NaN operand loses)", "next", _fbinary(_fminmax(False))),
-    OpSpec(0x45, "FMAX", "float64", "dst, a, b, " + _LANES, "dst = fmax(a, b)", "next", _fbinary(_fminmax(True))),
+    OpSpec(0x44, "FMIN", "float64", "dst, a, b, " + _LANES, "dst = fmin(a, b) (C's fmin: a NaN operand loses)", "next", _fplain(_fminmax(False))),
+    OpSpec(0x45, "FMAX", "float64", "dst, a, b, " + _LANES, "dst = fmax(a, b)", "next", _fplain(_fminmax(True))),
     OpSpec(0x46, "FNEG", "float64", "dst, a, " + _LANES, "dst = -a", "next", _funary(np.negative), True, "a"),
     OpSpec(0x47, "FABS", "float64", "dst, a, " + _LANES, "dst = |a|", "next", _funary(np.abs), True, "a"),
     OpSpec(0x48, "FSQRT", "float64", "dst, a, " + _LANES, "dst = sqrt(a) (correctly rounded)", "next", _funary(np.sqrt), True, "a"),
