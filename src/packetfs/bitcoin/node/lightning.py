@@ -191,6 +191,11 @@ class LightningRelay:
     # ------------------------------------------------------------------ negotiation
     def on_ready(self, peer: Peer) -> None:
         """A fetcher announces, to a peer advertising NODE_PFS, the frame version it decodes."""
+        live = self.node.peers.keys()
+        for ids in (self.pfs_peers, self._clients, self._sent_to, self._plain):  # forget gone peers
+            ids.intersection_update(live)
+        for gone in self._held.keys() - live:
+            del self._held[gone]
         v = peer.state.version
         if self.fetch and v is not None and v.services & NODE_PFS:
             peer.send(SendPfs(PFS_VERSION))
