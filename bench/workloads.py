@@ -37,6 +37,7 @@ from packetfs.compute.workloads.fabric import Fabric, FabricConfig
 from packetfs.compute.workloads.folding.engine import fold
 from packetfs.compute.workloads.folding.search import LATTICE_DEFAULTS, FoldParams
 from packetfs.compute.workloads.mining import grind
+from packetfs.compute.workloads.mining.miner import DEFAULT_BATCH
 from packetfs.compute.workloads.training.trainer import TrainParams, train
 
 HP_BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "hp" / "benchmarks.json"
@@ -95,10 +96,14 @@ def bench_sha256d() -> dict:
     program = grind.build_program(1 << 224, 1)
 
     def fabric_run(f: Fabric, count: int) -> None:
-        nonces = np.arange(count, dtype=np.uint64)
-        nodes = grind.nodes_for(nonces, 0, count, f.config.nodes)
+        # in batches of the miner's default size, each cut into one nonce range per node, as `mine` does
         prog = program if f.config.nodes == 1 else grind.build_program(1 << 224, f.config.nodes)
-        f.run(prog, prog.packets(count, inputs=grind.packet_inputs(header, nonces), computation_ids=nonces, nodes=nodes))
+        for first in range(0, count, DEFAULT_BATCH):
+            k = min(DEFAULT_BATCH, count - first)
+            nonces = np.arange(first, first + k, dtype=np.uint64)
+            nodes = grind.nodes_for(nonces, first, k, f.config.nodes)
+            f.run(prog, prog.packets(k, inputs=grind.packet_inputs(header, nonces), computation_ids=nonces,
+                                     nodes=nodes))
 
     with Fabric(FabricConfig("inline", 1)) as f:
         out["fabric_inline"] = _rate(lambda: fabric_run(f, n), n)

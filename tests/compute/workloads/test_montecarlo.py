@@ -91,3 +91,23 @@ def test_same_answer_on_ray() -> None:
     ref = montecarlo.estimate(40_000, 21, INLINE, "arctan")
     r = montecarlo.estimate(40_000, 21, FabricConfig("ray", 2), "arctan")
     assert (r.estimate, r.stderr) == (ref.estimate, ref.stderr)
+
+
+def test_deploy_cli_json_scaling_and_errors() -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from packetfs.compute.workloads.cli import deploy_command
+
+    res = CliRunner().invoke(deploy_command, ["--samples", "20000", "--nodes", "2", "--seed", "4", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert {"estimate", "stderr", "samples"} <= set(out)
+    assert out["estimate"] == montecarlo.estimate(20000, 4, INLINE).estimate
+    assert out["scaling"]["nodes"] == 2 and out["scaling"]["efficiency"] > 0
+    assert out["pitch"]["claim"].startswith("operations_per_second")
+    table = CliRunner().invoke(deploy_command, ["--samples", "4000"])
+    assert table.exit_code == 0 and "pitch" in table.output and "1T+" in table.output
+    bad = CliRunner().invoke(deploy_command, ["--integrand", "tan"])
+    assert bad.exit_code == 2 and "unknown integrand" in bad.output and "Traceback" not in bad.output

@@ -176,7 +176,7 @@ COMMANDS: list[click.Command] = [deploy_command]
 @click.option("--payout-script", default=None, metavar="HEX", help="Payout output script, hex.")
 @click.option("--network", type=click.Choice(["mainnet", "testnet3", "testnet4", "signet", "regtest"]),
               default="regtest", show_default=True, help="Network of --address.")
-@click.option("--batch", type=click.IntRange(1, 1 << 22), default=1 << 14, show_default=True,
+@click.option("--batch", type=click.IntRange(1, 1 << 22), default=1 << 13, show_default=True,
               help="Nonces per fabric run.")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
               help="Stop after this many seconds.")

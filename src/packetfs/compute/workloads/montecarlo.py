@@ -32,7 +32,7 @@ from .fabric import Fabric, FabricConfig
 
 LANES = 4  # Philox4x64 gives 4 words per RNG instruction; one sample per word
 MAX_SAMPLES = 1 << 40
-DEFAULT_CHUNK_PACKETS = 1 << 18  # packets per fabric run: 1 M samples, ~57 MB of packets in flight
+DEFAULT_CHUNK_PACKETS = 1 << 13  # packets per fabric run: small enough that a batch (1.8 MB) stays in cache (2^18 ran 3x slower)
 _STREAM_WORD = 0x4D4F4E5445434152  # "MONTECAR": counter word 1, so these streams differ from other users'
 
 

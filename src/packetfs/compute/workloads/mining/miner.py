@@ -24,7 +24,7 @@ from . import grind
 from .rpc import RpcClient
 from .template import BlockTemplate, Candidate
 
-DEFAULT_BATCH = 1 << 14
+DEFAULT_BATCH = 1 << 13  # nonces per fabric run: a batch that stays in cache runs ~2x faster than 2^15
 
 
 @dataclass
