@@ -13,7 +13,8 @@ Integrands:
   here).
 * float integrands of one variable on [0, 1): U01 turns each word into a double in [0, 1) exactly as
   numpy does; f(x) is evaluated lane-wise with the fabric's float64 instructions; sum f and sum f^2 are
-  RFSUM-reduced. 4 samples per packet.
+  RFSUM-reduced (correctly rounded per fabric run of ``DEFAULT_CHUNK_PACKETS`` packets, a constant, then
+  combined with math.fsum). 4 samples per packet.
 """
 
 from __future__ import annotations
