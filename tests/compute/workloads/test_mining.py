@@ -313,3 +313,21 @@ def test_rpc_replies_never_crash(reply_server, body: bytes, status: int) -> None
         RpcClient("127.0.0.1", reply_server.port, "u", "p", timeout=5).call("getblocktemplate")
     except RemoteError:
         pass
+
+
+def test_segwit_active_blocks_with_witness_commitment_accepted_by_bcoin() -> None:
+    from bcoin_harness import BcoinNode
+
+    with BcoinNode() as node:
+        node.mine(432)  # bcoin's regtest activates segwit at height 432
+        assert "segwit" in [r.lstrip("!") for r in node.rpc("getblocktemplate", {"rules": ["segwit"]})["rules"]]
+        res = CliRunner().invoke(mine_command, [
+            "--rpcconnect", f"127.0.0.1:{node.http_port}", "--rpcuser", "x", "--rpcpassword", "x",
+            "--payout-script", P2WPKH.hex(), "--blocks", "2", "--json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.output)
+        assert all(b["accepted"] for b in out["blocks"]) and node.rpc("getblockcount") == 434
+        raw = bytes.fromhex(node.rpc("getblock", out["blocks"][-1]["hash"], False))
+    block = Block.from_bytes(raw)
+    assert block.witness_commitment() is not None  # the coinbase commits to the (empty) witness tree
+    assert block.transactions[0].witnesses[0] == (bytes(32),)
