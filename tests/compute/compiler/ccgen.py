@@ -299,7 +299,7 @@ class Gen:
                         f"{self.expr('long', scope)} }};")
             scope += [Var("s.x", "int"), Var("s.y", "unsigned char"), Var("s.z", "long")]
         body.append("    int i0, i1, i2;")
-        for _ in range(r.randint(2, 4 if self.small else 6)):
+        for _ in range(r.randint(1, 3) if self.small else r.randint(2, 6)):
             self.stmt(scope, body, "    ", 0, [])
         body.append(f"    return {self.expr(ret, scope)};")
         head = f"static {ret} {name}({', '.join(f'{t} a{i}' for i, t in enumerate(params)) or 'void'})"
@@ -323,7 +323,7 @@ class Gen:
             out += self.function(i)
         body = ["    int i0, i1, i2;"]
         scope = list(self.globals)
-        for _ in range(r.randint(1, 4)):
+        for _ in range(r.randint(1, 3 if self.small else 5)):
             self.stmt(scope, body, "    ", 0, [])
         for name, _ret, params in self.funcs:
             args = ", ".join(self.expr(p, scope, 2) for p in params)

@@ -20,11 +20,11 @@ FUZZ_LANE = 1 << 16
 FUZZ_STACK = 1 << 14
 
 
-def gcc_outputs(seeds: list[int], workdir: Path) -> list[tuple[bytes, int]]:
+def gcc_outputs(seeds: list[int], workdir: Path, small: bool = True) -> list[tuple[bytes, int]]:
     """Build the seeds' programs as one gcc binary (-O0) and run each; (stdout, exit status) per seed."""
     src = workdir / "combined.c"
     exe = workdir / "combined"
-    src.write_text(cgen.combined(seeds))
+    src.write_text(cgen.combined(seeds, small))
     subprocess.run(["gcc", "-O0", "-w", "-o", str(exe), str(src)], check=True, capture_output=True, timeout=300)
     out = []
     for k in range(len(seeds)):
@@ -55,18 +55,19 @@ def ours_source(source: str, args: list[str] | None = None, backend: str = "inli
                max_steps=20_000_000)[0][0]
 
 
-def fuzz_chunk(args: tuple[list[int], str, int]) -> list[str]:
+def fuzz_chunk(args: tuple) -> list[str]:
     """Differential check of a chunk of seeds: gcc builds them as one binary; we compile each and run
     all of them as parallel packets of one fabric run (one memory lane and one entry per program).
     Returns a description of each mismatch."""
-    seeds, backend, nodes = args
+    seeds, backend, nodes, *rest = args
+    small = rest[0] if rest else True
     problems = []
     with tempfile.TemporaryDirectory() as d:
-        expected = gcc_outputs(seeds, Path(d))
+        expected = gcc_outputs(seeds, Path(d), small)
     modules, kept = [], []
     for k, seed in enumerate(seeds):
         try:
-            modules.append(compile_source(cgen.program(seed), f"<fuzz {seed}>"))
+            modules.append(compile_source(cgen.program(seed, small), f"<fuzz {seed}>"))
             kept.append(k)
         except CompileError as e:
             problems.append(f"seed {seed}: compile error {e}")

@@ -1,7 +1,7 @@
 """Differential fuzzing against gcc: random well-defined C programs (ccgen.py), built by gcc -O0 and by
 us, run on the fabric (many programs per fabric run, one memory lane and entry each): same stdout and exit
-status, 0 mismatches. 2,000 programs in `make test` (20 chunks of 100, spread by xdist); 100,000 in the
-slow mode; some on the local backend."""
+status, 0 mismatches. 2,000 small programs in `make test` (20 chunks of 100, spread by xdist); 100,000
+bigger ones in the slow mode; some on the local backend."""
 
 from __future__ import annotations
 
@@ -28,4 +28,4 @@ def test_fuzz_programs_local_backend(gcc):
 @pytest.mark.parametrize("chunk", range(int(os.environ.get("PACKETFS_FUZZ_SLOW_CHUNKS", "1000"))))
 def test_fuzz_100000_programs_slow(gcc, chunk):
     seeds = list(range(1_000_000 + chunk * CHUNK, 1_000_000 + (chunk + 1) * CHUNK))
-    assert fuzz_chunk((seeds, "inline", 1)) == []
+    assert fuzz_chunk((seeds, "inline", 1, False)) == []  # bigger programs than make test's
