@@ -64,6 +64,7 @@ def compile_cmd(source: str, include, define, target: str, output: str | None, e
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.option("--backend", type=click.Choice(["inline", "local", "ray"]), default="inline", show_default=True)
 @click.option("--nodes", type=click.IntRange(1, 4096), default=1, show_default=True)
+@click.option("--ray-address", help="with --backend ray: an existing Ray cluster (default: a local instance)")
 @click.option("--placement", type=click.Choice(["function", "any"]), default=None,
               help="code on nodes: each function on its node (default for one run), or anywhere (default "
                    "with --batch, so every instance runs on the node that holds its memory)")
@@ -76,7 +77,7 @@ def compile_cmd(source: str, include, define, target: str, output: str | None, e
 @click.option("--max-steps", type=int, default=1 << 31, show_default=True, help="instructions per packet")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON report instead of the program's output")
 @click.option("--stats", is_flag=True, help="print packets, steps, hops and bytes moved to stderr")
-def run_cmd(program: str, args, backend: str, nodes: int, placement: str | None, batch: str | None, wave: int,
+def run_cmd(program: str, args, backend: str, nodes: int, ray_address: str | None, placement: str | None, batch: str | None, wave: int,
             include, define, max_steps: int, as_json: bool, stats: bool) -> None:
     """Run a compiled program (.pfx) or a C file on the fabric; exits with main's return value.
 
@@ -113,7 +114,8 @@ def run_cmd(program: str, args, backend: str, nodes: int, placement: str | None,
         with Progress(transient=True, disable=not batch or as_json or len(argvs) <= wave) as bar:
             task = bar.add_task("running", total=len(argvs))
             for lo in range(0, len(argvs), wave):
-                part, result = run(compiled, argvs[lo:lo + wave], backend, nodes, placement, max_steps)
+                options = {"address": ray_address} if backend == "ray" and ray_address else {}
+                part, result = run(compiled, argvs[lo:lo + wave], backend, nodes, placement, max_steps, **options)
                 outcomes += part
                 for k in totals:
                     totals[k] += getattr(result.stats, k)

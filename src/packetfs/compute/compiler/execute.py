@@ -44,7 +44,7 @@ def build(module: Module | list[Module], lane_size: int = DEFAULT_MEM, stack_siz
 
 def run(compiled: Compiled, argvs: list[list[bytes]], backend: str = "inline", nodes: int = 1,
         placement: str = "function", max_steps: int = DEFAULT_MAX_STEPS, backend_obj=None,
-        lane_units: list[int] | None = None) -> tuple[list[Outcome], RunResult]:
+        lane_units: list[int] | None = None, **backend_options) -> tuple[list[Outcome], RunResult]:
     """Run one instance of main per argv list, all as parallel packets of one fabric run (instance k
     runs program lane_units[k] of a multi-program image)."""
     prog, lanes = compiled.program(len(argvs), nodes, placement, argvs, lane_units)
@@ -63,7 +63,7 @@ def run(compiled: Compiled, argvs: list[list[bytes]], backend: str = "inline", n
     if backend_obj is not None:
         result = backend_obj.run(prog, packets, max_steps=max_steps)
     else:
-        result = run_program(prog, packets, backend=backend, nodes=nodes, max_steps=max_steps)
+        result = run_program(prog, packets, backend=backend, nodes=nodes, max_steps=max_steps, **backend_options)
     return outcomes(result, n), result
 
 
