@@ -183,12 +183,18 @@ def relay_table(console: Console) -> dict:
             stages = results[(link, m)][0]["stages"]
             row = {**med[m], "bytes_ratio": med[m]["bytes_received"] / med["plain"]["bytes_received"],
                    "speedup": med["plain"]["wall_s"] / med[m]["wall_s"], "decode_s": stages["decode_s"],
-                   "accept_s": stages["accept_s"], "frames": stages["frames"]}
+                   "accept_s": stages["accept_s"], "frames": stages["frames"], "plain_blocks": stages["plain_blocks"],
+                   "frame_ratio": stages["frame_bytes"] / stages["decoded_bytes"] if stages["decoded_bytes"] else None}
             out["runs"][f"{link}/{m}"] = row
             table.add_row(link, m, f"{row['wall_s']:.2f}", f"{row['bytes_received'] / 1e6:.2f}",
                           f"{row['bytes_ratio']:.3f}", f"{row['speedup']:.2f}x", f"{row['cpu_s']:.2f}",
                           f"{row['peak_rss'] / 1e6:.0f}", f"{row['decode_s']:.2f}", f"{row['accept_s']:.2f}")
     console.print(table)
+    for link in links:
+        row = out["runs"][f"{link}/lightning"]
+        if row["frame_ratio"] is not None:
+            console.print(f"{link}: {row['frames']} frames ({row['frame_ratio']:.3f} of their blocks' bytes), "
+                          f"{row['plain_blocks']} plain blocks")
     console.print(f"utxo_digest equal in every run: {'yes' if out['digests_equal'] else 'NO: ' + str(digests)}")
     lb = out["runs"].get("loopback/lightning")
     if lb:

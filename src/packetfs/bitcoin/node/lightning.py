@@ -34,6 +34,7 @@ from pathlib import Path
 from ..chain.headers import HAVE_DATA, IndexEntry
 from ..chain.txindex import ResolvedContext
 from ..codec import CodecError, decode_block, encode_block
+from ..errors import PacketFSError
 from ..net.block import BlockMessage
 from ..net.inv import GetData, InvVector, NotFound
 from ..net.limits import MSG_WITNESS_BLOCK
@@ -50,12 +51,13 @@ from ..net.pfs import (
 )
 from ..primitives.block import Block
 from ..primitives.hashes import hash_to_hex
+from ..storage.undo import decode_block_undo
 from .node import Node, NodeConfig
 from .peer import Peer
 
 log = logging.getLogger("packetfs.node.lightning")
 
-TXID_CACHE_BLOCKS = 4096  # blocks whose txid lists we keep for resolving locations (LRU)
+TXID_CACHE_BLOCKS = 1024  # blocks whose txids and outputs we keep for resolving locations (LRU)
 SEQ_CACHE = 200_000
 FRAME_CACHE_BYTES = 64 << 20  # encoded frames kept for serving (read-ahead and repeated requests)
 NEGOTIATION_WAIT = 2.0  # seconds a request waits for the answer to our sendpfs before going out as getdata
@@ -63,10 +65,37 @@ READ_AHEAD = 32  # blocks of the active chain encoded before a syncing peer asks
 
 
 # ---------------------------------------------------------------------- worker side (process pool)
-def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]]) -> tuple[bytes, tuple, float]:
+class RelayContext(ResolvedContext):
+    """A codec context for one frame: its locations, and the outputs of the transactions at them (the
+    spent outputs the codec may use to recover keys). Both ends answer only for located transactions: the
+    sender from its undo data, the receiver from the ancestors it decoded, so they agree on what is known."""
+
+    __slots__ = ("_outs",)
+
+    def __init__(self, loc: dict, at: dict, outs: dict[bytes, tuple] | None = None):
+        super().__init__(loc, at)
+        self._outs = outs or {}
+
+    def __getstate__(self) -> tuple:
+        return self._loc, self._at, self._outs
+
+    def __setstate__(self, state: tuple) -> None:
+        self._loc, self._at, self._outs = state
+
+    def output(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
+        outs = self._outs.get(txid)
+        if outs is None:
+            return None
+        if isinstance(outs, dict):  # sender: only the outputs this block spends
+            return outs.get(index)
+        return outs[index] if index < len(outs) else None
+
+
+def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]], spent: dict[bytes, dict] | None = None,
+                ) -> tuple[bytes, tuple, float]:
     t0 = time.perf_counter()
     if loc_of:
-        ctx = ResolvedContext(loc_of, {v: k for k, v in loc_of.items()})
+        ctx = RelayContext(loc_of, {v: k for k, v in loc_of.items()}, spent)
         frame = encode_block(raw, ctx)
         locations = tuple(sorted(set(loc_of.values())))
     else:
@@ -74,18 +103,22 @@ def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]]) -> tuple[bytes
     return frame, locations, time.perf_counter() - t0
 
 
-def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None) -> tuple:
-    """('ok', raw, block hash, concatenated txids, seconds) or ('error', reason)."""
+def _outputs(block: Block) -> tuple:
+    return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
+
+
+def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None) -> tuple:
+    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds) or ('error', reason)."""
     t0 = time.perf_counter()
     try:
-        raw = decode_block(frame, ResolvedContext({}, at) if at is not None else None)
+        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None)
         block = Block.from_bytes(raw)
     except (CodecError, ValueError) as e:
         return ("error", f"frame does not decode: {e}")
     except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
         return ("error", f"frame does not decode ({type(e).__name__}: {e})")
     txids = b"".join(tx.txid for tx in block.transactions)
-    return ("ok", raw, block.hash, txids, time.perf_counter() - t0)
+    return ("ok", raw, block.hash, txids, _outputs(block), time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------- statistics
@@ -309,10 +342,13 @@ class LightningRelay:
         node, cs = self.node, self.node.cs
         raw = node._read_block(e)
         on_active = e.height < len(node._active) and node._active[e.height] is e
-        loc_of = {}
+        loc_of: dict = {}
+        spent: dict = {}
         if cs.txindex is not None and on_active:
-            loc_of = self._sender_locations(Block.from_bytes(raw), e.height)
-        fut = self._submit(_encode_job, raw, loc_of)
+            block = Block.from_bytes(raw)
+            loc_of = self._sender_locations(block, e.height)
+            spent = self._sender_spent(block, e, loc_of)
+        fut = self._submit(_encode_job, raw, loc_of, spent)
         self._frames[e.hash] = fut
         fut.add_done_callback(lambda f, size=len(raw): self._encoded(e.hash, f, size))
         return fut
@@ -343,6 +379,23 @@ class LightningRelay:
                 self._encode(e)
                 busy += 1
             h += 1
+
+    def _sender_spent(self, block: Block, e: IndexEntry, loc_of: dict) -> dict[bytes, dict]:
+        """The outputs ``block`` spends from located transactions, from its undo data: txid -> {vout:
+        (value, scriptPubKey)}. Empty (frames a little larger) if the undo data cannot be read."""
+        if e.undo_pos is None or not loc_of:
+            return {}
+        try:
+            undo = decode_block_undo(self.node.cs.store.get_undo(e.undo_pos))
+        except (PacketFSError, ValueError, OSError) as err:
+            log.debug("no undo data for %s: %s", e.hash_hex, err)
+            return {}
+        out: dict[bytes, dict] = {}
+        for tx, coins in zip(block.transactions[1:], undo, strict=False):
+            for txin, coin in zip(tx.inputs, coins, strict=False):
+                if txin.prev_txid in loc_of:
+                    out.setdefault(txin.prev_txid, {})[txin.prev_index] = (coin.value, coin.script_pubkey)
+        return out
 
     async def on_getpfsblks(self, peer: Peer, msg: GetPfsBlocks) -> None:  # type: ignore[override]
         node, cs = self.node, self.node.cs
@@ -392,7 +445,8 @@ class LightningRelay:
             self.stats.accept_s += time.perf_counter() - t0
         return timed
 
-    def _txids_of(self, e: IndexEntry) -> bytes | None:
+    def _txs_of(self, e: IndexEntry) -> tuple[bytes, tuple] | None:
+        """(concatenated txids, outputs per tx) of block ``e``: decoded recently, or read from our store."""
         got = self._txids.get(e.hash)
         if got is not None:
             self._txids.move_to_end(e.hash)
@@ -400,21 +454,22 @@ class LightningRelay:
         if not e.status & HAVE_DATA:
             return None
         block = Block.from_bytes(self.node._read_block(e))
-        txids = b"".join(tx.txid for tx in block.transactions)
-        self._remember(e.hash, txids)
-        return txids
+        got = (b"".join(tx.txid for tx in block.transactions), _outputs(block))
+        self._remember(e.hash, got)
+        return got
 
-    def _remember(self, block_hash: bytes, txids: bytes) -> None:
-        self._txids[block_hash] = txids
+    def _remember(self, block_hash: bytes, txs: tuple[bytes, tuple]) -> None:
+        self._txids[block_hash] = txs
         while len(self._txids) > TXID_CACHE_BLOCKS:
             self._txids.popitem(last=False)
 
-    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> dict | str | None:
-        """{location: txid} on our chain (the frame's block's ancestors); None: an ancestor is not decoded
-        yet (wait); a string: the frame is bad."""
+    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> tuple[dict, dict] | str | None:
+        """({location: txid}, {txid: outputs}) on our chain (the frame's block's ancestors); None: an
+        ancestor is not decoded yet (wait); a string: the frame is bad."""
         if msg.mode == MODE_ISOLATED:
-            return {}
+            return {}, {}
         at: dict[tuple[int, int], bytes] = {}
+        outs: dict[bytes, tuple] = {}
         anc: IndexEntry | None = entry
         for height, pos in reversed(msg.locations):  # highest first: walk back down the chain once
             if height >= entry.height:
@@ -423,13 +478,16 @@ class LightningRelay:
                 anc = anc.prev
             if anc is None:
                 return f"location at height {height} not on our chain"
-            txids = self._txids_of(anc)
-            if txids is None:
+            txs = self._txs_of(anc)
+            if txs is None:
                 return None
+            txids, outputs = txs
             if (pos + 1) * 32 > len(txids):
                 return f"no transaction {pos} in our block at height {height}"
-            at[(height, pos)] = txids[pos * 32 : pos * 32 + 32]
-        return at
+            txid = txids[pos * 32 : pos * 32 + 32]
+            at[(height, pos)] = txid
+            outs[txid] = outputs[pos]
+        return at, outs
 
     def _bad_frame(self, peer: Peer, block_hash: bytes, reason: str) -> None:
         self.stats.bad_frames += 1
@@ -469,7 +527,8 @@ class LightningRelay:
             self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
             return
         self.stats.parked_s += time.monotonic() - since
-        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None)
+        at, outs = at
+        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs)
         self._pending.add(fut)
         fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f))
 
@@ -486,14 +545,14 @@ class LightningRelay:
             self._bad_frame(peer, msg.block_hash, result[1])
             node._schedule_downloads()
             return
-        _, raw, block_hash, txids, seconds = result
+        _, raw, block_hash, txids, outputs, seconds = result
         self.stats.decode_s += seconds
         if block_hash != msg.block_hash:
             self._bad_frame(peer, msg.block_hash, f"decodes to another block {hash_to_hex(block_hash)}")
             node._schedule_downloads()
             return
         self.stats.decoded_bytes += len(raw)
-        self._remember(block_hash, txids)
+        self._remember(block_hash, (txids, outputs))
         # Frames waiting for this block's txids go to the decoders now, while this block is validated.
         self._wake()
         t0 = time.perf_counter()
