@@ -285,3 +285,34 @@ def test_bcoin_syncs_from_a_node_with_compressed_relay_on_and_we_sync_from_bcoin
     r = json.loads(out.stdout)
     assert not r["peer_pfs"] and r["stages"]["frames"] == 0 and r["stages"]["plain_blocks"] == N
     assert (r["best_block_hash"], r["utxo_digest"]) == (chain["tip"], chain["digest"])
+
+
+def test_decode_job_turns_any_bytes_into_an_error_never_an_exception() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from packetfs.bitcoin.node.lightning import _decode_job
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.binary(max_size=400), st.booleans())
+    def check(frame: bytes, chain_mode: bool) -> None:
+        result = _decode_job(frame, {(1, 0): bytes(32)} if chain_mode else None, {})
+        assert result[0] in ("ok", "error")
+        if result[0] == "error":
+            assert isinstance(result[1], str) and result[1]
+
+    check()
+
+
+def test_relay_context_answers_only_for_located_transactions_and_pickles() -> None:
+    import pickle
+
+    from packetfs.bitcoin.node.lightning import RelayContext
+
+    t1, t2 = b"\x01" * 32, b"\x02" * 32
+    sender = RelayContext({t1: (5, 0)}, {(5, 0): t1}, {t1: {1: (50, b"\x51")}})
+    receiver = pickle.loads(pickle.dumps(RelayContext({}, {(5, 0): t1}, {t1: ((10, b"\x00"), (50, b"\x51"))})))
+    assert sender.locate(t1) == (5, 0) and sender.locate(t2) is None
+    assert sender.output(t1, 1) == receiver.output(t1, 1) == (50, b"\x51")
+    assert sender.output(t2, 0) is None and receiver.output(t2, 0) is None and receiver.output(t1, 2) is None
+    assert receiver.txid_at(5, 0) == t1 and receiver.txid_at(5, 1) is None
