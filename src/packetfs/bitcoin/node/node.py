@@ -25,6 +25,7 @@ from pathlib import Path
 from ..chain.chainstate import Chainstate
 from ..chain.headers import HAVE_DATA, IndexEntry
 from ..consensus.errors import ValidationError
+from ..consensus.tx_rules import MAX_MONEY
 from ..errors import PacketFSError
 from ..net.addr import Addr, AddrV2, GetAddr, NetAddress
 from ..net.block import BlockMessage, TxMessage
@@ -58,6 +59,7 @@ from ..primitives.hashes import hash_to_hex
 from ..primitives.transaction import Transaction
 from .addrbook import AddressBook, BanList
 from .download import BlockDownload
+from .feefilter import FeeFilterSender
 from .peer import ConnectionType, Peer, PeerTimeouts
 
 log = logging.getLogger("packetfs.node")
@@ -121,6 +123,12 @@ def block_locator(entry: IndexEntry) -> list[bytes]:
     return out
 
 
+def _fee_for(sat_per_kvb: int, vsize: int) -> int:
+    """CFeeRate::GetFee: the fee at this rate for ``vsize`` vbytes, rounded up, at least 1."""
+    fee = -(-sat_per_kvb * vsize // 1000)
+    return 1 if fee == 0 and sat_per_kvb > 0 and vsize > 0 else fee
+
+
 def strip_witness(raw: bytes) -> bytes:
     block = Block.from_bytes(raw)
     return b"".join([block.header.serialize(), compact_size(len(block.transactions))]
@@ -164,9 +172,17 @@ class Node:
         self.on_transaction: Callable[[Peer, Transaction], Awaitable[None] | None] | None = None
         self.tx_lookup: Callable[[bytes], Transaction | None] | None = None
         self.mempool_txs: Callable[[], Iterable[Transaction]] | None = None
+        # (base fee, vsize) of a transaction about to be announced, to honour the peers' feefilters
+        # (None: unknown, announced to every tx-relay peer); and what sends our own feefilter.
+        self.tx_fee: Callable[[Transaction], tuple[int, int] | None] | None = None
+        self.fee_filter: FeeFilterSender | None = None
         # Hooks for compressed block relay (node/lightning.py): called when a peer is ready, and asked to
         # request blocks from a peer itself (True: it did; else the node sends getdata).
         self.ready_hooks: list[Callable[[Peer], None]] = []
+        # Listeners (mempool, RPC services): after the active tip changed (old tip, the peer that sent the
+        # block or None), and after a peer closed and its state was cleaned up.
+        self._tip_listeners: list[Callable[[IndexEntry, Peer | None], None]] = []
+        self._peer_closed_listeners: list[Callable[[Peer], None]] = []
         self.block_requester: Callable[[Peer, list[IndexEntry]], bool] | None = None
         self._handlers: dict[type, Callable[[Peer, Message], Awaitable[None]]] = {
             Headers: self.on_headers, GetHeaders: self.on_getheaders, GetBlocks: self.on_getblocks,
@@ -174,7 +190,7 @@ class Node:
             BlockMessage: self.on_block, TxMessage: self.on_tx, SendHeaders: self.on_sendheaders,
             SendCmpct: self.on_sendcmpct, CmpctBlock: self.on_cmpctblock, GetBlockTxn: self.on_getblocktxn,
             BlockTxn: self.on_blocktxn, Addr: self.on_addr, AddrV2: self.on_addr, GetAddr: self.on_getaddr,
-            FeeFilter: self.on_ignored, MempoolRequest: self.on_ignored,
+            FeeFilter: self.on_feefilter, MempoolRequest: self.on_ignored,
         }
 
     # ================================================================== lifecycle
@@ -258,6 +274,41 @@ class Node:
     def request_stop(self) -> None:
         self._stop.set()
 
+    async def wait_stop_requested(self) -> None:
+        """Return once ``request_stop`` was called (a signal, the RPC ``stop``) or ``stop`` began."""
+        await self._stop.wait()
+
+    # ================================================================== hooks for the services on top
+    def add_tip_listener(self, listener: Callable[[IndexEntry, Peer | None], None]) -> None:
+        """Call ``listener(old_tip, source_peer_or_None)`` after each change of the active tip, once the
+        node itself has handled it (announcements scheduled)."""
+        self._tip_listeners.append(listener)
+
+    def add_peer_closed_listener(self, listener: Callable[[Peer], None]) -> None:
+        """Call ``listener(peer)`` after a peer closed and the node handed back its requests."""
+        self._peer_closed_listeners.append(listener)
+
+    def notify_tip_changed(self, old_tip: IndexEntry) -> None:
+        """Blocks were connected or disconnected outside the node (RPC mining, invalidateblock): if the
+        tip moved from ``old_tip``, announce it and tell the listeners, as for a block from a peer."""
+        if self.cs is not None and self.cs.tip is not old_tip:
+            self._tip_changed(old_tip, None)
+
+    def add_manual_peer(self, host: str, port: int) -> bool:
+        """Keep a connection to this address (addnode add); False if it was already added."""
+        if (host, port) in self._manual:
+            return False
+        self._manual[(host, port)] = {"next_try": 0.0, "attempts": 0, "peer": None}
+        return True
+
+    def remove_manual_peer(self, host: str, port: int) -> bool:
+        """Stop keeping a connection to this address (addnode remove); False if it was never added."""
+        return self._manual.pop((host, port), None) is not None
+
+    def connect_once(self, host: str, port: int, conn_type: ConnectionType = ConnectionType.MANUAL) -> None:
+        """Try one connection in the background (addnode onetry); failures are only logged."""
+        self._peer_tasks.add(asyncio.ensure_future(self._dial_quietly(host, port, conn_type)))
+
     # ================================================================== connections
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
@@ -331,6 +382,8 @@ class Node:
             log.info("re-requesting %d blocks %r had in flight", len(returned), peer)
         if not self._stop.is_set() and self.cs is not None:
             self._schedule_downloads()
+        for listener in self._peer_closed_listeners:
+            listener(peer)
 
     async def _on_ready(self, peer: Peer) -> None:
         v = peer.state.version
@@ -350,6 +403,7 @@ class Node:
         best = self.cs.tree.best_header
         if peer.outbound or best.time > time.time() - RECENT_HEADER_SECONDS:
             self._send_getheaders(peer, best)
+        self._send_feefilter(peer, time.monotonic())
         for hook in self.ready_hooks:
             hook(peer)
 
@@ -411,6 +465,8 @@ class Node:
             cs = self.cs
             if cs is None:
                 return
+            for peer in list(self.peers.values()):
+                self._send_feefilter(peer, now)
             if cs.tip.hash != self._flushed_tip:
                 cs.flush()
                 self._flushed_tip = cs.tip.hash
@@ -466,6 +522,18 @@ class Node:
 
     async def on_ignored(self, peer: Peer, msg: Message) -> None:
         return
+
+    async def on_feefilter(self, peer: Peer, msg: FeeFilter) -> None:  # type: ignore[override]
+        if 0 <= msg.fee_rate <= MAX_MONEY:  # as Core: an out-of-range filter is ignored
+            peer.state.fee_filter = msg.fee_rate
+
+    def in_initial_download(self) -> bool:
+        """Our tip is more than a day old (Core's IsInitialBlockDownload, simplified)."""
+        return self.cs is None or self.cs.tip.header.time < time.time() - RECENT_HEADER_SECONDS
+
+    def _send_feefilter(self, peer: Peer, now: float) -> None:
+        if self.fee_filter is not None and peer.handshake_done.is_set() and not peer.closed.is_set():
+            self.fee_filter.maybe_send(peer, now, self.in_initial_download())
 
     async def on_sendheaders(self, peer: Peer, msg: Message) -> None:
         peer.state.send_headers = True
@@ -765,6 +833,14 @@ class Node:
         if not self._announce_scheduled:
             self._announce_scheduled = True
             asyncio.get_running_loop().call_soon(self._announce)
+        for listener in self._tip_listeners:
+            listener(old_tip, source)
+        if self.fee_filter is not None:
+            # Leaving initial block download: replace the "send me nothing" filter at once, not at the
+            # next housekeeping tick, so no announcement is withheld meanwhile.
+            now = time.monotonic()
+            for peer in list(self.peers.values()):
+                self._send_feefilter(peer, now)
 
     def _announce(self) -> None:
         """Tell each peer about our new tip: cmpctblock (high-bandwidth peers), headers (sendheaders peers,
@@ -911,10 +987,15 @@ class Node:
                 await result
 
     def relay_transaction(self, tx: Transaction) -> None:
-        """Announce a transaction (the mempool's hook): by wtxid to wtxidrelay peers, by txid otherwise."""
+        """Announce a transaction (the mempool's hook): by wtxid to wtxidrelay peers, by txid otherwise;
+        not to a peer whose feefilter is above the transaction's fee rate (Core: base fee below the
+        filter's fee for the tx's vsize, rounded up)."""
+        fee = self.tx_fee(tx) if self.tx_fee is not None else None
         for peer in self.peers.values():
             if peer.handshake_done.is_set() and peer.relay and (peer.state.version is None
                                                                 or peer.state.version.relay):
+                if fee is not None and peer.state.fee_filter and fee[0] < _fee_for(peer.state.fee_filter, fee[1]):
+                    continue
                 item = InvVector(MSG_WTX, tx.wtxid) if peer.state.wtxid_relay else InvVector(MSG_TX, tx.txid)
                 peer.send(Inv((item,)))
 

@@ -30,7 +30,7 @@ from ..net.limits import (
     WTXID_RELAY_VERSION,
 )
 from ..net.message import Message, UnknownMessage
-from ..net.ping import FeeFilter, Ping, Pong
+from ..net.ping import Ping, Pong
 from ..net.transport import V1Transport
 from ..net.version import SendAddrV2, Verack, Version, VersionAddress, WtxidRelay
 
@@ -77,7 +77,9 @@ class PeerState:
     send_headers: bool = False
     compact_version: int = 0  # 2 once it sent sendcmpct version 2
     compact_high_bandwidth: bool = False  # it wants cmpctblock announcements
-    fee_filter: int = 0
+    fee_filter: int = 0  # sat/kvB: announce to it only transactions paying at least this (BIP133)
+    fee_filter_sent: int = 0  # the last feefilter we sent it
+    next_fee_filter: float = 0.0  # monotonic time of our next feefilter check (node/feefilter.py)
     best_known: IndexEntry | None = None  # the best block we know the peer has
     best_header_sent: IndexEntry | None = None  # the best header we told it about (headers, inv, cmpctblock)
     last_block_announced: bytes | None = None
@@ -299,8 +301,6 @@ class Peer:
                     self._on_pong(msg)
                 elif isinstance(msg, (Version, Verack)):
                     self.misbehaving(f"duplicate {msg.command}")
-                elif isinstance(msg, FeeFilter):
-                    self.state.fee_filter = msg.fee_rate
                 else:
                     await handle(self, msg)
                 if self.state.misbehavior is not None:

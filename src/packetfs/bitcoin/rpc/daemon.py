@@ -19,7 +19,6 @@ The node reaches it only through those hooks; ``packetfs node`` needs two calls 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -32,6 +31,7 @@ from ..mempool.persist import MempoolFileError, dump_mempool, load_mempool
 from ..mempool.policy import PolicyOptions
 from ..mempool.pool import ChainstateView, Mempool
 from ..mempool.sync import MempoolChainSync
+from ..node.feefilter import FeeFilterSender
 from ..primitives.transaction import Transaction
 from .context import RpcContext
 from .errors import (
@@ -57,17 +57,13 @@ class _NodeSync:
 
     def process_block(self, raw: bytes) -> Any:
         node = self.services.node
-        cs = node.cs
-        old_tip = cs.tip
-        entry = cs.process_block(raw)
-        if cs.tip is not old_tip:
-            node._tip_changed(old_tip, None)
+        old_tip = node.cs.tip
+        entry = node.cs.process_block(raw)
+        node.notify_tip_changed(old_tip)
         return entry
 
     def tip_changed(self, old_tip: Any) -> list[Transaction]:
-        node = self.services.node
-        if node.cs.tip is not old_tip:
-            node._tip_changed(old_tip, None)
+        self.services.node.notify_tip_changed(old_tip)
         return []
 
 
@@ -115,18 +111,15 @@ class NodePeers:
             raise RPCError(RPC_CLIENT_INVALID_IP_OR_SUBNET, f"Invalid address: {address}") from None
 
     def add_node(self, address: str, command: str) -> None:
-        from ..node.peer import ConnectionType
-
         target = self._parse(address)
         node = self.node
         if command == "onetry":
-            node._peer_tasks.add(asyncio.ensure_future(node._dial_quietly(*target, ConnectionType.MANUAL)))
+            node.connect_once(*target)
         elif command == "add":
-            if target in node._manual:
+            if not node.add_manual_peer(*target):
                 raise RPCError(-23, "Error: Node already added")
-            node._manual[target] = {"next_try": 0.0, "attempts": 0, "peer": None}
         else:
-            if node._manual.pop(target, None) is None:
+            if not node.remove_manual_peer(*target):
                 raise RPCError(-24, "Error: Node could not be removed. It has not been added previously.")
 
     def disconnect_node(self, address: str | None, node_id: int | None) -> None:
@@ -222,21 +215,13 @@ class NodeServices:
         node.on_transaction = self._on_transaction
         node.tx_lookup = self._lookup
         node.mempool_txs = lambda: [e.tx for e in self.mempool.entries.values()]  # type: ignore[union-attr]
-        original = node._tip_changed
-
-        def tip_changed(old_tip: Any, source: Any) -> None:
-            original(old_tip, source)
-            self._sync.tip_changed(old_tip)  # type: ignore[union-attr]
-            self._after_block(old_tip)
-
-        node._tip_changed = tip_changed
-        peer_closed = node._peer_closed
-
-        def closed(peer: Any) -> None:
-            peer_closed(peer)
-            self.orphans.erase_for_peer(peer.id)  # its orphans go unless another peer announced them
-
-        node._peer_closed = closed
+        node.tx_fee = self._fee_of
+        opts = self.mempool.opts
+        node.fee_filter = FeeFilterSender(lambda: self.mempool.min_fee().sat_per_kvb,  # type: ignore[union-attr]
+                                          min_relay_fee=opts.min_relay_fee.sat_per_kvb,
+                                          incremental_relay_fee=opts.incremental_relay_fee.sat_per_kvb)
+        node.add_tip_listener(self._tip_changed)
+        node.add_peer_closed_listener(self._peer_closed)
         if self.want_rpc:
             ctx = RpcContext(cs, self.mempool, peers=NodePeers(node), stop=node.request_stop,
                              sync=self._sync_for_rpc(), datadir=str(self.datadir))  # type: ignore[arg-type]
@@ -258,6 +243,17 @@ class NodeServices:
                 log.info("mempool.dat: %d transactions saved", n)
 
     # ------------------------------------------------------------------ hooks
+    def _tip_changed(self, old_tip: Any, source: Any) -> None:
+        self._sync.tip_changed(old_tip)  # type: ignore[union-attr]
+        self._after_block(old_tip)
+
+    def _peer_closed(self, peer: Any) -> None:
+        self.orphans.erase_for_peer(peer.id)  # its orphans go unless another peer announced them
+
+    def _fee_of(self, tx: Transaction) -> tuple[int, int] | None:
+        e = self.mempool.get_by_wtxid(tx.wtxid)  # type: ignore[union-attr]
+        return (e.fee, e.vsize) if e is not None else None
+
     def _lookup(self, h: bytes) -> Transaction | None:
         mp = self.mempool
         e = mp.get_by_wtxid(h) or mp.get(h)  # type: ignore[union-attr]
@@ -319,7 +315,7 @@ async def run_with_services(node: Any, **services: Any) -> None:
             await extra.start()
         except OSError as e:
             raise NodeError(f"cannot listen for RPC: {e.strerror or e}") from None
-        await node._stop.wait()
+        await node.wait_stop_requested()
     finally:
         await extra.stop()
         await node.stop()
