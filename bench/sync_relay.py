@@ -7,7 +7,8 @@ both ends are shaped with `tc tbf` at 100 and 20 Mbit/s. Every namespace made he
 `finally`, also on failure (deleting a namespace deletes its veth end, and with it the pair).
 
 Per run: wall seconds (the sync command's own clock, connect to tip), bytes received on the wire, CPU
-seconds (the sync process and its decoding children), peak RSS, and the final utxo_digest (must be equal
+seconds (the sync process and its decoding children; the server process and its encoding processes),
+peak RSS, and the final utxo_digest (must be equal
 in every mode). Medians of PACKETFS_BENCH_REPEAT runs (default 1). Environment:
 PACKETFS_BENCH_RELAY_BLOCKS (1000), PACKETFS_BENCH_RELAY_TXS (20 txs per block),
 PACKETFS_BENCH_RELAY_LINKS (comma list of loopback,100mbit,20mbit; default all three when root).
@@ -117,6 +118,28 @@ def shaped_link(mbit: int) -> Iterator[None]:
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds of a process and its live descendants (the server and its encoding processes)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(d.name)] = int(fields[1])
+        cpu[int(d.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += cpu.get(p, 0.0)
+        todo.extend(c for c, pp in parent.items() if pp == p)
+    return total
+
+
 def _sync(mode: str, datadir: Path, host: str, port: int, ns: str | None) -> dict:
     datadir.mkdir(parents=True)
     with open(datadir / "sync-stderr.txt", "wb") as err:
@@ -164,7 +187,10 @@ def relay_table(console: Console) -> dict:
                     for r in range(repeat):
                         for mode in modes:
                             d = work / f"{link}-{mode}-{r}"
-                            results.setdefault((link, mode), []).append(_sync(mode, d, host, server.port, ns_c))
+                            before = _tree_cpu(server.proc.pid)
+                            report = _sync(mode, d, host, server.port, ns_c)
+                            report["server_cpu_s"] = _tree_cpu(server.proc.pid) - before
+                            results.setdefault((link, mode), []).append(report)
                             shutil.rmtree(d, ignore_errors=True)
                 finally:
                     server.stop()
@@ -172,13 +198,13 @@ def relay_table(console: Console) -> dict:
     table = Table(title=f"Compressed block relay vs plain blocks ({summary['blocks']} blocks, "
                         f"{summary['block_bytes'] / 1e6:.1f} MB; median of {repeat})")
     for col in ("link", "mode", "wall s", "MB on the wire", "bytes vs plain", "speed vs plain", "CPU s",
-                "peak RSS MB", "decode s", "validate s"):
+                "server CPU s", "peak RSS MB", "decode s", "validate s"):
         table.add_column(col, justify="right")
     out: dict = {"blocks": summary["blocks"], "block_bytes": summary["block_bytes"], "digests_equal": len(digests) == 1,
                  "runs": {}}
     for link in links:
         med = {m: {k: statistics.median(x[k] for x in results[(link, m)])
-                   for k in ("wall_s", "bytes_received", "cpu_s", "peak_rss")} for m in modes}
+                   for k in ("wall_s", "bytes_received", "cpu_s", "peak_rss", "server_cpu_s")} for m in modes}
         for m in modes:
             stages = results[(link, m)][0]["stages"]
             row = {**med[m], "bytes_ratio": med[m]["bytes_received"] / med["plain"]["bytes_received"],
@@ -188,7 +214,7 @@ def relay_table(console: Console) -> dict:
             out["runs"][f"{link}/{m}"] = row
             table.add_row(link, m, f"{row['wall_s']:.2f}", f"{row['bytes_received'] / 1e6:.2f}",
                           f"{row['bytes_ratio']:.3f}", f"{row['speedup']:.2f}x", f"{row['cpu_s']:.2f}",
-                          f"{row['peak_rss'] / 1e6:.0f}", f"{row['decode_s']:.2f}", f"{row['accept_s']:.2f}")
+                          f"{row['server_cpu_s']:.2f}", f"{row['peak_rss'] / 1e6:.0f}", f"{row['decode_s']:.2f}", f"{row['accept_s']:.2f}")
     console.print(table)
     for link in links:
         row = out["runs"][f"{link}/lightning"]
