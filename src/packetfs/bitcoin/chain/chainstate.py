@@ -382,6 +382,11 @@ class Chainstate:
             return contextlib.nullcontext(self._snapshot)
         return self.env.begin()
 
+    def index_changed(self, entries: Iterable[IndexEntry]) -> None:
+        """Block-index entries whose status was changed from outside (invalidateblock,
+        reconsiderblock): written with the next ``flush``."""
+        self._dirty.update(e.hash for e in entries)
+
     def flush(self) -> None:
         """Make everything so far durable, atomically."""
         if self.readonly:

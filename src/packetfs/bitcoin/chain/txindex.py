@@ -118,6 +118,14 @@ class ChainTxIndex:
     def output(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
         return None
 
+    def block_hash_of(self, txid: bytes) -> bytes | None:
+        """The hash of the block that first confirmed ``txid`` (getrawtransaction), or None."""
+        loc = self.locate(txid)
+        if loc is None:
+            return None
+        key = loc[0].to_bytes(4, "big")
+        return self._pending_seq.get(key) or self._get(self._seq_db, key)
+
     # ------------------------------------------------------------------ helpers
     def _get(self, db, key: bytes) -> bytes | None:
         with self.env.begin(db=db) as txn:

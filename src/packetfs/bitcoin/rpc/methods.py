@@ -574,9 +574,7 @@ def rpc_invalidateblock(ctx: RpcContext, blockhash: str) -> None:
         while cs.tip is not e.prev:
             cs.disconnect_tip()
     cs.tree.mark_failed(e)
-    for x in cs.tree.entries.values():
-        if x.failed:
-            cs._dirty.add(x.hash)
+    cs.index_changed(x for x in cs.tree.entries.values() if x.failed)
     cs.activate_best_chain()
     cs.flush()
     if ctx.sync is not None:
@@ -596,7 +594,7 @@ def rpc_reconsiderblock(ctx: RpcContext, blockhash: str) -> None:
             x.height < e.height and cs.tree.ancestor(e, x.height) is x)
         if related and x.status & (FAILED | FAILED_PARENT):
             x.status &= ~(FAILED | FAILED_PARENT)
-            cs._dirty.add(x.hash)
+            cs.index_changed((x,))
             if x.chainwork > cs.tree.best_header.chainwork:
                 cs.tree.best_header = x
     cs.activate_best_chain()
@@ -624,11 +622,9 @@ def rpc_getrawtransaction(ctx: RpcContext, txid: str, verbosity: Any, blockhash:
         if blockhash is not None:
             candidates = [_entry(ctx, parse_hash(blockhash, "parameter 3"))]
         elif cs.txindex is not None:
-            loc = cs.txindex.locate(t)
-            if loc is not None:
-                bh = cs.txindex._get(cs.txindex._seq_db, loc[0].to_bytes(4, "big")) or cs.txindex._pending_seq.get(loc[0].to_bytes(4, "big"))
-                if bh is not None and cs.tree.get(bh) is not None:
-                    candidates = [cs.tree.get(bh)]
+            bh = cs.txindex.block_hash_of(t)
+            if bh is not None and cs.tree.get(bh) is not None:
+                candidates = [cs.tree.get(bh)]
         for be in candidates:
             for tx in _read_block(ctx, be).transactions:
                 if tx.txid == t:
