@@ -143,7 +143,7 @@ def test_no_feefilter_to_block_relay_only_peer(nodes):
     wait_for(lambda: any(p.handshake_done.is_set() for p in na.peers.values())
              and any(p.handshake_done.is_set() for p in nb.peers.values()), what="connection")
     time.sleep(1.5)  # a few housekeeping ticks
-    (pa,) = na.peers.values()  # A's view: an inbound peer that sent no relay, but is full relay to A
+    (pa,) = na.peers.values()  # A's side: an inbound connection (whose version said relay=false)
     (pb,) = nb.peers.values()
     assert pb.conn_type is ConnectionType.BLOCK_RELAY
     assert pa.state.fee_filter == 0 and pb.state.fee_filter_sent == 0  # B sent none

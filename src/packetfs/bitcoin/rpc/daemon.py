@@ -270,7 +270,7 @@ class NodeServices:
     async def _on_transaction(self, peer: Any, tx: Transaction) -> None:
         mp = self.mempool
         assert mp is not None
-        if self.node.cs.tip.header.time < time.time() - 24 * 3600:
+        if self.node.in_initial_download():
             return  # initial block download: as Core, relayed transactions wait until we are current
         if tx.wtxid in mp.by_wtxid or tx.wtxid in self.orphans:
             return
