@@ -25,7 +25,9 @@ def test_fuzz_programs_local_backend(gcc):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chunk", range(int(os.environ.get("PACKETFS_FUZZ_SLOW_CHUNKS", "1000"))))
+@pytest.mark.parametrize("chunk", range(int(os.environ.get("PACKETFS_FUZZ_SLOW_FIRST", "0")),
+                                         int(os.environ.get("PACKETFS_FUZZ_SLOW_FIRST", "0"))
+                                         + int(os.environ.get("PACKETFS_FUZZ_SLOW_CHUNKS", "1000"))))
 def test_fuzz_100000_programs_slow(gcc, chunk):
     seeds = list(range(1_000_000 + chunk * CHUNK, 1_000_000 + (chunk + 1) * CHUNK))
     assert fuzz_chunk((seeds, "inline", 1, False)) == []  # bigger programs than make test's
