@@ -17,11 +17,12 @@ import pytest
 
 from packetfs.bitcoin.chain.chainstate import Chainstate
 from packetfs.bitcoin.chain.generator import ChainGenerator, write_chain
-from packetfs.bitcoin.net.pfs import NODE_PFS, MODE_CHAIN, PfsBlock
+from packetfs.bitcoin.net.pfs import MODE_CHAIN, NODE_PFS, PfsBlock
 from packetfs.bitcoin.node.lightning import LightningRelay, attach_lightning
 from packetfs.bitcoin.node.node import Node, NodeConfig
 from packetfs.bitcoin.node.peer import ConnectionType
 from packetfs.bitcoin.node.sync_cli import sync_from_peer
+from packetfs.bitcoin.primitives.hashes import hash_to_hex
 
 PACKETFS = str(Path(sys.executable).parent / "packetfs")
 SWIFT_H = 120
@@ -38,7 +39,7 @@ def chain(tmp_path_factory) -> dict:
     with Chainstate(src, "regtest", jobs=1, store_mode="codec") as cs:
         for b in blocks:
             cs.process_block(b.raw)
-        want = {"tip": cs.tip.hash_hex, "height": cs.tip.height, "digest": cs.utxo_digest().hex()}
+        want = {"tip": cs.tip.hash_hex, "height": cs.tip.height, "digest": hash_to_hex(cs.utxo_digest())}
     # A Core blocks directory (blk + rev files) of the first SWIFT_H blocks, for --mode swiftsync.
     write_chain(blocks[:SWIFT_H], root / "core-blocks")
     return {"src": src, "core_blocks": root / "core-blocks", **want}
@@ -196,7 +197,7 @@ def test_a_bad_frame_discourages_the_sender_and_the_block_comes_from_another_pee
             while b.cs.tip.hash_hex != chain["tip"]:
                 assert time.monotonic() < deadline, f"no sync from the good peer (height {b.cs.tip.height})"
                 await asyncio.sleep(0.05)
-            return b.cs.utxo_digest().hex(), relay.stats, b.bans.entries["127.0.0.1"].reason
+            return hash_to_hex(b.cs.utxo_digest()), relay.stats, b.bans.entries["127.0.0.1"].reason
         finally:
             await b.stop()
             relay.close()

@@ -20,6 +20,7 @@ from pathlib import Path
 import click
 
 from ..errors import PacketFSError
+from ..primitives.hashes import hash_to_hex
 from .cli import parse_hostport
 from .lightning import attach_lightning
 from .node import Node, NodeConfig, NodeError
@@ -95,7 +96,7 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
             ticker.cancel()
         cs = node.cs
         tip = (cs.tip.height, cs.tip.hash_hex) if cs is not None else (0, "")
-        digest = cs.utxo_digest().hex() if cs is not None else ""
+        digest = hash_to_hex(cs.utxo_digest()) if cs is not None else ""
         await node.stop()
         relay.close()
     st = relay.stats
