@@ -17,6 +17,7 @@ import pytest
 from bitcoinrpc.authproxy import AuthServiceProxy
 
 from packetfs.bitcoin.mining.wallet import MiniWallet
+from packetfs.bitcoin.net.ping import FeeFilter
 from packetfs.bitcoin.node.feefilter import FeeFilterRounder, FeeFilterSender
 from packetfs.bitcoin.node.node import Node, NodeConfig
 from packetfs.bitcoin.node.peer import ConnectionType
@@ -131,6 +132,13 @@ def test_feefilter_sent_after_handshake_and_after_ibd(nodes):
     # Out of IBD with an empty pool: the filter falls to the min relay fee at once (Core resends when
     # the last value sent was the IBD maximum).
     wait_for(lambda: filter_of(na) == 100 and filter_of(nb) == 100, what="post-IBD feefilters")
+    # Out-of-range filters are ignored, as Core (MoneyRange); an in-range one replaces the old.
+    (peer,) = na.peers.values()
+    for bad in (-1, MAX_MONEY + 1):
+        loop.run(na.on_feefilter(peer, FeeFilter(bad)))
+        assert peer.state.fee_filter == 100
+    loop.run(na.on_feefilter(peer, FeeFilter(MAX_MONEY)))
+    assert peer.state.fee_filter == MAX_MONEY
     info = rpc(sb).getpeerinfo()
     assert [p["minfeefilter"] for p in info] == [Decimal("0.00000100")]  # BTC/kvB, as Core
 
