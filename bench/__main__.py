@@ -8,7 +8,7 @@ import sys
 
 MODULES = (
     "bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain",
-    "bench.net", "bench.mempool", "bench.sync",
+    "bench.net", "bench.mempool", "bench.sync", "bench.sync_relay",
     "bench.compute", "bench.compiler", "bench.workloads",
 )
 

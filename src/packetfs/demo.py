@@ -8,8 +8,9 @@
 5. The codec on that chain: chain-context (as the node stores it) vs isolated vs brotli-11, and a
    `compress` / `decompress` round trips (isolated and chain-context) checked byte for byte.
 6. Chainstate integrity: a flipped bit in a blk file, the datadir reopens, a clean re-import matches.
-7. The node: two local `packetfs node`s, one syncing from the other over P2P; then a node driven through
-   JSON-RPC with `packetfs cli` (getblockchaininfo, mining, a transaction through the mempool).
+7. The node: two local `packetfs node`s, one syncing from the other over P2P; plain vs compressed block
+   relay; then a node driven through JSON-RPC with `packetfs cli` (getblockchaininfo, mining, a
+   transaction through the mempool).
 8. SwiftSync: hints at the tip, a parallel hint-driven import with the same `utxo_digest`.
 9. The compute fabric: `packetfs compute` and `packetfs meter`; a C program compiled to packets and run;
    short runs of `deploy` (Monte Carlo), `mine`'s hash path, `fold` and `train`.
@@ -126,23 +127,26 @@ def main() -> None:
         console.print(json.dumps({"demo": "failed", "step": "codec round trip"}))
         sys.exit(1)
 
-    for title, module in _LATER_STEPS:
+    for title, module, subdir in _LATER_STEPS:
         console.rule(f"[bold]{title}")
         t0 = time.perf_counter()
-        importlib.import_module(module).demo(OUT / module.rsplit(".", 2)[-2])
+        importlib.import_module(module).demo(OUT / subdir)
         console.print(f"[dim]({time.perf_counter() - t0:.1f} s)[/dim]")
     console.print(json.dumps({"demo": "ok"}))
 
 
 # Each later step's package has a `demo(out_dir)` that prints its part and raises on a wrong result.
 _LATER_STEPS = (
-    ("chainstate integrity: a damaged blk file never leaves the datadir unusable", "packetfs.bitcoin.chain.demo"),
-    ("the node: two local nodes, one syncing from the other over P2P", "packetfs.bitcoin.node.demo"),
-    ("JSON-RPC: a node driven with packetfs cli", "packetfs.bitcoin.rpc.demo"),
-    ("SwiftSync: hints and a parallel, lookup-free import", "packetfs.bitcoin.swiftsync.demo"),
-    ("the compute fabric: packetfs compute and packetfs meter", "packetfs.compute.demo"),
-    ("packetfs compile: a C program run as packets", "packetfs.compute.compiler.demo"),
-    ("workloads on the fabric: deploy, mine, fold, train", "packetfs.compute.workloads.demo"),
+    ("chainstate integrity: a damaged blk file never leaves the datadir unusable", "packetfs.bitcoin.chain.demo",
+     "integrity"),
+    ("the node: two local nodes, one syncing from the other over P2P", "packetfs.bitcoin.node.demo", "p2p"),
+    ("lightning sync: plain vs compressed block relay between two nodes", "packetfs.bitcoin.node.lightning",
+     "lightning"),
+    ("JSON-RPC: a node driven with packetfs cli", "packetfs.bitcoin.rpc.demo", "rpc"),
+    ("SwiftSync: hints and a parallel, lookup-free import", "packetfs.bitcoin.swiftsync.demo", "swiftsync"),
+    ("the compute fabric: packetfs compute and packetfs meter", "packetfs.compute.demo", "compute"),
+    ("packetfs compile: a C program run as packets", "packetfs.compute.compiler.demo", "compiler"),
+    ("workloads on the fabric: deploy, mine, fold, train", "packetfs.compute.workloads.demo", "workloads"),
 )
 
 
