@@ -39,12 +39,12 @@ from ..net.block import BlockMessage
 from ..net.inv import GetData, InvVector, NotFound
 from ..net.limits import MSG_WITNESS_BLOCK
 from ..net.pfs import (
+    MAX_PFS_FRAME,
+    MAX_PFS_REQUEST,
     MODE_CHAIN,
     MODE_ISOLATED,
     NODE_PFS,
     PFS_VERSION,
-    MAX_PFS_FRAME,
-    MAX_PFS_REQUEST,
     GetPfsBlocks,
     PfsBlock,
     SendPfs,
