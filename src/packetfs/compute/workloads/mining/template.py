@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from ....bitcoin.consensus.block_rules import bip34_height_prefix
 from ....bitcoin.primitives import Block, BlockHeader, Transaction, TxIn, TxOut, bits_to_target, sha256d
 from ....bitcoin.primitives.block import merkle_root, witness_commitment_hash
 from ....bitcoin.primitives.encoding import compact_size
@@ -25,32 +26,13 @@ WITNESS_RESERVED_VALUE = bytes(32)
 MAX_COINBASE_SCRIPT = 100  # Core's bad-cb-length upper bound
 
 
-def script_num(n: int) -> bytes:
-    """Minimal CScriptNum encoding (little-endian, sign bit in the top byte)."""
-    if n == 0:
-        return b""
-    neg, v = n < 0, abs(n)
-    out = bytearray()
-    while v:
-        out.append(v & 0xFF)
-        v >>= 8
-    if out[-1] & 0x80:
-        out.append(0x80 if neg else 0)
-    elif neg:
-        out[-1] |= 0x80
-    return bytes(out)
-
-
 def bip34_height_push(height: int) -> bytes:
     """``CScript() << height`` as Core writes it (OP_0, OP_1..OP_16, else a minimal push): the prefix
-    every coinbase scriptSig must start with from BIP34 on."""
+    every coinbase scriptSig must start with from BIP34 on. The consensus check's own encoder, so a
+    mined coinbase starts with exactly what validation expects."""
     if height < 0:
         raise ValueError("a block height is not negative")
-    if height == 0:
-        return b"\x00"
-    if height <= 16:
-        return bytes((0x50 + height,))
-    return push_data(script_num(height))
+    return bip34_height_prefix(height)
 
 
 @dataclass(frozen=True)
