@@ -24,7 +24,7 @@ import numpy as np
 
 from bench.common import median_time
 from packetfs.compute import IMM, Instruction, Op, Program, get_backend, run_program
-from packetfs.compute.meter import LATENCY_LONG, LATENCY_SHORT, hop_program
+from packetfs.compute.meter import hop_latency_samples, hop_program
 from packetfs.compute.operations import build, generate
 
 GOALS = {"inline_packet_ops": 20e6, "local_hops": 1e6, "ray_ratio": 100.0}
@@ -80,16 +80,7 @@ def bench_local() -> dict:
                 times.append(time.perf_counter() - t0)
                 hops = res.stats.hops
             rates[batch] = hops / statistics.median(times)
-        long_p, short_p = hop_program(2, LATENCY_LONG), hop_program(2, LATENCY_SHORT)
-        per_hop = []
-        for _ in range(15):
-            ts = []
-            for prog in (long_p, short_p):
-                t0 = time.perf_counter()
-                b.run(prog, prog.packets(1))
-                ts.append(time.perf_counter() - t0)
-            per_hop.append(max(ts[0] - ts[1], 0.0) / (LATENCY_LONG - LATENCY_SHORT))
-    per_hop.sort()
+        per_hop = hop_latency_samples(b, 2, 15)
     r["hops_per_s"] = max(rates.values())
     r["hops_per_s_by_batch"] = rates
     r["hop_p50_s"] = statistics.median(per_hop)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backends import get_backend
+from .backends import Backend, get_backend
 from .isa import Op
 from .packet import WIRE_SIZE
 from .runtime.program import Instruction, Program
@@ -96,6 +96,23 @@ class MeterReport:
         return {"measured": self.rows, "latency": self.latency, "links": self.links, "pitch": self.pitch}
 
 
+def hop_latency_samples(backend: Backend, nodes: int, runs: int) -> list[float]:
+    """``runs`` single-packet per-hop times on ``backend``, sorted. Each is two runs of one packet,
+    LATENCY_LONG and LATENCY_SHORT steps: the difference divided by the extra hops is the per-hop time
+    without the run's fixed cost (loading the program, collecting results)."""
+    long_p, short_p = hop_program(nodes, LATENCY_LONG), hop_program(nodes, LATENCY_SHORT)
+    per_hop = []
+    for _ in range(runs):
+        times = []
+        for prog in (long_p, short_p):
+            t0 = time.perf_counter()
+            backend.run(prog, prog.packets(1))
+            times.append(time.perf_counter() - t0)
+        per_hop.append(max(times[0] - times[1], 0.0) / (LATENCY_LONG - LATENCY_SHORT))
+    per_hop.sort()
+    return per_hop
+
+
 def measure(
     backends: tuple[str, ...] = ("inline", "local"),
     nodes: int = 2,
@@ -126,18 +143,7 @@ def measure(
                 )
             if progress:
                 progress(f"{name}: single-packet latency")
-            # Two runs of one packet, LONG and SHORT steps: the difference divided by the extra hops is the
-            # per-hop time without the run's fixed cost (loading the program, collecting results).
-            long_p, short_p = hop_program(nodes, LATENCY_LONG), hop_program(nodes, LATENCY_SHORT)
-            per_hop = []
-            for _ in range(latency_runs):
-                times = []
-                for prog in (long_p, short_p):
-                    t0 = time.perf_counter()
-                    backend.run(prog, prog.packets(1))
-                    times.append(time.perf_counter() - t0)
-                per_hop.append(max(times[0] - times[1], 0.0) / (LATENCY_LONG - LATENCY_SHORT))
-            per_hop.sort()
+            per_hop = hop_latency_samples(backend, nodes, latency_runs)
             report.latency.append(
                 {
                     "backend": name, "nodes": nodes, "runs": latency_runs,
