@@ -7,14 +7,11 @@
   announce one above it;
 - the rounder against an independent recomputation of Core's buckets."""
 
-import asyncio
 import random
-import threading
 import time
 from decimal import Decimal
 
 import pytest
-from bitcoinrpc.authproxy import AuthServiceProxy
 
 from packetfs.bitcoin.mining.wallet import MiniWallet
 from packetfs.bitcoin.net.ping import FeeFilter
@@ -24,6 +21,8 @@ from packetfs.bitcoin.node.peer import ConnectionType
 from packetfs.bitcoin.primitives.address import script_to_address
 from packetfs.bitcoin.primitives.block import Block
 from packetfs.bitcoin.rpc.daemon import NodeServices
+
+from .node_threads import Loop, rpc, wait_for
 
 MAX_MONEY = 21_000_000 * 100_000_000
 
@@ -54,35 +53,6 @@ def test_rounder_matches_core_buckets():
     assert 0.6 < draws.count(int(below)) / len(draws) < 0.73
 
 
-class Loop:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro, timeout=60):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def call(self, fn, timeout=30):
-        async def f():
-            return fn()
-        return self.run(f(), timeout)
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-def wait_for(pred, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 @pytest.fixture
 def nodes(tmp_path):
     loop = Loop()
@@ -105,10 +75,6 @@ def nodes(tmp_path):
             loop.run(svc.stop())
             loop.run(node.stop())
         loop.close()
-
-
-def rpc(svc):
-    return AuthServiceProxy(f"http://u:p@127.0.0.1:{svc.rpc.port}", timeout=60)
 
 
 def filter_of(node, other_port=None):

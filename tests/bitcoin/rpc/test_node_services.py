@@ -3,12 +3,8 @@ ports): blocks mined by RPC on one node reach the other; a transaction sent to o
 reaches the other's mempool over P2P (inv by wtxid, getdata, tx); an orphan waits for its parent;
 mining on the second node empties both pools; the pool survives a restart (mempool.dat)."""
 
-import asyncio
-import threading
-import time
 
 import pytest
-from bitcoinrpc.authproxy import AuthServiceProxy
 
 from packetfs.bitcoin.mining.wallet import MiniWallet
 from packetfs.bitcoin.node.node import Node, NodeConfig
@@ -16,29 +12,7 @@ from packetfs.bitcoin.primitives.address import script_to_address
 from packetfs.bitcoin.primitives.block import Block
 from packetfs.bitcoin.rpc.daemon import NodeServices
 
-
-class Loop:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro, timeout=60):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self):
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-
-def wait_for(pred, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from .node_threads import Loop, rpc, wait_for
 
 
 @pytest.fixture
@@ -64,10 +38,6 @@ def pair(tmp_path):
             loop.run(svc.stop())
             loop.run(node.stop())
         loop.close()
-
-
-def rpc(svc):
-    return AuthServiceProxy(f"http://u:p@127.0.0.1:{svc.rpc.port}", timeout=60)
 
 
 def test_blocks_and_transactions_relay(pair):

@@ -17,7 +17,7 @@ from packetfs.bitcoin.primitives.address import b58check_encode
 from packetfs.bitcoin.primitives.block import Block
 from packetfs.bitcoin.rpc.daemon import NodeServices
 
-from .test_node_services import Loop, wait_for
+from .node_threads import Loop, wait_for
 
 
 def test_tx_relay_both_ways_with_bcoin(tmp_path):
