@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from ..consensus.sigops import legacy_sigop_count
 from ..primitives.script import classify_output, is_push_only, iter_script, witness_program
 from ..primitives.transaction import Transaction, TxOut
-from ..script.flags import ScriptFlags
+from ..script.flags import CONSENSUS_FLAGS, ScriptFlags
 
 # --------------------------------------------------------------------------------- constants
 MAX_STANDARD_TX_WEIGHT = 400_000
@@ -56,16 +56,9 @@ TRUC_CHILD_MAX_VSIZE = 1_000
 MAX_PACKAGE_COUNT = 25
 MAX_PACKAGE_WEIGHT = 404_000
 
-# Script flags: consensus rules every relayed tx must pass, and the stricter relay set.
-MANDATORY_SCRIPT_VERIFY_FLAGS = (
-    ScriptFlags.P2SH
-    | ScriptFlags.DERSIG
-    | ScriptFlags.NULLDUMMY
-    | ScriptFlags.CHECKLOCKTIMEVERIFY
-    | ScriptFlags.CHECKSEQUENCEVERIFY
-    | ScriptFlags.WITNESS
-    | ScriptFlags.TAPROOT
-)
+# Script flags: consensus rules every relayed tx must pass (Core's MANDATORY set, the same as the
+# consensus flags), and the stricter relay set.
+MANDATORY_SCRIPT_VERIFY_FLAGS = CONSENSUS_FLAGS
 STANDARD_SCRIPT_VERIFY_FLAGS = (
     MANDATORY_SCRIPT_VERIFY_FLAGS
     | ScriptFlags.STRICTENC
