@@ -229,6 +229,14 @@ def _hex(h: bytes) -> str:
     return hash_to_hex(h)
 
 
+def _parents(entry: MempoolEntry) -> set[bytes]:
+    return entry.parents
+
+
+def _children(entry: MempoolEntry) -> set[bytes]:
+    return entry.children
+
+
 class Mempool:
     """Core's CTxMemPool with MemPoolAccept's policy. See the module docstring."""
 
@@ -278,35 +286,27 @@ class Mempool:
     def spender_of(self, txid: bytes, vout: int) -> bytes | None:
         return self.spenders.get((txid, vout))
 
-    def ancestors(self, txid: bytes) -> set[bytes]:
-        """All in-mempool ancestors of an entry (not itself)."""
+    def _reachable(self, start: Iterable[bytes], links: Callable[[MempoolEntry], set[bytes]]) -> set[bytes]:
+        """``start`` and every in-mempool entry reached from it along ``links`` (parents or children)."""
         out: set[bytes] = set()
-        todo = list(self.entries[txid].parents)
+        todo = list(start)
         while todo:
             t = todo.pop()
             if t not in out:
                 out.add(t)
-                todo.extend(self.entries[t].parents)
+                todo.extend(links(self.entries[t]))
         return out
+
+    def ancestors(self, txid: bytes) -> set[bytes]:
+        """All in-mempool ancestors of an entry (not itself)."""
+        return self._reachable(self.entries[txid].parents, _parents)
 
     def descendants(self, txid: bytes) -> set[bytes]:
         """All in-mempool descendants of an entry (not itself)."""
-        out: set[bytes] = set()
-        todo = list(self.entries[txid].children)
-        while todo:
-            t = todo.pop()
-            if t not in out:
-                out.add(t)
-                todo.extend(self.entries[t].children)
-        return out
+        return self._reachable(self.entries[txid].children, _children)
 
     def _ancestors_of_parents(self, parents: Iterable[bytes]) -> set[bytes]:
-        out: set[bytes] = set()
-        for p in parents:
-            if p not in out:
-                out.add(p)
-                out |= self.ancestors(p)
-        return out
+        return self._reachable(parents, _parents)
 
     def min_fee(self) -> FeeRate:
         """GetMinFee: the rolling minimum fee rate after evictions, decaying back towards zero
