@@ -23,21 +23,7 @@ def _fail(msg: str) -> None:
     sys.exit(2)
 
 
-def _progress(enabled: bool) -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-        disable=not enabled,
-        transient=True,
-    )
-
-
-def progress_bar(progress: bool | None, as_json: bool) -> Progress:
-    """The archive commands' bar on stderr: shown if asked, else when stderr is a terminal (never with --json)."""
-    console = Console(stderr=True)
-    enabled = (console.is_terminal if progress is None else progress) and not as_json
+def _progress(enabled: bool, console: Console | None = None) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -47,6 +33,13 @@ def progress_bar(progress: bool | None, as_json: bool) -> Progress:
         transient=True,
         console=console,
     )
+
+
+def progress_bar(progress: bool | None, as_json: bool) -> Progress:
+    """The archive commands' bar on stderr: shown if asked, else when stderr is a terminal (never with --json)."""
+    console = Console(stderr=True)
+    enabled = (console.is_terminal if progress is None else progress) and not as_json
+    return _progress(enabled, console)
 
 
 def spent_from_undo(undo_raw: bytes | None):
