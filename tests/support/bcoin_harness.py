@@ -12,7 +12,6 @@ or `bcoin_address(pubkey_hash)` for `generatetoaddress`.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from process_group import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO / ".cache" / "bcoin"
@@ -200,17 +200,7 @@ class BcoinNode:
         """Kill bcoin and everything it started (its own session / process group); idempotent."""
         proc, self.proc = self.proc, None
         if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
+            stop_process_group(proc, signal.SIGTERM, 5)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

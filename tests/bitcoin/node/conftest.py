@@ -3,7 +3,6 @@ of each test whatever happens, and chains written with gen-chain and imported in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -16,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from process_group import stop_process_group
 
 PACKETFS = str(Path(sys.executable).parent / "packetfs")
 
@@ -67,17 +67,7 @@ class NodeProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return None
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
+        stop_process_group(proc, sig, timeout)
         self._out.close()
         return proc.returncode
 
