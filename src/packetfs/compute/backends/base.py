@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import os
 import time
 
 import numpy as np
@@ -34,6 +35,11 @@ class Backend(abc.ABC):
         collect_memory: bool = False,
     ) -> RunResult:
         """Run every packet to HALT or an ERROR; return the final packets, emits, accumulators."""
+
+    def worker_count(self, program: Program) -> int:
+        """How many workers a multi-process backend starts: ``nodes`` if given, else one per fabric node
+        up to the machine's CPUs."""
+        return self.nodes or max(1, min(program.num_nodes, os.cpu_count() or 1))
 
     def close(self) -> None:  # noqa: B027  (a backend without workers has nothing to stop)
         """Stop workers (idempotent)."""

@@ -216,7 +216,7 @@ class LocalBackend(Backend):
         if self.broken:
             raise BackendError(f"local backend is unusable after an earlier failure: {self.broken}")
         if not self.procs:
-            self._start(self.nodes or max(1, min(program.num_nodes, os.cpu_count() or 1)))
+            self._start(self.worker_count(program))
         k = self.workers
         self.run_id += 1
         link = self.link

@@ -135,7 +135,7 @@ class RayBackend(Backend):
         t0 = time.perf_counter()
         batch = check_batch(packets)
         if not self.actors:
-            self._start(self.nodes or max(1, min(program.num_nodes, os.cpu_count() or 1)))
+            self._start(self.worker_count(program))
         ray = self._ray
         k = len(self.actors)
         try:
