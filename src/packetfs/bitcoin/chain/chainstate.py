@@ -183,10 +183,16 @@ class Chainstate:
         now: Callable[[], int] | None = None,
         encode_jobs: int | None = None,
         readonly: bool = False,
+        mp_start_method: str | None = None,
     ):
         """``readonly``: a view of the last flushed state that never writes (no lock, no flush): what
         ``chain-info`` opens, also beside a process writing the datadir. Otherwise the datadir's
-        lock is taken (DatadirInUseError if another process holds it) and held until ``close``."""
+        lock is taken (DatadirInUseError if another process holds it) and held until ``close``.
+
+        ``mp_start_method``: how script-check and encoder worker processes are started (default: fork
+        where safe). A process that holds sockets (the node) passes "forkserver": a forked worker would
+        inherit every open peer socket and keep it open after the node closes it, so the peer never
+        sees the disconnect."""
         self.params = get_params(network)
         self.datadir = Path(datadir)
         self.readonly = readonly
@@ -229,6 +235,7 @@ class Chainstate:
             self._index_db = self.env.open_db(b"index")
             self._meta_db = self.env.open_db(b"meta")
         try:
+            self.mp_start_method = mp_start_method
             self._open(cache_bytes, jobs, assumevalid, store_mode, now, encode_jobs)
         except BaseException:
             self._abandon()
@@ -446,7 +453,7 @@ class Chainstate:
     @property
     def pool(self) -> ScriptCheckPool | None:
         if self._pool is None and self.jobs > 1:
-            self._pool = ScriptCheckPool(self.jobs)
+            self._pool = ScriptCheckPool(self.jobs, start_method=self.mp_start_method)
             self._pool.warm_up()
         return self._pool
 
@@ -559,7 +566,8 @@ class Chainstate:
         ctx = self.txindex.snapshot(block)  # type: ignore[union-attr]
         if self._encoder is None:
             # fork is cheapest while this process has no threads; the executor adds one.
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+            method = self.mp_start_method or (
+                "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn")
             self._encoder = ProcessPoolExecutor(
                 self.encode_jobs, mp_context=multiprocessing.get_context(method), initializer=_encoder_init
             )

@@ -24,7 +24,6 @@ import asyncio
 import logging
 import multiprocessing
 import os
-import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -204,9 +203,10 @@ class LightningRelay:
     # ------------------------------------------------------------------ pool
     def pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # fork is cheapest while the process has no threads; spawn otherwise (threads and fork mix badly)
-            method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context(method))
+            # Not fork: this pool lives in the node, and a forked worker would inherit every peer socket
+            # open at that moment and keep it open after the node closes it (the peer never sees EOF).
+            # The fork server's children come from a clean process.
+            self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"))
         return self._pool
 
     def close(self) -> None:

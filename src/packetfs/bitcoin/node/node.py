@@ -204,7 +204,10 @@ class Node:
         except DatadirInUseError as e:
             raise NodeError(str(e)) from None
         try:
-            self.cs = Chainstate(cfg.datadir, cfg.network, jobs=cfg.jobs, store_mode=cfg.store_mode)
+            # Workers from the fork server, never forked from this process: a forked worker would keep
+            # every peer socket open at that moment, so a peer we disconnect would never see EOF.
+            self.cs = Chainstate(cfg.datadir, cfg.network, jobs=cfg.jobs, store_mode=cfg.store_mode,
+                                 mp_start_method="forkserver")
         except ValueError as e:
             self._lock.release()
             raise NodeError(f"cannot open the chainstate in {cfg.datadir}: {e}") from None
