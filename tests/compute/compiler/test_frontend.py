@@ -119,3 +119,16 @@ def test_corrupt_pfx_is_rejected_cleanly(data):
         from_bytes(bad)
     except CompileError:
         pass
+
+
+@pytest.mark.parametrize("field", ["stub", "ranges"])
+def test_pfx_header_missing_a_late_field_is_a_compile_error(field):
+    """Hypothesis once found a header without "stub" escaping as a KeyError: every field is checked."""
+    import json
+
+    good = to_bytes(build(compile_source("int main(void) { return 7; }", "p.c"), lane_size=1 << 16, stack_size=1 << 14))
+    line, rest = good.split(b"\n", 1)
+    head = json.loads(line)
+    del head[field]
+    with pytest.raises(CompileError, match="not a valid compiled program"):
+        from_bytes(json.dumps(head).encode() + b"\n" + rest)

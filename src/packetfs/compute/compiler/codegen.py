@@ -733,12 +733,13 @@ def from_bytes(data: bytes) -> Compiled:
                 raise ValueError("bad relocation")
         if any(not 0 <= v < lane for v in symbols.values()):
             raise ValueError("bad symbol")
+        # Every header field is read inside the try: a missing or ill-typed one is a clear error too.
+        ranges = [(str(n), int(a), int(b)) for n, a, b in head["ranges"]]
+        stub = int(head["stub"])
+        if not 0 <= stub < n_code:
+            raise ValueError("bad entry stub")
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CompileError(f"not a valid compiled program: {e}") from None
     module = Module({}, bytearray(rest[n_code * INSTR.itemsize:]), symbols, relocs,
                     {f: entry[f] for f in funcs}, set(), str(head.get("source", "")))
-    ranges = [(str(n), int(a), int(b)) for n, a, b in head["ranges"]]
-    stub = int(head["stub"])
-    if not 0 <= stub < n_code:
-        raise CompileError("not a valid compiled program: bad entry stub")
     return Compiled(code, [Unit(module, stub, CodeMap(entry, ranges))], lane, stack)
