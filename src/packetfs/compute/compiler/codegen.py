@@ -25,7 +25,7 @@ from ..runtime.program import Instruction, Program
 from .errors import CompileError
 from .interp import relocated_image  # the loader is shared with the IR interpreter
 from .ir import FLOAT_BINARY, INT_BINARY, LOADS, STORES, Function, Module
-from .layout import DATA_BASE
+from .layout import DATA_BASE, write_argv
 from .link import HEAP_END
 
 NREGS = 16
@@ -606,17 +606,7 @@ class _Image:
 
 def load_image_args(image: _Image, argv: list[bytes], base: int, lane_size: int) -> tuple[int, int, int]:
     """argv strings and the pointer array at the top of the lane; returns (argc, argv addr, stack top)."""
-    strings = b"".join(a + b"\0" for a in argv)
-    top = base + lane_size
-    argv_addr = (top - len(strings) - 8 * (len(argv) + 1)) & ~15
-    pos = argv_addr + 8 * (len(argv) + 1)
-    ptrs = []
-    for a in argv:
-        image.write(pos, a + b"\0")
-        ptrs.append(pos)
-        pos += len(a) + 1
-    image.write(argv_addr, b"".join(p.to_bytes(8, "little") for p in ptrs + [0]))
-    return len(argv), argv_addr, argv_addr - 64
+    return write_argv(image, argv, base, lane_size)
 
 
 def _thread_jumps(out: list[Instruction], start: int) -> None:

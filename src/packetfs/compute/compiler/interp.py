@@ -8,7 +8,7 @@ import struct
 
 from .errors import ProgramFault
 from .ir import Module
-from .layout import DATA_BASE, DEFAULT_MEM, DEFAULT_STACK
+from .layout import DATA_BASE, DEFAULT_MEM, DEFAULT_STACK, write_argv
 from .link import link
 from .render import render
 from .runtime_c import TRAP_ASSERT, TRAP_BAD_FREE, TRAP_UNSUPPORTED
@@ -87,17 +87,7 @@ def load_image(module: Module, mem, argv: list[bytes], base: int, lane_size: int
     returns (argc, argv address, initial stack pointer)."""
     data = relocated_image(module, base)
     mem.write(base + DATA_BASE, bytes(data))
-    strings = b"".join(a + b"\0" for a in argv)
-    top = base + lane_size
-    argv_addr = (top - len(strings) - 8 * (len(argv) + 1)) & ~15
-    pos = argv_addr + 8 * (len(argv) + 1)
-    ptrs = []
-    for a in argv:
-        mem.write(pos, a + b"\0")
-        ptrs.append(pos)
-        pos += len(a) + 1
-    mem.write(argv_addr, b"".join(p.to_bytes(8, "little") for p in ptrs + [0]))
-    return len(argv), argv_addr, argv_addr - 64
+    return write_argv(mem, argv, base, lane_size)
 
 
 def relocated_image(module: Module, base: int, func_addr: dict[str, int] | None = None) -> bytearray:
