@@ -9,12 +9,14 @@ import sys
 MODULES = (
     "bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain",
     "bench.net", "bench.mempool", "bench.sync", "bench.sync_relay",
-    "bench.compute", "bench.compiler", "bench.workloads",
+    "bench.compute", "bench.compiler", "bench.workloads", "bench.fold",
 )
 
 
 def main() -> None:
-    wanted = sys.argv[1:]
+    # Names choose modules (`python -m bench net sync`); options such as --quick are left in sys.argv for
+    # the modules that read them.
+    wanted = [arg for arg in sys.argv[1:] if not arg.startswith("-")]
     for name in MODULES:
         if wanted and name.split(".")[-1] not in wanted:
             continue
