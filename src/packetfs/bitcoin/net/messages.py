@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .addr import Addr, AddrV2, GetAddr
 from .block import BlockMessage, TxMessage
+from .bspent import BSPENT_MESSAGES
 from .compact import BlockTxn, CmpctBlock, GetBlockTxn, SendCmpct
 from .headers import GetBlocks, GetHeaders, Headers, SendHeaders
 from .inv import GetData, Inv, NotFound
@@ -17,6 +18,6 @@ MESSAGE_TYPES: dict[str, type[Message]] = {
     for cls in (
         Version, Verack, WtxidRelay, SendAddrV2, Ping, Pong, FeeFilter, MempoolRequest,
         GetAddr, Addr, AddrV2, Inv, GetData, NotFound, GetHeaders, GetBlocks, Headers, SendHeaders,
-        BlockMessage, TxMessage, SendCmpct, CmpctBlock, GetBlockTxn, BlockTxn, *PFS_MESSAGES,
+        BlockMessage, TxMessage, SendCmpct, CmpctBlock, GetBlockTxn, BlockTxn, *PFS_MESSAGES, *BSPENT_MESSAGES,
     )
 }

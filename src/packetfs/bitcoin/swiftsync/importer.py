@@ -213,28 +213,37 @@ def _swiftsync(
     result.blocks_swiftsync = total.blocks
     result.inputs_swiftsync = total.inputs
     result.inputs_script_checked = total.inputs_verified
-    if total.failure is not None:
-        f = total.failure
-        raise _Fallback(f"block {f.height} failed: {f.reason}", f.__dict__)
-    if total.blocks != len(works):
-        raise _Fallback(f"only {total.blocks} of {len(works)} blocks came back from the executor", None)
-    if total.aggregate != 0:
-        raise _Fallback("the aggregate is not zero at the hints' height: wrong hints or wrong undo data",
-                        {"aggregate": f"{total.aggregate:064x}"})  # fmt: skip
-    seen: dict[bytes, int] = {}
-    for h, txid in total.coinbase_txids:
-        if txid in seen:
-            raise _Fallback(f"coinbase txid {hash_to_hex(txid)} repeats at {seen[txid]} and {h} (BIP30)", None)
-        seen[txid] = h
+    bad = verdict(total, len(works))
+    if bad is not None:
+        raise _Fallback(*bad)
 
     t = time.perf_counter()
-    _install(cs, chain, works, total, executor.jobs if isinstance(executor, LocalExecutor) else 1)
+    install(cs, chain, works, total, executor.jobs if isinstance(executor, LocalExecutor) else 1)
     result.utxos_from_hints = len(total.unspent)
     result.seconds["write"] = time.perf_counter() - t
     return {cs.params.genesis.header.hash, *(w.block_hash for w in works)}
 
 
-def _install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult, jobs: int) -> None:
+def verdict(total: RangeResult, expected_blocks: int) -> tuple[str, dict | None] | None:
+    """None if the summed results prove blocks 1..H valid and the hints right; else (why, detail):
+    a failed block, blocks missing, a non-zero aggregate, or a repeated coinbase txid (BIP30)."""
+    if total.failure is not None:
+        f = total.failure
+        return f"block {f.height} failed: {f.reason}", f.__dict__
+    if total.blocks != expected_blocks:
+        return f"only {total.blocks} of {expected_blocks} blocks came back from the executor", None
+    if total.aggregate != 0:
+        return ("the aggregate is not zero at the hints' height: wrong hints or wrong undo data",
+                {"aggregate": f"{total.aggregate:064x}"})  # fmt: skip
+    seen: dict[bytes, int] = {}
+    for h, txid in total.coinbase_txids:
+        if txid in seen:
+            return f"coinbase txid {hash_to_hex(txid)} repeats at {seen[txid]} and {h} (BIP30)", None
+        seen[txid] = h
+    return None
+
+
+def install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult, jobs: int) -> None:
     """Write blocks 1..H, their undo data, index entries and the UTXO set at H; tip := H; flush once."""
     # process_headers checks the headers again (in the chainstate's own tree) and marks them dirty,
     # so the one flush below writes the index entries updated here.

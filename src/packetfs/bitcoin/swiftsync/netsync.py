@@ -1,0 +1,578 @@
+"""SwiftSync from peers: the phase a node runs before its ordinary sync (``packetfs node --swiftsync``).
+
+1. Connect to the given peers (the node's ``Peer``: handshake, pings, bounded sends) and sync their
+   headers into a header tree of our own (proof of work, difficulty, times checked), so the chainstate
+   is untouched until the result is known. Peers that do not advertise ``NODE_BLOCK_UNDO`` are left.
+2. For blocks 1..H of the best header chain (H: the hints' height) ask each peer, up to a window, for
+   the block (``getdata``) and its spent coins (``getbspent``). A block must be one we asked that peer
+   for; its coins must cover exactly its inputs (else the peer is discouraged: a missing or extra coin
+   is a lie we can see at once). Block and coins (as CBlockUndo) go to a spool file in the datadir.
+3. As blocks arrive, groups of them are validated in worker processes (validate.py: every consensus
+   rule with the served coins, no UTXO lookups, the salted aggregate), in any order, while the
+   download goes on; with ``--executor ray`` they run as Ray tasks once downloaded.
+4. At H the aggregate must be zero, every block valid, no coinbase txid repeated: then the blocks, their
+   undo data and the UTXO set the hints mark unspent are written (importer.install) and the tip is H.
+
+Anything else (wrong hints, a wrong or missing coin, an invalid block, peers gone) falls back: the
+spooled blocks are validated the ordinary way from genesis (the last point we can trust: nothing
+below H is proven until the aggregate is), stopping at the first invalid one, whose sender is
+discouraged; then every served coin is compared with the undo data that ordinary validation made, and
+a peer that served a wrong one is discouraged. If every coin was right and every block valid, the
+hints were wrong. Either way the node then carries on with its ordinary sync from that tip, and ends
+with the same UTXO set (and ``utxo_digest``) as a node that never tried SwiftSync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..chain.chainstate import Chainstate
+from ..chain.headers import HeaderTree, IndexEntry
+from ..consensus.errors import ValidationError
+from ..net.addr import NetAddress
+from ..net.block import BlockMessage
+from ..net.bspent import NODE_BLOCK_UNDO, BSpent, GetBSpent
+from ..net.headers import GetHeaders, Headers
+from ..net.inv import GetData, InvVector
+from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, NODE_WITNESS
+from ..net.message import Message
+from ..node.addrbook import BanList
+from ..node.node import block_locator
+from ..node.peer import ConnectionType, Peer, PeerTimeouts
+from ..primitives.hashes import hash_to_hex
+from ..storage.undo import Coin, decode_block_undo, encode_block_undo
+from .aggregate import new_salt
+from .executor import ExecutorError, RayExecutor
+from .hints import Hints
+from .importer import install, verdict
+from .scan import RecordRef
+from .validate import BlockWork, RangeResult, RangeTask, merge, validate_range
+
+log = logging.getLogger("packetfs.node.swiftsync")
+
+WINDOW_PER_PEER = 16  # blocks (each with its coins) in flight per peer, as the node's download window
+CHUNK_BLOCKS = 8  # blocks per validation task
+SPOOL_MAGIC = b"SSPL"
+
+
+class _Fallback(Exception):
+    """SwiftSync cannot vouch for the chain. args: (why, detail dict or None)."""
+
+
+@dataclass
+class NetSwiftSyncResult:
+    """``mode``: "swiftsync" (blocks 1..H by SwiftSync), "fallback" (``fallback_reason`` says why; the
+    spooled blocks were validated the ordinary way up to ``tip_height``) or "skipped" (not applicable,
+    e.g. a chainstate that is not at genesis, or peers whose chain is shorter than the hints)."""
+
+    mode: str
+    hints_height: int
+    executor: str
+    jobs: int
+    tip_height: int = 0
+    blocks_swiftsync: int = 0
+    inputs_script_checked: int = 0
+    utxos_from_hints: int = 0
+    blocks_downloaded: int = 0
+    blocks_ordinary: int = 0
+    fallback_reason: str | None = None
+    failure: dict | None = None
+    discouraged: dict[str, str] = field(default_factory=dict)
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class _Item:
+    """One block of 1..H on its way: who was asked, what came back, where it was spooled."""
+
+    entry: IndexEntry
+    peer_id: int | None = None
+    asked_at: float = 0.0
+    raw: bytes | None = None
+    coins: tuple | None = None
+    block_from: str | None = None
+    coins_from: str | None = None
+    work: BlockWork | None = None
+
+
+class _Spool:
+    """Blocks and their CBlockUndo as received, appended to one file in Core's record framing (magic,
+    u32 size, data), so workers and the install or fallback read them back by location."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._f = path.open("wb")
+        self._pos = 0
+
+    def put(self, data: bytes) -> RecordRef:
+        self._f.write(SPOOL_MAGIC + len(data).to_bytes(4, "little"))
+        self._f.write(data)
+        ref = RecordRef(str(self.path), self._pos + 8, len(data), b"")
+        self._pos += 8 + len(data)
+        return ref
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+
+class _Phase:
+    def __init__(self, cs: Chainstate, hints: Hints, peers: list[tuple[str, int]], jobs: int, executor: str,
+                 ray_address: str | None, result: NetSwiftSyncResult, timeout: float, request_timeout: float,
+                 progress: Callable[[str, int, int], None] | None, salt: bytes | None):
+        self.cs = cs
+        self.params = cs.params
+        self.hints = hints
+        self.targets = peers
+        self.jobs = jobs
+        self.executor = executor
+        self.ray_address = ray_address
+        self.result = result
+        self.timeout = timeout
+        self.request_timeout = request_timeout
+        self.progress = progress
+        self.salt = salt or new_salt()
+        self.tree = HeaderTree(self.params)
+        self.bans = BanList(cs.datadir / "banlist.json")
+        self.peers: dict[int, Peer] = {}
+        self.headers_done: set[int] = set()
+        self.serving: set[int] = set()
+        self.changed = asyncio.Event()
+        self.items: dict[bytes, _Item] = {}
+        self.queue: deque[_Item] = deque()
+        self.in_flight: dict[int, set[bytes]] = {}
+        self.ready: list[BlockWork] = []
+        self.partial: list[RangeResult] = []
+        self.tasks_pending = 0
+        self.all_tasks: list[RangeTask] = []
+        self.failed: tuple[str, dict | None] | None = None
+        self.spool = _Spool(cs.datadir / "swiftsync-spool.dat")
+        self.pool: ProcessPoolExecutor | None = None
+        self.mtp: tuple[int, ...] = ()
+        self._peer_tasks: list[asyncio.Task] = []
+        self._closed_rx = 0
+        self._closed_tx = 0
+
+    # ------------------------------------------------------------------ peers
+    def discourage(self, peer_or_host: Peer | str, reason: str) -> None:
+        host = peer_or_host if isinstance(peer_or_host, str) else peer_or_host.host
+        if isinstance(peer_or_host, Peer):
+            peer_or_host.misbehaving(reason)
+            peer_or_host.close(reason)
+        if host not in self.result.discouraged:
+            self.result.discouraged[host] = reason
+            self.bans.discourage(host, reason)
+            log.warning("SwiftSync: discouraged %s: %s", host, reason)
+
+    async def _connect(self, host: str, port: int) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 10)
+        except (OSError, TimeoutError) as e:
+            log.info("SwiftSync: cannot connect to %s:%d: %s", host, port, e)
+            return
+        peername = writer.get_extra_info("peername") or (host, port)
+        peer = Peer(reader, writer, magic=self.params.magic, conn_type=ConnectionType.OUTBOUND_FULL_RELAY,
+                    address=NetAddress.from_host(peername[0], port), our_height=lambda: 0,
+                    local_nonce=random.getrandbits(64), services=NODE_WITNESS,
+                    timeouts=PeerTimeouts(handshake=10.0), relay=False)
+        self.peers[peer.id] = peer
+        self.in_flight[peer.id] = set()
+        try:
+            await peer.run(self.handle, self.on_ready)
+        finally:
+            self._closed_rx += peer.transport.stats.bytes_received
+            self._closed_tx += peer.transport.stats.bytes_sent
+            self.peers.pop(peer.id, None)
+            self.headers_done.discard(peer.id)
+            self.serving.discard(peer.id)
+            for h in self.in_flight.pop(peer.id, set()):
+                item = self.items[h]
+                if item.work is None:
+                    item.peer_id = None
+                    item.raw = item.coins = None
+                    self.queue.appendleft(item)
+            self.changed.set()
+
+    async def on_ready(self, peer: Peer) -> None:
+        v = peer.state.version
+        if v is None or not v.services & NODE_BLOCK_UNDO or not v.services & NODE_NETWORK:
+            peer.close("does not serve blocks and spent coins (NODE_NETWORK, NODE_BLOCK_UNDO)")
+            return
+        self.serving.add(peer.id)
+        peer.send(GetHeaders(tuple(block_locator(self.tree.best_header)), bytes(32)))
+
+    async def handle(self, peer: Peer, msg: Message) -> None:
+        if isinstance(msg, Headers):
+            self.on_headers(peer, msg)
+        elif isinstance(msg, BlockMessage):
+            self.on_block(peer, msg)
+        elif isinstance(msg, BSpent):
+            self.on_bspent(peer, msg)
+        # Everything else (announcements, feefilter, requests to us) is for the node that follows.
+
+    def on_headers(self, peer: Peer, msg: Headers) -> None:
+        headers = msg.headers
+        now = int(time.time())
+        try:
+            for h in headers:
+                if self.tree.get(h.hash) is None:
+                    if self.tree.get(h.prev_hash) is None:
+                        self.discourage(peer, "headers that do not connect")
+                        return
+                    self.tree.add_header(h, now=now)
+        except ValidationError as e:
+            self.discourage(peer, f"invalid header: {e.reason}")
+            return
+        if len(headers) == MAX_HEADERS_RESULTS:
+            peer.send(GetHeaders(tuple(block_locator(self.tree.get(headers[-1].hash))), bytes(32)))
+        else:
+            self.headers_done.add(peer.id)
+        self.changed.set()
+
+    def on_block(self, peer: Peer, msg: BlockMessage) -> None:
+        h = msg.block.hash
+        if h not in self.in_flight.get(peer.id, ()):
+            self.discourage(peer, f"unrequested block {hash_to_hex(h)}")
+            return
+        item = self.items[h]
+        if item.raw is None:
+            item.raw, item.block_from = msg.raw, peer.host
+            self._complete(peer, item)
+
+    def on_bspent(self, peer: Peer, msg: BSpent) -> None:
+        h = msg.block_hash
+        if h not in self.in_flight.get(peer.id, ()):
+            self.discourage(peer, f"unrequested bspent for {hash_to_hex(h)}")
+            return
+        item = self.items[h]
+        if item.coins is None:
+            item.coins, item.coins_from = msg.coins, peer.host
+            self._complete(peer, item)
+
+    def _complete(self, peer: Peer, item: _Item) -> None:
+        """Both halves are here: check the coins cover exactly the inputs, spool, queue for validation."""
+        if item.raw is None or item.coins is None:
+            return
+        self.in_flight[peer.id].discard(item.entry.hash)
+        block = BlockMessage(item.raw).block
+        txs = block.transactions
+        counts = [tx.input_count for tx in txs[1:]]
+        n = sum(counts)
+        coins = item.coins
+        if len(coins) != n or (n and coins[-1].input_index != n - 1):
+            # Indexes are strictly ascending (the decoder checks), so n coins ending at n - 1 are 0..n-1.
+            self.discourage(peer, f"bspent for block {item.entry.height} has {len(coins)} coins for {n} inputs")
+            self.failed = (f"a peer served the wrong number of spent coins for block {item.entry.height}", None)
+            self.changed.set()
+            return
+        undo: list[list[Coin]] = []
+        pos = 0
+        for c in counts:
+            undo.append([Coin(x.height, x.coinbase, x.value, x.script_pubkey) for x in coins[pos : pos + c]])
+            pos += c
+        block_ref = self.spool.put(item.raw)
+        undo_ref = self.spool.put(encode_block_undo(undo)) if len(txs) > 1 else None
+        e = item.entry
+        item.work = BlockWork(e.height, e.hash, block_ref, undo_ref, len(item.raw),
+                              tuple(self.hints.for_block(e.height)))
+        item.raw = None  # spooled: memory stays bounded by the windows
+        self.result.blocks_downloaded += 1
+        self.ready.append(item.work)
+        if len(self.ready) >= CHUNK_BLOCKS:
+            self._submit()
+        if self.progress:
+            self.progress("download", self.result.blocks_downloaded, self.hints.height)
+        self.changed.set()
+
+    # ------------------------------------------------------------------ validation
+    def _submit(self) -> None:
+        if not self.ready:
+            return
+        task = RangeTask(self.params.name, self.salt, tuple(sorted(self.ready, key=lambda w: w.height)), 0, self.mtp)
+        self.ready = []
+        self.spool.flush()
+        if self.executor == "ray":
+            self.all_tasks.append(task)
+            return
+        if self.pool is None:
+            # Not fork: this process holds peer sockets, and a forked worker would keep them open.
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"))
+        fut = asyncio.wrap_future(self.pool.submit(validate_range, task))
+        self.tasks_pending += 1
+        fut.add_done_callback(self._validated)
+
+    def _validated(self, fut: asyncio.Future) -> None:
+        self.tasks_pending -= 1
+        try:
+            r = fut.result()
+        except Exception as e:  # noqa: BLE001 - a dead worker (BrokenProcessPool, killed): fall back
+            if self.failed is None:
+                self.failed = (f"a validation worker failed: {e or type(e).__name__}", None)
+        else:
+            self.partial.append(r)
+            if self.progress:
+                self.progress("validate", sum(p.blocks for p in self.partial), self.hints.height)
+            if r.failure is not None and self.failed is None:
+                f = r.failure
+                self.failed = (f"block {f.height} failed: {f.reason}", f.__dict__)
+        self.changed.set()
+
+    # ------------------------------------------------------------------ the phase
+    async def run(self) -> list[IndexEntry]:
+        deadline = time.monotonic() + self.timeout
+        t = time.perf_counter()
+        self._peer_tasks = [asyncio.create_task(self._connect(h, p)) for h, p in self.targets]
+        await asyncio.sleep(0)
+        # Headers: until every connected serving peer has sent its last headers message.
+        while True:
+            await self._wait(deadline)
+            live = [p for p in self.peers.values() if not p.closed.is_set()]
+            handshaking = [p for p in live if not p.handshake_done.is_set()]
+            connecting = any(not t.done() for t in self._peer_tasks) and not self.peers
+            if not live and not connecting and all(t.done() for t in self._peer_tasks):
+                raise _Fallback("no peer to SwiftSync from (none reachable, or none serves spent coins)", None)
+            serving = [p for p in live if p.id in self.serving]
+            if serving and not handshaking and all(p.id in self.headers_done for p in serving):
+                break
+        self.result.seconds["headers"] = time.perf_counter() - t
+        best = self.tree.best_header
+        height = self.hints.height
+        if best.height < height:
+            self.result.mode = "skipped"
+            raise _Fallback(f"the peers' best header chain ends at {best.height}, below the hints' {height}", None)
+        chain = list(reversed(list(self.tree.path(self.tree.ancestor(best, height), self.tree.genesis))))
+        self.mtp = tuple(self.tree.median_time_past(e) for e in [self.tree.genesis, *chain])
+        for e in chain:
+            item = _Item(e)
+            self.items[e.hash] = item
+            self.queue.append(item)
+
+        t = time.perf_counter()
+        while True:
+            if self.failed is not None:
+                raise _Fallback(*self.failed)
+            serving = [p for p in self.peers.values() if p.id in self.serving and not p.closed.is_set()]
+            if self.queue and not serving:
+                raise _Fallback("no peer left that serves blocks and spent coins", None)
+            now = time.monotonic()
+            for peer in serving:
+                flight = self.in_flight[peer.id]
+                if any(now - self.items[h].asked_at > self.request_timeout for h in flight):
+                    peer.close(f"block or spent coins not delivered within {self.request_timeout:.0f} s")
+                    continue
+                asks = []
+                while self.queue and len(flight) < WINDOW_PER_PEER:
+                    item = self.queue.popleft()
+                    item.peer_id, item.asked_at = peer.id, now
+                    flight.add(item.entry.hash)
+                    asks.append(item.entry.hash)
+                if asks:
+                    peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
+                    for h in asks:
+                        peer.send(GetBSpent(h))
+            if not self.queue and all(i.work is not None for i in self.items.values()):
+                self._submit()
+                if self.tasks_pending == 0:
+                    break
+            await self._wait(deadline)
+        self.result.seconds["download"] = time.perf_counter() - t
+        return chain
+
+    async def _wait(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise _Fallback(f"SwiftSync did not finish within {self.timeout:.0f} s", None)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.changed.wait(), min(0.5, left))
+        self.changed.clear()
+
+    async def close_peers(self) -> None:
+        for p in list(self.peers.values()):
+            p.close("SwiftSync phase over")
+        for task in self._peer_tasks:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(task, 5)
+        self.result.bytes_received = self._closed_rx
+        self.result.bytes_sent = self._closed_tx
+
+    def close_pool(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def validated_works(self) -> list[BlockWork]:
+        return [i.work for i in sorted(self.items.values(), key=lambda i: i.entry.height) if i.work is not None]
+
+    # ------------------------------------------------------------------ fallback
+    def ordinary(self) -> None:
+        """Validate the spooled blocks the ordinary way, in height order from genesis, stopping at the
+        first one missing or invalid (its sender discouraged); then discourage whoever served a coin that
+        differs from the undo data this made."""
+        cs = self.cs
+        items = sorted(self.items.values(), key=lambda i: i.entry.height)
+        cs.process_headers(i.entry.header for i in items)
+        connected: list[_Item] = []
+        for item in items:
+            if item.work is None:
+                break
+            raw = item.work.block.read()  # type: ignore[union-attr]
+            try:
+                cs.process_block(raw)
+            except ValidationError as e:
+                self._blame_block(item, e.reason)
+                break
+            if cs.tip.hash != item.entry.hash:
+                self._blame_block(item, cs.last_error.reason if cs.last_error else "not connected")
+                break
+            connected.append(item)
+            self.result.blocks_ordinary += 1
+            if self.progress:
+                self.progress("ordinary", len(connected), len(items))
+        cs.flush()
+        for item in connected:
+            e = cs.tree.get(item.entry.hash)
+            truth = decode_block_undo(cs.store.get_undo(e.undo_pos)) if e.undo_pos else []
+            served = decode_block_undo(item.work.undo.read()) if item.work.undo is not None else []  # type: ignore[union-attr]
+            if served != truth and item.coins_from:
+                self.discourage(item.coins_from, f"served wrong spent coins for block {item.entry.height}")
+
+    def _blame_block(self, item: _Item, reason: str) -> None:
+        if item.block_from:
+            self.discourage(item.block_from, f"sent invalid block {item.entry.height} ({reason})")
+
+
+async def swiftsync_from_peers(
+    datadir: Path, network: str, peers: list[tuple[str, int]], hints: Hints, *, jobs: int = 1,
+    executor: str = "local", ray_address: str | None = None, store_mode: str = "raw", timeout: float = 3600.0,
+    request_timeout: float = 60.0, progress: Callable[[str, int, int], None] | None = None,
+    salt: bytes | None = None,
+) -> NetSwiftSyncResult:
+    """Run the SwiftSync phase on ``datadir`` (see the module docstring) and close it again, so the
+    node can open it for its ordinary sync. Returns what happened; never raises for what peers or
+    hints did wrong (that is a fallback), only for a datadir that cannot be opened."""
+    if executor not in ("local", "ray"):
+        raise ValueError(f"unknown executor {executor!r} (local or ray)")
+    result = NetSwiftSyncResult("swiftsync", hints.height, executor, jobs)
+    t0 = time.perf_counter()
+    # The chainstate's script-check workers (the fallback's) come from the fork server: a forked worker
+    # would keep the peer sockets this process holds open.
+    with Chainstate(datadir, network, jobs=jobs, store_mode=store_mode, mp_start_method="forkserver") as cs:
+        if cs.tip.height != 0:
+            result.mode = "skipped"
+            result.fallback_reason = f"the chainstate is at height {cs.tip.height}; SwiftSync starts from genesis"
+            result.tip_height = cs.tip.height
+            return result
+        phase = _Phase(cs, hints, peers, jobs, executor, ray_address, result, timeout, request_timeout,
+                       progress, salt)
+        try:
+            try:
+                chain = await phase.run()
+            finally:
+                await phase.close_peers()
+            if executor == "ray":
+                t = time.perf_counter()
+                try:
+                    phase.partial = list(RayExecutor(jobs, ray_address).run(phase.all_tasks))
+                except ExecutorError as e:
+                    raise _Fallback(f"the ray executor failed: {e}", None) from None
+                result.seconds["validate"] = time.perf_counter() - t
+            total = merge(phase.partial)
+            result.blocks_swiftsync = total.blocks
+            result.inputs_script_checked = total.inputs_verified
+            bad = verdict(total, len(chain))
+            if bad is not None:
+                raise _Fallback(*bad)
+            t = time.perf_counter()
+            install(cs, chain, phase.validated_works(), total, 1)
+            result.utxos_from_hints = len(total.unspent)
+            result.seconds["write"] = time.perf_counter() - t
+        except _Fallback as e:
+            if result.mode != "skipped":
+                result.mode = "fallback"
+            result.fallback_reason, result.failure = e.args[0], e.args[1]
+            log.warning("SwiftSync %s: %s", result.mode, result.fallback_reason)
+            phase.close_pool()
+            if result.mode == "fallback":
+                t = time.perf_counter()
+                phase.ordinary()
+                result.seconds["ordinary"] = time.perf_counter() - t
+                if not result.discouraged and "aggregate" in (result.fallback_reason or ""):
+                    result.fallback_reason += " (every served coin and block was right: the hints are wrong)"
+        finally:
+            phase.close_pool()
+            phase.spool.close()
+        result.tip_height = cs.tip.height
+    result.seconds["total"] = time.perf_counter() - t0
+    return result
+
+
+@dataclass
+class SwiftSyncPhase:
+    """``packetfs node --swiftsync F.hints``: the phase, configured from the node's options, run before
+    the node starts (the node then opens the datadir and carries on from the phase's tip)."""
+
+    hints: Hints
+    datadir: Path
+    network: str
+    peers: list[tuple[str, int]]
+    jobs: int
+    executor: str
+    ray_address: str | None
+    store_mode: str
+    result: NetSwiftSyncResult | None = None
+
+    @classmethod
+    def from_cli(cls, hints_path: Path, config, executor: str, ray_address: str | None) -> SwiftSyncPhase:
+        """From the node's config; click.UsageError (exit 2) for a bad hints file or no peers to ask."""
+        import click
+
+        from .hints import SwiftSyncError
+
+        peers = [*config.connect, *config.addnode]
+        if not peers:
+            raise click.UsageError("--swiftsync needs peers to fetch blocks and spent coins from (--connect or --addnode)")
+        try:
+            hints = Hints.read(hints_path)
+        except (SwiftSyncError, OSError) as e:
+            raise click.UsageError(str(e)) from None
+        return cls(hints, config.datadir, config.network, peers, max(1, config.jobs or 1), executor, ray_address,
+                   config.store_mode)
+
+    async def run(self) -> int:
+        """Run the phase; 0 to let the node carry on, or the node's exit code for a datadir in use."""
+        from ..storage.datadir_lock import DatadirInUseError
+
+        try:
+            self.result = await swiftsync_from_peers(
+                self.datadir, self.network, self.peers, self.hints, jobs=self.jobs, executor=self.executor,
+                ray_address=self.ray_address, store_mode=self.store_mode)  # fmt: skip
+        except DatadirInUseError as e:
+            log.error("error: %s", e)
+            return 3
+        r = self.result
+        if r.mode == "swiftsync":
+            log.info("SwiftSync: blocks 1..%d validated (%d inputs script-checked, %d coins from the hints) in "
+                     "%.1f s", r.hints_height, r.inputs_script_checked, r.utxos_from_hints, r.seconds["total"])
+        else:
+            log.warning("SwiftSync %s: %s; ordinary validation to height %d, the node carries on from there",
+                        r.mode, r.fallback_reason, r.tip_height)
+        return 0

@@ -1,0 +1,157 @@
+"""SwiftSync from a peer (getbspent/bspent) against the ordinary import of the same chain: same tip and
+UTXO digest once the node has synced the rest; wrong hints, a peer lying about a coin, a peer leaving a
+coin out and a peer sending a bad block are each detected, fall back to ordinary validation, get the
+liar discouraged (never whoever told the truth) and end with the same utxo_digest.
+
+The serving nodes run in this process on free loopback ports, inside the test's own event loop, and are
+stopped in ``finally``; the client's validation workers come from a fork server that the phase shuts
+down before returning."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from packetfs.bitcoin.chain.chainstate import Chainstate
+from packetfs.bitcoin.node.addrbook import BanList
+from packetfs.bitcoin.node.node import Node, NodeConfig
+from packetfs.bitcoin.node.sync_cli import sync_from_peer
+from packetfs.bitcoin.primitives.block import Block
+from packetfs.bitcoin.storage.undo import Coin
+from packetfs.bitcoin.swiftsync import Hints
+from packetfs.bitcoin.swiftsync.netsync import swiftsync_from_peers
+from packetfs.bitcoin.swiftsync.serve import SpentCoinServer, attach_bspent_server
+
+from .conftest import CHAIN_BLOCKS, HINTS_HEIGHT, chain_info
+
+LIE_HEIGHT = 105  # a block with spends (transactions start after 100)
+
+
+def serving_node(chain, root: Path, name: str) -> Node:
+    datadir = root / name
+    shutil.copytree(chain.reference_datadir, datadir)
+    node = Node(NodeConfig("regtest", datadir, port=0, bind="127.0.0.1", listen=True, jobs=1))
+    return node
+
+
+def block_hash_at(chain, height: int) -> bytes:
+    return Block.from_bytes(chain.records[height][0]).hash
+
+
+async def run_phase(servers: list[Node], client: Path, hints: Hints, **kw):
+    for s in servers:
+        await s.start()
+    try:
+        return await swiftsync_from_peers(client, "regtest", [("127.0.0.1", s.port) for s in servers], hints,
+                                          jobs=2, timeout=120, request_timeout=20, **kw)  # fmt: skip
+    finally:
+        for s in servers:
+            await s.stop()
+
+
+async def finish_sync(chain, root: Path, client: Path) -> str:
+    """The node's ordinary sync from an honest peer, after the phase: the utxo_digest it ends with."""
+    honest = serving_node(chain, root, "honest")
+    await honest.start()
+    try:
+        report = await sync_from_peer(client, "regtest", "127.0.0.1", honest.port, "plain", timeout=120)
+    finally:
+        await honest.stop()
+    return report.utxo_digest
+
+
+def test_swiftsync_from_a_peer_equals_ordinary_sync(chain, tmp_path):
+    server = serving_node(chain, tmp_path, "server")
+    served = attach_bspent_server(server)
+    hints = Hints.read(chain.hints)
+    result = asyncio.run(run_phase([server], tmp_path / "client", hints))
+    assert result.mode == "swiftsync", result.fallback_reason
+    assert result.blocks_swiftsync == HINTS_HEIGHT == result.tip_height
+    assert result.inputs_script_checked > 500 and result.utxos_from_hints > 0
+    assert served.served == HINTS_HEIGHT and not result.discouraged
+    assert result.bytes_received > 0
+    digest = asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client"))
+    info = chain_info(tmp_path / "client")
+    assert info["height"] == CHAIN_BLOCKS and digest == chain.reference["utxo_digest"]
+    assert info == chain.reference
+    assert not (tmp_path / "client" / "swiftsync-spool.dat").exists()
+
+
+def test_wrong_hints_fall_back_and_blame_nobody(chain, tmp_path):
+    server = serving_node(chain, tmp_path, "server")
+    attach_bspent_server(server)
+    good = Hints.read(chain.hints)
+    wrong = Hints(good.height, [*good.unspent[:-1], good.unspent[-1][1:]])  # one unspent output left out
+    result = asyncio.run(run_phase([server], tmp_path / "client", wrong))
+    assert result.mode == "fallback" and "hints are wrong" in result.fallback_reason
+    assert not result.discouraged and result.blocks_ordinary == HINTS_HEIGHT == result.tip_height
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+class _LyingCoins(SpentCoinServer):
+    """Serves the coins of one block altered by ``change``."""
+
+    def __init__(self, node, target: bytes, change):
+        super().__init__(node)
+        self.target, self.change = target, change
+
+    def undo_for(self, block_hash):
+        undo = super().undo_for(block_hash)
+        if undo is not None and block_hash == self.target:
+            undo = self.change([list(tx) for tx in undo])
+        return undo
+
+
+def _wrong_value(undo: list[list[Coin]]) -> list[list[Coin]]:
+    c = undo[-1][-1]
+    undo[-1][-1] = c._replace(value=c.value - 1)
+    return undo
+
+
+def _missing_coin(undo: list[list[Coin]]) -> list[list[Coin]]:
+    undo[-1] = undo[-1][:-1]
+    return undo
+
+
+@pytest.mark.parametrize("change, why", [(_wrong_value, "served wrong spent coins"),
+                                         (_missing_coin, "coins for")])  # fmt: skip
+def test_lying_peer_is_discouraged_and_the_honest_one_is_not(chain, tmp_path, change, why):
+    liar = serving_node(chain, tmp_path, "liar")
+    _LyingCoins(liar, block_hash_at(chain, LIE_HEIGHT), change)
+    honest = serving_node(chain, tmp_path, "honest0")
+    attach_bspent_server(honest)
+    result = asyncio.run(run_phase([liar, honest], tmp_path / "client", Hints.read(chain.hints)))
+    assert result.mode == "fallback"
+    assert list(result.discouraged) == ["127.0.0.1"] and why in result.discouraged["127.0.0.1"]
+    assert BanList(tmp_path / "client" / "banlist.json").is_banned("127.0.0.1")
+    # Ordinary validation from genesis over the spooled blocks; the rest comes from the node's sync.
+    assert result.tip_height >= 1
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_bad_block_is_detected_and_its_sender_discouraged(chain, tmp_path):
+    bad = serving_node(chain, tmp_path, "bad")
+    attach_bspent_server(bad)
+    target = block_hash_at(chain, LIE_HEIGHT)
+    read = bad._read_block
+
+    def mutated(entry):
+        raw = read(entry)
+        if entry.hash != target:
+            return raw
+        b = bytearray(raw)
+        b[-10] ^= 1  # inside the last transaction: its txid, so the merkle root, no longer match
+        return bytes(b)
+
+    bad._read_block = mutated
+    result = asyncio.run(run_phase([bad], tmp_path / "client", Hints.read(chain.hints)))
+    assert result.mode == "fallback" and f"block {LIE_HEIGHT} failed" in result.fallback_reason
+    assert "invalid block" in result.discouraged["127.0.0.1"]
+    # The last trusted point: every block below the bad one, validated the ordinary way.
+    assert result.tip_height == LIE_HEIGHT - 1
+    with Chainstate(tmp_path / "client", "regtest", readonly=True) as cs:
+        assert cs.tip.hash == block_hash_at(chain, LIE_HEIGHT - 1)
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
