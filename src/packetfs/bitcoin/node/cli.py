@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..net.limits import DEFAULT_PORTS
+from ..swiftsync.serve import attach_bspent_server
 from .lightning import attach_lightning
 from .node import Node, NodeConfig, NodeError
 from .peer import PeerTimeouts
@@ -93,13 +94,20 @@ def setup_logging(datadir: Path, verbose: bool) -> None:
 @click.option("--rpcuser", default=None, help="JSON-RPC user (with --rpcpassword; otherwise DATADIR/.cookie).")
 @click.option("--rpcpassword", default=None, help="JSON-RPC password for --rpcuser.")
 @click.option("--no-rpc", is_flag=True, help="No JSON-RPC server, mempool or transaction relay.")
+@click.option("--swiftsync", "swiftsync_hints", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Hints file: first SwiftSync blocks up to its height from the --connect/--addnode "
+                                 "peers (blocks and spent coins), then sync on as usual.")
+@click.option("--swiftsync-executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Where --swiftsync validates blocks (--jobs processes, or Ray tasks).")
+@click.option("--ray-address", default=None, help="Ray cluster for --swiftsync-executor ray (default: a local one).")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
 def node_command(network: str, datadir: Path, port: int | None, bind: str, connect: tuple[str, ...],
                  addnode: tuple[str, ...], maxconnections: int, max_outbound: int, max_block_relay: int,
                  no_listen: bool, store: str, jobs: int, stall_timeout: float, block_timeout: float,
                  handshake_timeout: float, ping_interval: float, ping_timeout: float, rpcbind: str,
                  rpcport: int | None, rpcuser: str | None, rpcpassword: str | None, no_rpc: bool,
-                 verbose: bool) -> None:
+                 verbose: bool, swiftsync_hints: Path | None = None, swiftsync_executor: str = "local",
+                 ray_address: str | None = None) -> None:
     """Run a Bitcoin node (P2P protocol 70016, v1 transport): headers-first sync from peers, block download
     in parallel, serving headers and blocks, compact blocks (BIP152).
 
@@ -123,13 +131,23 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
     if rpcport is None and port == 0:
         rpcport = 0  # --port 0 picks free ports for both
     rpc = None if no_rpc else {"rpc_bind": rpcbind, "rpc_port": rpcport, "rpcuser": rpcuser, "rpcpassword": rpcpassword}
-    code = asyncio.run(_main(config, rpc))
+    swiftsync = None
+    if swiftsync_hints is not None:
+        from ..swiftsync.netsync import SwiftSyncPhase
+
+        swiftsync = SwiftSyncPhase.from_cli(swiftsync_hints, config, swiftsync_executor, ray_address)
+    code = asyncio.run(_main(config, rpc, swiftsync))
     sys.exit(code)
 
 
-async def _main(config: NodeConfig, rpc: dict | None = None) -> int:
+async def _main(config: NodeConfig, rpc: dict | None = None, swiftsync=None) -> int:
+    if swiftsync is not None:  # SwiftSync phase first (swiftsync/netsync.py), then the ordinary node
+        code = await swiftsync.run()
+        if code:
+            return code
     node = Node(config)
     relay = attach_lightning(node)  # compressed block relay with peers that offer it (node/lightning.py)
+    attach_bspent_server(node)  # serve spent coins to SwiftSync peers (swiftsync/serve.py)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, node.request_stop)
