@@ -562,6 +562,62 @@ def _rng(c: Ctx) -> None:
     c.S[:, c.ins.dst : c.ins.dst + 4] = philox4x64(ctr, key)
 
 
+# Monte Carlo blocks: many samples per packet, generated and tested at the node -------------------------
+MC_INTEGRANDS = ("quarter-disc", "quarter-circle", "arctan", "x2", "sqrt")  # MCSUM's integrand codes 0..4
+MC_FIXED_BITS = 32  # float integrands are summed as round(f * 2**32) in integers: exact, any order
+MC_MAX_BLOCKS = 1 << 20  # Philox blocks (4 samples each) per MCSUM: keeps every fixed-point sum below 2**59
+_MC_CHUNK = 1 << 14  # blocks generated at a time: 512 KiB of words stays in L2
+
+
+def _mc_fixed(code: int, words: np.ndarray) -> tuple[int, int]:
+    """(sum f, sum f^2) over one chunk of Philox words, exact integers (see MCSUM)."""
+    if code == 0:  # (x, y) = (high 31 bits, low 31 bits); x^2 + y^2 < 2^62 in uint64
+        x = words >> _U64(33)
+        y = words & _U64(0x7FFFFFFF)
+        np.multiply(x, x, out=x)
+        np.multiply(y, y, out=y)
+        np.add(x, y, out=x)
+        hits = int(np.count_nonzero(x < _U64(1 << 62)))
+        return hits, hits
+    u = (words >> _U64(11)).astype(np.float64)
+    u *= 1.0 / 9007199254740992.0  # U01: numpy's conversion
+    if code == 1:
+        f = np.sqrt(1.0 - u * u)
+    elif code == 2:
+        f = 4.0 / (1.0 + u * u)
+    elif code == 3:
+        f = u * u
+    else:
+        f = np.sqrt(u)
+    f2 = f * f
+    scale = float(1 << MC_FIXED_BITS)
+    return int(np.rint(f * scale).astype(np.int64).sum()), int(np.rint(f2 * scale).astype(np.int64).sum())
+
+
+def _mcsum(c: Ctx) -> None:
+    ins = c.ins
+    out = np.zeros((len(c.S), 2), dtype=np.uint64)
+    key = np.array([ins.imm, 0], dtype=np.uint64)
+    for row in range(len(c.S)):
+        ctr = [int(v) for v in c.S[row, ins.a : ins.a + 4]]
+        n, code = int(c.S[row, ins.b]), int(c.S[row, ins.b + 1])
+        if n > MC_MAX_BLOCKS or code >= len(MC_INTEGRANDS):
+            c.fault(np.arange(len(c.S)) == row, Status.BAD_OPERAND, ins.op)
+            continue
+        # numpy's Philox (C) increments its 256-bit counter before each block: start it one below
+        start = (ctr[0] | ctr[1] << 64 | ctr[2] << 128 | ctr[3] << 192) - 1
+        start %= 1 << 256
+        bg = np.random.Philox(counter=np.array([(start >> s) & (2**64 - 1) for s in (0, 64, 128, 192)],
+                                               dtype=np.uint64), key=key)
+        total = total2 = 0
+        for first in range(0, n, _MC_CHUNK):
+            s1, s2 = _mc_fixed(code, bg.random_raw(4 * min(_MC_CHUNK, n - first)))
+            total += s1
+            total2 += s2
+        out[row] = (total, total2)
+    c.S[:, ins.dst : ins.dst + 2] = out
+
+
 # THE table -------------------------------------------------------------------------------------------
 _W = "width, SIGNED"
 _LANES = "lanes"
@@ -626,6 +682,7 @@ TABLE: tuple[OpSpec, ...] = (
     OpSpec(0x61, "STORE", "memory", "a, b, imm, width, " + _LANES, "mem[a + imm + i*width] = low width bytes of b[i]", "owner of a + imm, then next", _store, False, "ab", True),
     OpSpec(0x70, "HASH", "crypto", "dst, a, b", "dst..dst+3 = SHA-256 compression of the 64-byte block in a..a+7 from the chaining value in b..b+3 (b = IMM: the SHA-256 IV); bytes in slot order, little-endian slots", "next", _hash, True, "ab", False, 4, 8, 4),
     OpSpec(0x71, "RNG", "crypto", "dst, a, b", "dst..dst+3 = Philox4x64-10(counter a..a+3, key b..b+1; b = IMM: key (imm, 0))", "next", _rng, True, "ab", False, 4, 4, 2),
+    OpSpec(0x72, "MCSUM", "crypto", "dst, a, b, imm", "Monte Carlo block: the 4n Philox4x64-10 words of counters a..a+3 onward (key (imm, 0); n = b, at most 2**20) give 4n samples of integrand b+1 (0: (x, y) = (w >> 33, w & (2**31 - 1)) in the quarter disc x^2 + y^2 < 2^62, counted; 1..4: sqrt(1 - u^2), 4 / (1 + u^2), u^2, sqrt(u) of u = U01(w), summed as round(f * 2^32)); dst = sum f, dst+1 = sum f^2, exact integers", "next", _mcsum, True, "ab", False, 2, 4, 2),
     OpSpec(0x80, "RADD", "reduce", "a, imm, width, " + _LANES, "accumulator[imm+i] += a[i] (wrapping) at this node; merged over nodes at the end", "next", _reduce("ADD"), False, "a"),
     OpSpec(0x81, "RXOR", "reduce", "a, imm, width, " + _LANES, "accumulator[imm+i] ^= a[i]", "next", _reduce("XOR"), False, "a"),
     OpSpec(0x82, "RMIN", "reduce", "a, imm, " + _W + ", " + _LANES, "accumulator[imm+i] = min (signed with SIGNED)", "next", _reduce("MIN"), False, "a"),

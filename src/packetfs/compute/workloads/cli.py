@@ -116,24 +116,29 @@ def si(x: float, unit: str) -> str:
               help="The workload to deploy on the fabric.")
 @click.option("--integrand", default="pi", show_default=True,
               help="pi, quarter-circle, arctan, x2 or sqrt (see docs/workloads.md).")
-@click.option("--samples", type=click.IntRange(1, 1 << 40), default=4_000_000, show_default=True)
+@click.option("--samples", type=click.IntRange(1, 1 << 40), default=50_000_000, show_default=True)
+@click.option("--method", type=click.Choice(["block", "sample"]), default="block", show_default=True,
+              help="block: a packet carries 2^20 samples, generated and tested vectorised at the node (MCSUM); "
+              "sample: one packet per 4 samples through the fine-grained RNG and lane instructions. Same "
+              "samples, same pi estimate.")
 @click.option("--scaling/--no-scaling", default=None,
               help="Also run on 1 node to print the 1->K scaling efficiency (default: on when --nodes > 1).")
 @fabric_options
 @handle_errors
-def deploy_command(operation: str, integrand: str, samples: int, scaling: bool | None, seed: int,
+def deploy_command(operation: str, integrand: str, samples: int, method: str, scaling: bool | None, seed: int,
                    as_json: bool, config: FabricConfig) -> None:
     """Deploy a workload on the fabric: Monte Carlo integration with the fabric's counter-based RNG."""
     from . import montecarlo
 
-    with progress_bar(f"monte carlo {integrand} on {config.nodes} {config.backend} node(s)", None,
+    with progress_bar(f"monte carlo {integrand} on {config.nodes} {config.backend} node(s)", samples,
                       not as_json) as update:
-        result = montecarlo.estimate(samples, seed, config, integrand, progress=update)
+        result = montecarlo.estimate(samples, seed, config, integrand, progress=update, method=method)
     out = result.as_dict()
     if scaling is None:
         scaling = config.nodes > 1
     if scaling and config.nodes > 1:
-        single = montecarlo.estimate(samples, seed, FabricConfig(config.backend, 1, config.ray_address), integrand)
+        single = montecarlo.estimate(samples, seed, FabricConfig(config.backend, 1, config.ray_address), integrand,
+                                     method=method)
         if single.estimate != result.estimate:
             raise WorkloadError("the 1-node run gave a different estimate: the fabric is not deterministic")
         eff = (result.samples_per_s / single.samples_per_s) / config.nodes
@@ -147,15 +152,17 @@ def deploy_command(operation: str, integrand: str, samples: int, scaling: bool |
         ("integrand", f"{integrand}: {montecarlo.INTEGRANDS[integrand].description}"),
         ("estimate", f"{result.estimate:.10f} ± {result.stderr:.2g} (1 s.e.)"),
         ("exact", f"{result.exact:.10f} (error {out['error_in_stderr']:+.2f} s.e.)"),
-        ("samples", f"{result.samples:,} in {result.packets:,} packets, seed {seed}"),
+        ("samples", f"{result.samples:,} in {result.packets:,} packets ({method} method), seed {seed}"),
         ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes moved"),
-        ("measured", f"{si(result.samples_per_s, 'samples/s')} ({result.seconds:.2f} s)"),
+        ("measured", f"{si(result.samples_per_s, 'samples/s')} ({result.seconds:.2f} s; fabric start "
+                     f"{result.startup_seconds:.2f} s, not counted)"),
         ("pitch", f"operations_per_second: 1T+  (measured is {result.samples_per_s / PITCH_OPS_PER_S:.1e} of it)"),
     ]
     if "scaling" in out:
         s = out["scaling"]
         rows.append(("scaling 1->K", f"{si(s['samples_per_s_1'], '/s')} -> {si(s['samples_per_s_k'], '/s')}: "
-                                      f"efficiency {s['efficiency']:.0%}"))
+                                      f"efficiency {s['efficiency']:.0%}" + (" (inline runs every node in one "
+                                      "process: use --backend local)" if config.backend == "inline" else "")))
     print_table("packetfs deploy --operation MONTE_CARLO", rows)
 
 
