@@ -155,3 +155,34 @@ def test_bad_block_is_detected_and_its_sender_discouraged(chain, tmp_path):
     with Chainstate(tmp_path / "client", "regtest", readonly=True) as cs:
         assert cs.tip.hash == block_hash_at(chain, LIE_HEIGHT - 1)
     assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_sync_command_swiftsync_mode_fetches_spent_coins_from_the_peer(chain, tmp_path):
+    """`packetfs bitcoin sync --mode swiftsync --hints F` (no --blocks-dir): the network path, end to end."""
+    import json
+    import subprocess
+    import sys
+    import threading
+
+    server = serving_node(chain, tmp_path, "server")
+    served = attach_bspent_server(server)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
+        proc = subprocess.run([sys.executable, "-m", "packetfs.cli", "bitcoin", "sync", "--mode", "swiftsync",
+                               "--connect", f"127.0.0.1:{server.port}", "--datadir", str(tmp_path / "client"),
+                               "--hints", str(chain.hints), "-j", "2", "--timeout", "120", "--json"],
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    sw = r["stages"]["swiftsync"]
+    assert sw["mode"] == "swiftsync" and sw["blocks_swiftsync"] == HINTS_HEIGHT and sw["source"] == "peer (getbspent)"
+    assert served.served == HINTS_HEIGHT and sw["bytes_received"] > 0
+    assert (r["height"], r["utxo_digest"]) == (CHAIN_BLOCKS, chain.reference["utxo_digest"])

@@ -2,8 +2,9 @@
 
 Modes: ``plain`` (getdata/block, as with any peer), ``lightning`` (compressed relay: the peer's blocks as
 codec frames, decoded in a process pool; falls back to plain blocks if the peer does not offer it),
-``swiftsync`` (blocks up to the hints' height validated with SwiftSync from a local Core blocks directory,
-spent coins from its rev files as `swiftsync-import` does, then the rest from the peer by lightning).
+``swiftsync`` (blocks up to the hints' height fetched from the peer with their spent coins (getbspent) and
+validated with SwiftSync, swiftsync/netsync.py; or, with --blocks-dir, from a local Core blocks directory and
+its rev files; then the rest from the peer by lightning).
 """
 
 from __future__ import annotations
@@ -151,6 +152,19 @@ def _swiftsync_local(datadir: Path, network: str, blocks_dir: Path, hints_path: 
             "blocks_swiftsync": result.blocks_swiftsync, "wall_s": time.monotonic() - t0}
 
 
+def _swiftsync_network(datadir: Path, network: str, host: str, port: int, hints_path: Path, jobs: int) -> dict:
+    from ..swiftsync.hints import Hints
+    from ..swiftsync.netsync import swiftsync_from_peers
+
+    hints = Hints.read(hints_path)
+    t0 = time.monotonic()
+    r = asyncio.run(swiftsync_from_peers(datadir, network, [(host, port)], hints, jobs=jobs))
+    return {"mode": r.mode, "fallback_reason": r.fallback_reason, "hints_height": r.hints_height,
+            "blocks_swiftsync": r.blocks_swiftsync, "wall_s": time.monotonic() - t0, "source": "peer (getbspent)",
+            "bytes_received": r.bytes_received, "bytes_sent": r.bytes_sent, "discouraged": r.discouraged,
+            "seconds": r.seconds}
+
+
 def format_table(report: SyncReport) -> str:
     s = report.stages
     rows = [
@@ -171,7 +185,7 @@ def format_table(report: SyncReport) -> str:
     ]
     if "swiftsync" in s:
         sw = s["swiftsync"]
-        rows.insert(3, ("swiftsync (local blocks dir)", f"{sw['mode']} to {sw['hints_height']}, "
+        rows.insert(3, (f"swiftsync ({sw.get('source', 'local blocks dir')})", f"{sw['mode']} to {sw['hints_height']}, "
                                                         f"{sw['blocks_swiftsync']} blocks, {sw['wall_s']:.2f} s"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
@@ -187,7 +201,8 @@ def format_table(report: SyncReport) -> str:
 @click.option("--hints", "hints_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="SwiftSync hints file (--mode swiftsync).")
 @click.option("--blocks-dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="--mode swiftsync: Core blocks directory whose blocks and rev files SwiftSync validates.")
+              help="--mode swiftsync: take blocks up to the hints' height and their spent coins from this Core "
+                   "blocks directory (blk and rev files) instead of the peer.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Script-check processes.")
 @click.option("--decode-jobs", type=click.IntRange(min=1), default=None, help="Frame decoding processes (default: every core).")
@@ -206,9 +221,8 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
     except click.BadParameter as e:
         click.echo(f"error: {e.message}", err=True)
         sys.exit(EXIT_ERROR)
-    if mode == "swiftsync" and (hints_path is None or blocks_dir is None):
-        click.echo("error: --mode swiftsync needs --hints and --blocks-dir (spent coins come from the blocks "
-                   "directory's rev files; serving them over P2P is not implemented)", err=True)
+    if mode == "swiftsync" and hints_path is None:
+        click.echo("error: --mode swiftsync needs --hints (a hints file from `packetfs bitcoin hints`)", err=True)
         sys.exit(EXIT_ERROR)
     if as_json:
         logging.getLogger("packetfs").setLevel(logging.ERROR)
@@ -217,8 +231,10 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
     swift = None
     cpu0 = _cpu_seconds()
     try:
-        if mode == "swiftsync":
+        if mode == "swiftsync" and blocks_dir is not None:
             swift = _swiftsync_local(datadir, network, blocks_dir, hints_path, jobs)
+        elif mode == "swiftsync":
+            swift = _swiftsync_network(datadir, network, host, port, hints_path, jobs)
         report = asyncio.run(sync_from_peer(datadir, network, host, port, mode, jobs=jobs, decode_jobs=decode_jobs,
                                             timeout=timeout, progress=progress))
     except TimeoutError as e:
@@ -230,6 +246,8 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
     if swift is not None:
         report.stages["swiftsync"] = swift
         report.wall_s += swift["wall_s"]
+        report.bytes_received += swift.get("bytes_received", 0)
+        report.bytes_sent += swift.get("bytes_sent", 0)
         report.cpu_s = _cpu_seconds() - cpu0
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=1))
