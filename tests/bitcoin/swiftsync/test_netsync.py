@@ -10,10 +10,16 @@ down before returning."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from process_group import stop_process_group
 
 from packetfs.bitcoin.chain.chainstate import Chainstate
 from packetfs.bitcoin.node.addrbook import BanList
@@ -159,9 +165,6 @@ def test_bad_block_is_detected_and_its_sender_discouraged(chain, tmp_path):
 
 def test_sync_command_swiftsync_mode_fetches_spent_coins_from_the_peer(chain, tmp_path):
     """`packetfs bitcoin sync --mode swiftsync --hints F` (no --blocks-dir): the network path, end to end."""
-    import json
-    import subprocess
-    import sys
     import threading
 
     server = serving_node(chain, tmp_path, "server")
@@ -186,3 +189,52 @@ def test_sync_command_swiftsync_mode_fetches_spent_coins_from_the_peer(chain, tm
     assert sw["mode"] == "swiftsync" and sw["blocks_swiftsync"] == HINTS_HEIGHT and sw["source"] == "peer (getbspent)"
     assert served.served == HINTS_HEIGHT and sw["bytes_received"] > 0
     assert (r["height"], r["utxo_digest"]) == (CHAIN_BLOCKS, chain.reference["utxo_digest"])
+
+
+
+def _start(datadir: Path, *args: str) -> subprocess.Popen:
+    datadir.mkdir(parents=True, exist_ok=True)
+    with open(datadir / "stderr.txt", "ab") as out:
+        return subprocess.Popen([str(Path(sys.executable).parent / "packetfs"), "node", "--network", "regtest",
+                                 "--datadir", str(datadir), "--bind", "127.0.0.1", "--no-rpc", *args],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)  # fmt: skip
+
+
+def _wait_for(predicate, proc: subprocess.Popen, datadir: Path, timeout: float = 120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        assert proc.poll() is None, (datadir / "stderr.txt").read_text()[-3000:]
+        time.sleep(0.2)
+    raise AssertionError(f"timed out; log: {(datadir / 'stderr.txt').read_text()[-3000:]}")
+
+
+def test_node_swiftsync_option_then_carries_on_normally(chain, tmp_path):
+    """`packetfs node --swiftsync F --connect P`: the phase, then the ordinary node up to the peer's tip."""
+    shutil.copytree(chain.reference_datadir, tmp_path / "server")
+    server = _start(tmp_path / "server", "--port", "0")
+    client = None
+    try:
+        log = tmp_path / "server" / "debug.log"
+        port = _wait_for(lambda: log.exists() and (m := re.search(r"listening on [\d.]+:(\d+)", log.read_text()))
+                         and int(m.group(1)), server, tmp_path / "server")  # fmt: skip
+        client = _start(tmp_path / "client", "--no-listen", "--connect", f"127.0.0.1:{port}",
+                        "--swiftsync", str(chain.hints), "--jobs", "2")  # fmt: skip
+        status = tmp_path / "client" / "node-status.json"
+
+        def synced() -> bool:
+            try:
+                return json.loads(status.read_text())["height"] == CHAIN_BLOCKS
+            except (OSError, ValueError, KeyError):
+                return False
+
+        _wait_for(synced, client, tmp_path / "client")
+        assert f"SwiftSync: blocks 1..{HINTS_HEIGHT} validated" in (tmp_path / "client" / "debug.log").read_text()
+    finally:
+        if client is not None:
+            assert stop_process_group(client, timeout=20) == 0
+        stop_process_group(server, timeout=20)
+    assert chain_info(tmp_path / "client") == chain.reference
