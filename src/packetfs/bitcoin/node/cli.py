@@ -87,6 +87,9 @@ def setup_logging(datadir: Path, verbose: bool) -> None:
 @click.option("--handshake-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True)
 @click.option("--ping-interval", type=click.FloatRange(min=0.1), default=120.0, show_default=True)
 @click.option("--ping-timeout", type=click.FloatRange(min=0.1), default=1200.0, show_default=True)
+@click.option("--minimum-chain-work", "minimum_chain_work", default=None, metavar="HEX",
+              help="Least total work (hex) a peer's chain needs before its headers are stored without the "
+                   "two-phase presync [default: Core's value for the network; 0 on regtest].")
 @click.option("--rpcbind", default="127.0.0.1", show_default=True, help="Address the JSON-RPC server listens on.")
 @click.option("--rpcport", type=click.IntRange(0, 65535), default=None,
               help="JSON-RPC port [default: 8332, 48332 testnet4, 38332 signet, 18443 regtest; free with --port 0]; "
@@ -106,8 +109,8 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
                  no_listen: bool, store: str, jobs: int, stall_timeout: float, block_timeout: float,
                  handshake_timeout: float, ping_interval: float, ping_timeout: float, rpcbind: str,
                  rpcport: int | None, rpcuser: str | None, rpcpassword: str | None, no_rpc: bool,
-                 verbose: bool, swiftsync_hints: Path | None = None, swiftsync_executor: str = "local",
-                 ray_address: str | None = None) -> None:
+                 verbose: bool, minimum_chain_work: str | None = None, swiftsync_hints: Path | None = None,
+                 swiftsync_executor: str = "local", ray_address: str | None = None) -> None:
     """Run a Bitcoin node (P2P protocol 70016, v1 transport): headers-first sync from peers, block download
     in parallel, serving headers and blocks, compact blocks (BIP152).
 
@@ -116,6 +119,15 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
     (port in use, chainstate of another network).
     """
     default_port = DEFAULT_PORTS[network]
+    min_work = None
+    if minimum_chain_work is not None:
+        try:
+            min_work = int(minimum_chain_work.removeprefix("0x"), 16)
+        except ValueError:
+            raise click.BadParameter(f"{minimum_chain_work!r} is not a hex number",
+                                     param_hint="--minimum-chain-work") from None
+        if not 0 <= min_work < 1 << 256:
+            raise click.BadParameter("must fit 256 bits", param_hint="--minimum-chain-work")
     config = NodeConfig(
         network=network, datadir=datadir, port=port, bind=bind,
         connect=[parse_hostport(c, default_port) for c in connect],
@@ -124,6 +136,7 @@ def node_command(network: str, datadir: Path, port: int | None, bind: str, conne
         max_block_relay=max_block_relay, store_mode=store, jobs=jobs, stall_timeout=stall_timeout,
         block_timeout=block_timeout,
         timeouts=PeerTimeouts(handshake=handshake_timeout, ping_interval=ping_interval, ping_timeout=ping_timeout),
+        minimum_chain_work=min_work,
     )
     if rpcpassword is not None and not rpcuser:
         raise click.BadParameter("--rpcpassword needs --rpcuser")

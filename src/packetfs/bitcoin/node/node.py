@@ -18,7 +18,7 @@ import random
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +60,15 @@ from ..primitives.transaction import Transaction
 from .addrbook import AddressBook, BanList
 from .download import BlockDownload
 from .feefilter import FeeFilterSender
+from .headers_sync import (
+    HEADERS_SYNC_PARAMS,
+    MINIMUM_CHAIN_WORK,
+    HeadersSync,
+    HeadersSyncParams,
+    SyncState,
+    anti_dos_work_threshold,
+    claimed_work,
+)
 from .peer import ConnectionType, Peer, PeerTimeouts
 
 log = logging.getLogger("packetfs.node")
@@ -100,6 +109,9 @@ class NodeConfig:
     progress_interval: float = 5.0
     timeouts: PeerTimeouts = field(default_factory=PeerTimeouts)
     max_send_buffer: int = 64 << 20
+    # Core's -minimumchainwork: None is the network's value (node/headers_sync.py); tests lower or raise it.
+    minimum_chain_work: int | None = None
+    headers_sync: HeadersSyncParams | None = None  # None: the network's (Core's) commitment parameters
 
     @property
     def listen_port(self) -> int:
@@ -150,6 +162,11 @@ class Node:
         self.cs: Chainstate | None = None
         self.peers: dict[int, Peer] = {}
         self.download = BlockDownload()
+        self.minimum_chain_work = (MINIMUM_CHAIN_WORK.get(config.network, 0) if config.minimum_chain_work is None
+                                   else config.minimum_chain_work)
+        self.headers_sync_params = config.headers_sync or HEADERS_SYNC_PARAMS.get(config.network,
+                                                                                  HEADERS_SYNC_PARAMS["regtest"])
+        self._headers_sync: dict[int, HeadersSync] = {}  # peer id -> its low-work headers sync
         self.local_nonce = random.getrandbits(64)
         self.services = NODE_NETWORK | NODE_WITNESS
         self.port: int | None = None
@@ -379,6 +396,7 @@ class Node:
             log.info("disconnected %r: %s", peer, peer.close_reason)
         returned = self.download.peer_gone(peer.id)
         self._partial.pop(peer.id, None)
+        self._headers_sync.pop(peer.id, None)
         if peer.id in self._high_bandwidth:
             self._high_bandwidth.remove(peer.id)
         if returned and not self._stop.is_set():
@@ -556,22 +574,47 @@ class Node:
     async def on_headers(self, peer: Peer, msg: Headers) -> None:  # type: ignore[override]
         cs = self.cs
         assert cs is not None
-        headers = msg.headers
+        headers: list[BlockHeader] | tuple[BlockHeader, ...] = msg.headers
+        full = len(headers) == MAX_HEADERS_RESULTS
         if not headers:
             peer.state.syncing_headers = False
+            sync = self._headers_sync.pop(peer.id, None)
+            if sync is not None:
+                log.info("headers presync with %r ended: it has no more headers (too little work)", peer)
             return
         for a, b in zip(headers, headers[1:], strict=False):
             if b.prev_hash != a.hash:
                 peer.misbehaving("non-continuous headers sequence")
                 return
-        if cs.tree.get(headers[0].prev_hash) is None:
-            peer.state.unconnecting_headers += 1
-            if peer.state.unconnecting_headers > MAX_UNCONNECTING_HEADERS:
-                peer.misbehaving(f"{MAX_UNCONNECTING_HEADERS} headers messages that do not connect")
+        sync = self._headers_sync.get(peer.id)
+        if sync is not None and headers[0].prev_hash == sync.expected_prev:
+            released = self._continue_headers_sync(peer, sync, headers, full)
+            if not released:
                 return
-            self._send_getheaders(peer, cs.tree.best_header)
-            return
-        peer.state.unconnecting_headers = 0
+            headers = released
+        else:
+            if sync is not None:
+                # Something else (an announcement, a reply to another getheaders): the low-work sync is
+                # abandoned and this message handled on its own, as Core does.
+                del self._headers_sync[peer.id]
+                log.info("headers presync with %r abandoned: unrelated headers message", peer)
+            prev = cs.tree.get(headers[0].prev_hash)
+            if prev is None:
+                peer.state.unconnecting_headers += 1
+                if peer.state.unconnecting_headers > MAX_UNCONNECTING_HEADERS:
+                    peer.misbehaving(f"{MAX_UNCONNECTING_HEADERS} headers messages that do not connect")
+                    return
+                self._send_getheaders(peer, cs.tree.best_header)
+                return
+            peer.state.unconnecting_headers = 0
+            if not self._enough_work(prev, headers):
+                if full:
+                    self._start_headers_sync(peer, prev, headers)
+                else:
+                    log.info("ignored %d low-work headers from %r (chain work below the anti-DoS threshold)",
+                             len(headers), peer)
+                    peer.state.syncing_headers = False
+                return
         try:
             cs.process_headers(headers)
         except ValidationError as e:
@@ -581,12 +624,66 @@ class Node:
         if last is None:
             return
         self._update_best_known(peer, last)
-        if len(headers) == MAX_HEADERS_RESULTS:
+        if peer.id in self._headers_sync:
+            pass  # the sync asked for its next batch itself
+        elif full:
             self._send_getheaders(peer, last)
         else:
             peer.state.syncing_headers = False
         if not self._try_compact_fetch(peer, last, len(headers)):
             self._schedule_downloads()
+
+    # ------------------------------------------------------------------ low-work headers anti-DoS
+    def anti_dos_threshold(self) -> int:
+        """Least chainwork a peer's chain needs for its headers to be stored (node/headers_sync.py)."""
+        assert self.cs is not None
+        return anti_dos_work_threshold(self.cs.tip, self.minimum_chain_work)
+
+    def _enough_work(self, prev: IndexEntry, headers: Sequence[BlockHeader]) -> bool:
+        """Do these headers (connecting to ``prev``) lead to a chain worth storing? Headers we already have
+        were checked when first stored."""
+        assert self.cs is not None
+        known = self.cs.tree.get(headers[-1].hash)
+        if known is not None and not known.failed:
+            return True
+        return prev.chainwork + claimed_work(headers) >= self.anti_dos_threshold()
+
+    def _start_headers_sync(self, peer: Peer, chain_start: IndexEntry, headers: Sequence[BlockHeader]) -> None:
+        sync = HeadersSync(self.cs.params, self.headers_sync_params, chain_start,  # type: ignore[union-attr]
+                           self.anti_dos_threshold())
+        log.info("headers presync with %r from height %d: its chain has too little work so far to store "
+                 "(threshold %x)", peer, chain_start.height, sync.minimum_work)
+        self._headers_sync[peer.id] = sync
+        released = self._continue_headers_sync(peer, sync, headers, True)
+        if released:  # cannot happen on the first message (the buffer holds more), kept for safety
+            self._headers_sync.pop(peer.id, None)
+
+    def _continue_headers_sync(self, peer: Peer, sync: HeadersSync, headers: Sequence[BlockHeader],
+                               full: bool) -> list[BlockHeader]:
+        """Feed one message to the peer's sync; returns the headers it proved (to be stored now)."""
+        phase = sync.state
+        result = sync.process(headers, full)
+        if result.error is not None:
+            self._headers_sync.pop(peer.id, None)
+            peer.state.syncing_headers = False
+            if result.misbehaving:
+                peer.misbehaving(f"headers {phase.value}: {result.error}")
+            else:
+                log.info("headers %s with %r ended: %s", phase.value, peer, result.error)
+            return []
+        if sync.state is SyncState.REDOWNLOAD and phase is SyncState.PRESYNC:
+            log.info("headers presync with %r reached the work threshold at height %d: redownloading to "
+                     "check against the commitments", peer, sync.height)
+        elif phase is SyncState.PRESYNC and sync.height // 10_000 != (sync.height - len(headers)) // 10_000:
+            log.info("headers presync with %r at height %d (nothing stored yet)", peer, sync.height)
+        if result.request_more:
+            peer.state.syncing_headers = True
+            peer.send(GetHeaders(tuple(sync.locator(block_locator(sync.chain_start))), bytes(32)))
+        else:
+            self._headers_sync.pop(peer.id, None)
+            log.info("headers sync with %r: redownload checked, storing up to height %d", peer,
+                     sync.redownload_height)
+        return result.released
 
     def _update_best_known(self, peer: Peer, entry: IndexEntry) -> None:
         best = peer.state.best_known
@@ -762,7 +859,16 @@ class Node:
         return True
 
     async def on_block(self, peer: Peer, msg: BlockMessage) -> None:  # type: ignore[override]
-        self.download.received(msg.block.hash, peer.id)
+        requested = self.download.received(msg.block.hash, peer.id)
+        cs = self.cs
+        assert cs is not None
+        if not requested and msg.block.hash not in cs.tree:
+            # An unrequested block on a chain we have no header for: stored only if that chain has enough
+            # work (Core's min_pow_checked), else a peer could fill the store with cheap blocks.
+            prev = cs.tree.get(msg.block.header.prev_hash)
+            if prev is not None and not self._enough_work(prev, [msg.block.header]):
+                log.info("ignored unrequested low-work block %s from %r", msg.block.hash_hex, peer)
+                return
         self._accept_block(peer, msg.raw, msg.block.hash, reconstructed=False)
 
     def _accept_block(self, peer: Peer, raw: bytes, block_hash: bytes, reconstructed: bool) -> None:
@@ -901,8 +1007,12 @@ class Node:
         cs = self.cs
         assert cs is not None
         header = msg.header
-        if cs.tree.get(header.prev_hash) is None:
+        prev = cs.tree.get(header.prev_hash)
+        if prev is None:
             self._send_getheaders(peer, cs.tree.best_header)
+            return
+        if not self._enough_work(prev, [header]):
+            log.info("ignored low-work compact block %s from %r", header.hash_hex, peer)
             return
         try:
             cs.process_headers([header])
@@ -1051,4 +1161,8 @@ class Node:
             "peers": [{"id": p.id, "address": f"{p.host}:{p.address.port}", "type": p.conn_type.value,
                        "user_agent": p.user_agent} for p in self.peers.values()],
             "port": self.port,
+            "header_tree_size": len(cs.tree) if cs else None,
+            "headers_presync": {str(pid): {"state": s.state.value, "height": s.height, "commitments": s.commitments,
+                                           "redownload_height": s.redownload_height, "buffered": s.buffered}
+                                for pid, s in self._headers_sync.items()},
         }
