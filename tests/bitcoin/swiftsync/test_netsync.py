@@ -238,3 +238,32 @@ def test_node_swiftsync_option_then_carries_on_normally(chain, tmp_path):
             assert stop_process_group(client, timeout=20) == 0
         stop_process_group(server, timeout=20)
     assert chain_info(tmp_path / "client") == chain.reference
+
+
+@pytest.fixture
+def local_ray():
+    """One local Ray instance for the test (the executor uses it and leaves it), always shut down."""
+    ray = pytest.importorskip("ray", reason="the ray executor needs the 'ray' extra")
+    assert not ray.is_initialized()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def test_ray_executor_gives_the_same_verdict_as_local_processes(chain, tmp_path, local_ray):
+    salt = bytes(range(64))
+    good = Hints.read(chain.hints)
+    wrong = Hints(good.height, [*good.unspent[:-1], []])
+    outcomes = {}
+    for executor in ("local", "ray"):
+        for name, hints in (("good", good), ("wrong", wrong)):
+            server = serving_node(chain, tmp_path / executor, name + "-server")
+            attach_bspent_server(server)
+            client = tmp_path / executor / name
+            r = asyncio.run(run_phase([server], client, hints, executor=executor, salt=salt))
+            outcomes[executor, name] = (r.mode, r.failure, r.tip_height, chain_info(client)["utxo_digest"])
+    assert outcomes["local", "good"] == outcomes["ray", "good"] and outcomes["ray", "good"][0] == "swiftsync"
+    assert outcomes["local", "wrong"] == outcomes["ray", "wrong"] and outcomes["ray", "wrong"][0] == "fallback"
+    assert int(outcomes["ray", "wrong"][1]["aggregate"], 16) != 0
