@@ -128,7 +128,7 @@ class Gen:
     def expr(self, want: str, scope: list[Var], depth: int = 0) -> str:
         """An expression converted to type `want`."""
         e, t = self.raw_expr(scope, depth)
-        return f"(({want})({e}))"
+        return f"(({want}){e})"
 
     def raw_expr(self, scope: list[Var], depth: int) -> tuple[str, str]:
         r = self.r
@@ -145,29 +145,29 @@ class Gen:
             pt = promote(at)
             if op == "-" and SIGNED[pt]:
                 self.used.add(f"neg_{SUFFIX[pt]}")
-                return f"safe_neg_{SUFFIX[pt]}(({pt})({a}))", pt
+                return f"safe_neg_{SUFFIX[pt]}(({pt}){a})", pt
             if op == "!":
-                return f"(!({a}))", "int"
-            return f"({op}({pt})({a}))", pt
+                return f"(!{a})", "int"
+            return f"({op}({pt}){a})", pt
         if k < 0.65:
             c, _ = self.raw_expr(scope, depth + 1)
             a, at = self.raw_expr(scope, depth + 1)
             b, bt = self.raw_expr(scope, depth + 1)
             t = arith(at, bt)
-            return f"(({c}) ? ({t})({a}) : ({t})({b}))", t
+            return f"({c} ? ({t}){a} : ({t}){b})", t
         if k < 0.72:
             a, at = self.raw_expr(scope, depth + 1)
             t = self.itype()
-            return f"(({t})({a}))", t
+            return f"(({t}){a})", t
         if k < 0.86:
             a, at = self.raw_expr(scope, depth + 1)
             b, bt = self.raw_expr(scope, depth + 1)
             op = r.choice(["&&", "||"])
-            return f"(({a}) {op} ({b}))", "int"
+            return f"({a} {op} {b})", "int"
         a, at = self.raw_expr(scope, depth + 1)
         b, bt = self.raw_expr(scope, depth + 1)
         op = r.choice(["<", ">", "<=", ">=", "==", "!="])
-        return f"(({a}) {op} ({b}))", "int"
+        return f"({a} {op} {b})", "int"
 
     def binary(self, a: str, at: str, b: str, bt: str) -> tuple[str, str]:
         r = self.r
@@ -177,18 +177,18 @@ class Gen:
             bits = BITS[pt]
             if SIGNED[pt] and op == "<<":
                 self.used.add(f"shl_{SUFFIX[pt]}")
-                return f"safe_shl_{SUFFIX[pt]}(({pt})({a}), (int)(({b}) & {bits - 1}))", pt
-            return f"((({pt})({a})) {op} (({b}) & {bits - 1}))", pt
+                return f"safe_shl_{SUFFIX[pt]}(({pt}){a}, (int)({b} & {bits - 1}))", pt
+            return f"(({pt}){a} {op} ({b} & {bits - 1}))", pt
         t = arith(at, bt)
         if op in ("&", "|", "^"):
-            return f"(({a}) {op} ({b}))", t
+            return f"({a} {op} {b})", t
         if SIGNED[t]:
             name = {"+": "add", "-": "sub", "*": "mul", "/": "div", "%": "mod"}[op]
             self.used.add(f"{name}_{SUFFIX[t]}")
-            return f"safe_{name}_{SUFFIX[t]}(({t})({a}), ({t})({b}))", t
+            return f"safe_{name}_{SUFFIX[t]}(({t}){a}, ({t}){b})", t
         if op in ("/", "%"):
-            return f"(({t})({b}) ? (({t})({a}) {op} ({t})({b})) : ({t})({a}))", t
-        return f"(({t})({a}) {op} ({t})({b}))", t
+            return f"(({t}){b} ? ({t}){a} {op} ({t}){b} : ({t}){a})", t
+        return f"(({t}){a} {op} ({t}){b})", t
 
     def leaf(self, scope: list[Var]) -> tuple[str, str]:
         r = self.r
@@ -196,7 +196,7 @@ class Gen:
             v = r.choice(scope)
             if v.kind == "array":
                 idx, _ = self.leaf([s for s in scope if s.kind == "scalar"] or [])
-                return f"{v.name}[(unsigned long)({idx}) % {v.length}]", v.ctype
+                return f"{v.name}[(unsigned long){idx} % {v.length}]", v.ctype
             return v.name, v.ctype
         t = self.itype()
         return self.literal(t), t
@@ -270,14 +270,14 @@ class Gen:
             return
         if k < 0.96:
             e, t = self.raw_expr(scope, 1)
-            out.append(f"{indent}mix((unsigned long long)({e}));")
+            out.append(f"{indent}mix((unsigned long long){e});")
             return
         # printf a value through a conversion that matches its type
         e, t = self.raw_expr(scope, 2)
         conv = {"signed char": "%hhd", "unsigned char": "%hhu", "short": "%hd", "unsigned short": "%hx",
                 "int": r.choice(["%d", "%5d", "%-4d|", "%+d"]), "unsigned int": r.choice(["%u", "%x", "%08X", "%o"]),
                 "long": "%ld", "unsigned long": "%lu", "long long": "%lld", "unsigned long long": "%llx"}[t]
-        out.append(f'{indent}printf("{conv}\\n", ({t})({e}));')
+        out.append(f'{indent}printf("{conv}\\n", ({t}){e});')
 
     # ------------------------------------------------------------------ program
     def function(self, idx: int) -> list[str]:
