@@ -199,6 +199,8 @@ class _Phase:
         try:
             await peer.run(self.handle, self.on_ready)
         finally:
+            if peer.state.misbehavior is not None:  # e.g. a malformed message, caught by the peer itself
+                self.discourage(peer.host, peer.state.misbehavior)
             self._closed_rx += peer.transport.stats.bytes_received
             self._closed_tx += peer.transport.stats.bytes_sent
             self.peers.pop(peer.id, None)
