@@ -19,6 +19,7 @@ BITCOIN_COMMAND_MODULES = (
     "packetfs.bitcoin.chain.generator_cli",
     "packetfs.bitcoin.node.sync_cli",
     "packetfs.bitcoin.swiftsync.cli",
+    "packetfs.bitcoin.import_cli",  # after chain.cli: its `import` (with --swiftsync) replaces chain's
 )
 
 # Modules that define COMMANDS: list[click.Command], added at the top level (`packetfs node`,

@@ -83,10 +83,21 @@ def swiftsync_import_command(
     blocks_dir: Path, hints_path: Path, network: str, datadir: Path, jobs: int | None, executor: str,
     ray_address: str | None, store: str, dbcache: int, strict: bool, as_json: bool,
 ) -> None:
-    """Import a Core blocks directory with SwiftSync: blocks up to the hints' height validated in parallel
-    with no UTXO lookups (spent coins from the rev files, checked by a salted aggregate), the rest the
-    ordinary way. Wrong hints, wrong undo data or an invalid block make it fall back to an ordinary
-    import, which ends in the same chainstate as `packetfs bitcoin import`."""
+    """Same as `packetfs bitcoin import --swiftsync HINTS` (kept as an alias): import a Core blocks
+    directory with SwiftSync: blocks up to the hints' height validated in parallel with no UTXO lookups
+    (spent coins from the rev files, checked by a salted aggregate), the rest the ordinary way. Wrong
+    hints, wrong undo data or an invalid block make it fall back to an ordinary import, which ends in
+    the same chainstate as `packetfs bitcoin import`."""
+    run_swiftsync_import(blocks_dir, hints_path, network, datadir, jobs, executor, ray_address, store, dbcache,
+                         strict, as_json)
+
+
+def run_swiftsync_import(
+    blocks_dir: Path, hints_path: Path, network: str, datadir: Path, jobs: int | None, executor: str,
+    ray_address: str | None, store: str, dbcache: int, strict: bool, as_json: bool, flush_every: int = 500,
+    progress_bar: bool | None = None,
+) -> None:
+    """The SwiftSync import as a command runs it: prints the result (or JSON), exits with the codes above."""
     from ..chain.chainstate import Chainstate
     from ..storage.blockfiles import open_blocks_dir
     from .executor import make_executor
@@ -105,9 +116,9 @@ def swiftsync_import_command(
         with Chainstate(datadir, network, jobs=ex.jobs, cache_bytes=dbcache << 20, store_mode=store) as cs:
             # No refresh thread (auto_refresh off, redrawn on each update): the validation and encoder
             # processes are forked, which is only safe while this process runs a single thread.
+            show = err.is_terminal if progress_bar is None else progress_bar
             with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err, disable=not err.is_terminal,
-                          auto_refresh=False) as bar:  # fmt: skip
+                          TimeElapsedColumn(), console=err, disable=not show, auto_refresh=False) as bar:  # fmt: skip
                 tasks: dict[str, int] = {}
 
                 def progress(stage: str, done: int, total: int) -> None:
@@ -116,7 +127,7 @@ def swiftsync_import_command(
                     bar.update(tasks[stage], completed=done)
                     bar.refresh()
 
-                result = swiftsync_import(cs, source, hints, ex, progress=progress)
+                result = swiftsync_import(cs, source, hints, ex, progress=progress, flush_every=flush_every)
             info = cs.info()
     except (PacketFSError, OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
