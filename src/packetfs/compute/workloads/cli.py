@@ -349,15 +349,17 @@ COMMANDS.append(fold_command)
               help="scikit-learn's bundled 8x8 digits (1,797 images, no download).")
 @click.option("--model", type=click.Choice(["mlp"]), default="mlp", show_default=True)
 @click.option("--workers", type=click.IntRange(1, 63), default=2, show_default=True,
-              help="Data-parallel workers (logical fabric nodes; the aggregator is one more).")
+              help="Data-parallel worker nodes, each holding its shard (the aggregator is one more node; "
+              "--nodes is not used by train).")
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=10, show_default=True)
 @click.option("--batch", type=click.IntRange(1, 4096), default=64, show_default=True, help="Global minibatch.")
 @click.option("--hidden", type=click.IntRange(1, 4096), default=32, show_default=True)
 @click.option("--lr", type=float, default=0.1, show_default=True)
 @click.option("--momentum", type=float, default=0.9, show_default=True)
 @click.option("--allreduce", "mode", type=click.Choice(["aggregate", "ring", "numpy"]), default="aggregate",
-              show_default=True, help="aggregate: an aggregator node sums fixed-point gradient packets "
-              "(SwitchML); ring: ring all-reduce over the same fabric; numpy: one process, no fabric.")
+              show_default=True, help="aggregate: an aggregator node sums fixed-point gradient packets and "
+              "sends the sums back (SwitchML); ring: ring all-reduce among the workers over the same "
+              "transport; numpy: one process, no fabric.")
 @click.option("--target-accuracy", type=click.FloatRange(0, 1), default=None,
               help="Stop after the first epoch reaching this test accuracy.")
 @click.option("--compare", is_flag=True, help="Also train with ring all-reduce and single-process numpy "
@@ -367,7 +369,8 @@ COMMANDS.append(fold_command)
 def train_command(dataset: str, model: str, workers: int, epochs: int, batch: int, hidden: int, lr: float,
                   momentum: float, mode: str, target_accuracy: float | None, compare: bool, seed: int,
                   as_json: bool, config: FabricConfig) -> None:
-    """Data-parallel training: gradients as fixed-point packets summed in the fabric, then broadcast."""
+    """Data-parallel training: worker nodes compute their gradients on their own shards; the gradients travel
+    as fixed-point packets, are summed in the fabric and come back to every worker."""
     from .training.trainer import TrainParams, train
 
     def run(m: str):
@@ -387,12 +390,13 @@ def train_command(dataset: str, model: str, workers: int, epochs: int, batch: in
         emit_json(out)
         return
     table = Table(title="packetfs train --dataset digits --model mlp", title_justify="left")
-    for col in ("reduce", "K", "backend", "acc", "epochs", "s", "reduce s", "hop B/step", "pkts/step"):
+    for col in ("all-reduce", "K", "backend", "nodes", "acc", "epochs", "s", "start s", "B/step", "pkts/step"):
         table.add_column(col)
     for r in results:
         d = r.as_dict()
-        table.add_row(r.mode, str(r.workers), r.backend, f"{r.test_accuracy:.4f}", str(r.epochs), f"{r.seconds:.2f}",
-                      f"{r.reduce_seconds:.2f}", f"{d['hop_bytes_per_step']:,.0f}", f"{d['packets_per_step']:,.0f}")
+        table.add_row(r.mode, str(r.workers), r.backend, str(r.nodes), f"{r.test_accuracy:.4f}", str(r.epochs),
+                      f"{r.seconds:.2f}", f"{r.startup_seconds:.2f}", f"{d['bytes_per_step']:,.0f}",
+                      f"{d['packets_per_step']:,.0f}")
     Console().print(table)
     rows = [("params sha256", main.params_sha256[:16] + "... (identical for the same seed on every backend)")]
     by = {r.mode: r for r in results}

@@ -1,11 +1,16 @@
-"""Data-parallel SGD: K workers, each with its slice of every minibatch, gradients summed on the fabric.
+"""Data-parallel SGD: K worker nodes, each holding its shard of the training set and its own copy of the
+model, compute their gradients themselves; the gradients travel as fixed-point packets and are summed in
+the fabric (nodes.py, cluster.py), then every worker applies the same momentum-SGD update.
 
-Each step: the minibatch (a seeded permutation per epoch) is cut into K contiguous slices; worker k computes
-the summed gradient of its slice (here, in the driver process: the fabric's ISA has no matrix multiply
-worth using) and quantizes it to fixed point; the fabric sums the K gradients exactly (``aggregate``: an
-aggregator node, SwitchML style; ``ring``: ring all-reduce over the same transport) and every worker
-receives the sum; all apply the same momentum-SGD update. ``numpy`` mode is the single-process anchor: the
-same model and schedule with float64 gradients and no fabric.
+* ``aggregate``: an aggregator node sums the workers' packets as they arrive and sends each finished chunk
+  back to every worker (SwitchML's in-network aggregation).
+* ``ring``: ring all-reduce among the workers over the same transport (reduce-scatter, then all-gather).
+* ``numpy``: the single-process anchor: the same model, minibatch size and learning rate on all the
+  training data in one process with float64 gradients, no fabric.
+
+Each epoch, worker k takes its slice of every global minibatch (``--batch`` rows, cut into K slices) from
+its own shard in a seeded order; worker 0 reports the test accuracy at the epoch's end and every worker
+the hash of its parameters, which must agree. The training data never leaves the node that holds it.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...packet import WIRE_SIZE
 from ..errors import InputError
-from ..fabric import Fabric, FabricConfig
-from .allreduce import Aggregator, ReduceStats, Ring, dequantize, quantize
+from ..fabric import FabricConfig
+from .cluster import open_cluster
 from .mlp import MLP, MODELS, load
+from .nodes import NodeSpec, chunks_for, steps_per_epoch
 
 MODES = ("aggregate", "ring", "numpy")
 
@@ -60,7 +65,7 @@ class TrainResult:
     test_accuracy: float
     train_accuracy: float
     seconds: float
-    bytes_moved: int
+    bytes_moved: int  # packets between nodes x 208 bytes (the same figure on every backend)
     steps: int
     epochs: int
     workers: int
@@ -68,8 +73,8 @@ class TrainResult:
     backend: str
     nodes: int
     packets: int
-    hops: int
-    reduce_seconds: float
+    wire_bytes: int  # what the transport sent, datagram headers and acks included (local backend only)
+    startup_seconds: float  # starting the nodes (processes, actors), not counted in ``seconds``
     time_to_target: float | None
     params_sha256: str
     history: list[dict] = field(default_factory=list)
@@ -78,50 +83,34 @@ class TrainResult:
         d = dict(self.__dict__)
         d["bytes_per_step"] = self.bytes_moved / self.steps if self.steps else 0
         d["packets_per_step"] = self.packets / self.steps if self.steps else 0
-        # what the hops carry on the wire whatever the backend (inline moves nothing between processes)
-        d["hop_bytes_per_step"] = self.hops * WIRE_SIZE / self.steps if self.steps else 0
+        d["wire_bytes_per_step"] = self.wire_bytes / self.steps if self.steps else 0
         return d
 
 
 def train(params: TrainParams, config: FabricConfig,
           progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
+    """Train; ``config.backend`` says where the nodes run (``config.nodes`` is not used: a run has
+    ``workers`` nodes, plus the aggregator in aggregate mode)."""
     params.check()
     data = load(params.dataset, params.seed)
     model = MLP(data.x_train.shape[1], params.hidden, data.classes)
-    theta = model.init(params.seed)
-    velocity = np.zeros_like(theta)
-    k = params.workers if params.mode != "numpy" else 1
-    reducer = None
-    if params.mode == "aggregate":
-        reducer = Aggregator(model.size, k)
-    elif params.mode == "ring":
-        reducer = Ring(model.size, k)
-    stats = ReduceStats()
+    if params.mode == "numpy":
+        return _train_numpy(params, data, model, progress)
+    k = params.workers
+    if params.mode == "ring" and chunks_for(model.size) < k:
+        raise InputError("ring all-reduce needs at least one gradient packet per worker: raise --hidden or lower --workers")
+    spec = NodeSpec(params.dataset, params.hidden, params.batch, params.lr, params.momentum, params.seed, k,
+                    params.mode)
+    t0 = time.perf_counter()
     history: list[dict] = []
-    steps = 0
-    reduce_s = 0.0
     time_to_target = None
-    fabric = Fabric(config) if reducer is not None else None
-    started = time.perf_counter()
-    try:
+    with open_cluster(spec, config, data, model.size) as cluster:
+        startup = time.perf_counter() - t0
+        started = time.perf_counter()
         epoch = 0
         for epoch in range(1, params.epochs + 1):
-            order = np.random.default_rng([params.seed, epoch]).permutation(len(data.y_train))
-            for s in range(len(order) // params.batch):
-                idx = order[s * params.batch : (s + 1) * params.batch]
-                if reducer is None:
-                    g, _ = model.grad_sum(theta, data.x_train[idx], data.y_train[idx])
-                else:
-                    parts = np.array_split(idx, k)
-                    quantized = [quantize(model.grad_sum(theta, data.x_train[p], data.y_train[p])[0], k)
-                                 for p in parts]
-                    t0 = time.perf_counter()
-                    g = dequantize(reducer.allreduce(fabric, quantized, stats))
-                    reduce_s += time.perf_counter() - t0
-                velocity = params.momentum * velocity + g / params.batch
-                theta = theta - params.lr * velocity
-                steps += 1
-            acc = model.accuracy(theta, data.x_test, data.y_test)
+            reports = cluster.run_epoch(epoch)
+            acc = reports[0]["test_accuracy"]
             now = time.perf_counter() - started
             history.append({"epoch": epoch, "test_accuracy": acc, "seconds": now})
             if progress is not None:
@@ -129,14 +118,47 @@ def train(params: TrainParams, config: FabricConfig,
             if params.target_accuracy is not None and acc >= params.target_accuracy:
                 time_to_target = now
                 break
-    finally:
-        if fabric is not None:
-            fabric.close()
+        seconds = time.perf_counter() - started
+        cluster.collect_stats()
+    last = reports[0]
+    return TrainResult(
+        test_accuracy=acc, train_accuracy=last["train_accuracy"], seconds=seconds,
+        bytes_moved=cluster.payload_bytes, steps=last["step"], epochs=epoch, workers=k, mode=params.mode,
+        backend=config.backend, nodes=cluster.node_count, packets=cluster.packets, wire_bytes=cluster.wire_bytes,
+        startup_seconds=startup, time_to_target=time_to_target, params_sha256=last["params_sha256"],
+        history=history,
+    )  # fmt: skip
+
+
+def _train_numpy(params: TrainParams, data, model: MLP, progress) -> TrainResult:
+    theta = model.init(params.seed)
+    velocity = np.zeros_like(theta)
+    history: list[dict] = []
+    steps = 0
+    time_to_target = None
+    n_steps = steps_per_epoch(len(data.y_train), params.batch, 1)
+    started = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, params.epochs + 1):
+        order = np.random.default_rng([params.seed, epoch]).permutation(len(data.y_train))
+        for s in range(n_steps):
+            idx = order[s * params.batch : (s + 1) * params.batch]
+            g, _ = model.grad_sum(theta, data.x_train[idx], data.y_train[idx])
+            velocity = params.momentum * velocity + g / params.batch
+            theta = theta - params.lr * velocity
+            steps += 1
+        acc = model.accuracy(theta, data.x_test, data.y_test)
+        now = time.perf_counter() - started
+        history.append({"epoch": epoch, "test_accuracy": acc, "seconds": now})
+        if progress is not None:
+            progress(epoch, params.epochs, acc)
+        if params.target_accuracy is not None and acc >= params.target_accuracy:
+            time_to_target = now
+            break
     seconds = time.perf_counter() - started
     return TrainResult(
         test_accuracy=history[-1]["test_accuracy"], train_accuracy=model.accuracy(theta, data.x_train, data.y_train),
-        seconds=seconds, bytes_moved=stats.bytes_moved, steps=steps, epochs=epoch, workers=k, mode=params.mode,
-        backend=config.backend if reducer is not None else "numpy", nodes=config.nodes, packets=stats.packets,
-        hops=stats.hops, reduce_seconds=reduce_s, time_to_target=time_to_target,
+        seconds=seconds, bytes_moved=0, steps=steps, epochs=epoch, workers=1, mode="numpy", backend="numpy",
+        nodes=1, packets=0, wire_bytes=0, startup_seconds=0.0, time_to_target=time_to_target,
         params_sha256=hashlib.sha256(theta.tobytes()).hexdigest(), history=history,
     )  # fmt: skip

@@ -1,0 +1,307 @@
+"""Where the training nodes (nodes.py) run and how their packets travel, one class per backend:
+
+* ``inline``: every node in this process; packets pass through an in-process queue.
+* ``local``: one process per node (K workers, plus the aggregator in ``aggregate`` mode), forked once with
+  the dataset; packets go node to node as datagrams over the fabric's reliable UDP transport on loopback
+  (backends/transport.Link, the local backend's own). The driver only says "run epoch e" and collects each
+  worker's report at the epoch's end; no gradient or parameter passes through it.
+* ``ray``: one Ray actor per node; the driver relays each round's packets between the actors (Ray has no
+  actor-to-actor push), so on Ray every packet makes two trips.
+
+A run is the same bits everywhere: the nodes are deterministic functions of the packets they receive, and
+the sums do not depend on arrival order.
+"""
+
+from __future__ import annotations
+
+import abc
+import multiprocessing as mp
+import os
+import secrets
+import selectors
+import time
+from collections import deque
+
+import numpy as np
+
+from ...backends.transport import KIND_DATA, Link, PeerLost
+from ...packet import PACKET_WIRE, WIRE_SIZE
+from ..errors import VerificationError, WorkloadError
+from ..fabric import FabricConfig
+from .mlp import Dataset
+from .nodes import AggregatorNode, NodeSpec, Outgoing, WorkerNode, chunks_for
+
+TIMEOUT_S = 120.0  # no word from a node for this long fails the run
+
+
+def _make_node(spec: NodeSpec, index: int, data: Dataset, size: int) -> WorkerNode | AggregatorNode:
+    if index < spec.workers:
+        return WorkerNode(spec, index, data)
+    return AggregatorNode(spec, chunks_for(size))
+
+
+class Cluster(abc.ABC):
+    """The nodes of one training run. ``run_epoch`` returns each worker's report (worker 0's with the
+    test accuracy); ``packets`` and ``payload_bytes`` count what travelled between nodes; ``wire_bytes``
+    what the transport sent (headers and acknowledgements too) where there is one."""
+
+    def __init__(self, spec: NodeSpec, data: Dataset, size: int) -> None:
+        self.spec = spec
+        self.node_count = spec.workers + (1 if spec.mode == "aggregate" else 0)
+        self.packets = 0
+        self.payload_bytes = 0
+        self.wire_bytes = 0
+
+    @abc.abstractmethod
+    def run_epoch(self, epoch: int) -> list[dict]:
+        """Every worker trains one epoch; their reports, once each has applied its last step."""
+
+    def collect_stats(self) -> None:  # noqa: B027  (in-process clusters count as packets move)
+        """Bring in counters kept at the nodes (call once, at the end)."""
+
+    def close(self) -> None:  # noqa: B027  (a cluster without processes has nothing to stop)
+        """Stop the nodes (idempotent)."""
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_reports(reports: list[dict], epoch: int) -> list[dict]:
+    if len({r["params_sha256"] for r in reports}) != 1:
+        raise VerificationError(f"after epoch {epoch} the workers hold different parameters")
+    return reports
+
+
+class InlineCluster(Cluster):
+    def __init__(self, spec: NodeSpec, data: Dataset, size: int) -> None:
+        super().__init__(spec, data, size)
+        self.nodes = [_make_node(spec, i, data, size) for i in range(self.node_count)]
+
+    def run_epoch(self, epoch: int) -> list[dict]:
+        workers = self.nodes[: self.spec.workers]
+        queue: deque[Outgoing] = deque()
+        for w in workers:
+            queue.extend(w.start_epoch(epoch))
+        while queue:
+            dest, packets = queue.popleft()
+            self.packets += len(packets)
+            self.payload_bytes += len(packets) * WIRE_SIZE
+            queue.extend(self.nodes[dest].handle(packets))
+        if not all(w.epoch_done for w in workers):
+            raise VerificationError(f"epoch {epoch} stalled: a worker is still waiting for packets")
+        return _check_reports([w.report(w.index == 0) for w in workers], epoch)
+
+
+# ----------------------------------------------------------------------------------------------- ray
+class _RayNode:
+    def __init__(self, spec: NodeSpec, index: int, data: Dataset, size: int) -> None:
+        self.node = _make_node(spec, index, data, size)
+
+    def start_epoch(self, epoch: int) -> list[Outgoing]:
+        return self.node.start_epoch(epoch)
+
+    def handle(self, packets: np.ndarray) -> list[Outgoing]:
+        return self.node.handle(packets)
+
+    def finish(self, evaluate: bool) -> tuple[bool, dict]:
+        return self.node.epoch_done, self.node.report(evaluate)
+
+
+class RayCluster(Cluster):
+    def __init__(self, spec: NodeSpec, data: Dataset, size: int, address: str | None) -> None:
+        super().__init__(spec, data, size)
+        try:
+            import ray
+        except ImportError:
+            raise WorkloadError("the ray backend needs the 'ray' package (pip install packetfs[ray])") from None
+        self.ray = ray
+        self.started = False
+        if not ray.is_initialized():
+            kwargs = {"address": address} if address else {"num_cpus": max(2, os.cpu_count() or 1)}
+            ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+            self.started = True
+        actor = ray.remote(num_cpus=0)(_RayNode)
+        shared = ray.put(data)
+        self.actors = [actor.remote(spec, i, shared, size) for i in range(self.node_count)]
+
+    def run_epoch(self, epoch: int) -> list[dict]:
+        ray = self.ray
+        workers = self.actors[: self.spec.workers]
+        try:
+            pending: list[Outgoing] = [o for out in ray.get([w.start_epoch.remote(epoch) for w in workers]) for o in out]
+            while pending:
+                by_dest: dict[int, list[np.ndarray]] = {}
+                for dest, packets in pending:
+                    by_dest.setdefault(dest, []).append(packets)
+                    self.packets += len(packets)
+                    self.payload_bytes += len(packets) * WIRE_SIZE
+                calls = [self.actors[d].handle.remote(np.concatenate(p)) for d, p in sorted(by_dest.items())]
+                pending = [o for out in ray.get(calls) for o in out]
+            done = ray.get([w.finish.remote(i == 0) for i, w in enumerate(workers)])
+        except ray.exceptions.RayError as e:
+            raise WorkloadError(f"a training node failed on ray: {e}") from None
+        if not all(d for d, _ in done):
+            raise VerificationError(f"epoch {epoch} stalled: a worker is still waiting for packets")
+        return _check_reports([r for _, r in done], epoch)
+
+    def close(self) -> None:
+        for a in getattr(self, "actors", []):
+            self.ray.kill(a)
+        self.actors = []
+        if getattr(self, "started", False):
+            self.ray.shutdown()
+            self.started = False
+
+
+# --------------------------------------------------------------------------------------------- local
+def _node_main(spec: NodeSpec, index: int, data: Dataset, size: int, token: int, conn, parent_pid: int) -> None:
+    """One node process: its Link, a select loop over the socket and the control pipe."""
+    link = Link(index, token)
+    try:
+        node = _make_node(spec, index, data, size)
+        conn.send(("addr", link.addr))
+        sel = selectors.DefaultSelector()
+        sel.register(link.sock, selectors.EVENT_READ, "net")
+        sel.register(conn, selectors.EVENT_READ, "ctl")
+        epoch, reported = 0, True
+        while True:
+            if os.getppid() != parent_pid:
+                return
+            out: list[Outgoing] = []
+            for key, _ in sel.select(link.tick()):
+                if key.data == "ctl":
+                    msg = conn.recv()
+                    if msg[0] == "peers":
+                        link.set_peers(msg[1])
+                        link.reset(1)
+                    elif msg[0] == "epoch":
+                        epoch, reported = msg[1], False
+                        out += node.start_epoch(epoch)
+                    elif msg[0] == "stats":
+                        conn.send(("stats", link.stats.bytes_sent, node.packets_sent))
+                    elif msg[0] == "stop":
+                        return
+            for kind, _sender, payload in link.receive():
+                if kind == KIND_DATA:
+                    out += node.handle(np.frombuffer(payload, dtype=PACKET_WIRE).copy())
+            for dest, packets in out:
+                link.send_records(dest, KIND_DATA, packets.tobytes())
+            if not reported and isinstance(node, WorkerNode) and node.epoch_done:
+                conn.send(("done", node.report(index == 0)))
+                reported = True
+    except PeerLost as e:
+        conn.send(("error", f"node {index}: {e}"))
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        return
+    except Exception as e:  # a bug reaches the user as a failed run, not a hang
+        try:
+            conn.send(("error", f"node {index} failed: {type(e).__name__}: {e}"))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        link.close()
+
+
+class LocalCluster(Cluster):
+    def __init__(self, spec: NodeSpec, data: Dataset, size: int) -> None:
+        super().__init__(spec, data, size)
+        ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        token = secrets.randbits(64)
+        self.procs, self.conns = [], []
+        for i in range(self.node_count):
+            parent, child = ctx.Pipe()
+            p = ctx.Process(target=_node_main, args=(spec, i, data, size, token, child, os.getpid()), daemon=True,
+                            name=f"packetfs-train-{i}")
+            p.start()
+            child.close()
+            self.procs.append(p)
+            self.conns.append(parent)
+        addrs = {i: self._expect(i, "addr", 60)[1] for i in range(self.node_count)}
+        for c in self.conns:
+            c.send(("peers", addrs))
+
+    def _expect(self, i: int, what: str, timeout: float = TIMEOUT_S) -> tuple:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.conns[i].poll(0.05):
+                msg = self.conns[i].recv()
+                if msg[0] == "error":
+                    raise self._fail(msg[1])
+                if msg[0] == what:
+                    return msg
+            elif not self.procs[i].is_alive():
+                raise self._fail(f"training node {i} died (exit code {self.procs[i].exitcode})")
+        raise self._fail(f"training node {i} sent no {what!r} within {timeout:.0f} s")
+
+    def _fail(self, message: str) -> WorkloadError:
+        self.close()
+        return WorkloadError(message)
+
+    def run_epoch(self, epoch: int) -> list[dict]:
+        if not self.procs:
+            raise WorkloadError("the training nodes were stopped after an earlier failure")
+        sel = selectors.DefaultSelector()
+        for i, c in enumerate(self.conns):
+            sel.register(c, selectors.EVENT_READ, i)
+        reports: dict[int, dict] = {}
+        deadline = time.monotonic() + TIMEOUT_S
+        try:
+            for i, p in enumerate(self.procs):
+                if not p.is_alive():
+                    raise self._fail(f"training node {i} died before epoch {epoch} (exit code {p.exitcode})")
+            for c in self.conns:
+                c.send(("epoch", epoch))
+            while len(reports) < self.spec.workers:
+                for key, _ in sel.select(0.2):
+                    msg = self.conns[key.data].recv()
+                    if msg[0] == "error":
+                        raise self._fail(msg[1])
+                    if msg[0] == "done":
+                        reports[msg[1]["worker"]] = msg[1]
+                        deadline = time.monotonic() + TIMEOUT_S
+                for i, p in enumerate(self.procs):
+                    if not p.is_alive():
+                        raise self._fail(f"training node {i} died during epoch {epoch} (exit code {p.exitcode})")
+                if time.monotonic() > deadline:
+                    raise self._fail(f"epoch {epoch} made no progress for {TIMEOUT_S:.0f} s")
+        except (EOFError, BrokenPipeError, ConnectionResetError):
+            raise self._fail("lost a training node's control pipe") from None
+        finally:
+            sel.close()
+        return _check_reports([reports[k] for k in range(self.spec.workers)], epoch)
+
+    def collect_stats(self) -> None:
+        """Packets every node sent (the aggregator's too) and the transport's bytes, headers and acks."""
+        self.packets = self.wire_bytes = 0
+        for i, c in enumerate(self.conns):
+            c.send(("stats",))
+            _, wire, packets = self._expect(i, "stats")
+            self.wire_bytes += wire
+            self.packets += packets
+        self.payload_bytes = self.packets * WIRE_SIZE
+
+    def close(self) -> None:
+        for c in self.conns:
+            try:
+                c.send(("stop",))
+            except (BrokenPipeError, OSError):
+                pass
+        for p in self.procs:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=2)
+        for c in self.conns:
+            c.close()
+        self.procs, self.conns = [], []
+
+
+def open_cluster(spec: NodeSpec, config: FabricConfig, data: Dataset, size: int) -> Cluster:
+    if config.backend == "inline":
+        return InlineCluster(spec, data, size)
+    if config.backend == "local":
+        return LocalCluster(spec, data, size)
+    return RayCluster(spec, data, size, config.ray_address)
