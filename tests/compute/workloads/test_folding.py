@@ -154,25 +154,86 @@ def test_pull_moves_explore_both_directions_and_ends(kernel: str) -> None:
 def test_packets_round_trip(lat: str) -> None:
     rng = random.Random(1)
     seq = "".join(rng.choice("HP") for _ in range(lattice.MAX_LENGTH))
-    state = search.initial_state(search.FoldParams(seq, lat, replicas=3))
-    for r in state.replicas:
-        search.run_replica_steps(r, seq, lat, 2000, r.index)
-    back = engine.packets_to_replicas(engine.replicas_to_packets(state.replicas, lat), lat, len(seq))
-    for a, b in zip(state.replicas, back, strict=True):
-        assert lattice.moves_from_sites(a.sites, lat) == lattice.moves_from_sites(b.sites, lat)
-        assert (a.energy, a.best_energy, a.temperature, a.steps, a.index) == (
-            b.energy, b.best_energy, b.temperature, b.steps, b.index)
+    state = search.initial_state(search.FoldParams(seq, lat, replicas=3, ensembles=2))
+    for e in state.ensembles:
+        search.run_ensemble(e, seq, lat, 2, 300, e.index, "python", None)
+    back = engine.packets_to_ensembles(engine.ensembles_to_packets(state.ensembles, lat), lat, len(seq))
+    for a, b in zip(state.ensembles, back, strict=True):
+        assert (a.index, a.best_energy, a.sweeps, a.steps, a.accepted, a.swaps_tried, a.swaps_made) == (
+            b.index, b.best_energy, b.sweeps, b.steps, b.accepted, b.swaps_tried, b.swaps_made)
+        assert lattice.moves_from_sites(a.best_sites, lat) == lattice.moves_from_sites(b.best_sites, lat)
+        for x, y in zip(a.replicas, b.replicas, strict=True):
+            assert lattice.moves_from_sites(x.sites, lat) == lattice.moves_from_sites(y.sites, lat)
+            assert (x.energy, x.temperature, x.steps, x.accepted, x.index) == (
+                y.energy, y.temperature, y.steps, y.accepted, y.index)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@settings(max_examples=25, deadline=None)
+@given(st.text(alphabet="HP", min_size=2, max_size=60), st.sampled_from([2, 3]), st.integers(0, 2**32),
+       st.sampled_from([(0.32, 0.45), (0.5, 5.0), (20.0, 50.0)]))
+def test_ensembles_keep_valid_walks_and_exact_energies(kernel: str, seq: str, dims: int, seed: int,
+                                                       temps: tuple[float, float]) -> None:
+    """Ladders at any temperature (hot ones stretch the chain across the C kernel's occupancy torus):
+    every replica stays a self-avoiding walk whose energy, recomputed here, is the one it carries."""
+    lat = f"{dims}d"
+    params = search.FoldParams(seq, lat, replicas=3, ensembles=1, t_min=temps[0], t_max=temps[1])
+    e = search.initial_state(params).ensembles[0]
+    sweeps, phi = (3, 100) if kernel == "python" else (20, 1000)
+    search.run_ensemble(e, seq, lat, sweeps, phi, seed, kernel, None)
+    assert e.steps == sweeps * phi * 3 and e.sweeps == sweeps
+    for r in e.replicas:
+        assert hp_energy(seq, lattice.moves_from_sites(r.sites, lat), dims) == r.energy >= e.best_energy
+    assert hp_energy(seq, lattice.moves_from_sites(e.best_sites, lat), dims) == e.best_energy
+    assert 0 <= e.swaps_made <= e.swaps_tried
+
+
+@pytest.mark.skipif(native.load() is None, reason="no C compiler here: the C pull-move kernel cannot be built")
+def test_c_kernel_on_chains_longer_than_its_grid() -> None:
+    """A 3d chain of 300 residues at high temperature would span more than the 32-site torus: the kernel
+    refuses those moves (never two residues in one cell) and still counts energies exactly; a conformation
+    that already spans the torus is refused with a clear error."""
+    rng = random.Random(3)
+    seq = "".join(rng.choice("HP") for _ in range(lattice.MAX_LENGTH))
+    e = search.initial_state(search.FoldParams(seq, "3d", replicas=2, ensembles=1, t_min=5.0, t_max=50.0)).ensembles[0]
+    search.run_ensemble(e, seq, "3d", 10, 20000, 1, "c", None)
+    for r in e.replicas:
+        coords = walk(lattice.moves_from_sites(r.sites, "3d"), 3)
+        assert max(c[0] for c in coords) - min(c[0] for c in coords) < 32
+        assert hp_energy(seq, lattice.moves_from_sites(r.sites, "3d"), 3) == r.energy
+    straight = [lattice.encode_site(k, 0, 0) for k in range(40)]
+    with pytest.raises(InputError, match="grid"):
+        native.pull_steps("H" * 40, lattice.site_offsets("3d"), straight, straight, 10, 1.0, 1, 0, 0)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
 def test_same_answer_on_every_backend_and_node_count(kernel: str) -> None:
     seq = "PPHPPHHPPPPHHPPPPHHPPPPHH"
-    p = dict(replicas=5, steps_per_round=300, rounds=8, seed=11, kernel=kernel)
+    p = dict(replicas=5, steps_per_round=300, exchange_every=100, rounds=8, seed=11, kernel=kernel, ensembles=3)
     ref = engine.fold(search.FoldParams(seq, "2d", **p), FabricConfig("inline", 1))
     for cfg in (FabricConfig("inline", 3), FabricConfig("local", 2)):
         r = engine.fold(search.FoldParams(seq, "2d", **p), cfg)
         assert (r.energy, r.moves, r.steps) == (ref.energy, ref.moves, ref.steps)
     assert hp_energy(seq, ref.moves, 2) == ref.energy
+
+
+@pytest.mark.skipif(native.load() is None, reason="no C compiler here: the C pull-move kernel cannot be built")
+def test_a_run_cut_by_the_time_limit_is_the_run_of_that_many_rounds() -> None:
+    seq = "HPHHPPHHHHPHHHPPHHPPHPHHHPHPHHPPHHPPPHPPPPPPPPHH"
+    p = dict(steps_per_round=2000, rounds=10**6, seed=4, kernel="c")
+    cut = engine.fold(search.FoldParams(seq, "3d", **p), FabricConfig("inline", 2), time_limit=0.3)
+    assert cut.stopped == "time-limit"
+    again = engine.fold(search.FoldParams(seq, "3d", **{**p, "rounds": cut.rounds}), FabricConfig("local", 2))
+    assert (again.energy, again.moves, again.steps, again.stopped) == (cut.energy, cut.moves, cut.steps, "rounds")
+    assert hp_energy(seq, cut.moves, 3) == cut.energy
+
+
+@pytest.mark.skipif(native.load() is None, reason="no C compiler here: the C pull-move kernel cannot be built")
+def test_reaches_a_3d_48mer_best_known_energy() -> None:
+    """3D48-5 of Yue et al. (best known -32), a short budget: the default ladder on 2 ensembles."""
+    seq = "PPHPPPHPHHHHPPHHHHPHHPHHHPPHPHPHPPHPPPPPPHHPHHPH"
+    r = engine.fold(search.FoldParams(seq, "3d", rounds=200, seed=1, target_energy=-32), FabricConfig("inline", 2))
+    assert r.energy == -32 == hp_energy(seq, r.moves, 3)
 
 
 @pytest.mark.slow

@@ -277,31 +277,39 @@ COMMANDS.append(mine_command)
 @click.command("fold")
 @click.argument("sequence")
 @click.option("--lattice", type=click.Choice(["2d", "3d"]), default="2d", show_default=True)
-@click.option("--replicas", type=click.IntRange(1, 256), default=None,
-              help="Replicas (temperatures) in the exchange, spread over the nodes [default: 10 in 2d, 14 in 3d].")
-@click.option("--rounds", type=click.IntRange(1, 10**7), default=200, show_default=True,
-              help="Exchange rounds (each replica makes --steps pull moves per round).")
-@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**7), default=5000, show_default=True)
+@click.option("--replicas", type=click.IntRange(1, 64), default=None,
+              help="Replicas (temperatures) per replica-exchange ladder [default: 5].")
+@click.option("--ensembles", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Independent ladders (restarts from different random streams); ensemble e runs at node "
+              "e mod --nodes.")
+@click.option("--rounds", type=click.IntRange(1, 10**7), default=1000, show_default=True,
+              help="Rounds: each sends the ensembles to their nodes for --steps pull moves per replica.")
+@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**8), default=20000, show_default=True,
+              help="Pull-move steps per replica per round.")
+@click.option("--exchange-every", type=click.IntRange(1, 10**8), default=500, show_default=True,
+              help="Pull-move steps per replica between two exchange passes inside a ladder.")
 @click.option("--kernel", type=click.Choice(["auto", "c", "python"]), default="auto", show_default=True,
               help="The pull-move node kernel: C (compiled on first use) or Python; auto = C when a compiler "
               "is available. One seed gives one answer per kernel.")
 @click.option("--t-min", type=click.FloatRange(0, None, min_open=True), default=None,
-              help="Coldest temperature, in units of one HH contact [default: 0.30 in 2d, 0.35 in 3d].")
+              help="Coldest temperature, in units of one HH contact [default: 0.32].")
 @click.option("--t-max", type=click.FloatRange(0, None, min_open=True), default=None,
-              help="Hottest temperature [default: 0.80 in 2d, 1.00 in 3d].")
+              help="Hottest temperature [default: 0.45].")
 @click.option("--target", "target_energy", type=int, default=None,
               help="Stop as soon as this energy (or lower) is found.")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
-              help="Stop after this many seconds (checked between rounds).")
+              help="Stop after this many seconds (checked between rounds: a run stopped after R rounds "
+              "returns what --rounds R returns for the same seed).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG drawing of the best conformation.")
 @fabric_options
 @handle_errors
-def fold_command(sequence: str, lattice: str, replicas: int | None, rounds: int, steps_per_round: int, kernel: str,
-                 t_min: float | None, t_max: float | None, target_energy: int | None, time_limit: float | None,
-                 plot_path: Path | None, seed: int, as_json: bool, config: FabricConfig) -> None:
+def fold_command(sequence: str, lattice: str, replicas: int | None, ensembles: int, rounds: int,
+                 steps_per_round: int, exchange_every: int, kernel: str, t_min: float | None, t_max: float | None,
+                 target_energy: int | None, time_limit: float | None, plot_path: Path | None, seed: int,
+                 as_json: bool, config: FabricConfig) -> None:
     """Fold SEQUENCE (H/P string, amino acids, or a FASTA file) in the HP lattice model by replica-exchange
-    Monte Carlo with pull moves, replicas travelling as packets to the fabric's nodes."""
+    Monte Carlo with pull moves, ensembles of replicas travelling as packets to the fabric's nodes."""
     from .errors import InputError
     from .folding.engine import fold
     from .folding.search import LATTICE_DEFAULTS, FoldParams
@@ -313,7 +321,8 @@ def fold_command(sequence: str, lattice: str, replicas: int | None, rounds: int,
     lo, hi = t_min or default_lo, t_max or default_hi
     if lo > hi:
         raise InputError("--t-min must not exceed --t-max")
-    params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy, kernel)
+    params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy, kernel,
+                        ensembles, exchange_every)
     with progress_bar(f"folding {len(hp)} residues ({lattice})", rounds, not as_json) as update:
         result = fold(params, config, time_limit=time_limit, progress=lambda r, n, e: update(r))
     out = result.as_dict()
@@ -333,10 +342,10 @@ def fold_command(sequence: str, lattice: str, replicas: int | None, rounds: int,
         ("sequence", f"{name + ': ' if name else ''}{hp} ({len(hp)} residues)"),
         ("energy", f"{result.energy} (recomputed from the moves)"),
         ("moves", result.moves),
-        ("search", f"{result.rounds} rounds x {replicas} replicas x {steps_per_round} steps = {result.steps:,} "
+        ("search", f"{result.rounds} rounds x {ensembles} ensembles x {replicas} replicas: {result.steps:,} "
                    f"pull-move steps in {result.seconds:.2f} s (best at {result.time_to_best:.2f} s); "
                    f"stopped by {result.stopped}; {result.kernel} kernel"),
-        ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes of replica packets"),
+        ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes of ensemble packets"),
     ] + ([("plot", str(plot_path))] if plot_path else []))
 
 

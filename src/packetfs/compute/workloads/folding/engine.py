@@ -1,10 +1,14 @@
-"""Replica exchange over the fabric: replicas travel as packets to the nodes, which advance them with the
-pull-move kernel; the origin exchanges temperatures between rounds.
+"""Replica exchange over the fabric: each ensemble (an independent ladder of replicas) travels as packets
+to its node, which advances it with the pull-move kernel for one round (several sweeps of moves and
+exchanges inside the ladder) and sends it back; the origin keeps the best and decides when to stop.
 
-A replica is two packets in the wire layout (computation_id 2i: its current conformation, 2i+1: the best
-it has seen): input_data holds the n-1 moves at 3 bits each (index into RLUDFB), state[0] the energy
-(two's complement), state[1] the replica index, state[2] its temperature (float64 bits), state[3] steps
-and state[4] accepted moves so far. Replica i lives at node i mod K.
+An ensemble of R replicas is R+1 packets in the wire layout: first its header (computation_id
+e*(R+1); input_data: its best conformation's n-1 moves at 3 bits each, index into RLUDFB; state[0] its
+best energy (two's complement), [1] the ensemble index, [2] exchange passes so far, [3] pull-move steps,
+[4] accepted moves, [5] swaps tried, [6] swaps made, [7] R), then one packet per replica, coldest first
+(computation_id e*(R+1)+1+k; input_data: its current conformation; state[0] its energy, [1] the ensemble,
+[2] its temperature as float64 bits, [3] its slot k, [4] steps, [5] accepted). Ensemble e lives at node
+e mod K.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from ..errors import InputError, VerificationError
 from ..fabric import FabricConfig
 from ..kernels import KernelPool
 from .lattice import check_sequence, energy, moves_from_sites, sites_from_moves, steps_for
-from .search import FoldParams, FoldState, Replica, exchange, initial_state, run_replica_steps, stream_seed
+from .search import Ensemble, FoldParams, FoldState, Replica, initial_state, run_ensemble, stream_seed
 
 LETTERS = "RLUDFB"
 BITS = 3
@@ -42,32 +46,50 @@ def unpack_moves(words, n_moves: int) -> str:
     return "".join(LETTERS[(acc >> (BITS * k)) & 7] for k in range(n_moves))
 
 
-def replicas_to_packets(replicas: list[Replica], lattice: str) -> np.ndarray:
-    p = np.zeros(2 * len(replicas), dtype=PACKET_WIRE)
-    for k, r in enumerate(replicas):
-        for j, (sites, e) in enumerate(((r.sites, r.energy), (r.best_sites, r.best_energy))):
-            row = p[2 * k + j]
-            row["computation_id"] = 2 * r.index + j
-            row["input_data"] = pack_moves(moves_from_sites(sites, lattice))
-            row["state"][:5] = [e & _U64, r.index, int(np.float64(r.temperature).view(np.uint64)), r.steps,
-                                r.accepted]
+def _signed(word) -> int:
+    v = int(word)
+    return v - (1 << 64) if v >> 63 else v
+
+
+def ensembles_to_packets(ensembles: list[Ensemble], lattice: str) -> np.ndarray:
+    rows = sum(len(e.replicas) + 1 for e in ensembles)
+    p = np.zeros(rows, dtype=PACKET_WIRE)
+    at = 0
+    for e in ensembles:
+        r_count = len(e.replicas)
+        head = p[at]
+        head["computation_id"] = e.index * (r_count + 1)
+        head["input_data"] = pack_moves(moves_from_sites(e.best_sites, lattice))
+        head["state"] = [e.best_energy & _U64, e.index, e.sweeps, e.steps, e.accepted, e.swaps_tried, e.swaps_made,
+                         r_count]
+        for k, r in enumerate(e.replicas):
+            row = p[at + 1 + k]
+            row["computation_id"] = e.index * (r_count + 1) + 1 + k
+            row["input_data"] = pack_moves(moves_from_sites(r.sites, lattice))
+            row["state"][:6] = [r.energy & _U64, e.index, int(np.float64(r.temperature).view(np.uint64)), k,
+                                r.steps, r.accepted]
+        at += r_count + 1
     return p
 
 
-def packets_to_replicas(p: np.ndarray, lattice: str, n: int) -> list[Replica]:
+def packets_to_ensembles(p: np.ndarray, lattice: str, n: int) -> list[Ensemble]:
     out = []
-    for k in range(0, len(p), 2):
-        cur, best = p[k], p[k + 1]
-        st = cur["state"]
-        e = int(st[0]) - (1 << 64) if int(st[0]) >> 63 else int(st[0])
-        be = int(best["state"][0])
-        be = be - (1 << 64) if be >> 63 else be
-        out.append(Replica(
-            index=int(st[1]), temperature=float(np.uint64(st[2]).view(np.float64)),
-            sites=sites_from_moves(unpack_moves(cur["input_data"], n - 1), lattice), energy=e, best_energy=be,
-            best_sites=sites_from_moves(unpack_moves(best["input_data"], n - 1), lattice),
-            steps=int(st[3]), accepted=int(st[4]),
-        ))  # fmt: skip
+    at = 0
+    while at < len(p):
+        st = p[at]["state"]
+        r_count = int(st[7])
+        best_sites = sites_from_moves(unpack_moves(p[at]["input_data"], n - 1), lattice)
+        reps = []
+        for k in range(r_count):
+            row = p[at + 1 + k]
+            rs = row["state"]
+            sites = sites_from_moves(unpack_moves(row["input_data"], n - 1), lattice)
+            e = _signed(rs[0])
+            reps.append(Replica(k, float(np.uint64(rs[2]).view(np.float64)), sites, e, e, list(sites),
+                                int(rs[4]), int(rs[5])))
+        out.append(Ensemble(int(st[1]), reps, _signed(st[0]), best_sites, int(st[2]), int(st[5]), int(st[6]),
+                            int(st[3]), int(st[4])))
+        at += r_count + 1
     return out
 
 
@@ -75,20 +97,22 @@ def packets_to_replicas(p: np.ndarray, lattice: str, n: int) -> list[Replica]:
 class SweepArg:
     sequence: str
     lattice: str
-    steps: int
+    sweeps: int
+    phi: int
     seed: int
     round: int
     kernel: str
+    target: int | None
 
 
 def sweep_kernel(batch: bytes, arg: SweepArg) -> bytes:
-    """The node handler: advance every replica in the batch by ``arg.steps`` pull-move Metropolis steps,
-    each with the stream of (seed, replica, round)."""
-    replicas = packets_to_replicas(decode(batch), arg.lattice, len(arg.sequence))
-    for r in replicas:
-        run_replica_steps(r, arg.sequence, arg.lattice, arg.steps, stream_seed(arg.seed, r.index, arg.round),
-                          arg.kernel)
-    return encode(replicas_to_packets(replicas, arg.lattice))
+    """The node handler: advance every ensemble in the batch by one round (``arg.sweeps`` x ``arg.phi``
+    steps per replica with exchanges), each with the stream of (seed, ensemble, round)."""
+    ensembles = packets_to_ensembles(decode(batch), arg.lattice, len(arg.sequence))
+    for e in ensembles:
+        run_ensemble(e, arg.sequence, arg.lattice, arg.sweeps, arg.phi, stream_seed(arg.seed, e.index, arg.round),
+                     arg.kernel, arg.target)
+    return encode(ensembles_to_packets(ensembles, arg.lattice))
 
 
 @dataclass
@@ -109,12 +133,14 @@ class FoldResult:
     kernel: str  # "c" or "python": one seed gives one answer per kernel
     time_to_best: float
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (round, energy, seconds)
+    ensembles: int = 1
 
     def as_dict(self) -> dict:
         return {
             "sequence": self.sequence, "lattice": self.lattice, "energy": self.energy, "moves": self.moves,
             "length": len(self.sequence), "rounds": self.rounds, "steps": self.steps, "seconds": self.seconds,
             "time_to_best": self.time_to_best, "seed": self.seed, "replicas": self.replicas,
+            "ensembles": self.ensembles,
             "backend": self.backend, "nodes": self.nodes, "bytes_moved": self.bytes_moved, "stopped": self.stopped,
             "kernel": self.kernel,
             "history": [{"round": r, "energy": e, "seconds": s} for r, e, s in self.history],
@@ -128,33 +154,36 @@ def fold(
     time_limit: float | None = None,
     progress: Callable[[int, int, int], None] | None = None,
 ) -> FoldResult:
-    """Run replica exchange for ``params.rounds`` rounds (or until ``params.target_energy`` or
-    ``time_limit`` seconds); the result for a seed is the same on every backend and node count unless the
-    time limit cut it short."""
+    """Run ``params.ensembles`` independent replica-exchange ladders for ``params.rounds`` rounds (or until
+    one reaches ``params.target_energy``, or ``time_limit`` seconds). Rounds are deterministic: a run cut
+    short by the time limit after R rounds returns exactly what ``rounds=R`` returns for the same seed,
+    on every backend and node count."""
     seq = check_sequence(params.sequence)
     steps_for(params.lattice)
-    if not 1 <= params.replicas <= 256:
-        raise InputError("--replicas must be 1..256")
-    if params.rounds < 1 or params.steps_per_round < 1:
-        raise InputError("rounds and steps per round must be positive")
+    if not 1 <= params.replicas <= 64:
+        raise InputError("--replicas must be 1..64")
+    if not 1 <= params.ensembles <= 64:
+        raise InputError("--ensembles must be 1..64")
+    if params.rounds < 1 or params.steps_per_round < 1 or params.exchange_every < 1:
+        raise InputError("rounds, steps per round and the exchange interval must be positive")
     params.sequence = seq
     kernel = resolve_kernel(params.kernel)
     state: FoldState = initial_state(params)
+    sweeps, phi = params.sweeps_and_phi()
     started = time.perf_counter()
     best_e, best_at = state.best.best_energy, 0.0
     history = [(0, best_e, 0.0)]
     stopped = "rounds"
     with KernelPool(config) as pool:
-        k = min(config.nodes, len(state.replicas))
+        k = min(config.nodes, len(state.ensembles))
         for rnd in range(params.rounds):
             state.round = rnd
-            groups = [[r for r in state.replicas if r.index % k == node] for node in range(k)]
-            batches = [encode(replicas_to_packets(g, params.lattice)) for g in groups]
-            arg = SweepArg(seq, params.lattice, params.steps_per_round, params.seed, rnd, kernel)
+            groups = [[e for e in state.ensembles if e.index % k == node] for node in range(k)]
+            batches = [encode(ensembles_to_packets(g, params.lattice)) for g in groups]
+            arg = SweepArg(seq, params.lattice, sweeps, phi, params.seed, rnd, kernel, params.target_energy)
             back = pool.map(sweep_kernel, batches, arg)
-            advanced = [r for b in back for r in packets_to_replicas(decode(b), params.lattice, len(seq))]
-            state.replicas = sorted(advanced, key=lambda r: r.index)
-            exchange(state)
+            advanced = [e for b in back for e in packets_to_ensembles(decode(b), params.lattice, len(seq))]
+            state.ensembles = sorted(advanced, key=lambda e: e.index)
             now = time.perf_counter() - started
             if state.best.best_energy < best_e:
                 best_e, best_at = state.best.best_energy, now
@@ -174,8 +203,9 @@ def fold(
     if recomputed != best.best_energy:
         raise VerificationError(f"the search reported energy {best.best_energy} but the conformation has {recomputed}")
     return FoldResult(seq, params.lattice, recomputed, moves, state.round + 1,
-                      sum(r.steps for r in state.replicas), time.perf_counter() - started, params.seed,
-                      params.replicas, config.backend, config.nodes, moved, stopped, kernel, best_at, history)
+                      sum(e.steps for e in state.ensembles), time.perf_counter() - started, params.seed,
+                      params.replicas, config.backend, config.nodes, moved, stopped, kernel, best_at, history,
+                      params.ensembles)
 
 
 def resolve_kernel(kernel: str) -> str:

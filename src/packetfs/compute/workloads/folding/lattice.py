@@ -137,6 +137,21 @@ def recenter(sites: list[int]) -> None:
             sites[k] -= shift
 
 
-def straight_sites(n: int) -> list[int]:
-    """The fully extended chain along +x."""
-    return [_ORIGIN + k for k in range(n)]
+def compact_sites(n: int, lattice: str) -> list[int]:
+    """A compact serpentine start: rows of 8 along x, stacked along y (2d), or 8 rows per layer stacked
+    along z (3d). It spans at most 8 x 8 x 5 sites in 3d for the longest allowed chain, inside the C
+    kernel's occupancy torus (native.py), where a straight 300-residue chain would not be."""
+    steps_for(lattice)
+    out = []
+    for k in range(n):
+        row, x = divmod(k, 8)
+        if row % 2:
+            x = 7 - x
+        if lattice == "3d":
+            layer, y = divmod(row, 8)
+            if layer % 2:
+                y = 7 - y
+            out.append(encode_site(x, y, layer))
+        else:
+            out.append(encode_site(x, row, 0))
+    return out

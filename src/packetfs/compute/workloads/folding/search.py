@@ -1,32 +1,38 @@
 """Replica-exchange Monte Carlo with pull moves for the HP model (Thachuk, Shmygelska & Hoos, BMC
 Bioinformatics 8:342, 2007; pull moves from Lesh, Mitzenmacher & Whitesides, RECOMB 2003, extended to
-the cubic lattice as in Thachuk et al.).
+the cubic lattice as in Thachuk et al.), run as several independent ladders ("ensembles").
 
-One replica is a chain at one temperature. ``run_replica_steps`` advances it by a fixed number of
-Metropolis steps with its own seeded generator, so a replica's trajectory depends only on (seed,
-replica, round) and never on which fabric node ran it; the exchange step between rounds is seeded the
-same way and runs at the coordinator. Hence one seed gives one answer on every backend and node count.
+An ensemble is one replica-exchange ladder: ``replicas`` chains at temperatures spaced linearly between
+``t_min`` and ``t_max``; every ``exchange_every`` pull-move steps per chain, neighbouring temperatures
+try to swap conformations (even pairs, then odd pairs). Ensembles never talk to each other: they are
+independent restarts from different random streams, which is what spreads the search over the fabric's
+nodes (ensemble e runs at node e mod K). An ensemble's trajectory depends only on (seed, ensemble,
+round), never on which node ran it, so one seed gives one answer on every backend and node count.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .lattice import energy_of_sites, recenter, site_offsets, straight_sites
+from .lattice import compact_sites, energy_of_sites, recenter, site_offsets
 
-# Temperatures of the replicas, in units of one HH contact (k_B = 1), linearly spaced between these
-# as in Thachuk et al.; the values were tuned on the 2d and 3d benchmark sequences (see docs/workloads.md).
-T_MIN = 0.30
-T_MAX = 0.80
-# Per lattice (replicas, t_min, t_max): the cubic lattice's larger move space wants more, hotter replicas.
-LATTICE_DEFAULTS = {"2d": (10, 0.30, 0.80), "3d": (14, 0.35, 1.00)}
+# Temperatures in units of one HH contact (k_B = 1). Thachuk et al. ran 160-220 "K" with k_B in kcal/mol,
+# i.e. 0.32-0.44 contact units; measured here (bench/fold.py) a cold, narrow ladder of 5 replicas
+# exchanging every 500 steps reaches all ten 3d 48-mers' best known energies, where the hotter ladders
+# tried first (up to T = 1.0) stalled one or two contacts short.
+T_MIN = 0.32
+T_MAX = 0.45
+EXCHANGE_EVERY = 500
+# Per lattice (replicas per ensemble, t_min, t_max).
+LATTICE_DEFAULTS = {"2d": (5, T_MIN, T_MAX), "3d": (5, T_MIN, T_MAX)}
+DEFAULT_ENSEMBLES = 2
 
 
 @dataclass
 class Replica:
-    """One chain of the ensemble. ``sites`` are encoded lattice sites (lattice.encode_site)."""
+    """One chain of a ladder. ``sites`` are encoded lattice sites (lattice.encode_site)."""
 
     index: int
     temperature: float
@@ -39,17 +45,34 @@ class Replica:
 
 
 @dataclass
+class Ensemble:
+    """One replica-exchange ladder: slot k of ``replicas`` is at the k-th coldest temperature."""
+
+    index: int
+    replicas: list[Replica]
+    best_energy: int
+    best_sites: list[int]
+    sweeps: int = 0  # exchange passes so far (sets the parity of the next one)
+    swaps_tried: int = 0
+    swaps_made: int = 0
+    steps: int = 0  # pull-move steps over all its replicas
+    accepted: int = 0
+
+
+@dataclass
 class FoldParams:
     sequence: str
     lattice: str
-    replicas: int = 10
-    steps_per_round: int = 5000
+    replicas: int = 5  # per ensemble
+    steps_per_round: int = 20000  # pull-move steps per replica per round
     rounds: int = 50
     seed: int = 1
     t_min: float = T_MIN
     t_max: float = T_MAX
     target_energy: int | None = None  # stop as soon as a replica reaches it
     kernel: str = "auto"  # "c", "python", or "auto" (C when a compiler is available)
+    ensembles: int = DEFAULT_ENSEMBLES
+    exchange_every: int = EXCHANGE_EVERY
 
     def temperatures(self) -> list[float]:
         if self.replicas == 1:
@@ -57,23 +80,29 @@ class FoldParams:
         step = (self.t_max - self.t_min) / (self.replicas - 1)
         return [self.t_min + k * step for k in range(self.replicas)]
 
+    def sweeps_and_phi(self) -> tuple[int, int]:
+        """(exchange sweeps per round, steps per replica per sweep)."""
+        phi = min(self.exchange_every, self.steps_per_round)
+        return max(1, self.steps_per_round // phi), phi
+
 
 @dataclass
 class FoldState:
     params: FoldParams
-    replicas: list[Replica]
+    ensembles: list[Ensemble]
     round: int = 0
-    exchanges_tried: int = 0
-    exchanges_accepted: int = 0
-    history: list[tuple[int, int]] = field(default_factory=list)  # (round, best energy) on improvement
 
     @property
-    def best(self) -> Replica:
-        return min(self.replicas, key=lambda r: (r.best_energy, r.index))
+    def best(self) -> Ensemble:
+        return min(self.ensembles, key=lambda e: (e.best_energy, e.index))
+
+    @property
+    def replicas(self) -> list[Replica]:
+        return [r for e in self.ensembles for r in e.replicas]
 
 
 def stream_seed(seed: int, *words: int) -> int:
-    """A 64-bit seed for one (replica, round) stream: a splitmix64 chain over the words, so streams
+    """A 64-bit seed for one (ensemble, round) stream: a splitmix64 chain over the words, so streams
     are unrelated for neighbouring inputs and identical wherever they are computed."""
     x = seed & 0xFFFFFFFFFFFFFFFF
     for w in (*words, 0x9E3779B97F4A7C15):
@@ -85,14 +114,43 @@ def stream_seed(seed: int, *words: int) -> int:
 
 
 def initial_state(params: FoldParams) -> FoldState:
+    """Every chain starts from the same compact serpentine (lattice.compact_sites)."""
     n = len(params.sequence)
     offsets = site_offsets(params.lattice)
-    reps = []
-    for k, t in enumerate(params.temperatures()):
-        sites = straight_sites(n)
-        e = energy_of_sites(params.sequence, sites, offsets)
-        reps.append(Replica(k, t, sites, e, e, list(sites)))
-    return FoldState(params, reps)
+    sites = compact_sites(n, params.lattice)
+    e = energy_of_sites(params.sequence, sites, offsets)
+    ensembles = []
+    for k in range(params.ensembles):
+        reps = [Replica(j, t, list(sites), e, e, list(sites)) for j, t in enumerate(params.temperatures())]
+        ensembles.append(Ensemble(k, reps, e, list(sites)))
+    return FoldState(params, ensembles)
+
+
+def run_ensemble(ens: Ensemble, sequence: str, lattice: str, sweeps: int, phi: int, seed: int, kernel: str,
+                 target: int | None) -> None:
+    """Advance a ladder by ``sweeps`` x (``phi`` steps per replica, then one exchange pass), stopping early
+    once its best reaches ``target``; with the C kernel (one call) or the Python one."""
+    stop = -(1 << 62) if target is None else target
+    if kernel == "c":
+        from . import native
+
+        native.run_ensemble(ens, sequence, site_offsets(lattice), sweeps, phi, seed, stop)
+        for r in ens.replicas:
+            recenter(r.sites)
+        return
+    rng = random.Random(seed)
+    for _ in range(sweeps):
+        if ens.best_energy <= stop:
+            return
+        for r in ens.replicas:
+            r.best_energy, r.best_sites = ens.best_energy, ens.best_sites
+            accepted = r.accepted
+            run_replica_steps(r, sequence, lattice, phi, rng.getrandbits(64), "python")
+            ens.steps += phi
+            ens.accepted += r.accepted - accepted
+            if r.best_energy < ens.best_energy:
+                ens.best_energy, ens.best_sites = r.best_energy, list(r.best_sites)
+        exchange(ens, rng)
 
 
 def _contacts_of(moved: dict[int, int], sites: list[int], occ: dict[int, int], is_h: list[bool],
@@ -227,16 +285,16 @@ def run_replica_steps(replica: Replica, sequence: str, lattice: str, steps: int,
     replica.accepted += accepted
 
 
-def exchange(state: FoldState) -> None:
-    """One exchange pass between neighbouring temperatures (even pairs on even rounds, odd on odd), as
-    in parallel tempering: swap conformations with probability min(1, exp((b_i - b_j)(E_i - E_j)))."""
-    reps = state.replicas
-    rng = random.Random(stream_seed(state.params.seed, 0xEC, state.round))
-    for k in range(state.round % 2, len(reps) - 1, 2):
+def exchange(ens: Ensemble, rng: random.Random) -> None:
+    """One exchange pass between neighbouring temperatures (even pairs on even sweeps, odd on odd), as in
+    parallel tempering: swap conformations with probability min(1, exp((b_i - b_j)(E_i - E_j)))."""
+    reps = ens.replicas
+    for k in range(ens.sweeps % 2, len(reps) - 1, 2):
         a, b = reps[k], reps[k + 1]
-        state.exchanges_tried += 1
+        ens.swaps_tried += 1
         x = (1.0 / a.temperature - 1.0 / b.temperature) * (a.energy - b.energy)
         if x >= 0 or rng.random() < math.exp(x):
-            state.exchanges_accepted += 1
+            ens.swaps_made += 1
             a.sites, b.sites = b.sites, a.sites
             a.energy, b.energy = b.energy, a.energy
+    ens.sweeps += 1
