@@ -56,6 +56,10 @@ class Cluster(abc.ABC):
     def run_epoch(self, epoch: int) -> list[dict]:
         """Every worker trains one epoch; their reports, once each has applied its last step."""
 
+    @abc.abstractmethod
+    def final_params(self) -> np.ndarray:
+        """Worker 0's parameters (every worker holds the same)."""
+
     def collect_stats(self) -> None:  # noqa: B027  (in-process clusters count as packets move)
         """Bring in counters kept at the nodes (call once, at the end)."""
 
@@ -94,6 +98,9 @@ class InlineCluster(Cluster):
             raise VerificationError(f"epoch {epoch} stalled: a worker is still waiting for packets")
         return _check_reports([w.report(w.index == 0) for w in workers], epoch)
 
+    def final_params(self) -> np.ndarray:
+        return self.nodes[0].theta.copy()
+
 
 # ----------------------------------------------------------------------------------------------- ray
 class _RayNode:
@@ -108,6 +115,9 @@ class _RayNode:
 
     def finish(self, evaluate: bool) -> tuple[bool, dict]:
         return self.node.epoch_done, self.node.report(evaluate)
+
+    def params(self) -> np.ndarray:
+        return self.node.theta
 
 
 class RayCluster(Cluster):
@@ -147,6 +157,9 @@ class RayCluster(Cluster):
             raise VerificationError(f"epoch {epoch} stalled: a worker is still waiting for packets")
         return _check_reports([r for _, r in done], epoch)
 
+    def final_params(self) -> np.ndarray:
+        return self.ray.get(self.actors[0].params.remote())
+
     def close(self) -> None:
         for a in getattr(self, "actors", []):
             self.ray.kill(a)
@@ -180,6 +193,8 @@ def _node_main(spec: NodeSpec, index: int, data: Dataset, size: int, token: int,
                     elif msg[0] == "epoch":
                         epoch, reported = msg[1], False
                         out += node.start_epoch(epoch)
+                    elif msg[0] == "params":
+                        conn.send(("params", node.theta))
                     elif msg[0] == "stats":
                         conn.send(("stats", link.stats.bytes_sent, node.packets_sent))
                     elif msg[0] == "stop":
@@ -272,6 +287,10 @@ class LocalCluster(Cluster):
         finally:
             sel.close()
         return _check_reports([reports[k] for k in range(self.spec.workers)], epoch)
+
+    def final_params(self) -> np.ndarray:
+        self.conns[0].send(("params",))
+        return self._expect(0, "params")[1]
 
     def collect_stats(self) -> None:
         """Packets every node sent (the aggregator's too) and the transport's bytes, headers and acks."""

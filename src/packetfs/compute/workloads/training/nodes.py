@@ -248,12 +248,11 @@ class WorkerNode:
 
     # reports ---------------------------------------------------------------------------------------------
     def report(self, evaluate: bool) -> dict:
-        """At an epoch's end: the parameters' hash (and, when asked, test and train accuracy)."""
+        """At an epoch's end: the parameters' hash (and, when asked, the test accuracy)."""
         out = {"worker": self.index, "epoch": self.epoch, "step": self.step,
                "params_sha256": hashlib.sha256(self.theta.tobytes()).hexdigest(), "packets_sent": self.packets_sent}
         if evaluate:
             out["test_accuracy"] = self.model.accuracy(self.theta, self.data.x_test, self.data.y_test)
-            out["train_accuracy"] = self.model.accuracy(self.theta, self.data.x_train, self.data.y_train)
         return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, VerificationError
 from ..fabric import FabricConfig
 from .cluster import open_cluster
 from .mlp import MLP, MODELS, load
@@ -120,9 +120,12 @@ def train(params: TrainParams, config: FabricConfig,
                 break
         seconds = time.perf_counter() - started
         cluster.collect_stats()
+        theta = cluster.final_params()
     last = reports[0]
+    if hashlib.sha256(theta.tobytes()).hexdigest() != last["params_sha256"]:
+        raise VerificationError("worker 0's parameters changed after its last report")
     return TrainResult(
-        test_accuracy=acc, train_accuracy=last["train_accuracy"], seconds=seconds,
+        test_accuracy=acc, train_accuracy=model.accuracy(theta, data.x_train, data.y_train), seconds=seconds,
         bytes_moved=cluster.payload_bytes, steps=last["step"], epochs=epoch, workers=k, mode=params.mode,
         backend=config.backend, nodes=cluster.node_count, packets=cluster.packets, wire_bytes=cluster.wire_bytes,
         startup_seconds=startup, time_to_target=time_to_target, params_sha256=last["params_sha256"],
