@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -99,13 +100,19 @@ def run_cmd(program: str, args, backend: str, nodes: int, ray_address: str | Non
     name = Path(program).stem.encode()
     if batch:
         try:
-            lines = Path(batch).read_text().splitlines()
-            argvs = [[name] + [a.encode() for a in shlex.split(line)] for line in lines if line.strip()]
+            text = Path(batch).read_text()
         except (OSError, ValueError, UnicodeDecodeError) as e:
+            _fail(f"cannot read batch file {batch}: {e}", EXIT_FILE)
+        try:
+            argvs = [[name] + args_of_line(line) for line in text.splitlines() if line.strip()]
+        except ValueError as e:
             _fail(f"cannot read batch file {batch}: {e}", EXIT_FILE)
     else:
         argvs = [[name] + [a.encode() for a in args]]
     placement = placement or ("any" if batch else "function")
+    if batch and backend in ("inline", "local") and placement == "any":
+        _run_lanes(compiled, argvs, backend, nodes, max_steps, as_json, stats)
+        return
     wave = max(1, min(wave, (1 << 30) // compiled.lane_size))  # a fabric run holds at most 1 GiB of memory
     outcomes = []
     totals = {"packets": 0, "steps": 0, "hops": 0, "bytes_moved": 0, "seconds": 0.0}
@@ -143,6 +150,47 @@ def run_cmd(program: str, args, backend: str, nodes: int, ray_address: str | Non
         sys.exit(EXIT_FAULT)
     if not batch:
         sys.exit(outcomes[0].status)
+
+
+_PLAIN_LINE = re.compile(r"[^'\"\\\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*")
+
+
+def args_of_line(line: str) -> list[bytes]:
+    """A batch line's arguments, split as a POSIX shell would (shlex); a line without quotes, backslashes
+    or unusual whitespace is split with str.split, which gives the same words much faster."""
+    if _PLAIN_LINE.fullmatch(line):
+        return [a.encode() for a in line.split()]
+    return [a.encode() for a in shlex.split(line)]
+
+
+def _run_lanes(compiled, argvs, backend: str, nodes: int, max_steps: int, as_json: bool, stats: bool) -> None:
+    """--batch on the lane executor: every instance a lane, all advancing together."""
+    from ..runtime.records import FabricError
+    from .batch import run_batch
+    try:
+        out = run_batch(compiled, argvs, nodes=nodes, backend=backend, max_steps=max_steps)
+    except FabricError as e:
+        _fail(f"fabric error: {e}", EXIT_FABRIC)
+    except CompileError as e:
+        _fail(f"error: {e}", EXIT_COMPILE)
+    if as_json:
+        click.echo(json.dumps({
+            "backend": backend, "nodes": nodes, "placement": "any", "executor": "lanes",
+            "stats": {"packets": len(out), "steps": out.steps, "hops": 0, "bytes_moved": 0,
+                      "seconds": round(out.seconds, 6), "machines": out.machines},
+            "instances": [{"stdout": out.output(k).decode("utf-8", "replace"), "status": None if k in out.faults
+                           else int(out.status[k]), "fault": out.faults.get(k)} for k in range(len(out))]}))
+    else:
+        sys.stdout.buffer.write(out.stdout)
+        sys.stdout.flush()
+    if stats:
+        click.echo(f"packets {len(out)}, steps {out.steps}, hops 0, bytes moved 0, {out.seconds:.3f} s on "
+                   f"{backend} x{nodes} (lane executor, {out.machines} lane machines)", err=True)
+    if out.faults:
+        k, why = next(iter(out.faults.items()))
+        click.echo(f"packetfs: program fault: {why}"
+                   + (f" (and {len(out.faults) - 1} more instances)" if len(out.faults) > 1 else ""), err=True)
+        sys.exit(EXIT_FAULT)
 
 
 COMMANDS = [compile_cmd, run_cmd]

@@ -1,0 +1,474 @@
+"""`--batch`: one compiled program run once per argv line, all instances as lanes of the lane executor
+(runtime/lanes.py), and their outputs rendered column-wise.
+
+The loader writes what compiled.program() writes for each instance (the relocated data image at the
+lane's base, argv at the top of the lane, GB/FP/argc/argv in the slots) straight into the transposed
+lane memory, vectorised: instances whose argv has the same layout (argc and the 16-byte-rounded size
+of the strings, which fix the initial stack pointer) share one lane machine, so their frame pointers are
+one lane-relative value. Instance k's memory base is k * lane_size, as in a one-wave packet run, so
+even pointer values print the same.
+
+Output: printf arrives as EMIT records (runtime_c: chars, spec chars, arguments, end). When every lane
+of a machine emitted the same record sequence (lockstep, no lane finished early), the spec is uniform
+and only argument values differ: integer conversions are formatted as digit columns in numpy and the
+pieces joined with one mask; anything else is formatted per lane by printf.format_c. Otherwise each
+lane's records are rendered on their own (render.render), exactly as the packet path does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import operator
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..isa import Status
+from ..runtime.lanes import LaneMachine, Rel
+from .codegen import TRAP_STACK, Compiled, to_bytes
+from .errors import CompileError
+from .interp import TRAP_TEXT, relocated_image
+from .layout import DATA_BASE
+from .printf import _SPEC, format_c
+from .render import OutputError, render
+from .runtime_c import TAG_ARG, TAG_CHAR, TAG_END, TAG_SPEC, TAG_STR
+
+DEFAULT_WAVE = 16384  # lanes per machine: numpy columns of 128 KiB stay in cache, overhead is amortised
+_U64 = np.uint64
+
+
+@dataclass
+class BatchOutcome:
+    """Every instance's result, in input order."""
+
+    stdout: bytes  # all instances' output, concatenated in input order
+    ends: np.ndarray  # instance k printed stdout[ends[k-1]:ends[k]] (int64)
+    status: np.ndarray  # int16: main's return value & 0xFF, or -1 after a fault
+    faults: dict[int, str] = field(default_factory=dict)  # instance -> why it was stopped
+    steps: int = 0  # packet instructions executed, over all lanes
+    machines: int = 0  # lane machines run (groups of instances sharing one argv layout)
+    seconds: float = 0.0
+
+    def output(self, k: int) -> bytes:
+        lo = int(self.ends[k - 1]) if k else 0
+        return self.stdout[lo:int(self.ends[k])]
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
+def _trap_text(code: int) -> str:
+    return "stack overflow" if code == TRAP_STACK else TRAP_TEXT.get(code, f"trap {code}")
+
+
+def _fault_text(status: int, detail: int) -> str:
+    if status == Status.TRAP:
+        return _trap_text(detail)
+    return f"{Status(status).name.lower().replace('_', ' ')} (detail {detail})"
+
+
+# ------------------------------------------------------------------------------------------ the loader
+
+class _Image:
+    """The instance-independent part of the lane image: uniform words and lane-relative pointer words."""
+
+    def __init__(self, compiled: Compiled):
+        unit = compiled.units[0]
+        L = compiled.lane_size
+        func_addr = {name: unit.code_map.entry[name] for name in unit.module.func_ids}
+        a = bytes(relocated_image(unit.module, 0, func_addr))
+        b = bytes(relocated_image(unit.module, L, func_addr))
+        pad = (-len(a)) % 8
+        wa = np.frombuffer(a + b"\0" * pad, dtype="<u8")
+        wb = np.frombuffer(b + b"\0" * pad, dtype="<u8")
+        moved = np.flatnonzero(wa != wb)
+        if len(moved) and not ((wb[moved] - wa[moved]) == _U64(L)).all():
+            raise CompileError("the data image has a pointer that is not 8-byte aligned; run it without --batch")
+        self.first = DATA_BASE // 8
+        self.words = wa
+        self.rel = set(moved.tolist())
+
+
+def _layout(argvs: list[list[bytes]], L: int):
+    """Per instance: argc, the argv array's lane offset, and the (n, max argc) string lengths."""
+    n = len(argvs)
+    argc = np.fromiter(map(len, argvs), dtype=np.int64, count=n)
+    width = int(argc.max()) if n else 0
+    lens = np.zeros((n, width), dtype=np.int64)
+    if n and int(argc.min()) == width:  # the usual batch: the same argc on every line
+        for i in range(width):
+            lens[:, i] = np.fromiter(map(len, map(operator.itemgetter(i), argvs)), dtype=np.int64, count=n)
+    else:
+        for k, a in enumerate(argvs):
+            lens[k, :len(a)] = [len(s) for s in a]
+    total = (lens + 1).sum(axis=1) - (width - argc)
+    argv_off = (L - total - 8 * (argc + 1)) & ~15
+    if n and int(argv_off.min()) < DATA_BASE + 4096:
+        raise CompileError("an argv line does not fit the instance memory")
+    return argc, lens, argv_off
+
+
+def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], lens: np.ndarray, ids: np.ndarray,
+                  argc: int, argv_off: int, nodes: int, max_steps: int, single: bool) -> LaneMachine:
+    """One machine for instances ``ids`` (global numbers); argvs[i] is instance ids[i]'s argv."""
+    L = compiled.lane_size
+    n = len(ids)
+    base = ids.astype(np.uint64) * _U64(L)
+    code = _code(compiled)
+    m = LaneMachine(code, L, base, ids.astype(np.uint64), (ids % nodes).astype(np.uint32), max_steps,
+                    block=min(L, 4096) if single else L)
+    mem = m.mem
+    for i, w in enumerate(image.words.tolist()):
+        row = image.first + i
+        if i in image.rel:
+            mem.preset(row, Rel(w))
+        elif w:
+            mem.preset(row, _U64(w))
+        else:
+            mem.shadow[row] = _U64(0)
+    # argv: the pointer array, then the strings (as layout.write_argv lays them out)
+    s0 = argv_off + 8 * (argc + 1)
+    lens = lens[:, :argc]
+    starts = s0 + np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(lens + 1, axis=1)[:, :-1]], axis=1)
+    for i in range(argc):
+        col = starts[:, i]
+        if (col == col[0]).all():
+            mem.fill(argv_off // 8 + i, Rel(int(col[0])), m.base)
+        else:
+            mem.M[argv_off // 8 + i] = m.base + col.astype(np.uint64)
+    mem.shadow[argv_off // 8 + argc] = _U64(0)
+    width = L - s0
+    strings = np.zeros((n, width + (-width) % 8), dtype=np.uint8)
+    for i in range(argc):
+        maxlen = int(lens[:, i].max()) if n else 0
+        if not maxlen:
+            continue
+        cells = np.array(list(map(operator.itemgetter(i), argvs)), dtype=f"S{maxlen}").view(np.uint8).reshape(n, maxlen)
+        r, j = np.nonzero(np.arange(maxlen) < lens[:, i][:, None])
+        strings[r, starts[r, i] - s0 + j] = cells[r, j]
+    words = strings.view("<u8")
+    mem.M[s0 // 8: s0 // 8 + words.shape[1]] = words.T
+    m.regs[0] = _U64(argc)
+    m.regs[1] = Rel(argv_off)
+    m.regs[20] = Rel(0)
+    m.regs[21] = Rel((argv_off - 64) & ~15)
+    return m
+
+
+_CODE_CACHE: dict[int, np.ndarray] = {}
+
+
+def _code(compiled: Compiled) -> np.ndarray:
+    from ..isa import ANY
+    from ..runtime.program import assemble
+    key = id(compiled)
+    code = _CODE_CACHE.get(key)
+    if code is None:
+        code = assemble(compiled.code)
+        code["node"] = ANY
+        _CODE_CACHE.clear()
+        _CODE_CACHE[key] = code
+    return code
+
+
+# ------------------------------------------------------------------------------------------ running
+
+def run_batch(compiled: Compiled, argvs: list[list[bytes]], nodes: int = 1, backend: str = "inline",
+              max_steps: int = 1 << 31, wave: int = DEFAULT_WAVE) -> BatchOutcome:
+    """Run main once per argv list on the lane executor; with backend 'local' and nodes > 1, instance k
+    runs on node k % nodes, each node a worker process holding its instances' lanes."""
+    if len(compiled.units) != 1:
+        raise CompileError("a batch runs one program")
+    t0 = time.perf_counter()
+    n = len(argvs)
+    if backend == "local" and nodes > 1 and n > 1:
+        parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
+    else:
+        parts = [_run_part(compiled, argvs, np.arange(n), nodes, max_steps, wave, n == 1)]
+    out = _merge(parts, n)
+    out.seconds = time.perf_counter() - t0
+    return out
+
+
+def _run_part(compiled: Compiled, argvs: list[list[bytes]], ids: np.ndarray, nodes: int, max_steps: int,
+              wave: int, single: bool) -> dict:
+    """Instances ``ids`` (global numbers; argvs[i] is instance ids[i]'s): their rendered output in
+    machine chunks, status, faults and steps."""
+    L = compiled.lane_size
+    image = _Image(compiled)
+    argc, lens, argv_off = _layout(argvs, L)
+    key = argc * (1 << 40) + argv_off
+    order = np.argsort(key, kind="stable")
+    ks = key[order]
+    cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
+    status = np.zeros(len(ids), dtype=np.int16)
+    faults: dict[int, str] = {}
+    blobs, lens_all, which = [], np.zeros(len(ids), dtype=np.int64), []
+    steps = machines = 0
+    for grp in np.split(order, cuts):
+        for lo in range(0, len(grp), wave):
+            local = grp[lo:lo + wave]
+            gids = ids[local]
+            sub = argvs if len(local) == len(argvs) and (local == np.arange(len(local))).all() else \
+                [argvs[i] for i in local.tolist()]
+            m = _load_machine(compiled, image, sub, lens[local], gids, int(argc[local[0]]),
+                              int(argv_off[local[0]]), nodes, max_steps, single)
+            res = m.run(compiled.units[0].stub)
+            steps += res.total_steps
+            machines += 1
+            blob, out_lens = render_lanes(res, len(local), gids)
+            blobs.append(blob)
+            lens_all[local] = out_lens
+            which.append(local)
+            st = res.status
+            ok = st == Status.HALTED
+            status[local] = np.where(ok, (res.detail & _U64(0xFF)).astype(np.int16), -1)
+            for r in np.flatnonzero(~ok).tolist():
+                faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
+    return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
+            "steps": steps, "machines": machines}
+
+
+def _merge(parts: list[dict], n: int) -> BatchOutcome:
+    """Outputs back in input order: one gather over the concatenated machine outputs."""
+    status = np.zeros(n, dtype=np.int16)
+    lens = np.zeros(n, dtype=np.int64)
+    src_start = np.zeros(n, dtype=np.int64)
+    chunks = []
+    pos = 0
+    faults: dict[int, str] = {}
+    steps = machines = 0
+    for part in parts:
+        ids = part["ids"]
+        status[ids] = part["status"]
+        lens[ids] = part["lens"]
+        for blob, local in zip(part["blobs"], part["which"], strict=True):
+            gl = ids[local]
+            ln = part["lens"][local]
+            src_start[gl] = pos + np.concatenate([[0], np.cumsum(ln)[:-1]]).astype(np.int64)
+            chunks.append(blob)
+            pos += len(blob)
+        faults.update(part["faults"])
+        steps += part["steps"]
+        machines += part["machines"]
+    src = np.frombuffer(b"".join(chunks), dtype=np.uint8)
+    ends = np.cumsum(lens)
+    total = int(ends[-1]) if n else 0
+    if total == 0:
+        stdout = b""
+    elif len(parts) == 1 and len(parts[0]["which"]) == 1 and (src_start == np.concatenate([[0], ends[:-1]])).all():
+        stdout = src.tobytes()  # one machine in input order: already in place
+    else:
+        starts = ends - lens
+        idx = np.repeat(src_start - starts, lens) + np.arange(total)
+        stdout = src[idx].tobytes()
+    return BatchOutcome(stdout, ends, status, dict(sorted(faults.items())), steps, machines)
+
+
+def _run_nodes(compiled: Compiled, argvs, nodes: int, max_steps: int, wave: int) -> list[dict]:
+    """One worker process per node, holding instances k with k % nodes == node (forkserver: never a fork
+    of a process that holds threads or sockets)."""
+    pfx = to_bytes(compiled)
+    ids_all = np.arange(len(argvs))
+    jobs = []
+    for node in range(nodes):
+        ids = ids_all[node::nodes]
+        if len(ids):
+            jobs.append((pfx, argvs[node::nodes], ids, nodes, max_steps, wave))
+    ctx = multiprocessing.get_context("forkserver")
+    with ctx.Pool(len(jobs)) as pool:
+        return pool.map(_node_worker, jobs)
+
+
+def _node_worker(args) -> dict:
+    pfx, argvs, ids, nodes, max_steps, wave = args
+    from .codegen import from_bytes
+    return _run_part(from_bytes(pfx), argvs, ids, nodes, max_steps, wave, False)
+
+
+# ------------------------------------------------------------------------------------------ output
+
+def render_lanes(res, n: int, gids: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """(all lanes' stdout concatenated in lane order, each lane's length)."""
+    events = res.events
+    if all(len(ev[0]) == n for ev in events):
+        try:
+            got = _render_columns(events, n)
+        except (OutputError, _NotColumnar):
+            got = None
+        if got is not None:
+            return got
+    emits = res.emits(np.arange(n, dtype=np.uint64), np.zeros(n, dtype=np.uint32)) if events else None
+    outs = []
+    if emits is None or not len(emits):
+        return b"", np.zeros(n, dtype=np.int64)
+    lanes = emits["computation_id"]
+    bounds = np.searchsorted(lanes, np.arange(n + 1, dtype=np.uint64))
+    tags = emits["tag"].tolist()
+    values = emits["value"].tolist()
+    for k in range(n):
+        lo, hi = int(bounds[k]), int(bounds[k + 1])
+        outs.append(render(zip(tags[lo:hi], values[lo:hi], strict=True)))
+    return b"".join(outs), np.fromiter((len(o) for o in outs), dtype=np.int64, count=n)
+
+
+class _NotColumnar(Exception):
+    pass
+
+
+def _render_columns(events, n: int):
+    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool)
+    const = bytearray()
+    spec = bytearray()
+    args: list = []
+    text = bytearray()
+
+    def flush():
+        if const:
+            pieces.append(bytes(const))
+            const.clear()
+
+    for _lanes, _seq, tag, _width, v in events:
+        vec = isinstance(v, np.ndarray)
+        if vec and v.ndim != 1:
+            raise _NotColumnar
+        if tag == TAG_CHAR:
+            if vec:
+                flush()
+                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[:, None], np.ones((n, 1), dtype=bool)))
+            else:
+                const.append(int(v) & 0xFF)
+        elif tag == TAG_SPEC:
+            if vec:
+                raise _NotColumnar
+            spec.append(int(v) & 0xFF)
+        elif tag == TAG_ARG:
+            args.append(v)
+        elif tag == TAG_STR:
+            if vec:
+                raise _NotColumnar
+            text.append(int(v) & 0xFF)
+        elif tag == TAG_END:
+            conv = bytes(spec)
+            if not any(isinstance(a, np.ndarray) for a in args):
+                it = iter([int(a) for a in args])
+                t = bytes(text)
+                try:
+                    const.extend(format_c(conv, lambda it=it: next(it), lambda _addr, lim, t=t: t if lim is None else t[:lim]))
+                except StopIteration as e:
+                    raise OutputError(f"printf spec {conv!r} arrived without its arguments") from e
+            else:
+                flush()
+                pieces.extend(_format_columns(conv, args, bytes(text), n))
+            spec.clear()
+            args.clear()
+            text.clear()
+        else:
+            raise OutputError(f"unknown output tag {tag}")
+    flush()
+    if not pieces:
+        return b"", np.zeros(n, dtype=np.int64)
+    if len(pieces) == 1 and isinstance(pieces[0], bytes):
+        return pieces[0] * n, np.full(n, len(pieces[0]), dtype=np.int64)
+    mats, keeps = [], []
+    for p in pieces:
+        if isinstance(p, bytes):
+            row = np.frombuffer(p, dtype=np.uint8)
+            mats.append(np.broadcast_to(row, (n, len(row))))
+            keeps.append(np.ones((n, len(row)), dtype=bool))
+        else:
+            mats.append(p[0])
+            keeps.append(p[1])
+    chars = np.concatenate(mats, axis=1)
+    keep = np.concatenate(keeps, axis=1)
+    return chars[keep].tobytes(), keep.sum(axis=1).astype(np.int64)
+
+
+def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
+    """printf(conv, args) where some args differ per lane: integer conversions without flags, width or
+    precision as digit columns; any other spec formatted lane by lane with format_c."""
+    pieces: list = []
+    pos = 0
+    ai = 0
+    simple = True
+    plan = []
+    while True:
+        i = conv.find(b"%", pos)
+        if i < 0:
+            plan.append(conv[pos:])
+            break
+        plan.append(conv[pos:i])
+        m = _SPEC.match(conv, i)
+        if m is None:
+            plan.append(conv[i:i + 1])
+            pos = i + 1
+            continue
+        pos = m.end()
+        flags, width, prec, length, c = m.groups()
+        if c == b"%":
+            plan.append(b"%")
+            continue
+        if flags or width or prec is not None or c not in b"diu" or ai >= len(args):
+            simple = False
+            break
+        plan.append((c, (length or b"").decode(), ai))
+        ai += 1
+    if simple and ai == len(args):
+        for item in plan:
+            if isinstance(item, bytes):
+                if item:
+                    pieces.append(item)
+                continue
+            c, length, k = item
+            bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
+            v = args[k]
+            v = v if isinstance(v, np.ndarray) else np.full(n, v, dtype=np.uint64)
+            pieces.append(_decimal(v, bits, c in b"di"))
+        return pieces
+    # lane by lane
+    outs = []
+    cols = [a if isinstance(a, np.ndarray) else np.full(n, a, dtype=np.uint64) for a in args]
+    rows = np.stack(cols, axis=1).tolist() if cols else [[]] * n
+    for k in range(n):
+        it = iter(rows[k])
+        try:
+            outs.append(format_c(conv, lambda it=it: next(it), lambda _addr, lim: text if lim is None else text[:lim]))
+        except StopIteration as e:
+            raise OutputError(f"printf spec {conv!r} arrived without its arguments") from e
+    w = max((len(o) for o in outs), default=0)
+    chars = np.zeros((n, max(w, 1)), dtype=np.uint8)
+    keep = np.zeros((n, max(w, 1)), dtype=bool)
+    for k, o in enumerate(outs):
+        chars[k, :len(o)] = np.frombuffer(o, dtype=np.uint8)
+        keep[k, :len(o)] = True
+    return [(chars, keep)]
+
+
+_POW10 = [np.uint64(10 ** k) for k in range(20)]
+
+
+def _decimal(v: np.ndarray, bits: int, signed: bool):
+    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 21), keep (n, 21))."""
+    mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
+    x = v & mask
+    neg = None
+    if signed:
+        top = _U64(1 << (bits - 1))
+        neg = (x & top) != 0
+        x = np.where(neg, (mask - x + _U64(1)) & mask, x) if bits < 64 else np.where(neg, _U64(0) - x, x)
+    n = len(x)
+    digits = np.empty((n, 20), dtype=np.uint8)
+    q = x
+    for col in range(19, -1, -1):
+        q, r = np.divmod(q, _U64(10))
+        digits[:, col] = r
+    nz = digits != 0
+    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 19)
+    keep = np.empty((n, 21), dtype=bool)
+    keep[:, 1:] = np.arange(20) >= first[:, None]
+    chars = np.empty((n, 21), dtype=np.uint8)
+    chars[:, 1:] = digits + 48
+    chars[:, 0] = 45  # '-'
+    keep[:, 0] = neg if neg is not None else False
+    return chars, keep
