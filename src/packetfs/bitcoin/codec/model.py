@@ -38,7 +38,7 @@ from .format import (
 from .forms import _cs as _cs
 from .forms import _hash160 as _hash160
 from .forms import der_to_rs, p2pkh_script, rs_to_der, tokenize_canonical
-from .recovery import _MemoRecoverer
+from .recovery import RecordingRecoverer, _MemoRecoverer
 from .recovery import _Recoverer as _Recoverer
 from .streams import (
     EXHAUSTIVE,
@@ -155,9 +155,17 @@ def _read_streams(data: bytes, fmt: int = FORMAT_MODELLED) -> tuple[int, int, in
     return flags, raw_len, crc, readers
 
 
-def decode_block(data: bytes, context=None) -> bytes:
-    """The exact block ``encode_block`` encoded, or CodecError (never a different block)."""
-    return _decode(data, context)
+def decode_block(data: bytes, context=None, *, proven: list[bytes] | None = None) -> bytes:
+    """The exact block ``encode_block`` encoded, or CodecError (never a different block).
+
+    ``proven``: a list that receives, for every public key recovered while decoding, the ECDSA check
+    that recovery proved (script/sigcache.py entries; a receiver admits them to its signature cache)."""
+    if proven is None:
+        return _decode(data, context)
+    rec = RecordingRecoverer()
+    raw = _decode(data, context, rec)
+    proven.extend(rec.entries)
+    return raw
 
 
 def _decode(data: bytes, context=None, recover=None) -> bytes:

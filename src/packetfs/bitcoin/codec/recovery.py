@@ -7,6 +7,7 @@ from coincurve._libsecp256k1 import ffi as _ffi
 from coincurve._libsecp256k1 import lib as _lib
 from coincurve.context import GLOBAL_CONTEXT as _SECP
 
+from ..script.sigcache import entry as _sigcache_entry
 from .forms import (
     der_to_rs,
 )
@@ -88,3 +89,21 @@ def _is_key(d: bytes) -> bool:
     return (n == 33 and d[0] in (2, 3)) or (n == 65 and d[0] == 4)
 
 
+
+
+class RecordingRecoverer(_Recoverer):
+    """The decoder's recovery, noting each key it recovers as a proven ECDSA check
+    (script/sigcache.py: recovering Q from (r||s, recid, msg) proves (r||s) valid under Q for msg), so
+    that validating the decoded block can skip the curve check it would repeat."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: list[bytes] = []
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+        key = _Recoverer.__call__(self, rs, recid, msg, compressed)
+        if key is not None:
+            self.entries.append(_sigcache_entry(rs, key, msg))
+        return key

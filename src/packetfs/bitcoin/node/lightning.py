@@ -24,11 +24,14 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import struct
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import lmdb
 
 from ..chain.headers import HAVE_DATA, IndexEntry
 from ..chain.txindex import ResolvedContext
@@ -50,6 +53,7 @@ from ..net.pfs import (
 )
 from ..primitives.block import Block
 from ..primitives.hashes import hash_to_hex
+from ..script import sigcache
 from ..storage.undo import decode_block_undo
 from .node import Node, NodeConfig
 from .peer import Peer
@@ -58,7 +62,8 @@ log = logging.getLogger("packetfs.node.lightning")
 
 TXID_CACHE_BLOCKS = 1024  # blocks whose txids and outputs we keep for resolving locations (LRU)
 SEQ_CACHE = 200_000
-FRAME_CACHE_BYTES = 64 << 20  # encoded frames kept for serving (read-ahead and repeated requests)
+FRAME_CACHE_BYTES = 64 << 20  # encoded frames kept in memory for serving (read-ahead and repeated requests)
+FRAME_STORE_BYTES = 512 << 20  # encoded frames kept on disk (datadir/pfs-frames), emptied when full
 NEGOTIATION_WAIT = 2.0  # seconds a request waits for the answer to our sendpfs before going out as getdata
 READ_AHEAD = 32  # blocks of the active chain encoded before a syncing peer asks for them
 
@@ -107,17 +112,19 @@ def _outputs(block: Block) -> tuple:
 
 
 def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None) -> tuple:
-    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds) or ('error', reason)."""
+    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks) or ('error',
+    reason). Proven checks: the ECDSA checks the key recoveries proved (script/sigcache.py)."""
     t0 = time.perf_counter()
+    proven: list[bytes] = []
     try:
-        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None)
+        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven)
         block = Block.from_bytes(raw)
     except (CodecError, ValueError) as e:
         return ("error", f"frame does not decode: {e}")
     except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
         return ("error", f"frame does not decode ({type(e).__name__}: {e})")
     txids = b"".join(tx.txid for tx in block.transactions)
-    return ("ok", raw, block.hash, txids, _outputs(block), time.perf_counter() - t0)
+    return ("ok", raw, block.hash, txids, _outputs(block), time.perf_counter() - t0, proven)
 
 
 # ---------------------------------------------------------------------- statistics
@@ -137,6 +144,7 @@ class StageStats:
     bad_frames: int = 0
     served_frames: int = 0
     served_frame_bytes: int = 0
+    stored_frames: int = 0  # served from the on-disk frame store, not encoded
     encode_s: float = 0.0
     first_s: float | None = None
     last_s: float | None = None
@@ -158,6 +166,68 @@ class StageStats:
         return max(stages, key=stages.get) if any(stages.values()) else "-"
 
 
+class FrameStore:
+    """Frames this node encoded for serving, kept on disk (an LMDB in ``datadir/pfs-frames``) so that
+    every later peer syncing the same blocks, after a restart too, gets them without encoding again:
+    encoding (key recovery, sighashes, entropy coding) costs several times what reading costs.
+
+    A frame depends only on its block and the block's own ancestors (locations name heights below it on
+    the chain it was on when encoded), so a stored frame stays right whatever the active chain does.
+    Bounded: past ``max_bytes`` of frames the store is emptied and starts again. A cache: written
+    without fsync (a crash may lose the last frames, never the database's consistency), and a record
+    that does not parse is dropped and the frame encoded again."""
+
+    _LOC = struct.Struct("<II")
+
+    def __init__(self, path: Path, max_bytes: int = FRAME_STORE_BYTES):
+        self.max_bytes = max_bytes
+        self.env = lmdb.open(str(path), map_size=max_bytes + (max_bytes >> 2) + (16 << 20), subdir=True,
+                             sync=False, metasync=False, max_dbs=0)
+        st = self.env.stat()
+        self.bytes = st["psize"] * (st["leaf_pages"] + st["overflow_pages"])
+        self.hits = 0
+
+    @staticmethod
+    def key(block_hash: bytes) -> bytes:
+        return bytes((PFS_VERSION,)) + block_hash  # another relay version: other frames
+
+    def get(self, block_hash: bytes) -> tuple[bytes, tuple] | None:
+        """(frame, locations) stored for the block, or None."""
+        with self.env.begin() as txn:
+            value = txn.get(self.key(block_hash))
+        if value is None:
+            return None
+        n = int.from_bytes(value[:4], "little")
+        end = 4 + 8 * n
+        if len(value) <= end:
+            self.delete(block_hash)
+            return None
+        locations = tuple(self._LOC.unpack_from(value, 4 + 8 * i) for i in range(n))
+        self.hits += 1
+        return value[end:], locations
+
+    def put(self, block_hash: bytes, frame: bytes, locations: tuple) -> None:
+        value = b"".join((len(locations).to_bytes(4, "little"), *(self._LOC.pack(h, p) for h, p in locations),
+                          frame))
+        if self.bytes + len(value) > self.max_bytes:
+            with self.env.begin(write=True) as txn:
+                txn.drop(self.env.open_db(), delete=False)
+            self.bytes = 0
+        try:
+            with self.env.begin(write=True) as txn:
+                txn.put(self.key(block_hash), value)
+        except lmdb.MapFullError:
+            return
+        self.bytes += len(value) + 64
+
+    def delete(self, block_hash: bytes) -> None:
+        with self.env.begin(write=True) as txn:
+            txn.delete(self.key(block_hash))
+
+    def close(self) -> None:
+        self.env.close()
+
+
 @dataclass
 class _Parked:
     peer: Peer
@@ -170,8 +240,10 @@ class LightningRelay:
     """Compressed block relay on one node. ``serve``: answer getpfsblks; ``fetch``: ask PFS peers for frames."""
 
     def __init__(self, node: Node, *, serve: bool = True, fetch: bool = True, jobs: int | None = None,
-                 max_pending: int | None = None):
+                 max_pending: int | None = None, frame_store: bool = True):
         self.node = node
+        self._store_wanted = serve and frame_store
+        self._store: FrameStore | None = None
         self.serve = serve
         self.fetch = fetch
         self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
@@ -192,11 +264,10 @@ class LightningRelay:
         self._frame_bytes = 0
         if serve:
             node.services |= NODE_PFS
-        node._handlers[SendPfs] = self.on_sendpfs
-        node._handlers[GetPfsBlocks] = self.on_getpfsblks
-        node._handlers[PfsBlock] = self.on_pfsblock
-        plain = node._handlers[BlockMessage]
-        node._handlers[BlockMessage] = self._timed_plain_block(plain)
+        node.set_handler(SendPfs, self.on_sendpfs)
+        node.set_handler(GetPfsBlocks, self.on_getpfsblks)
+        node.set_handler(PfsBlock, self.on_pfsblock)
+        self._plain_block = node.set_handler(BlockMessage, self.on_plain_block)
         node.ready_hooks.append(self.on_ready)
         node.block_requester = self.request_blocks
 
@@ -216,6 +287,19 @@ class LightningRelay:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def frame_store(self) -> FrameStore | None:
+        """The on-disk frame store (opened on first use); None if disabled or it cannot be opened."""
+        if self._store is None and self._store_wanted:
+            try:
+                self._store = FrameStore(self.node.config.datadir / "pfs-frames")
+            except (lmdb.Error, OSError) as e:
+                log.warning("no on-disk frame store (frames are encoded for every peer): %s", e)
+                self._store_wanted = False
+        return self._store
 
     def _submit(self, fn, *args) -> asyncio.Future:
         fut: Future = self.pool().submit(fn, *args)
@@ -312,7 +396,7 @@ class LightningRelay:
         """Prevout txid -> (height, position) on our active chain, for txids confirmed below ``below``."""
         cs = self.node.cs
         index = cs.txindex
-        active = self.node._active
+        active_at = self.node.active_at
         inside = {tx.txid for tx in block.transactions}
         out: dict[bytes, tuple[int, int]] = {}
         for tx in block.transactions[1:]:
@@ -325,7 +409,7 @@ class LightningRelay:
                     continue
                 block_hash = self._hash_of_seq(where[0])
                 e = cs.tree.get(block_hash) if block_hash is not None else None
-                if e is None or e.height >= below or e.height >= len(active) or active[e.height] is not e:
+                if e is None or e.height >= below or active_at(e.height) is not e:
                     continue
                 out[ptx] = (e.height, where[1])
         return out
@@ -339,9 +423,19 @@ class LightningRelay:
         if got is not None:
             self._frames.move_to_end(e.hash)
             return got
+        store = self.frame_store()
+        kept = store.get(e.hash) if store is not None else None
+        if kept is not None:
+            done: asyncio.Future = asyncio.get_running_loop().create_future()
+            done.set_result((kept[0], kept[1], 0.0))
+            self._frames[e.hash] = done
+            self._frame_bytes += len(kept[0])
+            self.stats.stored_frames += 1
+            self._trim()
+            return done
         node, cs = self.node, self.node.cs
-        raw = node._read_block(e)
-        on_active = e.height < len(node._active) and node._active[e.height] is e
+        raw = node.read_block(e)
+        on_active = node.active_at(e.height) is e
         loc_of: dict = {}
         spent: dict = {}
         if cs.txindex is not None and on_active:
@@ -357,8 +451,16 @@ class LightningRelay:
         if fut.cancelled() or fut.exception() is not None:
             self._frames.pop(block_hash, None)
             return
-        self._frame_bytes += len(fut.result()[0])
-        self.stats.encode_s += fut.result()[2]
+        frame, locations, seconds = fut.result()
+        self._frame_bytes += len(frame)
+        self.stats.encode_s += seconds
+        store = self.frame_store()
+        if store is not None and frame and len(frame) <= MAX_PFS_FRAME:
+            store.put(block_hash, frame, locations)
+        self._trim()
+
+    def _trim(self) -> None:
+        """Drop the oldest finished frames past FRAME_CACHE_BYTES from memory."""
         while self._frame_bytes > FRAME_CACHE_BYTES and self._frames:
             h, old = next(iter(self._frames.items()))
             if not old.done():
@@ -370,11 +472,13 @@ class LightningRelay:
     def _read_ahead(self, after: IndexEntry) -> None:
         """Encode the next blocks of the active chain before they are asked for (a syncing peer asks in
         chain order), at most READ_AHEAD blocks and ``jobs`` encodings beyond those being served."""
-        active = self.node._active
+        active_at = self.node.active_at
         busy = sum(1 for f in self._frames.values() if not f.done())
         h = after.height + 1
-        while h < len(active) and h <= after.height + READ_AHEAD and busy < 2 * self.jobs:
-            e = active[h]
+        while h <= after.height + READ_AHEAD and busy < 2 * self.jobs:
+            e = active_at(h)
+            if e is None:
+                break
             if e.hash not in self._frames and e.status & HAVE_DATA:
                 self._encode(e)
                 busy += 1
@@ -402,7 +506,6 @@ class LightningRelay:
         if not self.serve or peer.id not in self._clients:
             peer.misbehaving("getpfsblks without negotiating compressed relay (sendpfs)")
             return
-        node._refresh_active()
         jobs: list[tuple[IndexEntry, asyncio.Future]] = []
         not_found = []
         for h in msg.hashes:
@@ -427,23 +530,22 @@ class LightningRelay:
                 self.stats.served_frames += 1
                 self.stats.served_frame_bytes += len(frame)
             else:
-                peer.send(BlockMessage(node._read_block(e)))
-            node._update_best_known(peer, e)
+                peer.send(BlockMessage(node.read_block(e)))
+            node.note_peer_has(peer, e)
             if peer.unsent_bytes > (4 << 20):
                 await peer.drain()
         if not_found:
             peer.send(NotFound(tuple(not_found)))
 
     # ------------------------------------------------------------------ receiving
-    def _timed_plain_block(self, handler):
-        async def timed(peer: Peer, msg: BlockMessage) -> None:
-            t0 = time.perf_counter()
-            self.stats.plain_blocks += 1
-            self.stats.plain_bytes += len(msg.raw)
-            self.stats.mark()
-            await handler(peer, msg)
-            self.stats.accept_s += time.perf_counter() - t0
-        return timed
+    async def on_plain_block(self, peer: Peer, msg: BlockMessage) -> None:
+        """A plain ``block``: the node's own handler, timed for the sync table."""
+        t0 = time.perf_counter()
+        self.stats.plain_blocks += 1
+        self.stats.plain_bytes += len(msg.raw)
+        self.stats.mark()
+        await self._plain_block(peer, msg)
+        self.stats.accept_s += time.perf_counter() - t0
 
     def _txs_of(self, e: IndexEntry) -> tuple[bytes, tuple] | None:
         """(concatenated txids, outputs per tx) of block ``e``: decoded recently, or read from our store."""
@@ -453,7 +555,7 @@ class LightningRelay:
             return got
         if not e.status & HAVE_DATA:
             return None
-        block = Block.from_bytes(self.node._read_block(e))
+        block = Block.from_bytes(self.node.read_block(e))
         got = (b"".join(tx.txid for tx in block.transactions), _outputs(block))
         self._remember(e.hash, got)
         return got
@@ -543,21 +645,24 @@ class LightningRelay:
             result = ("error", f"decoder process failed: {e}")
         if result[0] != "ok":
             self._bad_frame(peer, msg.block_hash, result[1])
-            node._schedule_downloads()
+            node.schedule_downloads()
             return
-        _, raw, block_hash, txids, outputs, seconds = result
+        _, raw, block_hash, txids, outputs, seconds, proven = result
         self.stats.decode_s += seconds
         if block_hash != msg.block_hash:
             self._bad_frame(peer, msg.block_hash, f"decodes to another block {hash_to_hex(block_hash)}")
-            node._schedule_downloads()
+            node.schedule_downloads()
             return
         self.stats.decoded_bytes += len(raw)
         self._remember(block_hash, (txids, outputs))
         # Frames waiting for this block's txids go to the decoders now, while this block is validated.
         self._wake()
         t0 = time.perf_counter()
+        # Recovering the frame's keys proved their signatures: the script checks take those answers
+        # from the signature cache instead of repeating the curve checks (exact; see script/sigcache).
+        sigcache.admit(proven)
         node.download.received(block_hash, peer.id)
-        node._accept_block(peer, raw, block_hash, reconstructed=False)
+        node.accept_block(peer, raw, block_hash)
         self.stats.accept_s += time.perf_counter() - t0
         if peer.state.misbehavior is not None:
             peer.close(f"misbehaving: {peer.state.misbehavior}")

@@ -329,6 +329,38 @@ class Node:
         """Try one connection in the background (addnode onetry); failures are only logged."""
         self._peer_tasks.add(asyncio.ensure_future(self._dial_quietly(host, port, conn_type)))
 
+    # ================================================================== hooks for block-relay extensions
+    # (compressed relay, node/lightning.py; owned by the relay engineer: the node's own paths, made public)
+    def set_handler(self, msg_type: type, handler: Callable[[Peer, Message], Awaitable[None]]
+                    ) -> Callable[[Peer, Message], Awaitable[None]] | None:
+        """Handle messages of ``msg_type`` with ``handler``; returns the handler it replaces (or None)."""
+        old = self._handlers.get(msg_type)
+        self._handlers[msg_type] = handler
+        return old
+
+    def accept_block(self, peer: Peer, raw: bytes, block_hash: bytes) -> None:
+        """A block ``peer`` delivered (raw bytes, hash already computed): validated, stored and connected
+        exactly as a ``block`` message; failures are the peer's misbehaviour as there."""
+        self._accept_block(peer, raw, block_hash, reconstructed=False)
+
+    def read_block(self, entry: IndexEntry) -> bytes:
+        """The raw block of ``entry`` from our store (which must have its data)."""
+        return self._read_block(entry)
+
+    def active_at(self, height: int) -> IndexEntry | None:
+        """The block at ``height`` on the active chain (refreshed from the chainstate), or None."""
+        self._refresh_active()
+        return self._active[height] if 0 <= height < len(self._active) else None
+
+    def note_peer_has(self, peer: Peer, entry: IndexEntry) -> None:
+        """``peer`` has block ``entry`` (it served it): best-known bookkeeping, as for blocks and inv."""
+        self._update_best_known(peer, entry)
+
+    def schedule_downloads(self) -> None:
+        """Hand out block requests to peers with free slots (after a delivery failed, for instance)."""
+        self._schedule_downloads()
+    # ================================================================== end of block-relay hooks
+
     # ================================================================== connections
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")

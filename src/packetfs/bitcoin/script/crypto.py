@@ -17,6 +17,9 @@ import time
 from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
+from .sigcache import PROVEN as _PROVEN
+from .sigcache import take as _proven_take
+
 _CTX = GLOBAL_CONTEXT.ctx
 _ecdsa_verify = lib.secp256k1_ecdsa_verify
 _parse_compact = lib.secp256k1_ecdsa_signature_parse_compact
@@ -169,6 +172,8 @@ def verify_ecdsa(der: bytes, pubkey: bytes, msg32: bytes) -> bool:
     compact = parse_der_lax(der)
     if compact is None:
         return False
+    if _PROVEN and _proven_take(compact, pubkey, msg32):  # sigcache.py: recovery already proved it
+        return True
     if STATS[0]:
         t = _perf()
         ok = _verify_compact(compact, pubkey, msg32)
