@@ -13,6 +13,7 @@ e mod K.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -153,11 +154,13 @@ def fold(
     *,
     time_limit: float | None = None,
     progress: Callable[[int, int, int], None] | None = None,
+    pool: KernelPool | None = None,
 ) -> FoldResult:
     """Run ``params.ensembles`` independent replica-exchange ladders for ``params.rounds`` rounds (or until
     one reaches ``params.target_energy``, or ``time_limit`` seconds). Rounds are deterministic: a run cut
     short by the time limit after R rounds returns exactly what ``rounds=R`` returns for the same seed,
-    on every backend and node count."""
+    on every backend and node count. ``pool``: an open KernelPool for ``config`` to reuse (its nodes already
+    started), else one is opened and closed here."""
     seq = check_sequence(params.sequence)
     steps_for(params.lattice)
     if not 1 <= params.replicas <= 64:
@@ -174,8 +177,9 @@ def fold(
     best_e, best_at = state.best.best_energy, 0.0
     history = [(0, best_e, 0.0)]
     stopped = "rounds"
-    with KernelPool(config) as pool:
+    with contextlib.nullcontext(pool) if pool is not None else KernelPool(config) as pool:
         k = min(config.nodes, len(state.ensembles))
+        moved_before = pool.bytes_moved
         for rnd in range(params.rounds):
             state.round = rnd
             groups = [[e for e in state.ensembles if e.index % k == node] for node in range(k)]
@@ -196,7 +200,7 @@ def fold(
             if time_limit is not None and now >= time_limit:
                 stopped = "time-limit"
                 break
-        moved = pool.bytes_moved
+        moved = pool.bytes_moved - moved_before
     best = state.best
     moves = moves_from_sites(best.best_sites, params.lattice)
     recomputed = energy(seq, moves, params.lattice)
