@@ -235,7 +235,7 @@ def test_random_instruction_programs_match_the_packet_executor(seed):
     m = LaneMachine(prog.code, LANE, base, np.arange(n, dtype=np.uint64), np.zeros(n, dtype=np.uint32), 10_000,
                     block=LANE, keep_slots=True)
     img = image.reshape(n, LANE // 8, 8).view("<u8").reshape(n, LANE // 8)
-    m.mem.M[: LANE // 8] = img.T
+    m.mem.load_rows(0, img.T)
     for s, (kind, v) in enumerate(vals):
         m.regs[s] = np.uint64(v) if kind == "u" else (Rel(v) if kind == "r" else v)
     m.regs[12] = base + addr

@@ -110,14 +110,14 @@ def _layout(argvs: list[list[bytes]], L: int):
 
 
 def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], lens: np.ndarray, ids: np.ndarray,
-                  argc: int, argv_off: int, nodes: int, max_steps: int, single: bool) -> LaneMachine:
+                  argc: int, argv_off: int, nodes: int, max_steps: int, single: bool, wave: int) -> LaneMachine:
     """One machine for instances ``ids`` (global numbers); argvs[i] is instance ids[i]'s argv."""
     L = compiled.lane_size
     n = len(ids)
     base = ids.astype(np.uint64) * _U64(L)
     code = _code(compiled)
     m = LaneMachine(code, L, base, ids.astype(np.uint64), (ids % nodes).astype(np.uint32), max_steps,
-                    block=min(L, 4096) if single else L)
+                    block=min(L, 4096) if single else L, pool_width=wave)
     mem = m.mem
     for i, w in enumerate(image.words.tolist()):
         row = image.first + i
@@ -137,18 +137,30 @@ def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], l
             mem.fill(argv_off // 8 + i, Rel(int(col[0])), m.base)
         else:
             mem.M[argv_off // 8 + i] = m.base + col.astype(np.uint64)
+            mem.rows.add(argv_off // 8 + i)
     mem.shadow[argv_off // 8 + argc] = _U64(0)
     width = L - s0
     strings = np.zeros((n, width + (-width) % 8), dtype=np.uint8)
     for i in range(argc):
-        maxlen = int(lens[:, i].max()) if n else 0
-        if not maxlen:
+        li = lens[:, i]
+        if not n or not int(li.max()):
             continue
-        cells = np.array(list(map(operator.itemgetter(i), argvs)), dtype=f"S{maxlen}").view(np.uint8).reshape(n, maxlen)
-        r, j = np.nonzero(np.arange(maxlen) < lens[:, i][:, None])
-        strings[r, starts[r, i] - s0 + j] = cells[r, j]
+        col = operator.itemgetter(i)
+        at = starts[:, i] - s0
+        if int(li.min()) == int(li.max()) and int(at.min()) == int(at.max()):  # every lane: same length, same place
+            k, a = int(li[0]), int(at[0])
+            first = argvs[0][i]
+            if all(x[i] == first for x in argvs):
+                strings[:, a:a + k] = np.frombuffer(first, dtype=np.uint8)
+            else:
+                strings[:, a:a + k] = np.frombuffer(b"".join(map(col, argvs)), dtype=np.uint8).reshape(n, k)
+            continue
+        flat = np.frombuffer(b"".join(map(col, argvs)), dtype=np.uint8)
+        r = np.repeat(np.arange(n), li)
+        j = np.arange(len(flat)) - np.repeat(np.cumsum(li) - li, li)
+        strings[r, at[r] + j] = flat
     words = strings.view("<u8")
-    mem.M[s0 // 8: s0 // 8 + words.shape[1]] = words.T
+    mem.load_rows(s0 // 8, words.T)
     m.regs[0] = _U64(argc)
     m.regs[1] = Rel(argv_off)
     m.regs[20] = Rel(0)
@@ -196,6 +208,7 @@ def _run_part(compiled: Compiled, argvs: list[list[bytes]], ids: np.ndarray, nod
     """Instances ``ids`` (global numbers; argvs[i] is instance ids[i]'s): their rendered output in
     machine chunks, status, faults and steps."""
     L = compiled.lane_size
+    wave = max(1, min(wave, (1 << 30) // L))  # a machine's lane memory is at most 1 GiB of address space
     image = _Image(compiled)
     argc, lens, argv_off = _layout(argvs, L)
     key = argc * (1 << 40) + argv_off
@@ -213,7 +226,7 @@ def _run_part(compiled: Compiled, argvs: list[list[bytes]], ids: np.ndarray, nod
             sub = argvs if len(local) == len(argvs) and (local == np.arange(len(local))).all() else \
                 [argvs[i] for i in local.tolist()]
             m = _load_machine(compiled, image, sub, lens[local], gids, int(argc[local[0]]),
-                              int(argv_off[local[0]]), nodes, max_steps, single)
+                              int(argv_off[local[0]]), nodes, max_steps, single, wave)
             res = m.run(compiled.units[0].stub)
             steps += res.total_steps
             machines += 1
@@ -445,30 +458,45 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
     return [(chars, keep)]
 
 
-_POW10 = [np.uint64(10 ** k) for k in range(20)]
+_E7 = _U64(10**7)
 
 
 def _decimal(v: np.ndarray, bits: int, signed: bool):
-    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 21), keep (n, 21))."""
+    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 21), keep (n, 21)).
+    Two uint64 divisions cut each value into three 7-digit groups; the digits of a group (< 2**24)
+    come from float64 division, which is exact there (x / 10.0 is never rounded up to the next integer)
+    and many times faster than numpy's uint64 division."""
     mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
     x = v & mask
     neg = None
     if signed:
         top = _U64(1 << (bits - 1))
         neg = (x & top) != 0
-        x = np.where(neg, (mask - x + _U64(1)) & mask, x) if bits < 64 else np.where(neg, _U64(0) - x, x)
+        x = np.where(neg, (mask - x + _U64(1)) & mask, x)
     n = len(x)
-    digits = np.empty((n, 20), dtype=np.uint8)
-    q = x
-    for col in range(19, -1, -1):
-        q, r = np.divmod(q, _U64(10))
-        digits[:, col] = r
-    nz = digits != 0
-    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 19)
-    keep = np.empty((n, 21), dtype=bool)
-    keep[:, 1:] = np.arange(20) >= first[:, None]
-    chars = np.empty((n, 21), dtype=np.uint8)
-    chars[:, 1:] = digits + 48
+    q1, c = np.divmod(x, _E7)
+    a, b = np.divmod(q1, _E7)
+    groups = np.stack([a, b, c]).astype(np.float64)  # (3, n), each < 10**7 (a < 184467441)
+    digits = np.empty((n, 21), dtype=np.uint8)
+    for col in range(6, -1, -1):
+        q = np.floor(groups / 10.0)
+        d = (groups - q * 10.0).astype(np.uint8)
+        digits[:, col] = d[0]
+        digits[:, 7 + col] = d[1]
+        digits[:, 14 + col] = d[2]
+        groups = q
+    # a's digits above 10**7 (a < 1.9e8): at most two more, kept in a separate column pair
+    hi = groups[0].astype(np.uint64)  # what is left of a after its 7 low digits (< 19)
+    extra = np.empty((n, 2), dtype=np.uint8)
+    extra[:, 0] = (hi // _U64(10)).astype(np.uint8)
+    extra[:, 1] = (hi % _U64(10)).astype(np.uint8)
+    alld = np.concatenate([extra, digits], axis=1)  # (n, 23) digits, most significant first
+    nz = alld != 0
+    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 22)
+    keep = np.empty((n, 24), dtype=bool)
+    keep[:, 1:] = np.arange(23) >= first[:, None]
+    chars = np.empty((n, 24), dtype=np.uint8)
+    chars[:, 1:] = alld + 48
     chars[:, 0] = 45  # '-'
     keep[:, 0] = neg if neg is not None else False
     return chars, keep

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..isa import IMM, SIGNED, SPEC, Ctx, Op, Status, sext, zext
+from ..isa import IMM, SIGNED, SPEC, Ctx, Op, Status, zext
+from ..isa import sext as _isa_sext
 from ..packet import NUM_SLOTS, SLOT_RESULT, SLOT_RUNTIME
 from .node import Accumulators
 from .records import EMIT_DTYPE, ProgramError
@@ -97,13 +98,51 @@ class LaneResult:
 
 
 class LaneMemory:
-    """Transposed lane memory: M[word, lane]; only touched rows are backed by real pages."""
+    """Transposed lane memory: M[word, lane]; only touched rows are backed by real pages.
 
-    def __init__(self, lane_size: int, n: int):
+    Rows written are remembered (``rows``, ``spans``) so that release() can zero them and hand the
+    buffer to the next machine: the first touch of a calloc'd row costs page faults that are many
+    times the cost of clearing it."""
+
+    _pool: dict[tuple[int, int], np.ndarray] = {}
+
+    def __init__(self, lane_size: int, n: int, pool_width: int | None = None):
         self.words = lane_size // 8
-        self.M = np.zeros((self.words + 1, n), dtype=np.uint64)  # +1: a spill row for the last word's pair
+        width = max(n, pool_width or n)
+        buf = LaneMemory._pool.pop((self.words + 1, width), None)
+        if buf is None:
+            buf = np.zeros((self.words + 1, width), dtype=np.uint64)  # +1: a spill row for the last word's pair
+        self._buf = buf
+        self.M = buf[:, :n]
         self.shadow: dict[int, object] = {}
         self.pending: set[int] = set()
+        self.rows: set[int] = set()
+        self.spans: list[tuple[int, int]] = []
+
+    def load_rows(self, first: int, values: np.ndarray) -> None:
+        """Rows first.. := values ((rows, lanes) uint64), as a loader writes an image."""
+        self.M[first:first + len(values)] = values
+        self.spans.append((first, first + len(values)))
+
+    def mark_array(self, w: np.ndarray) -> None:
+        """Rows written by a per-lane scatter."""
+        lo, hi = int(w.min()), int(w.max()) + 2
+        if hi - lo <= 64:
+            self.spans.append((lo, hi))
+        else:
+            self.rows.update(np.unique(w).tolist())
+            self.rows.update((np.unique(w) + 1).tolist())
+
+    def release(self) -> None:
+        """Zero every row written and keep the buffer for the next LaneMemory of this shape."""
+        M = self._buf
+        for w in self.rows:
+            M[w] = 0
+        for lo, hi in self.spans:
+            M[lo:hi] = 0
+        LaneMemory._pool.clear()  # one buffer kept: machines of a batch run one after another
+        LaneMemory._pool[M.shape] = M
+        self.M = self._buf = None
 
     def fill(self, w: int, value, base: np.ndarray) -> None:
         """Row w := a uniform or lane-relative value in every lane (and remember it)."""
@@ -111,6 +150,7 @@ class LaneMemory:
             self.M[w] = base + _U64(value.c)
         else:
             self.M[w] = value
+        self.rows.add(w)
         self.shadow[w] = value
         self.pending.discard(w)
 
@@ -127,6 +167,7 @@ class LaneMemory:
                 self.pending.discard(w)
                 v = self.shadow[w]
                 self.M[w, col] = (base + _U64(v.c)) if isinstance(v, Rel) else v
+                self.rows.add(w)
 
     def settle_array(self, w: np.ndarray, base: np.ndarray, col) -> None:
         if self.pending:
@@ -177,6 +218,20 @@ def decode(code: np.ndarray) -> list:
     return got
 
 
+_NARROW_S = {1: np.int8, 2: np.int16, 4: np.int32}
+_NARROW_U = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+
+
+def sext(x, width: int):
+    """isa.sext, and for a column one cast of its low bytes (a little-endian view) instead of three
+    passes of mask, xor and subtract: the same bits."""
+    if width == 8 or not isinstance(x, np.ndarray):
+        return _isa_sext(x, width)
+    if not x.flags.c_contiguous:
+        x = np.ascontiguousarray(x)
+    return x.view(_NARROW_S[width])[:: 8 // width].astype(np.int64).view(np.uint64)
+
+
 def _ext(v, width: int, signed: bool):
     return sext(v, width) if signed else zext(v, width)
 
@@ -188,7 +243,7 @@ class LaneMachine:
     def __init__(self, code: np.ndarray, lane_size: int, base: np.ndarray, cids: np.ndarray,
                  nodes: np.ndarray, max_steps: int, block: int | None = None,
                  static_fault: np.ndarray | None = None, static_detail: np.ndarray | None = None,
-                 keep_slots: bool = False):
+                 keep_slots: bool = False, pool_width: int | None = None):
         self.code = decode(code)
         for ins in self.code:
             if ins.op in UNSUPPORTED:
@@ -200,7 +255,7 @@ class LaneMachine:
         self.block = block or lane_size
         n = len(base)
         self.n0 = n
-        self.mem = LaneMemory(lane_size, n)
+        self.mem = LaneMemory(lane_size, n, pool_width)
         self.max_steps = int(max_steps)
         # per current lane (compacted as lanes finish)
         self.base = np.asarray(base, dtype=np.uint64)
@@ -300,6 +355,7 @@ class LaneMachine:
                         pcv = pcv[keep]
         self.res.accumulators = self.acc.final()
         self.res.total_steps = self.total_steps
+        self.mem.release()
         return self.res
 
     def _step_limit(self, rows, finished):
@@ -557,12 +613,14 @@ class LaneMachine:
                 g = self._group_rows(rows)
                 return self._bad_address(g, self.base[g] + _U64(off))
             for i in range(ins.count):
-                v = self._load_uniform(off + i * ins.width, ins.width, rows)
+                v = self._load_uniform(off + i * ins.width, ins.width, rows, ins.signed)
                 self.put(ins.dst + i, v if (ins.width == 8 and isinstance(v, Rel)) else _ext(self.val(v, rows), ins.width, ins.signed), rows)
             return None
         return self._gather(ins, rows, addr, nbytes)
 
-    def _load_uniform(self, off: int, width: int, rows):
+    def _load_uniform(self, off: int, width: int, rows, signed: bool = False):
+        """The width bytes at lane offset off of each lane of the group, zero-extended (sign-extended
+        when ``signed`` and read from a row in one cast; callers extend per the instruction anyway)."""
         w, sh = off >> 3, (off & 7) * 8
         mem = self.mem
         sv = mem.shadow.get(w)
@@ -574,9 +632,15 @@ class LaneMachine:
         cols = self._cols(rows)
         if mem.pending:
             mem.settle((w, w + 1), self.base, self._cols(None))
+        if rows is None and self.col is None and sh + width * 8 <= 64:
+            row = mem.M[w]  # a contiguous row: read the width bytes at sh of every lane as one cast
+            if width == 8:
+                return row.copy()
+            nar = row.view(_NARROW_S[width] if signed else _NARROW_U[width])[sh // (8 * width)::8 // width] \
+                if sh % (8 * width) == 0 else None
+            if nar is not None:
+                return nar.astype(np.int64).view(np.uint64) if signed else nar.astype(np.uint64)
         lo = mem.M[w, cols]
-        if rows is None and self.col is None:
-            lo = lo.copy()
         if sh:
             lo = lo >> _U64(sh)
             if sh + width * 8 > 64:
@@ -647,6 +711,8 @@ class LaneMachine:
             sh = (o & _U64(7)) * _U64(8)
             mask = _U64(M64) if ins.width == 8 else _U64((1 << (8 * ins.width)) - 1)
             vv = v & mask
+            if len(w):
+                self.mem.mark_array(w)
             M[w, cols] = (M[w, cols] & ~(mask << sh)) | (vv << sh)
             span = sh + _U64(ins.width * 8) > _U64(64)
             if span.any():
@@ -669,6 +735,7 @@ class LaneMachine:
                     mem.fill(w, v, self.base)
                 else:
                     mem.M[w, cols] = self.vec(v, None)
+                    mem.rows.add(w)
                     mem.shadow[w] = v
                     mem.pending.discard(w)
                 return
@@ -676,6 +743,7 @@ class LaneMachine:
                 mem.settle((w,), self.base, self._cols(None))
             mem.shadow.pop(w, None)
             mem.M[w, cols] = self.vec(v, rows) if isinstance(v, Rel) else v
+            mem.rows.add(w)
             return
         mask = (1 << (8 * width)) - 1
         old = mem.shadow.get(w)
@@ -689,6 +757,8 @@ class LaneMachine:
         mem.shadow.pop(w + 1, None)
         vv = self.val(v, rows) & _U64(mask)
         m_lo = _U64((mask << sh) & M64)
+        mem.rows.add(w)
+        mem.rows.add(w + 1)
         mem.M[w, cols] = (mem.M[w, cols] & ~m_lo) | (vv << _U64(sh))
         if sh + 8 * width > 64:
             rsh = _U64(64 - sh)
