@@ -284,7 +284,7 @@ COMMANDS.append(mine_command)
               "e mod --nodes.")
 @click.option("--rounds", type=click.IntRange(1, 10**7), default=1000, show_default=True,
               help="Rounds: each sends the ensembles to their nodes for --steps pull moves per replica.")
-@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**8), default=20000, show_default=True,
+@click.option("--steps", "steps_per_round", type=click.IntRange(1, 10**8), default=50000, show_default=True,
               help="Pull-move steps per replica per round.")
 @click.option("--exchange-every", type=click.IntRange(1, 10**8), default=500, show_default=True,
               help="Pull-move steps per replica between two exchange passes inside a ladder.")

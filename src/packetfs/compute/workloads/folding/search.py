@@ -64,7 +64,7 @@ class FoldParams:
     sequence: str
     lattice: str
     replicas: int = 5  # per ensemble
-    steps_per_round: int = 20000  # pull-move steps per replica per round
+    steps_per_round: int = 50000  # pull-move steps per replica per round (100 exchange passes)
     rounds: int = 50
     seed: int = 1
     t_min: float = T_MIN
