@@ -262,7 +262,7 @@ def test_decimal_columns_equal_format_c(values, conv, length):
     bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
     chars, keep = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
     for k, v in enumerate(values):
-        assert chars[k][keep[k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
+        assert chars[:, k][keep[:, k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
 
 
 def test_cli_batch_runs_on_lanes(tmp_path):
@@ -286,3 +286,21 @@ def test_args_of_line_is_shlex():
 
     for line in ["1 2 3", "  a\tb  ", "x 'y z'", 'a "b\\" c"', "a\\ b", "q#r s", "\u00e9t\u00e9 1"]:
         assert ccli.args_of_line(line) == [a.encode() for a in shlex.split(line)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=" \t\r\x0b\"'\\#ab1-é", max_size=12), max_size=8))
+def test_batch_text_tokeniser_equals_the_shell_split(lines):
+    """ArgvTable.from_text (numpy) gives the argv lists the CLI's line-by-line split gives, or declines."""
+    from packetfs.compute.compiler.batch import ArgvTable
+
+    data = "\n".join(lines).encode()
+    table = ArgvTable.from_text(data, b"prog")
+    try:
+        want = [[b"prog"] + ccli.args_of_line(line) for line in data.decode().splitlines() if line.strip()]
+    except ValueError:
+        assert table is None  # an unclosed quote: only the shell split can say so
+        return
+    if table is not None:
+        assert table.lists() == want
+    assert ArgvTable.from_lists(want).lists() == want

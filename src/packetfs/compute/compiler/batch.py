@@ -18,7 +18,6 @@ lane's records are rendered on their own (render.render), exactly as the packet 
 from __future__ import annotations
 
 import multiprocessing
-import operator
 import time
 from dataclasses import dataclass, field
 
@@ -90,28 +89,92 @@ class _Image:
         self.rel = set(moved.tolist())
 
 
-def _layout(argvs: list[list[bytes]], L: int):
-    """Per instance: argc, the argv array's lane offset, and the (n, max argc) string lengths."""
-    n = len(argvs)
-    argc = np.fromiter(map(len, argvs), dtype=np.int64, count=n)
-    width = int(argc.max()) if n else 0
-    lens = np.zeros((n, width), dtype=np.int64)
-    if n and int(argc.min()) == width:  # the usual batch: the same argc on every line
-        for i in range(width):
-            lens[:, i] = np.fromiter(map(len, map(operator.itemgetter(i), argvs)), dtype=np.int64, count=n)
-    else:
-        for k, a in enumerate(argvs):
-            lens[k, :len(a)] = [len(s) for s in a]
-    total = (lens + 1).sum(axis=1) - (width - argc)
-    argv_off = (L - total - 8 * (argc + 1)) & ~15
-    if n and int(argv_off.min()) < DATA_BASE + 4096:
+@dataclass
+class ArgvTable:
+    """Every instance's argv without a Python object per argument: the bytes of all arguments in
+    ``buf``, and per instance ``argc`` and the (n, max argc) ``start`` / ``length`` of each argument."""
+
+    buf: np.ndarray  # uint8
+    argc: np.ndarray  # int64 (n,)
+    start: np.ndarray  # int64 (n, width)
+    length: np.ndarray  # int64 (n, width); 0 past argc
+
+    def __len__(self) -> int:
+        return len(self.argc)
+
+    @classmethod
+    def from_lists(cls, argvs: list[list[bytes]]) -> ArgvTable:
+        n = len(argvs)
+        argc = np.fromiter(map(len, argvs), dtype=np.int64, count=n)
+        width = int(argc.max()) if n else 0
+        flat = [a for argv in argvs for a in argv]
+        lens = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+        starts = np.cumsum(lens) - lens
+        length = np.zeros((n, width), dtype=np.int64)
+        start = np.zeros((n, width), dtype=np.int64)
+        row = np.repeat(np.arange(n), argc)
+        pos = np.arange(len(flat)) - np.repeat(np.cumsum(argc) - argc, argc)
+        length[row, pos] = lens
+        start[row, pos] = starts
+        return cls(np.frombuffer(b"".join(flat), dtype=np.uint8), argc, start, length)
+
+    @classmethod
+    def from_text(cls, data: bytes, name: bytes) -> ArgvTable | None:
+        """The lines of a batch file (argv[0] = name, then the line's words), tokenised in numpy, or
+        None when a line needs a shell-style split (quotes, backslashes) or non-ASCII handling."""
+        arr = np.frombuffer(data, dtype=np.uint8)
+        if len(arr) and _SHELLISH[arr].any():
+            return None
+        sep = (arr == 32) | (arr == 9) | (arr == 10)
+        word = ~sep
+        begins = np.flatnonzero(word & np.concatenate([[True], sep[:-1]]))
+        ends = np.flatnonzero(word & np.concatenate([sep[1:], [True]])) + 1
+        line_of = np.cumsum(arr == 10)  # line number at each byte
+        line = line_of[begins]
+        first = np.flatnonzero(np.concatenate([[True], line[1:] != line[:-1]])) if len(line) else line
+        counts = np.diff(np.append(first, len(line)))
+        n = len(first)
+        argc = counts.astype(np.int64) + 1
+        width = int(argc.max()) if n else 1
+        buf = np.concatenate([arr, np.frombuffer(name, dtype=np.uint8)])
+        start = np.zeros((n, width), dtype=np.int64)
+        length = np.zeros((n, width), dtype=np.int64)
+        start[:, 0] = len(arr)
+        length[:, 0] = len(name)
+        row = np.repeat(np.arange(n), counts)
+        pos = np.arange(len(begins)) - np.repeat(first, counts) + 1
+        start[row, pos] = begins
+        length[row, pos] = ends - begins
+        return cls(buf, argc, start, length)
+
+    def take(self, idx) -> ArgvTable:
+        return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx])
+
+    def lists(self) -> list[list[bytes]]:
+        b = self.buf.tobytes()
+        return [[b[s:s + ln] for s, ln in zip(self.start[k, :c].tolist(), self.length[k, :c].tolist(), strict=True)]
+                for k, c in enumerate(self.argc.tolist())]
+
+
+# bytes that need shlex (quotes, backslash) or that str.split/splitlines treat as whitespace or a
+# line break where the simple tokeniser would not
+_SHELLISH = np.zeros(256, dtype=bool)
+_SHELLISH[[34, 39, 92, 11, 12, 13, 28, 29, 30, 31]] = True
+_SHELLISH[127:] = True
+
+
+def _layout(table: ArgvTable, L: int) -> np.ndarray:
+    """Each instance's argv array offset in its lane (as layout.write_argv computes it)."""
+    total = (table.length + 1).sum(axis=1) - (table.length.shape[1] - table.argc)
+    argv_off = (L - total - 8 * (table.argc + 1)) & ~15
+    if len(table) and int(argv_off.min()) < DATA_BASE + 4096:
         raise CompileError("an argv line does not fit the instance memory")
-    return argc, lens, argv_off
+    return argv_off
 
 
-def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], lens: np.ndarray, ids: np.ndarray,
+def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.ndarray,
                   argc: int, argv_off: int, nodes: int, max_steps: int, single: bool, wave: int) -> LaneMachine:
-    """One machine for instances ``ids`` (global numbers); argvs[i] is instance ids[i]'s argv."""
+    """One machine for instances ``ids`` (global numbers); table row i is instance ids[i]'s argv."""
     L = compiled.lane_size
     n = len(ids)
     base = ids.astype(np.uint64) * _U64(L)
@@ -129,7 +192,8 @@ def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], l
             mem.shadow[row] = _U64(0)
     # argv: the pointer array, then the strings (as layout.write_argv lays them out)
     s0 = argv_off + 8 * (argc + 1)
-    lens = lens[:, :argc]
+    lens = table.length[:, :argc]
+    src = table.start[:, :argc]
     starts = s0 + np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(lens + 1, axis=1)[:, :-1]], axis=1)
     for i in range(argc):
         col = starts[:, i]
@@ -141,24 +205,23 @@ def _load_machine(compiled: Compiled, image: _Image, argvs: list[list[bytes]], l
     mem.shadow[argv_off // 8 + argc] = _U64(0)
     width = L - s0
     strings = np.zeros((n, width + (-width) % 8), dtype=np.uint8)
+    buf = table.buf
     for i in range(argc):
         li = lens[:, i]
         if not n or not int(li.max()):
             continue
-        col = operator.itemgetter(i)
         at = starts[:, i] - s0
         if int(li.min()) == int(li.max()) and int(at.min()) == int(at.max()):  # every lane: same length, same place
             k, a = int(li[0]), int(at[0])
-            first = argvs[0][i]
-            if all(x[i] == first for x in argvs):
-                strings[:, a:a + k] = np.frombuffer(first, dtype=np.uint8)
+            si = src[:, i]
+            if int(si.min()) == int(si.max()):  # the same bytes (argv[0])
+                strings[:, a:a + k] = buf[int(si[0]):int(si[0]) + k]
             else:
-                strings[:, a:a + k] = np.frombuffer(b"".join(map(col, argvs)), dtype=np.uint8).reshape(n, k)
+                strings[:, a:a + k] = buf[si[:, None] + np.arange(k)]
             continue
-        flat = np.frombuffer(b"".join(map(col, argvs)), dtype=np.uint8)
         r = np.repeat(np.arange(n), li)
-        j = np.arange(len(flat)) - np.repeat(np.cumsum(li) - li, li)
-        strings[r, at[r] + j] = flat
+        j = np.arange(int(li.sum())) - np.repeat(np.cumsum(li) - li, li)
+        strings[r, at[r] + j] = buf[src[r, i] + j]
     words = strings.view("<u8")
     mem.load_rows(s0 // 8, words.T)
     m.regs[0] = _U64(argc)
@@ -186,13 +249,16 @@ def _code(compiled: Compiled) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ running
 
-def run_batch(compiled: Compiled, argvs: list[list[bytes]], nodes: int = 1, backend: str = "inline",
+def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: int = 1, backend: str = "inline",
               max_steps: int = 1 << 31, wave: int = DEFAULT_WAVE) -> BatchOutcome:
-    """Run main once per argv list on the lane executor; with backend 'local' and nodes > 1, instance k
-    runs on node k % nodes, each node a worker process holding its instances' lanes."""
+    """Run main once per argv (a list per instance, or an ArgvTable) on the lane executor; with backend
+    'local' and nodes > 1, instance k runs on node k % nodes, each node a worker process holding its
+    instances' lanes."""
     if len(compiled.units) != 1:
         raise CompileError("a batch runs one program")
     t0 = time.perf_counter()
+    if not isinstance(argvs, ArgvTable):
+        argvs = ArgvTable.from_lists(argvs)
     n = len(argvs)
     if backend == "local" and nodes > 1 and n > 1:
         parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
@@ -203,29 +269,36 @@ def run_batch(compiled: Compiled, argvs: list[list[bytes]], nodes: int = 1, back
     return out
 
 
-def _run_part(compiled: Compiled, argvs: list[list[bytes]], ids: np.ndarray, nodes: int, max_steps: int,
+def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, nodes: int, max_steps: int,
               wave: int, single: bool) -> dict:
-    """Instances ``ids`` (global numbers; argvs[i] is instance ids[i]'s): their rendered output in
+    """Instances ``ids`` (global numbers; table row i is instance ids[i]'s): their rendered output in
     machine chunks, status, faults and steps."""
     L = compiled.lane_size
     wave = max(1, min(wave, (1 << 30) // L))  # a machine's lane memory is at most 1 GiB of address space
     image = _Image(compiled)
-    argc, lens, argv_off = _layout(argvs, L)
+    argc = argvs.argc
+    argv_off = _layout(argvs, L)
     key = argc * (1 << 40) + argv_off
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    cuts = np.flatnonzero(ks[1:] != ks[:-1]) + 1
+    if len(key) and int(key.min()) == int(key.max()):
+        groups = [np.arange(len(key))]  # one layout: no sort
+    else:
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        groups = np.split(order, np.flatnonzero(ks[1:] != ks[:-1]) + 1)
     status = np.zeros(len(ids), dtype=np.int16)
     faults: dict[int, str] = {}
     blobs, lens_all, which = [], np.zeros(len(ids), dtype=np.int64), []
     steps = machines = 0
-    for grp in np.split(order, cuts):
+    for grp in groups:
         for lo in range(0, len(grp), wave):
             local = grp[lo:lo + wave]
             gids = ids[local]
-            sub = argvs if len(local) == len(argvs) and (local == np.arange(len(local))).all() else \
-                [argvs[i] for i in local.tolist()]
-            m = _load_machine(compiled, image, sub, lens[local], gids, int(argc[local[0]]),
+            first, last = int(local[0]), int(local[-1])
+            if last - first + 1 == len(local) and (len(local) < 3 or (np.diff(local) == 1).all()):
+                sub = argvs.take(slice(first, last + 1))  # consecutive instances: views
+            else:
+                sub = argvs.take(local)
+            m = _load_machine(compiled, image, sub, gids, int(argc[local[0]]),
                               int(argv_off[local[0]]), nodes, max_steps, single, wave)
             res = m.run(compiled.units[0].stub)
             steps += res.total_steps
@@ -237,7 +310,7 @@ def _run_part(compiled: Compiled, argvs: list[list[bytes]], ids: np.ndarray, nod
             st = res.status
             ok = st == Status.HALTED
             status[local] = np.where(ok, (res.detail & _U64(0xFF)).astype(np.int16), -1)
-            for r in np.flatnonzero(~ok).tolist():
+            for r in ([] if ok.all() else np.flatnonzero(~ok).tolist()):
                 faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
             "steps": steps, "machines": machines}
@@ -265,13 +338,17 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         faults.update(part["faults"])
         steps += part["steps"]
         machines += part["machines"]
-    src = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     ends = np.cumsum(lens)
+    in_order = len(parts) == 1 and all(
+        len(w) and int(w[-1]) - int(w[0]) + 1 == len(w) for w in parts[0]["which"]) and \
+        [int(w[0]) for w in parts[0]["which"]] == sorted(int(w[0]) for w in parts[0]["which"]) and \
+        all((np.diff(w) == 1).all() for w in parts[0]["which"])
+    if in_order:  # machines ran consecutive instances in order: their outputs simply follow each other
+        return BatchOutcome(b"".join(chunks), ends, status, dict(sorted(faults.items())), steps, machines)
+    src = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     total = int(ends[-1]) if n else 0
     if total == 0:
         stdout = b""
-    elif len(parts) == 1 and len(parts[0]["which"]) == 1 and (src_start == np.concatenate([[0], ends[:-1]])).all():
-        stdout = src.tobytes()  # one machine in input order: already in place
     else:
         starts = ends - lens
         idx = np.repeat(src_start - starts, lens) + np.arange(total)
@@ -288,7 +365,7 @@ def _run_nodes(compiled: Compiled, argvs, nodes: int, max_steps: int, wave: int)
     for node in range(nodes):
         ids = ids_all[node::nodes]
         if len(ids):
-            jobs.append((pfx, argvs[node::nodes], ids, nodes, max_steps, wave))
+            jobs.append((pfx, argvs.take(slice(node, None, nodes)), ids, nodes, max_steps, wave))
     ctx = multiprocessing.get_context("forkserver")
     with ctx.Pool(len(jobs)) as pool:
         return pool.map(_node_worker, jobs)
@@ -349,7 +426,7 @@ def _render_columns(events, n: int):
         if tag == TAG_CHAR:
             if vec:
                 flush()
-                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[:, None], np.ones((n, 1), dtype=bool)))
+                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[None, :], np.ones((1, n), dtype=bool)))
             else:
                 const.append(int(v) & 0xFF)
         elif tag == TAG_SPEC:
@@ -384,18 +461,34 @@ def _render_columns(events, n: int):
         return b"", np.zeros(n, dtype=np.int64)
     if len(pieces) == 1 and isinstance(pieces[0], bytes):
         return pieces[0] * n, np.full(n, len(pieces[0]), dtype=np.int64)
-    mats, keeps = [], []
+    return _join_columns(pieces, n)
+
+
+def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
+    """Lane k's output is the concatenation of its characters of every piece: write them straight to
+    their places in the batch's output, one character row at a time."""
+    lens = np.zeros(n, dtype=np.int64)
+    for p in pieces:
+        lens += len(p) if isinstance(p, bytes) else p[1].sum(axis=0)
+    ends = np.cumsum(lens)
+    out = np.empty(int(ends[-1]) if n else 0, dtype=np.uint8)
+    at = ends - lens
     for p in pieces:
         if isinstance(p, bytes):
-            row = np.frombuffer(p, dtype=np.uint8)
-            mats.append(np.broadcast_to(row, (n, len(row))))
-            keeps.append(np.ones((n, len(row)), dtype=bool))
-        else:
-            mats.append(p[0])
-            keeps.append(p[1])
-    chars = np.concatenate(mats, axis=1)
-    keep = np.concatenate(keeps, axis=1)
-    return chars[keep].tobytes(), keep.sum(axis=1).astype(np.int64)
+            for ch in p:
+                out[at] = ch
+                at += 1
+            continue
+        chars, keep = p
+        for r in range(len(chars)):
+            k = keep[r]
+            if k.all():
+                out[at] = chars[r]
+                at += 1
+            elif k.any():
+                out[at[k]] = chars[r][k]
+                at += k
+    return out.tobytes(), lens
 
 
 def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
@@ -455,17 +548,20 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
     for k, o in enumerate(outs):
         chars[k, :len(o)] = np.frombuffer(o, dtype=np.uint8)
         keep[k, :len(o)] = True
-    return [(chars, keep)]
+    return [(chars.T, keep.T)]
 
 
-_E7 = _U64(10**7)
+_TEN = _U64(10)
+_10K = _U64(10_000)
+_DIGITS4 = np.frombuffer("".join(f"{k:04d}" for k in range(10_000)).encode(), dtype=np.uint8).reshape(10_000, 4).T.copy()
+_POWERS = [_U64(10**k) for k in range(20)]
 
 
 def _decimal(v: np.ndarray, bits: int, signed: bool):
-    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 21), keep (n, 21)).
-    Two uint64 divisions cut each value into three 7-digit groups; the digits of a group (< 2**24)
-    come from float64 division, which is exact there (x / 10.0 is never rounded up to the next integer)
-    and many times faster than numpy's uint64 division."""
+    """Decimal text of each value read as a bits-wide (signed) integer, transposed: (chars (21, n),
+    keep (21, n)); lane k's text is chars[keep[:, k], k].
+    Groups of four digits by floor division by the constant 10,000 (numpy divides uint64 by a scalar
+    with libdivide; its divmod and remainder do not, and are ~30 times slower), then a table lookup."""
     mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
     x = v & mask
     neg = None
@@ -474,29 +570,21 @@ def _decimal(v: np.ndarray, bits: int, signed: bool):
         neg = (x & top) != 0
         x = np.where(neg, (mask - x + _U64(1)) & mask, x)
     n = len(x)
-    q1, c = np.divmod(x, _E7)
-    a, b = np.divmod(q1, _E7)
-    groups = np.stack([a, b, c]).astype(np.float64)  # (3, n), each < 10**7 (a < 184467441)
-    digits = np.empty((n, 21), dtype=np.uint8)
-    for col in range(6, -1, -1):
-        q = np.floor(groups / 10.0)
-        d = (groups - q * 10.0).astype(np.uint8)
-        digits[:, col] = d[0]
-        digits[:, 7 + col] = d[1]
-        digits[:, 14 + col] = d[2]
-        groups = q
-    # a's digits above 10**7 (a < 1.9e8): at most two more, kept in a separate column pair
-    hi = groups[0].astype(np.uint64)  # what is left of a after its 7 low digits (< 19)
-    extra = np.empty((n, 2), dtype=np.uint8)
-    extra[:, 0] = (hi // _U64(10)).astype(np.uint8)
-    extra[:, 1] = (hi % _U64(10)).astype(np.uint8)
-    alld = np.concatenate([extra, digits], axis=1)  # (n, 23) digits, most significant first
-    nz = alld != 0
-    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 22)
-    keep = np.empty((n, 24), dtype=bool)
-    keep[:, 1:] = np.arange(23) >= first[:, None]
-    chars = np.empty((n, 24), dtype=np.uint8)
-    chars[:, 1:] = alld + 48
-    chars[:, 0] = 45  # '-'
-    keep[:, 0] = neg if neg is not None else False
+    chars = np.empty((21, n), dtype=np.uint8)  # row r: character r of every lane (transposed)
+    q = x
+    for j in range(5):  # four digits at a time, from a table of the 10,000 four-digit strings
+        q2 = q // _10K
+        lo = 17 - 4 * j
+        chars[lo:lo + 4] = _DIGITS4[:, (q - q2 * _10K).astype(np.intp)]
+        q = q2
+    keep = np.empty((21, n), dtype=bool)
+    low = int(x.min()) if n else 0
+    for col in range(1, 21):  # the digit of 10**(20 - col) is printed when x >= 10**(20 - col)
+        p = 20 - col
+        if p == 0 or low >= 10**p:
+            keep[col] = True
+        else:
+            keep[col] = x >= _POWERS[p]
+    chars[0] = 45  # '-'
+    keep[0] = neg if neg is not None else False
     return chars, keep

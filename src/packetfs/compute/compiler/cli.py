@@ -98,20 +98,26 @@ def run_cmd(program: str, args, backend: str, nodes: int, ray_address: str | Non
     except CompileError as e:
         _fail(f"error: {e}", EXIT_COMPILE if program.endswith(".c") else EXIT_FILE)
     name = Path(program).stem.encode()
+    table = None
     if batch:
         try:
-            text = Path(batch).read_text()
-        except (OSError, ValueError, UnicodeDecodeError) as e:
-            _fail(f"cannot read batch file {batch}: {e}", EXIT_FILE)
-        try:
-            argvs = [[name] + args_of_line(line) for line in text.splitlines() if line.strip()]
-        except ValueError as e:
-            _fail(f"cannot read batch file {batch}: {e}", EXIT_FILE)
+            data = Path(batch).read_bytes()
+        except OSError as e:
+            _fail(f"cannot read batch file {batch}: {e.strerror}", EXIT_FILE)
+        argvs = None
+        if (placement or "any") == "any" and backend in ("inline", "local"):
+            from .batch import ArgvTable
+            table = ArgvTable.from_text(data, name)  # plain lines: split in numpy, no object per argument
+        if table is None:
+            try:
+                argvs = [[name] + args_of_line(line) for line in data.decode().splitlines() if line.strip()]
+            except (ValueError, UnicodeDecodeError) as e:
+                _fail(f"cannot read batch file {batch}: {e}", EXIT_FILE)
     else:
         argvs = [[name] + [a.encode() for a in args]]
     placement = placement or ("any" if batch else "function")
     if batch and backend in ("inline", "local") and placement == "any":
-        _run_lanes(compiled, argvs, backend, nodes, max_steps, as_json, stats)
+        _run_lanes(compiled, table if table is not None else argvs, backend, nodes, max_steps, as_json, stats)
         return
     wave = max(1, min(wave, (1 << 30) // compiled.lane_size))  # a fabric run holds at most 1 GiB of memory
     outcomes = []

@@ -270,7 +270,7 @@ class LaneMachine:
         self.acc = Accumulators()
         self.res = LaneResult(
             np.zeros(n, dtype=np.uint16), np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.uint32),
-            np.zeros(n, dtype=np.uint64), np.zeros((n, NUM_SLOTS), dtype=np.uint64),
+            np.zeros(n, dtype=np.uint64), np.zeros((n if keep_slots else 0, NUM_SLOTS), dtype=np.uint64),
         )
         self.total_steps = 0
 
@@ -387,8 +387,11 @@ class LaneMachine:
             for s in range(NUM_SLOTS):
                 S[s] = self.vec(self.regs[s], rows) if s != SLOT_RUNTIME else 0
             r.slots[ids] = S.T
-        r.slots[ids, SLOT_RESULT] = detail
-        r.slots[ids, SLOT_RUNTIME] = (_U64(pc) << _U64(32)) | (r.steps[ids] & _U64(0xFFFFFFFF))
+            r.slots[ids, SLOT_RESULT] = detail
+            r.slots[ids, SLOT_RUNTIME] = (_U64(pc) << _U64(32)) | (r.steps[ids] & _U64(0xFFFFFFFF))
+        if len(rows) == len(self.base):  # the last lanes: nothing to keep
+            self.base = self.base[:0]
+            return np.zeros(0, dtype=np.int64)
         keep_mask = np.ones(len(self.base), dtype=bool)
         keep_mask[rows] = False
         keep = np.flatnonzero(keep_mask)
