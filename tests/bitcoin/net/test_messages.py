@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from packetfs.bitcoin.consensus.params import get_params
 from packetfs.bitcoin.net.addr import NET_IPV4, NET_TORV3, Addr, AddrV2, GetAddr, NetAddress
 from packetfs.bitcoin.net.block import BlockMessage, TxMessage
+from packetfs.bitcoin.net.bspent import BSpent, GetBSpent, SpentCoin
 from packetfs.bitcoin.net.compact import (
     BlockTxn,
     CmpctBlock,
@@ -55,6 +56,9 @@ def _samples() -> list:
         SendCmpct(True, 2), CmpctBlock(GENESIS.header, 42, [1, 2**48 - 1], [PrefilledTx(0, COINBASE)]),
         GetBlockTxn(H1, (0, 1, 5, 300)), BlockTxn(H1, [COINBASE, COINBASE]),
         SendPfs(1), GetPfsBlocks((H1, H2)), PfsBlock(H1, MODE_CHAIN, ((3, 0), (7, 2)), b"frame"),  # net/pfs.py
+        GetBSpent(H1, 100),  # net/bspent.py (SwiftSync's spent coins)
+        BSpent(H2, (SpentCoin(0, 5, True, 5_000_000_000, bytes.fromhex("76a914" + "11" * 20 + "88ac")),
+                    SpentCoin(3, 7, False, 1234, b"\x51"))),
     ]
 
 

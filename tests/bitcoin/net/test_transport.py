@@ -88,3 +88,12 @@ def test_fuzz_stream_raises_only_typed_errors(data: bytes) -> None:
     except MessageError:
         pass
     assert t.wanted <= 4_000_000 + 24
+
+
+def test_encode_parts_is_the_frame_in_two_pieces() -> None:
+    t = V1Transport(MAGIC)
+    for msg in (Ping(7), Verack(), UnknownMessage("block", b"\x01" * 1000)):
+        header, payload = t.encode_parts(msg)
+        assert len(header) == 24 and header + payload == t.encode(msg)
+        # hashlib, not our sha256d: the checksum of the payload.
+        assert header[20:24] == hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]

@@ -4,6 +4,8 @@ the two phases, release only after the redownload buffer, and a chain swapped be
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from packetfs.bitcoin.chain.headers import HeaderTree
 from packetfs.bitcoin.consensus.params import get_params
@@ -12,6 +14,7 @@ from packetfs.bitcoin.node.headers_sync import (
     MINIMUM_CHAIN_WORK,
     HeadersSync,
     HeadersSyncParams,
+    SyncResult,
     SyncState,
     anti_dos_work_threshold,
     permitted_difficulty_transition,
@@ -170,3 +173,25 @@ def test_permitted_difficulty_transition_mainnet() -> None:
 def test_params_are_checked() -> None:
     with pytest.raises(ValueError):
         HeadersSyncParams(0, 10)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_any_sequence_of_messages_gives_a_result_never_an_exception(chain_a, data) -> None:
+    """Random slices of the chain (in or out of order, full or not), random min work and buffer: the state
+    machine only returns results, keeps its bounds, and releases only a prefix of the chain."""
+    tree = HeaderTree("regtest")
+    sync = _sync(tree, min_blocks=data.draw(st.integers(0, 1200)), period=data.draw(st.integers(1, 50)),
+                 buffer=data.draw(st.integers(0, 300)), offset=data.draw(st.integers(0, 49)))
+    released: list[BlockHeader] = []
+    for _ in range(data.draw(st.integers(1, 12))):
+        start = data.draw(st.integers(0, 999))
+        n = data.draw(st.integers(0, 300))
+        r = sync.process(chain_a[start : start + n], data.draw(st.booleans()))
+        assert isinstance(r, SyncResult)
+        released += r.released
+        assert sync.commitments <= sync.max_commitments
+        assert sync.buffered <= sync.sync_params.redownload_buffer_size + 300
+        if sync.state is SyncState.FINAL:
+            break
+    assert [h.hash for h in released] == [h.hash for h in chain_a[: len(released)]]

@@ -75,7 +75,11 @@ log = logging.getLogger("packetfs.node")
 
 RECENT_HEADER_SECONDS = 24 * 3600
 MAX_UNCONNECTING_HEADERS = 10
-MAX_COMPACT_DEPTH = 10  # Core: cmpctblock/blocktxn only for blocks this close to the tip, else the full block
+# Core: a getdata for a compact block deeper than 5 below the tip gets the full block (MAX_CMPCTBLOCK_DEPTH);
+# getblocktxn is answered within 10 (MAX_BLOCKTXN_DEPTH). Deeper, the peer lacks the transactions anyway and
+# a compact block would only cost it a getblocktxn round trip.
+MAX_CMPCTBLOCK_DEPTH = 5
+MAX_BLOCKTXN_DEPTH = 10
 MAX_HIGH_BANDWIDTH_PEERS = 3
 ADDR_TOKENS_PER_SECOND = 0.1
 MAX_ADDR_TOKENS = float(MAX_ADDR_TO_SEND)
@@ -810,9 +814,16 @@ class Node:
             peer.send(GetData(tuple(want_tx)))
 
     async def on_getdata(self, peer: Peer, msg: GetData) -> None:  # type: ignore[override]
+        not_found: list[InvVector] = []
+        peer.cork()  # the answers go out in a few large writes (Peer.cork), in order
+        try:
+            await self._serve_getdata(peer, msg, not_found)
+        finally:
+            peer.uncork()
+
+    async def _serve_getdata(self, peer: Peer, msg: GetData, not_found: list[InvVector]) -> None:
         cs = self.cs
         assert cs is not None
-        not_found = []
         for item in msg.items:
             if peer.closed.is_set():
                 return
@@ -823,7 +834,7 @@ class Node:
                     not_found.append(item)
                     continue
                 raw = self._read_block(e)
-                if kind == MSG_CMPCT_BLOCK and cs.tip.height - e.height < MAX_COMPACT_DEPTH:
+                if kind == MSG_CMPCT_BLOCK and cs.tip.height - e.height < MAX_CMPCTBLOCK_DEPTH:
                     peer.send(self._compact_block(Block.from_bytes(raw)))
                 elif item.type & MSG_WITNESS_FLAG or kind == MSG_CMPCT_BLOCK:
                     peer.send(BlockMessage(raw))
@@ -1115,7 +1126,7 @@ class Node:
             peer.misbehaving("getblocktxn for a block we never announced")
             return
         raw = self._read_block(e)
-        if cs.tip.height - e.height >= MAX_COMPACT_DEPTH:
+        if cs.tip.height - e.height >= MAX_BLOCKTXN_DEPTH:
             peer.send(BlockMessage(raw))
             return
         block = Block.from_bytes(raw)
