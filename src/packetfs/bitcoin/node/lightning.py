@@ -111,11 +111,35 @@ def _outputs(block: Block) -> tuple:
     return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
 
 
-def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None) -> tuple:
-    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks) or ('error',
-    reason). Proven checks: the ECDSA checks the key recoveries proved (script/sigcache.py)."""
+# The decoding process's own record of the blocks it decoded last (block hash -> (txids, outputs per tx)):
+# with one decoding process, frames are decoded in the order they were submitted, so a frame may name
+# transactions of an ancestor submitted just before it, still in flight as far as the node knows, and
+# the decoder resolves them here without a round trip through the node (a chain whose blocks spend
+# their parents' outputs would otherwise decode one block per round trip).
+_DECODED: OrderedDict[bytes, tuple[bytes, tuple]] = OrderedDict()
+DECODED_KEEP = 256
+
+
+def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None,
+                inflight: dict[tuple[int, int], bytes] | None = None) -> tuple:
+    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks), ('missing',
+    ancestor hash) when an in-flight ancestor was not decoded here, or ('error', reason). ``inflight``:
+    locations naming ancestors submitted before this frame, by block hash. Proven checks: the ECDSA checks
+    the key recoveries proved (script/sigcache.py)."""
     t0 = time.perf_counter()
     proven: list[bytes] = []
+    if inflight:
+        at, outs = dict(at or {}), dict(outs or {})
+        for (height, pos), ancestor in inflight.items():
+            got = _DECODED.get(ancestor)
+            if got is None:
+                return ("missing", ancestor)
+            txids, outputs = got
+            if (pos + 1) * 32 > len(txids):
+                return ("error", f"no transaction {pos} in our block at height {height}")
+            txid = txids[pos * 32 : pos * 32 + 32]
+            at[(height, pos)] = txid
+            outs[txid] = outputs[pos]
     try:
         raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven)
         block = Block.from_bytes(raw)
@@ -124,7 +148,11 @@ def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dic
     except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
         return ("error", f"frame does not decode ({type(e).__name__}: {e})")
     txids = b"".join(tx.txid for tx in block.transactions)
-    return ("ok", raw, block.hash, txids, _outputs(block), time.perf_counter() - t0, proven)
+    outputs = _outputs(block)
+    _DECODED[block.hash] = (txids, outputs)
+    while len(_DECODED) > DECODED_KEEP:
+        _DECODED.popitem(last=False)
+    return ("ok", raw, block.hash, txids, outputs, time.perf_counter() - t0, proven)
 
 
 # ---------------------------------------------------------------------- statistics
@@ -240,14 +268,19 @@ class LightningRelay:
     """Compressed block relay on one node. ``serve``: answer getpfsblks; ``fetch``: ask PFS peers for frames."""
 
     def __init__(self, node: Node, *, serve: bool = True, fetch: bool = True, jobs: int | None = None,
-                 max_pending: int | None = None, frame_store: bool = True):
+                 decode_jobs: int = 1, max_pending: int | None = None, frame_store: bool = True):
         self.node = node
         self._store_wanted = serve and frame_store
         self._store: FrameStore | None = None
         self.serve = serve
         self.fetch = fetch
         self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
-        self.max_pending = max_pending if max_pending is not None else 4 * self.jobs
+        # One decoding process by default: decoding (~3 ms a block) keeps ahead of validation, and one
+        # process decodes in submission order, which lets a frame name an ancestor still being decoded.
+        self.decode_jobs = max(1, decode_jobs)
+        self.max_pending = max_pending if max_pending is not None else max(8, 4 * self.decode_jobs)
+        self._dpool: ProcessPoolExecutor | None = None
+        self._decoding: set[bytes] = set()  # blocks submitted to the decoder, result not handled yet
         self.stats = StageStats()
         self.pfs_peers: set[int] = set()  # peers we fetch frames from
         self._clients: set[int] = set()  # peers that sent us sendpfs (we serve them getpfsblks)
@@ -280,13 +313,20 @@ class LightningRelay:
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"))
         return self._pool
 
+    def decoder(self) -> ProcessPoolExecutor:
+        """The decoding processes (``decode_jobs``; fork server, as ``pool``)."""
+        if self._dpool is None:
+            self._dpool = ProcessPoolExecutor(self.decode_jobs, mp_context=multiprocessing.get_context("forkserver"))
+        return self._dpool
+
     def close(self) -> None:
         if self._tick_task is not None:
             self._tick_task.cancel()
             self._tick_task = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for pool in (self._pool, self._dpool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = self._dpool = None
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -301,8 +341,8 @@ class LightningRelay:
                 self._store_wanted = False
         return self._store
 
-    def _submit(self, fn, *args) -> asyncio.Future:
-        fut: Future = self.pool().submit(fn, *args)
+    def _submit(self, fn, *args, pool: ProcessPoolExecutor | None = None) -> asyncio.Future:
+        fut: Future = (pool or self.pool()).submit(fn, *args)
         return asyncio.wrap_future(fut)
 
     # ------------------------------------------------------------------ negotiation
@@ -565,13 +605,17 @@ class LightningRelay:
         while len(self._txids) > TXID_CACHE_BLOCKS:
             self._txids.popitem(last=False)
 
-    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> tuple[dict, dict] | str | None:
-        """({location: txid}, {txid: outputs}) on our chain (the frame's block's ancestors); None: an
-        ancestor is not decoded yet (wait); a string: the frame is bad."""
+    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> tuple[dict, dict, dict] | str | None:
+        """({location: txid}, {txid: outputs}, {location: ancestor hash}) on our chain (the frame's block's
+        ancestors): the third names ancestors submitted to the (single) decoding process but not handled
+        here yet, which that process resolves itself. None: an ancestor is not decoded yet (wait); a
+        string: the frame is bad."""
         if msg.mode == MODE_ISOLATED:
-            return {}, {}
+            return {}, {}, {}
         at: dict[tuple[int, int], bytes] = {}
         outs: dict[bytes, tuple] = {}
+        inflight: dict[tuple[int, int], bytes] = {}
+        in_order = self.decode_jobs == 1
         anc: IndexEntry | None = entry
         for height, pos in reversed(msg.locations):  # highest first: walk back down the chain once
             if height >= entry.height:
@@ -582,6 +626,9 @@ class LightningRelay:
                 return f"location at height {height} not on our chain"
             txs = self._txs_of(anc)
             if txs is None:
+                if in_order and anc.hash in self._decoding:
+                    inflight[(height, pos)] = anc.hash
+                    continue
                 return None
             txids, outputs = txs
             if (pos + 1) * 32 > len(txids):
@@ -589,7 +636,7 @@ class LightningRelay:
             txid = txids[pos * 32 : pos * 32 + 32]
             at[(height, pos)] = txid
             outs[txid] = outputs[pos]
-        return at, outs
+        return at, outs, inflight
 
     def _bad_frame(self, peer: Peer, block_hash: bytes, reason: str) -> None:
         self.stats.bad_frames += 1
@@ -629,13 +676,16 @@ class LightningRelay:
             self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
             return
         self.stats.parked_s += time.monotonic() - since
-        at, outs = at
-        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs)
+        at, outs, inflight = at
+        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
+                           pool=self.decoder())
         self._pending.add(fut)
-        fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f))
+        self._decoding.add(msg.block_hash)
+        fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f, since))
 
-    def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future) -> None:
+    def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future, since: float) -> None:
         self._pending.discard(fut)
+        self._decoding.discard(msg.block_hash)
         node = self.node
         if node.cs is None or fut.cancelled():
             return
@@ -643,6 +693,11 @@ class LightningRelay:
             result = fut.result()
         except Exception as e:  # noqa: BLE001 - a broken worker: treat the frame as undecodable, not fatal
             result = ("error", f"decoder process failed: {e}")
+        if result[0] == "missing":
+            # An ancestor it named failed to decode (its frame was bad): wait for it from elsewhere.
+            if not peer.closed.is_set():
+                self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
+            return
         if result[0] != "ok":
             self._bad_frame(peer, msg.block_hash, result[1])
             node.schedule_downloads()
