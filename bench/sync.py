@@ -1,23 +1,34 @@
-"""Sync benchmarks. For now the offline part: SwiftSync import of a generated chain vs
-libbitcoinkernel importing the same blk files, both with full validation, in the same run.
+"""Sync benchmarks: SwiftSync of a generated chain (from the blk/rev files, and from a peer over
+loopback with getbspent) vs libbitcoinkernel importing the same blk files, all with full validation,
+in the same run.
+
+Quick mode (at most ~4 minutes): `python -m bench sync --quick` (or PACKETFS_BENCH_QUICK=1): one run
+of each contender instead of PACKETFS_BENCH_REPEAT, on the same cached chain.
 
 Table "SwiftSync import vs libbitcoinkernel (offline, same blk/rev files)": libbitcoinkernel's
-ChainstateManager (2 worker threads) against `packetfs bitcoin swiftsync-import` with 1 and 2 local
+ChainstateManager (2 worker threads) against `packetfs bitcoin import --swiftsync` with 1 and 2 local
 processes (hints at the chain's tip, made beforehand from an ordinary import, which is also timed
 once for reference). Each import runs in its own process from an empty datadir; wall and CPU seconds,
 peak RSS of the largest process, and the final UTXO digest (all packetfs runs must agree with the
-ordinary import's; the kernel's tip height is checked). Environment as bench.chain:
+ordinary import's; the kernel's tip height is checked). The network row is `packetfs bitcoin sync --mode
+swiftsync` from a `packetfs node` serving the ordinary import (its CPU is the client's only: the
+serving node's is not counted). Environment as bench.chain:
 PACKETFS_BENCH_CHAIN_BLOCKS (180), PACKETFS_BENCH_CHAIN_PROFILE (2016), PACKETFS_BENCH_REPEAT (3).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -33,13 +44,49 @@ def _packetfs(*args: str) -> list[str]:
     return [sys.executable, "-m", "packetfs.cli", "bitcoin", *args]
 
 
+NETWORK = "packetfs SwiftSync from a peer (2 procs, loopback)"
+
+
+@contextlib.contextmanager
+def _serving_node(datadir: Path) -> Iterator[int]:
+    """`packetfs node` on ``datadir`` (it serves blocks and getbspent) on a free loopback port; stopped
+    (its whole process group) on the way out, also on failure."""
+    proc = subprocess.Popen([sys.executable, "-m", "packetfs.cli", "node", "--network", "regtest", "--datadir",
+                             str(datadir), "--port", "0", "--bind", "127.0.0.1", "--no-rpc"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        log = datadir / "debug.log"
+        deadline = time.monotonic() + 60
+        port = None
+        while port is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the serving node did not start (exit {proc.returncode})")
+            m = re.search(r"listening on [\d.]+:(\d+)", log.read_text()) if log.exists() else None
+            port = int(m.group(1)) if m else None
+            time.sleep(0.1)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def quick_mode() -> bool:
+    return "--quick" in sys.argv or os.environ.get("PACKETFS_BENCH_QUICK") == "1"
+
+
 def swiftsync_vs_kernel(console: Console) -> dict:
     from packetfs.bitcoin.chain.generator import cached_chain
     from packetfs.bitcoin.storage.blockfiles import open_blocks_dir
 
     n_blocks = int(os.environ.get("PACKETFS_BENCH_CHAIN_BLOCKS", "180"))
     profile = os.environ.get("PACKETFS_BENCH_CHAIN_PROFILE", "2016")
-    repeat = int(os.environ.get("PACKETFS_BENCH_REPEAT", "3"))
+    repeat = 1 if quick_mode() else int(os.environ.get("PACKETFS_BENCH_REPEAT", "3"))
     CACHE.mkdir(exist_ok=True)
     chain_dir = cached_chain(CACHE, n_blocks, seed=1, profile=profile)
     summary = json.loads((chain_dir / "chain.json").read_text())
@@ -65,35 +112,24 @@ def swiftsync_vs_kernel(console: Console) -> dict:
         hints_seconds = time.perf_counter() - t
 
         def swiftsync(jobs: int) -> list[str]:
-            return _packetfs("swiftsync-import", str(chain_dir), "--hints", str(hints_path), "--network", "regtest",
+            return _packetfs("import", str(chain_dir), "--swiftsync", str(hints_path), "--network", "regtest",
                              "--datadir", "{datadir}", "-j", str(jobs), "--store", "raw", "--json", "--strict")  # fmt: skip
 
         contenders = {
             KERNEL: [sys.executable, "-c", PBK_IMPORT, "{datadir}", *blk_files],
             "packetfs SwiftSync (1 proc)": swiftsync(1),
             "packetfs SwiftSync (2 procs)": swiftsync(2),
+            NETWORK: _packetfs("sync", "--mode", "swiftsync", "--connect", "127.0.0.1:{port}", "--datadir",
+                               "{datadir}", "--hints", str(hints_path), "-j", "2", "--json"),
         }
         stages: dict[str, list[dict]] = {}
         inputs_seen = [0]
-        for _ in range(repeat):
-            for name, template in contenders.items():
-                with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
-                    datadir = Path(tmp) / "node"
-                    cmd = [part.replace("{datadir}", str(datadir)) for part in template]
-                    wall, cpu, rss, stdout = _timed(cmd)
-                    digest = None
-                    if name == KERNEL:
-                        assert int(stdout.strip()) == height, stdout
-                    else:
-                        out = json.loads(stdout)
-                        assert out["mode"] == "swiftsync" and out["chain"]["height"] == height, out
-                        digest = out["chain"]["utxo_digest"]
-                        stages.setdefault(name, []).append(out["seconds"])
-                        inputs_seen[0] = out["inputs_swiftsync"]
-                    runs.setdefault(name, []).append((wall, cpu, rss, _du(datadir), digest))
+        with _serving_node(ordinary_dir) as port:
+            _run_contenders(contenders, repeat, work_dir, port, height, runs, stages, inputs_seen)
 
-    table = Table(title=f"SwiftSync import vs libbitcoinkernel (offline, same blk/rev files): median of {repeat} "
-                        f"(ordinary import: 1 run)")  # fmt: skip
+    table = Table(title=f"SwiftSync vs libbitcoinkernel (same blk/rev files; the network row from a peer): median "
+                        f"of {repeat}{' (--quick)' if quick_mode() else ''} (ordinary import: 1 run)")  # fmt: skip
+
     inputs = inputs_seen[0]
     for col in ("importer", "seconds", "CPU s", "CPU µs/input", "peak RSS MB", "disk MB", "speed vs kernel",
                 "utxo_digest"):  # fmt: skip
@@ -113,7 +149,7 @@ def swiftsync_vs_kernel(console: Console) -> dict:
     one, two = walls["packetfs SwiftSync (1 proc)"], walls["packetfs SwiftSync (2 procs)"]
     split = Table(title="Where SwiftSync's time goes (median seconds inside the importer)")
     split.add_column("importer")
-    keys = ("scan", "headers", "validate", "write", "ordinary", "total")
+    keys = ("scan", "headers", "download", "validate", "write", "ordinary", "total")
     for k in keys:
         split.add_column(k, justify="right")
     for name, ss in stages.items():
@@ -128,9 +164,158 @@ def swiftsync_vs_kernel(console: Console) -> dict:
     return {"kernel": kernel, "swiftsync_1": one, "swiftsync_2": two, "hints_bytes": hints_out["bytes"]}
 
 
+def _run_contenders(contenders: dict, repeat: int, work_dir: Path, port: int, height: int, runs: dict,
+                    stages: dict, inputs_seen: list[int]) -> None:
+    for _ in range(repeat):
+        for name, template in contenders.items():
+            with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
+                datadir = Path(tmp) / "node"
+                cmd = [part.replace("{datadir}", str(datadir)).replace("{port}", str(port)) for part in template]
+                wall, cpu, rss, stdout = _timed(cmd)
+                digest = None
+                if name == KERNEL:
+                    assert int(stdout.strip()) == height, stdout
+                elif name == NETWORK:
+                    out = json.loads(stdout)
+                    sw = out["stages"]["swiftsync"]
+                    assert sw["mode"] == "swiftsync" and out["height"] == height, out
+                    digest = out["utxo_digest"]
+                    stages.setdefault(name, []).append(sw["seconds"])
+                    cpu = out["cpu_s"]  # the client's own rusage misses its fork-server workers; this has them
+                else:
+                    out = json.loads(stdout)
+                    assert out["mode"] == "swiftsync" and out["chain"]["height"] == height, out
+                    digest = out["chain"]["utxo_digest"]
+                    stages.setdefault(name, []).append(out["seconds"])
+                    inputs_seen[0] = out["inputs_swiftsync"]
+                runs.setdefault(name, []).append((wall, cpu, rss, _du(datadir), digest))
+
+
+def script_checks_vs_kernel(console: Console) -> dict:
+    """Where the gap is: every input's script check of the chain's blocks, in this one process, by our
+    script code and by libbitcoinkernel's (pbk ScriptPubkey.verify), same inputs, same flags, each with
+    its own per-tx precomputation; and the floor both share, libsecp256k1's key parse + ECDSA verify,
+    timed by itself for the number of signature checks we make. CPU seconds (process time), same run."""
+    import hashlib
+
+    import pbk
+    from coincurve import PrivateKey
+
+    from packetfs.bitcoin.chain.generator import cached_chain
+    from packetfs.bitcoin.consensus.params import script_flags_for_block
+    from packetfs.bitcoin.primitives.block import Block
+    from packetfs.bitcoin.primitives.transaction import TxOut
+    from packetfs.bitcoin.script import crypto
+    from packetfs.bitcoin.script.api import verify_tx_input
+    from packetfs.bitcoin.script.flags import CONSENSUS_FLAGS
+    from packetfs.bitcoin.script.sighash import PrecomputedTxData
+    from packetfs.bitcoin.storage.blockfiles import open_blocks_dir
+    from packetfs.bitcoin.storage.undo import decode_block_undo
+
+    n_blocks = int(os.environ.get("PACKETFS_BENCH_CHAIN_BLOCKS", "180"))
+    profile = os.environ.get("PACKETFS_BENCH_CHAIN_PROFILE", "2016")
+    chain_dir = cached_chain(CACHE, n_blocks, seed=1, profile=profile)
+    step = 4 if quick_mode() else 1  # --quick: every 4th block
+    # Blocks that spend something (an undo record of more than the empty CBlockUndo's one byte).
+    spending = [r for r in open_blocks_dir(chain_dir).iter_blocks_with_undo() if r[1] and len(r[1]) > 1]
+    records = spending[::step]
+    ours = kernel = 0.0
+    inputs = 0
+    calls = [0]
+    verify = crypto._verify_compact
+
+    def counted(c, p, m):
+        calls[0] += 1
+        return verify(c, p, m)
+
+    for raw, undo_raw in records:
+        block = Block.from_bytes(raw)
+        flags = int(script_flags_for_block(101, block.hash, "regtest"))  # every rule (regtest: all active)
+        for tx, coins in zip(block.transactions[1:], decode_block_undo(undo_raw), strict=True):
+            outs = [TxOut(c.value, c.script_pubkey) for c in coins]
+            n = tx.input_count
+            inputs += n
+            crypto._verify_compact = counted
+            t = time.process_time()
+            pre = PrecomputedTxData(tx, outs)
+            for i in range(n):
+                verify_tx_input(tx, i, outs, flags, pre)
+            ours += time.process_time() - t
+            crypto._verify_compact = verify
+            ktx = pbk.Transaction(tx.serialize())
+            spks = [pbk.ScriptPubkey(c.script_pubkey) for c in coins]
+            kouts = [pbk.TransactionOutput(spk, c.value) for spk, c in zip(spks, coins, strict=True)]
+            kflags = pbk.ScriptVerificationFlags(flags)
+            t = time.process_time()
+            kpre = pbk.script.PrecomputedTransactionData(ktx, kouts)
+            for i in range(n):
+                assert spks[i].verify(coins[i].value, ktx, kpre, i, kflags)
+            kernel += time.process_time() - t
+    # What a call costs without any signature: the same legacy inputs against an OP_TRUE scriptPubKey
+    # (their scriptSig pushes run, then OP_TRUE), each side's per-tx precomputation made outside the
+    # timer: the per-input cost of each side's plumbing (for pbk: Python -> C included).
+    kflags = pbk.ScriptVerificationFlags(int(CONSENSUS_FLAGS))
+    ours_call = kernel_call = 0.0
+    n_trivial = 0
+    true_spk = b"\x51"
+    for raw, _ in records[:20]:
+        for tx in Block.from_bytes(raw).transactions[1:]:
+            legacy = [i for i in range(tx.input_count) if not tx.witnesses[i]]
+            if not legacy or n_trivial >= 3000:
+                continue
+            outs = [TxOut(0, true_spk)] * tx.input_count
+            pre = PrecomputedTxData(tx, outs)
+            spk = pbk.ScriptPubkey(true_spk)
+            ktx = pbk.Transaction(tx.serialize())
+            kpre = pbk.script.PrecomputedTransactionData(ktx, [pbk.TransactionOutput(spk, 0)] * tx.input_count)
+            t = time.process_time()
+            for i in legacy:
+                verify_tx_input(tx, i, outs, int(CONSENSUS_FLAGS), pre)
+            ours_call += time.process_time() - t
+            t = time.process_time()
+            for i in legacy:
+                assert spk.verify(0, ktx, kpre, i, kflags)
+            kernel_call += time.process_time() - t
+            n_trivial += len(legacy)
+    keys = [PrivateKey(hashlib.sha256(b"key" + bytes([i])).digest()) for i in range(256)]
+    items = []
+    for i, k in enumerate(keys):
+        m = hashlib.sha256(bytes([i])).digest()
+        items.append((crypto.parse_der_lax(k.sign(m, hasher=None)), k.public_key.format(True), m))
+    t = time.process_time()
+    for _ in range(8):
+        for compact, pub, m in items:
+            pk = crypto._new(crypto._PUBKEY_T)
+            crypto._pubkey_parse(crypto._CTX, pk, pub, len(pub))
+            sig = crypto._new(crypto._SIG_T)
+            crypto._parse_compact(crypto._CTX, sig, compact)
+            assert crypto._ecdsa_verify(crypto._CTX, sig, m, pk)
+    floor = (time.process_time() - t) / (8 * len(items)) * calls[0]
+    table = Table(title=f"Script checks alone, one process, same {inputs:,} inputs and flags ({len(records)} blocks): "
+                        "CPU µs per input")  # fmt: skip
+    for col in ("script check", "µs/input", "vs kernel"):
+        table.add_column(col, justify="right")
+    table.add_row("libbitcoinkernel (pbk ScriptPubkey.verify)", f"{kernel / inputs * 1e6:.1f}", "1.00x")
+    table.add_row("packetfs (script.api.verify_tx_input)", f"{ours / inputs * 1e6:.1f}", f"{kernel / ours:.2f}x")
+    table.add_row(f"libsecp256k1 floor: {calls[0]:,} key parses + ECDSA verifies", f"{floor / inputs * 1e6:.1f}",
+                  f"{kernel / floor:.2f}x")  # fmt: skip
+    if n_trivial:
+        table.add_row(f"per-call plumbing, ours (OP_TRUE, {n_trivial:,} legacy inputs)",
+                      f"{ours_call / n_trivial * 1e6:.1f}", "")
+        table.add_row("per-call plumbing, libbitcoinkernel through pbk (same)", f"{kernel_call / n_trivial * 1e6:.1f}", "")
+    console.print(table)
+    console.print(f"Ours above the floor: {(ours - floor) / inputs * 1e6:.1f} µs/input (sighash, parsing, Python); "
+                  f"the kernel's: {(kernel - floor) / inputs * 1e6:.1f} µs/input.")
+    return {"ours_us": ours / inputs * 1e6, "kernel_us": kernel / inputs * 1e6, "floor_us": floor / inputs * 1e6}
+
+
 def main() -> None:
     console = Console(width=max(120, Console().width))
+    started = time.perf_counter()
     swiftsync_vs_kernel(console)
+    script_checks_vs_kernel(console)
+    console.print(f"bench.sync{' --quick' if quick_mode() else ''}: {time.perf_counter() - started:.0f} s "
+                  f"(load average {os.getloadavg()[0]:.2f} at the end)")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import click
 
 from ..errors import PacketFSError
 from ..primitives.hashes import hash_to_hex
+from ..script import sigcache
 from .cli import parse_hostport
 from .lightning import attach_lightning
 from .node import Node, NodeConfig, NodeError
@@ -61,6 +62,7 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     """Connect to host:port only, sync to its tip (its height at the handshake, or later), stop; the report
     counts this run only (bytes on the wire both ways, this process's and its children's CPU)."""
     cpu0 = _cpu_seconds()
+    answered0 = sigcache.COUNTS[1]
     t0 = time.monotonic()
     config = NodeConfig(network, datadir, listen=False, connect=[(host, port)], store_mode="raw", jobs=jobs,
                         progress_interval=3600.0)
@@ -102,8 +104,10 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
         relay.close()
     st = relay.stats
     stages = {k: st.as_dict()[k] for k in ("frames", "frame_bytes", "decoded_bytes", "plain_blocks", "plain_bytes",
-                                           "decode_s", "accept_s", "backpressure_s", "parked_s", "bad_frames")}
+                                           "decode_s", "accept_s", "backpressure_s", "parked_s", "bad_frames",
+                                           "inflight_locations", "proven_checks")}
     stages["bottleneck"] = st.bottleneck()
+    stages["sigcache_answered"] = sigcache.COUNTS[1] - answered0  # curve checks recovery made unnecessary
     return SyncReport(mode, tip[0], tip[1], digest, wall, _cpu_seconds() - cpu0, rx, tx,
                       tip[0] - start_height, peer_pfs, stages)
 
@@ -180,6 +184,9 @@ def format_table(report: SyncReport) -> str:
         ("validate + connect + index", f"{s['accept_s']:.2f} s"),
         ("readers waiting for a decode slot", f"{s['backpressure_s']:.2f} s"),
         ("frames waiting for ancestors", f"{s['parked_s']:.2f} s"),
+        ("locations resolved by the decoder", f"{s.get('inflight_locations', 0):,} (on parents still in flight)"),
+        ("ECDSA checks proven by recovery", f"{s.get('proven_checks', 0):,} ({s.get('sigcache_answered', 0):,} "
+                                            "answered from the signature cache)"),
         ("bottleneck", s["bottleneck"]),
         ("utxo_digest", report.utxo_digest),
     ]

@@ -90,6 +90,7 @@ class NetSwiftSyncResult:
     discouraged: dict[str, str] = field(default_factory=dict)
     bytes_received: int = 0
     bytes_sent: int = 0
+    worker_cpu_s: float = 0.0  # CPU of the validation workers (fork-server children: not in our rusage)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -498,6 +499,7 @@ async def swiftsync_from_peers(
                     raise _Fallback(f"the ray executor failed: {e}", None) from None
                 result.seconds["validate"] = time.perf_counter() - t
             total = merge(phase.partial)
+            result.worker_cpu_s = total.cpu_s
             result.blocks_swiftsync = total.blocks
             result.inputs_script_checked = total.inputs_verified
             bad = verdict(total, len(chain))

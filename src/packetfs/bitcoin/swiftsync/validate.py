@@ -12,6 +12,7 @@ amount and script, and is spent once, is what the aggregate settles at the end.
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -94,6 +95,7 @@ class RangeResult:
     inputs: int = 0
     inputs_verified: int = 0
     added: int = 0
+    cpu_s: float = 0.0  # CPU seconds the worker spent (a fork server's workers escape the parent's rusage)
     failure: BlockFailure | None = None
 
 
@@ -104,8 +106,11 @@ def validate_range(task: RangeTask) -> RangeResult:
     almost no reference cycles, and its passes would otherwise keep walking every parsed block."""
     was_enabled = gc.isenabled()
     gc.disable()
+    cpu = time.process_time()
     try:
-        return _validate_range(task)
+        result = _validate_range(task)
+        result.cpu_s = time.process_time() - cpu
+        return result
     finally:
         if was_enabled:
             gc.enable()
@@ -213,7 +218,7 @@ def merge(results: Sequence[RangeResult]) -> RangeResult:
         total.aggregate = (total.aggregate + r.aggregate) % MODULUS
         total.unspent.extend(r.unspent)
         total.coinbase_txids.extend(r.coinbase_txids)
-        for name in ("blocks", "txs", "inputs", "inputs_verified", "added"):
+        for name in ("blocks", "txs", "inputs", "inputs_verified", "added", "cpu_s"):
             setattr(total, name, getattr(total, name) + getattr(r, name))
         if r.failure is not None and (total.failure is None or r.failure.height < total.failure.height):
             total.failure = r.failure
