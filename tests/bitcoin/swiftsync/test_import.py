@@ -209,4 +209,4 @@ def test_demo(tmp_path, capsys):
 
     demo(tmp_path)  # raises on a wrong result
     out = capsys.readouterr().out
-    assert "fallback: aggregate != 0" in out and "swiftsync" in out
+    assert "fallback: aggregate != 0" in out and "swiftsync" in out and "SwiftSync from a peer" in out

@@ -11,8 +11,9 @@ from rich.table import Table
 
 def demo(out_dir: Path) -> None:
     """Generate a 115-block regtest chain, import it the ordinary way, make hints at its tip, import it
-    again with SwiftSync on 2 processes, then with a corrupted hints file (fallback); print the tips and
-    UTXO digests side by side. Raises RuntimeError if a result is wrong (a digest or tip differs, the
+    again with SwiftSync on 2 processes, then with a corrupted hints file (fallback), then SwiftSync it
+    from a node serving the first import (blocks and spent coins over P2P); print the tips and UTXO
+    digests side by side. Raises RuntimeError if a result is wrong (a digest or tip differs, the
     good hints did not SwiftSync, the wrong ones did not fall back)."""
     from ..chain.chainstate import Chainstate
     from ..chain.generator import ChainGenerator, write_chain
@@ -59,6 +60,12 @@ def demo(out_dir: Path) -> None:
             mode = result.mode if result.mode == "swiftsync" else (
                 "fallback: aggregate != 0" if "aggregate" in reason else f"{result.mode}: {reason}")
             rows.append((label, mode, cs.tip.height, hash_to_hex(cs.utxo_digest())[:16], time.perf_counter() - t))
+    # Over the network: a node serving the ordinary chainstate (getbspent from its undo data), and a
+    # fresh datadir SwiftSyncing blocks 1..115 from it (both in this process, on a free loopback port).
+    t = time.perf_counter()
+    label = "SwiftSync from a peer"
+    net = _from_peer(out_dir, hints)
+    rows.append((label, net.mode, net.tip_height, net.digest[:16], time.perf_counter() - t))
     table = Table(title=f"SwiftSync demo: 115 blocks, hints file {len(hints_bytes):,} bytes")
     for col in ("import", "mode", "tip", "utxo_digest", "seconds"):
         table.add_column(col)
@@ -66,6 +73,39 @@ def demo(out_dir: Path) -> None:
         table.add_row(name, mode, str(tip), digest, f"{secs:.2f}")
     console.print(table)
     expected = [("ordinary import", "-"), ("SwiftSync, 2 processes", "swiftsync"),
-                ("SwiftSync, wrong hints", "fallback: aggregate != 0")]  # fmt: skip
+                ("SwiftSync, wrong hints", "fallback: aggregate != 0"), ("SwiftSync from a peer", "swiftsync")]  # fmt: skip
     if [(r[0], r[1]) for r in rows] != expected or len({(r[2], r[3]) for r in rows}) != 1:
         raise RuntimeError(f"SwiftSync demo: unexpected results {[(r[0], r[1], r[2], r[3]) for r in rows]}")
+
+
+def _from_peer(out_dir: Path, hints):
+    """SwiftSync a fresh datadir from an in-process node serving ``out_dir/ordinary`` (getbspent)."""
+    import asyncio
+    import shutil
+    from types import SimpleNamespace
+
+    from ..chain.chainstate import Chainstate
+    from ..node.node import Node, NodeConfig
+    from ..primitives.hashes import hash_to_hex
+    from .netsync import swiftsync_from_peers
+    from .serve import attach_bspent_server
+
+    client = out_dir / "from-peer"
+    if client.exists():
+        shutil.rmtree(client)
+
+    async def run():
+        server = Node(NodeConfig("regtest", out_dir / "ordinary", port=0, bind="127.0.0.1", jobs=1,
+                                 progress_interval=3600))  # fmt: skip
+        attach_bspent_server(server)
+        await server.start()
+        try:
+            return await swiftsync_from_peers(client, "regtest", [("127.0.0.1", server.port)], hints, jobs=2,
+                                              timeout=120)  # fmt: skip
+        finally:
+            await server.stop()
+
+    result = asyncio.run(run())
+    with Chainstate(client, "regtest", readonly=True) as cs:
+        digest = hash_to_hex(cs.utxo_digest())
+    return SimpleNamespace(mode=result.mode, tip_height=result.tip_height, digest=digest)
