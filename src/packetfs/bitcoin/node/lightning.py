@@ -173,6 +173,8 @@ class StageStats:
     served_frames: int = 0
     served_frame_bytes: int = 0
     stored_frames: int = 0  # served from the on-disk frame store, not encoded
+    inflight_locations: int = 0  # locations the decoding process resolved on an ancestor it decoded just before
+    proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries (signature cache entries)
     encode_s: float = 0.0
     first_s: float | None = None
     last_s: float | None = None
@@ -681,6 +683,7 @@ class LightningRelay:
                            pool=self.decoder())
         self._pending.add(fut)
         self._decoding.add(msg.block_hash)
+        self.stats.inflight_locations += len(inflight)
         fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f, since))
 
     def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future, since: float) -> None:
@@ -716,6 +719,7 @@ class LightningRelay:
         # Recovering the frame's keys proved their signatures: the script checks take those answers
         # from the signature cache instead of repeating the curve checks (exact; see script/sigcache).
         sigcache.admit(proven)
+        self.stats.proven_checks += len(proven)
         node.download.received(block_hash, peer.id)
         node.accept_block(peer, raw, block_hash)
         self.stats.accept_s += time.perf_counter() - t0

@@ -26,6 +26,8 @@ MAX_ENTRIES = 1 << 18  # ~40 MB at most: several blocks' worth of the largest bl
 
 # entry bytes (r||s, message, key) -> None; insertion-ordered, so the oldest go first when full.
 PROVEN: dict[bytes, None] = {}
+# [entries admitted, checks answered] since the process started (or ``clear``)
+COUNTS = [0, 0]
 
 
 def entry(compact: bytes, pubkey: bytes, msg32: bytes) -> bytes:
@@ -35,7 +37,9 @@ def entry(compact: bytes, pubkey: bytes, msg32: bytes) -> bytes:
 
 def admit(entries: Iterable[bytes]) -> None:
     """Record proven checks (:func:`entry` of a key libsecp256k1 recovered from r||s over msg32)."""
+    before = len(PROVEN)
     PROVEN.update(dict.fromkeys(entries))
+    COUNTS[0] += len(PROVEN) - before
     excess = len(PROVEN) - MAX_ENTRIES
     if excess > 0:
         it = iter(PROVEN)
@@ -45,8 +49,12 @@ def admit(entries: Iterable[bytes]) -> None:
 
 def take(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
     """True (once) if recovery proved this exact check valid; the check's one hook (script/crypto.py)."""
-    return PROVEN.pop(compact + msg32 + pubkey, 1) is None
+    if PROVEN.pop(compact + msg32 + pubkey, 1) is None:
+        COUNTS[1] += 1
+        return True
+    return False
 
 
 def clear() -> None:
     PROVEN.clear()
+    COUNTS[:] = [0, 0]
