@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from packetfs.compute.packet import PACKET_WIRE
 from packetfs.compute.workloads.cli import train_command
 from packetfs.compute.workloads.errors import InputError, VerificationError, WorkloadError
 from packetfs.compute.workloads.fabric import FabricConfig
@@ -25,6 +26,7 @@ from packetfs.compute.workloads.training.nodes import (
     WORDS,
     AggregatorNode,
     NodeSpec,
+    WorkerNode,
     chunks_for,
     make_packets,
     shard_rows,
@@ -84,6 +86,42 @@ def test_aggregator_refuses_foreign_and_excess_packets() -> None:
     agg.handle(p)
     with pytest.raises(VerificationError, match="more than 2"):
         agg.handle(p)
+
+
+_DATA = load("digits", 1)
+
+
+@st.composite
+def _packets(draw) -> np.ndarray:
+    n = draw(st.integers(1, 6))
+    p = np.zeros(n, dtype=PACKET_WIRE)
+    for i in range(n):
+        p[i]["computation_id"] = draw(st.integers(0, 3))
+        p[i]["operation_code"] = draw(st.integers(0, 5))
+        p[i]["state"][0] = draw(st.integers(0, 90))
+        p[i]["state"][1] = draw(st.integers(0, 3))
+        p[i]["state"][2] = draw(st.integers(0, 3))
+        p[i]["next_node_id"] = draw(st.integers(0, 3))
+        p[i]["input_data"] = draw(st.lists(st.integers(0, 2**64 - 1), min_size=16, max_size=16))
+    return p
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["aggregate", "ring"]), st.integers(1, 3), st.lists(_packets(), min_size=1, max_size=4))
+def test_nodes_take_any_packets_with_a_clear_error_or_not_at_all(mode: str, k: int, batches: list) -> None:
+    """What arrives off the wire: a node either takes it or raises VerificationError, never anything else."""
+    spec = NodeSpec("digits", 32, 64, 0.1, 0.9, 1, k, mode)
+    nodes = [WorkerNode(spec, w, _DATA) for w in range(k)]
+    for w in nodes:
+        w.start_epoch(1)
+    targets = nodes + ([AggregatorNode(spec, nodes[0].chunks)] if mode == "aggregate" else [])
+    for i, batch in enumerate(batches):
+        node = targets[i % len(targets)]
+        try:
+            for dest, out in node.handle(batch):
+                assert out.dtype == PACKET_WIRE and (out["next_node_id"] == dest).all()
+        except VerificationError:
+            pass
 
 
 def test_quantize_refuses_overflow() -> None:

@@ -170,9 +170,40 @@ class WorkerNode:
 
     # receiving -------------------------------------------------------------------------------------------
     def handle(self, packets: np.ndarray) -> list[Outgoing]:
-        """Take packets addressed to this worker; return what it sends in reply."""
+        """Take packets addressed to this worker; return what it sends in reply. A packet this worker
+        cannot have been sent (another node, step, kind, chunk or ring position) is a VerificationError."""
+        self._check(packets)
         self._pending.append(packets)
         return self._replay()
+
+    def _check(self, p: np.ndarray) -> None:
+        def bad(why: str) -> VerificationError:
+            return VerificationError(f"worker {self.index} got a packet {why}")
+
+        if p.dtype != PACKET_WIRE or p.ndim != 1:
+            raise bad("batch that is not wire-layout packets")
+        if (p["next_node_id"] != self.index).any():
+            raise bad("addressed to another node")
+        step = p["computation_id"]
+        if ((step < self.step) | (step > self.step + 1)).any():  # a peer is at most one step ahead
+            raise bad(f"of a step other than {self.step} or the next")
+        chunk = p["state"][:, 0]
+        if (chunk >= self.chunks).any():
+            raise bad("for a chunk the model does not have")
+        kind = p["operation_code"]
+        if self.spec.mode == "aggregate":
+            if (kind != DOWN).any():
+                raise bad("that is not a summed chunk from the aggregator")
+            return
+        k = self.spec.workers
+        rnd = p["state"][:, 1]
+        if ((kind != REDUCE) & (kind != GATHER)).any() or (rnd > k - 2).any():
+            raise bad("that is not a ring all-reduce chunk")
+        seg = np.searchsorted([s[-1] for s in np.array_split(np.arange(self.chunks), k)], chunk)
+        want = (self.index - 1 - rnd.astype(np.int64)) % k
+        want = np.where(kind == GATHER, (want + 1) % k, want)  # gather round r: segment me - r
+        if (seg != want).any():
+            raise bad("for a ring segment this round does not carry")
 
     def _replay(self) -> list[Outgoing]:
         out: list[Outgoing] = []
@@ -181,11 +212,8 @@ class WorkerNode:
             now = batch["computation_id"] == self.step
             if not now.any():
                 break
-            later = batch["computation_id"] > self.step
+            later = batch["computation_id"] > self.step  # (handle let in only this step and the next)
             self._pending = [batch[later]] if later.any() else []
-            stale = ~(now | later)
-            if stale.any():
-                raise VerificationError(f"worker {self.index} got packets of an old step")
             out += self._take(batch[now])
         return out
 
@@ -193,8 +221,6 @@ class WorkerNode:
         kind = p["operation_code"]
         chunk = p["state"][:, 0].astype(np.int64)
         if self.spec.mode == "aggregate":
-            if not (kind == DOWN).all():
-                raise VerificationError(f"worker {self.index} got a packet of kind {kind[kind != DOWN][0]}")
             self._got[chunk] = p["input_data"]
             self._have[chunk] = True
             return self._maybe_apply()
@@ -271,10 +297,16 @@ class AggregatorNode:
         return []  # the aggregator only answers packets
 
     def handle(self, p: np.ndarray) -> list[Outgoing]:
-        if not (p["operation_code"] == UP).all():
-            raise VerificationError("the aggregator got a packet that is not a gradient chunk")
-        out: list[Outgoing] = []
+        """Add gradient packets into their slots; return the finished chunks for every worker. A packet
+        that is not a worker's gradient chunk, or one past K contributions, is a VerificationError."""
         k = self.spec.workers
+        if p.dtype != PACKET_WIRE or p.ndim != 1 or not (p["operation_code"] == UP).all():
+            raise VerificationError("the aggregator got a packet that is not a gradient chunk")
+        if (p["next_node_id"] != k).any() or (p["state"][:, 2] >= k).any():
+            raise VerificationError("the aggregator got a packet not addressed to it or not from a worker")
+        if len(set(self._sum) | set(np.unique(p["computation_id"]).tolist())) > 2:
+            raise VerificationError("the aggregator got packets of a third open step (workers are at most one apart)")
+        out: list[Outgoing] = []
         for step in np.unique(p["computation_id"]):
             sel = p["computation_id"] == step
             chunk = p["state"][sel, 0].astype(np.int64)
