@@ -267,3 +267,32 @@ def test_ray_executor_gives_the_same_verdict_as_local_processes(chain, tmp_path,
     assert outcomes["local", "good"] == outcomes["ray", "good"] and outcomes["ray", "good"][0] == "swiftsync"
     assert outcomes["local", "wrong"] == outcomes["ray", "wrong"] and outcomes["ray", "wrong"][0] == "fallback"
     assert int(outcomes["ray", "wrong"][1]["aggregate"], 16) != 0
+
+
+class _Silent(SpentCoinServer):
+    """Advertises NODE_BLOCK_UNDO but never answers getbspent."""
+
+    async def on_getbspent(self, peer, msg):
+        return
+
+
+def test_peers_that_cannot_or_do_not_serve_coins_end_in_a_clean_fallback(chain, tmp_path):
+    plain = serving_node(chain, tmp_path, "plain")  # no NODE_BLOCK_UNDO
+    result = asyncio.run(run_phase([plain], tmp_path / "a", Hints.read(chain.hints)))
+    assert result.mode == "fallback" and "none serves spent coins" in result.fallback_reason
+    assert result.tip_height == 0 and not result.discouraged
+    silent = serving_node(chain, tmp_path, "silent")
+    _Silent(silent)
+
+    async def short_deadline():
+        await silent.start()
+        try:
+            return await swiftsync_from_peers(tmp_path / "b", "regtest", [("127.0.0.1", silent.port)],
+                                              Hints.read(chain.hints), jobs=1, timeout=60, request_timeout=2)
+        finally:
+            await silent.stop()
+
+    result = asyncio.run(short_deadline())
+    assert result.mode == "fallback" and "no peer left" in result.fallback_reason
+    assert result.tip_height == 0 and not result.discouraged  # slow is not a lie
+    assert not (tmp_path / "b" / "swiftsync-spool.dat").exists()

@@ -156,6 +156,7 @@ class _Phase:
         self.bans = BanList(cs.datadir / "banlist.json")
         self.peers: dict[int, Peer] = {}
         self.headers_done: set[int] = set()
+        self.headers_asked: dict[int, float] = {}  # peer id -> when we last asked it for headers
         self.serving: set[int] = set()
         self.changed = asyncio.Event()
         self.items: dict[bytes, _Item] = {}
@@ -221,6 +222,7 @@ class _Phase:
             peer.close("does not serve blocks and spent coins (NODE_NETWORK, NODE_BLOCK_UNDO)")
             return
         self.serving.add(peer.id)
+        self.headers_asked[peer.id] = time.monotonic()
         peer.send(GetHeaders(tuple(block_locator(self.tree.best_header)), bytes(32)))
 
     async def handle(self, peer: Peer, msg: Message) -> None:
@@ -245,6 +247,7 @@ class _Phase:
         except ValidationError as e:
             self.discourage(peer, f"invalid header: {e.reason}")
             return
+        self.headers_asked[peer.id] = time.monotonic()
         if len(headers) == MAX_HEADERS_RESULTS:
             peer.send(GetHeaders(tuple(block_locator(self.tree.get(headers[-1].hash))), bytes(32)))
         else:
@@ -297,7 +300,7 @@ class _Phase:
         e = item.entry
         item.work = BlockWork(e.height, e.hash, block_ref, undo_ref, len(item.raw),
                               tuple(self.hints.for_block(e.height)))
-        item.raw = None  # spooled: memory stays bounded by the windows
+        item.raw = item.coins = None  # spooled: memory stays bounded by the windows
         self.result.blocks_downloaded += 1
         self.ready.append(item.work)
         if len(self.ready) >= CHUNK_BLOCKS:
@@ -350,10 +353,13 @@ class _Phase:
             await self._wait(deadline)
             live = [p for p in self.peers.values() if not p.closed.is_set()]
             handshaking = [p for p in live if not p.handshake_done.is_set()]
-            connecting = any(not t.done() for t in self._peer_tasks) and not self.peers
-            if not live and not connecting and all(t.done() for t in self._peer_tasks):
+            if not live and all(t.done() for t in self._peer_tasks):
                 raise _Fallback("no peer to SwiftSync from (none reachable, or none serves spent coins)", None)
             serving = [p for p in live if p.id in self.serving]
+            now = time.monotonic()
+            for p in serving:
+                if p.id not in self.headers_done and now - self.headers_asked[p.id] > self.request_timeout:
+                    p.close(f"headers not delivered within {self.request_timeout:.0f} s")
             if serving and not handshaking and all(p.id in self.headers_done for p in serving):
                 break
         self.result.seconds["headers"] = time.perf_counter() - t
