@@ -1,16 +1,20 @@
 """The C compiler on the fabric: classic programs (recursive fib, sieve, matrix multiply, SHA-256 in C,
 quicksort) timed on the fabric beside the same algorithm in CPython and gcc -O0 / -O2 binaries, with
-packets executed and bytes moved; the --batch data-parallel case (one function over many inputs, one
-packet per input) against a CPython loop; and batch scaling from 1 to 2 nodes on the local backend.
+packets executed and bytes moved; the --batch data-parallel case (one function over 1M inputs, every
+input a lane of the lane executor) against a CPython loop over the same lines, in the same run; and
+batch scaling from 1 to 2 nodes on the local backend (one worker process per node).
 
-Sizes are small because every packet step of the fabric costs tens of microseconds of Python; set
-PACKETFS_BENCH_BATCH for a bigger batch (default 16384 inputs)."""
+    python -m bench compiler            # 1M inputs (PACKETFS_BENCH_BATCH to change)
+    python -m bench compiler --quick    # 262,144 inputs, fewer repeats (~1-3 min; PACKETFS_BENCH_QUICK=1)
+
+Ratios come from one run (medians of repeats); the machine's load average is printed with them."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -124,9 +128,12 @@ CLASSIC = [
 
 BATCH_C = r"""
 #include <stdio.h>
-/* The data-parallel kernel: a 64-bit mixer (murmur3's finaliser) iterated 8 times on one input. */
+/* The data-parallel kernel: a 64-bit mixer (murmur3's finaliser) iterated ROUNDS times on one input. */
+#ifndef ROUNDS
+#define ROUNDS 8
+#endif
 static unsigned long mix(unsigned long x) {
-    for (int r = 0; r < 8; r++) {
+    for (int r = 0; r < ROUNDS; r++) {
         x ^= x >> 33; x *= 0xff51afd7ed558ccdUL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53UL; x ^= x >> 33;
     }
     return x;
@@ -140,12 +147,12 @@ int main(int argc, char **argv) {
 """
 
 
-def py_batch(lines: list[str]) -> list[str]:
+def py_batch(lines: list[str], rounds: int = 8) -> list[str]:
     M = 0xFFFFFFFFFFFFFFFF
     out = []
     for line in lines:
         x = int(line)
-        for _ in range(8):
+        for _ in range(rounds):
             x ^= x >> 33
             x = (x * 0xff51afd7ed558ccd) & M
             x ^= x >> 33
@@ -163,8 +170,10 @@ def _gcc_time(src: Path, args: list[str], opt: str, tmp: Path) -> tuple[float, b
 
 
 def main() -> None:
-    from packetfs.compute.compiler.driver import compile_file, compile_source
-    from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
+    from packetfs.compute.compiler.driver import compile_file
+    from packetfs.compute.compiler.execute import build, run
+
+    quick = "--quick" in sys.argv[1:] or os.environ.get("PACKETFS_BENCH_QUICK") == "1"
 
     have_gcc = shutil.which("gcc") is not None
     print("Classic programs: fabric (inline backend, 1 node) vs CPython (same algorithm) vs gcc binaries "
@@ -194,7 +203,7 @@ def main() -> None:
 
     print("\nBackends on fib(8) (2 nodes; local: 2 worker processes over loopback UDP; bytes moved between them)")
     compiled = build(compile_file(PROGRAMS / "fib.c"))
-    for backend in ("inline", "local", "ray"):
+    for backend in ("inline", "local") + (() if quick else ("ray",)):  # Ray's start alone takes ~30 s
         try:
             t0 = time.perf_counter()
             (o,), res = run(compiled, [[b"fib", b"8"]], backend=backend, nodes=2)
@@ -205,44 +214,78 @@ def main() -> None:
         except Exception as e:  # a backend that cannot start here (e.g. Ray) is reported, not fatal
             print(f"  {backend:<7} unavailable: {type(e).__name__}: {e}")
 
-    n = int(os.environ.get("PACKETFS_BENCH_BATCH", "16384"))
-    # 12-digit inputs: every instance takes the same path, so the packets stay in lockstep and each
-    # instruction runs as one vectorised group (inputs of different lengths would split the groups)
-    lines = [str(10**11 + (k * 2654435761) % (9 * 10**11)) for k in range(n)]
-    batch = build(compile_source(BATCH_C, "batch.c"), lane_size=BATCH_LANE, stack_size=BATCH_STACK)
-    argvs = [[b"batch", s.encode()] for s in lines]
-    wave = 4096
-    t0 = time.perf_counter()
-    outs: list[bytes] = []
-    steps = 0
-    for lo in range(0, n, wave):
-        part, res = run(batch, argvs[lo:lo + wave], backend="inline", nodes=1, placement="any")
-        outs += [o.stdout for o in part]
-        steps += res.stats.steps
-    t_fab = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    expected = py_batch(lines)
-    t_py = time.perf_counter() - t0
-    ok = [o.decode() for o in outs] == expected
-    print(f"\n--batch data-parallel: mix^8 over {n} inputs (one packet per input, waves of {wave}), inline backend")
-    print(f"  fabric {t_fab:.2f} s ({n / t_fab:,.0f} inputs/s, {steps / t_fab:,.0f} packet-steps/s, "
-          f"{steps / n:.0f} steps per input)")
-    print(f"  CPython loop {t_py:.3f} s ({n / t_py:,.0f} inputs/s)")
-    print(f"  ratio fabric/CPython throughput: {t_py / t_fab:.3f}x (goal >= 10x: "
-          f"{'met' if t_py / t_fab >= 10 else 'NOT met'}); outputs equal: {ok}")
+    batch_bench(quick)
 
-    m = min(n, 2048)
-    print(f"\nBatch scaling on the local backend ({m} inputs, each node holds its instances' memory)")
-    times = {}
+
+def batch_lines(n: int) -> bytes:
+    """A --batch file of n 12-digit inputs, one per line."""
+    return "".join(f"{10**11 + (k * 2654435761) % (9 * 10**11)}\n" for k in range(n)).encode()
+
+
+def py_batch_file(data: bytes, rounds: int) -> bytes:
+    """The CPython loop, from the same file bytes to the same output bytes."""
+    return "".join(py_batch(data.decode().splitlines(), rounds)).encode()
+
+
+def batch_bench(quick: bool) -> None:
+    from packetfs.compute.compiler.batch import ArgvTable, run_batch
+    from packetfs.compute.compiler.driver import compile_source
+    from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
+
+    n = int(os.environ.get("PACKETFS_BENCH_BATCH", 262_144 if quick else 1_000_000))
+    repeat = 1 if quick else 3
+    print(f"\n--batch data-parallel: one C function over {n:,} inputs (`packetfs run batch.c --batch FILE`), "
+          f"every input a lane of the lane executor; CPython: the same algorithm looping over the same lines, "
+          f"file bytes to output bytes on both sides; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
+    print(f"{'kernel':<34}{'inputs':>10}{'steps/in':>10}{'fabric s':>10}{'CPython s':>11}{'inputs/s fabric':>17}"
+          f"{'fabric/CPython':>16}  outputs equal")
+    compiled = {}
+    for rounds, label, count in ((8, "mix^8 (the goal's kernel)", n), (64, "mix^64 (8x the arithmetic)", max(1, n // 8))):
+        batch = build(compile_source(BATCH_C, "batch.c", defines=[f"ROUNDS={rounds}"]), lane_size=BATCH_LANE,
+                      stack_size=BATCH_STACK)
+        compiled[rounds] = batch
+        data = batch_lines(count)
+        got = {}
+
+        def fabric(data=data, batch=batch, got=got):
+            got["out"] = run_batch(batch, ArgvTable.from_text(data, b"batch"))
+
+        t_fab = median_time(fabric, repeat=repeat)
+        t_py = median_time(lambda data=data, rounds=rounds, got=got: got.__setitem__("py", py_batch_file(data, rounds)),
+                           repeat=repeat)
+        out = got["out"]
+        same = out.stdout == got["py"] and not out.faults
+        ratio = t_py / t_fab
+        goal = f" (goal >= 10x: {'met' if ratio >= 10 else 'NOT met'})" if rounds == 8 else ""
+        print(f"{label:<34}{count:>10,}{out.steps / count:>10.0f}{t_fab:>10.3f}{t_py:>11.3f}{count / t_fab:>17,.0f}"
+              f"{ratio:>15.2f}x  {same}{goal}")
+
+    # the packet executor on the same kernel (what --batch ran before the lane executor), a small wave
+    m = 2048 if quick else 4096
+    data = batch_lines(m)
+    argvs = [[b"batch", line.encode()] for line in data.decode().splitlines()]
+    t0 = time.perf_counter()
+    part, res = run(compiled[8], argvs, backend="inline", nodes=1, placement="any")
+    t_pk = time.perf_counter() - t0
+    t_py = median_time(lambda: py_batch_file(data, 8), repeat=3)
+    same = b"".join(o.stdout for o in part) == py_batch_file(data, 8)
+    print(f"{'mix^8 on the packet executor':<34}{m:>10,}{res.stats.steps / m:>10.0f}{t_pk:>10.3f}{t_py:>11.3f}"
+          f"{m / t_pk:>17,.0f}{t_py / t_pk:>15.3f}x  {same}")
+
+    print(f"\nBatch scaling, local backend (instance k on node k % nodes, one worker process per node forked "
+          f"from the fork server, started before timing; inputs pickled to and outputs from the workers), "
+          f"mix^8 over {n:,} inputs")
+    data = batch_lines(n)
+    run_batch(compiled[8], ArgvTable.from_text(batch_lines(64), b"batch"), nodes=2, backend="local")  # the fork server
+    times, outs = {}, {}
     for nodes in (1, 2):
-        t0 = time.perf_counter()
-        part, res = run(batch, argvs[:m], backend="local", nodes=nodes, placement="any")
-        times[nodes] = time.perf_counter() - t0
-        good = [o.stdout.decode() for o in part] == expected[:m]
-        print(f"  {nodes} node(s): {times[nodes]:.2f} s, {res.stats.hops} hops, {res.stats.bytes_moved} bytes moved, "
-              f"outputs equal: {good}")
+        def go(nodes=nodes):
+            outs[nodes] = run_batch(compiled[8], ArgvTable.from_text(data, b"batch"), nodes=nodes, backend="local")
+        times[nodes] = median_time(go, repeat=repeat)
+        print(f"  {nodes} node(s): {times[nodes]:.3f} s ({n / times[nodes]:,.0f} inputs/s), outputs equal to 1 node: "
+              f"{outs[nodes].stdout == outs[1].stdout}")
     print(f"  speedup 1 -> 2 nodes: {times[1] / times[2]:.2f}x (efficiency {times[1] / times[2] / 2:.0%}; "
-          f"{os.cpu_count()} CPUs on this machine)")
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

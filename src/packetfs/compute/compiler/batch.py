@@ -33,7 +33,8 @@ from .printf import _SPEC, format_c
 from .render import OutputError, render
 from .runtime_c import TAG_ARG, TAG_CHAR, TAG_END, TAG_SPEC, TAG_STR
 
-DEFAULT_WAVE = 16384  # lanes per machine: numpy columns of 128 KiB stay in cache, overhead is amortised
+DEFAULT_WAVE = 16384  # lanes per machine: per-instruction overhead shared by this many; columns of 128 KiB stay in cache
+MACHINE_ADDRESS_SPACE = 4 << 30  # bytes of lane memory one machine reserves (calloc: only rows touched use RAM)
 _U64 = np.uint64
 
 
@@ -122,17 +123,25 @@ class ArgvTable:
     def from_text(cls, data: bytes, name: bytes) -> ArgvTable | None:
         """The lines of a batch file (argv[0] = name, then the line's words), tokenised in numpy, or
         None when a line needs a shell-style split (quotes, backslashes) or non-ASCII handling."""
-        arr = np.frombuffer(data, dtype=np.uint8)
-        if len(arr) and _SHELLISH[arr].any():
+        if data.translate(None, _NOT_SHELLISH):  # some byte needs shlex or str.split's wider whitespace
             return None
-        sep = (arr == 32) | (arr == 9) | (arr == 10)
-        word = ~sep
-        begins = np.flatnonzero(word & np.concatenate([[True], sep[:-1]]))
-        ends = np.flatnonzero(word & np.concatenate([sep[1:], [True]])) + 1
-        line_of = np.cumsum(arr == 10)  # line number at each byte
-        line = line_of[begins]
-        first = np.flatnonzero(np.concatenate([[True], line[1:] != line[:-1]])) if len(line) else line
-        counts = np.diff(np.append(first, len(line)))
+        arr = np.frombuffer(data, dtype=np.uint8)
+        if b" " not in data and b"\t" not in data:  # one word per line (the usual batch file)
+            nl = np.flatnonzero(arr == 10)
+            begins = np.concatenate([[0], nl + 1])
+            ends = np.append(nl, len(arr))
+            word = ends > begins
+            begins, ends = begins[word], ends[word]
+            first = np.arange(len(begins))
+            counts = np.ones(len(begins), dtype=np.int64)
+        else:
+            sep = _SEPARATOR[arr]
+            edge = np.diff(sep.view(np.int8), prepend=np.int8(1), append=np.int8(1))  # -1: a word begins, +1: it ends
+            begins = np.flatnonzero(edge[:-1] == -1)
+            ends = np.flatnonzero(edge[1:] == 1) + 1
+            line = np.searchsorted(np.flatnonzero(arr == 10), begins)  # the line each word is on
+            first = np.flatnonzero(np.diff(line, prepend=-1)) if len(line) else line
+            counts = np.diff(np.append(first, len(line)))
         n = len(first)
         argc = counts.astype(np.int64) + 1
         width = int(argc.max()) if n else 1
@@ -141,10 +150,14 @@ class ArgvTable:
         length = np.zeros((n, width), dtype=np.int64)
         start[:, 0] = len(arr)
         length[:, 0] = len(name)
-        row = np.repeat(np.arange(n), counts)
-        pos = np.arange(len(begins)) - np.repeat(first, counts) + 1
-        start[row, pos] = begins
-        length[row, pos] = ends - begins
+        if width == 2:  # one word per line
+            start[:, 1] = begins
+            length[:, 1] = ends - begins
+        else:
+            row = np.repeat(np.arange(n), counts)
+            pos = np.arange(len(begins)) - np.repeat(first, counts) + 1
+            start[row, pos] = begins
+            length[row, pos] = ends - begins
         return cls(buf, argc, start, length)
 
     def take(self, idx) -> ArgvTable:
@@ -158,9 +171,9 @@ class ArgvTable:
 
 # bytes that need shlex (quotes, backslash) or that str.split/splitlines treat as whitespace or a
 # line break where the simple tokeniser would not
-_SHELLISH = np.zeros(256, dtype=bool)
-_SHELLISH[[34, 39, 92, 11, 12, 13, 28, 29, 30, 31]] = True
-_SHELLISH[127:] = True
+_SEPARATOR = np.zeros(256, dtype=bool)
+_SEPARATOR[[9, 10, 32]] = True
+_NOT_SHELLISH = bytes(b for b in range(256) if b not in (34, 39, 92, 11, 12, 13, 28, 29, 30, 31) and b < 127)
 
 
 def _layout(table: ArgvTable, L: int) -> np.ndarray:
@@ -216,6 +229,11 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
             si = src[:, i]
             if int(si.min()) == int(si.max()):  # the same bytes (argv[0])
                 strings[:, a:a + k] = buf[int(si[0]):int(si[0]) + k]
+                continue
+            step = int(si[1] - si[0]) if n > 1 else 0
+            if n > 1 and step > 0 and int(si[-1]) - int(si[0]) == step * (n - 1) and (np.diff(si) == step).all():
+                # evenly spaced in the buffer (lines of one length): a strided view, one copy
+                strings[:, a:a + k] = np.lib.stride_tricks.as_strided(buf[int(si[0]):], shape=(n, k), strides=(step, 1))
             else:
                 strings[:, a:a + k] = buf[si[:, None] + np.arange(k)]
             continue
@@ -251,16 +269,16 @@ def _code(compiled: Compiled) -> np.ndarray:
 
 def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: int = 1, backend: str = "inline",
               max_steps: int = 1 << 31, wave: int = DEFAULT_WAVE) -> BatchOutcome:
-    """Run main once per argv (a list per instance, or an ArgvTable) on the lane executor; with backend
-    'local' and nodes > 1, instance k runs on node k % nodes, each node a worker process holding its
-    instances' lanes."""
+    """Run main once per argv (a list per instance, or an ArgvTable) on the lane executor: 'inline' in
+    this process; 'local' with instance k on node k % nodes, each node a worker process holding its
+    instances' lanes (so one node is one worker too, and 1 -> 2 nodes compares like with like)."""
     if len(compiled.units) != 1:
         raise CompileError("a batch runs one program")
     t0 = time.perf_counter()
     if not isinstance(argvs, ArgvTable):
         argvs = ArgvTable.from_lists(argvs)
     n = len(argvs)
-    if backend == "local" and nodes > 1 and n > 1:
+    if backend == "local" and n > 1:
         parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
     else:
         parts = [_run_part(compiled, argvs, np.arange(n), nodes, max_steps, wave, n == 1)]
@@ -274,7 +292,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, nodes: int,
     """Instances ``ids`` (global numbers; table row i is instance ids[i]'s): their rendered output in
     machine chunks, status, faults and steps."""
     L = compiled.lane_size
-    wave = max(1, min(wave, (1 << 30) // L))  # a machine's lane memory is at most 1 GiB of address space
+    wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
     image = _Image(compiled)
     argc = argvs.argc
     argv_off = _layout(argvs, L)
@@ -367,6 +385,7 @@ def _run_nodes(compiled: Compiled, argvs, nodes: int, max_steps: int, wave: int)
         if len(ids):
             jobs.append((pfx, argvs.take(slice(node, None, nodes)), ids, nodes, max_steps, wave))
     ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])  # the fork server imports numpy and the executor once; workers fork from it
     with ctx.Pool(len(jobs)) as pool:
         return pool.map(_node_worker, jobs)
 
