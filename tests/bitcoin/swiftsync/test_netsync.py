@@ -176,7 +176,7 @@ def test_sync_command_swiftsync_mode_fetches_spent_coins_from_the_peer(chain, tm
         asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
         proc = subprocess.run([sys.executable, "-m", "packetfs.cli", "bitcoin", "sync", "--mode", "swiftsync",
                                "--connect", f"127.0.0.1:{server.port}", "--datadir", str(tmp_path / "client"),
-                               "--hints", str(chain.hints), "-j", "2", "--timeout", "120", "--json"],
+                               "--hints", str(chain.hints), "-j", "2", "--timeout", "120", "--json", "--progress"],
                               capture_output=True, text=True, timeout=300)  # fmt: skip
     finally:
         asyncio.run_coroutine_threadsafe(server.stop(), loop).result(30)

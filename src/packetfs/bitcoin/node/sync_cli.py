@@ -156,13 +156,26 @@ def _swiftsync_local(datadir: Path, network: str, blocks_dir: Path, hints_path: 
             "blocks_swiftsync": result.blocks_swiftsync, "wall_s": time.monotonic() - t0}
 
 
-def _swiftsync_network(datadir: Path, network: str, host: str, port: int, hints_path: Path, jobs: int) -> dict:
+def _swiftsync_network(datadir: Path, network: str, host: str, port: int, hints_path: Path, jobs: int,
+                       progress: bool) -> dict:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     from ..swiftsync.hints import Hints
     from ..swiftsync.netsync import swiftsync_from_peers
 
     hints = Hints.read(hints_path)
     t0 = time.monotonic()
-    r = asyncio.run(swiftsync_from_peers(datadir, network, [(host, port)], hints, jobs=jobs))
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True, disable=not progress) as bar:  # fmt: skip
+        tasks: dict[str, int] = {}
+
+        def advance(stage: str, n: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(f"swiftsync {stage}", total=total)
+            bar.update(tasks[stage], completed=n)
+
+        r = asyncio.run(swiftsync_from_peers(datadir, network, [(host, port)], hints, jobs=jobs, progress=advance))
     return {"mode": r.mode, "fallback_reason": r.fallback_reason, "hints_height": r.hints_height,
             "blocks_swiftsync": r.blocks_swiftsync, "wall_s": time.monotonic() - t0, "source": "peer (getbspent)",
             "bytes_received": r.bytes_received, "bytes_sent": r.bytes_sent, "discouraged": r.discouraged,
@@ -241,7 +254,7 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
         if mode == "swiftsync" and blocks_dir is not None:
             swift = _swiftsync_local(datadir, network, blocks_dir, hints_path, jobs)
         elif mode == "swiftsync":
-            swift = _swiftsync_network(datadir, network, host, port, hints_path, jobs)
+            swift = _swiftsync_network(datadir, network, host, port, hints_path, jobs, progress)
         report = asyncio.run(sync_from_peer(datadir, network, host, port, mode, jobs=jobs, decode_jobs=decode_jobs,
                                             timeout=timeout, progress=progress))
     except TimeoutError as e:

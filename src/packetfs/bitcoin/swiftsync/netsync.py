@@ -571,10 +571,19 @@ class SwiftSyncPhase:
         """Run the phase; 0 to let the node carry on, or the node's exit code for a datadir in use."""
         from ..storage.datadir_lock import DatadirInUseError
 
+        done: dict[str, int] = {}
+        last = [time.monotonic()]
+
+        def progress(stage: str, n: int, total: int) -> None:  # a log line every 5 s (the node logs, no bar)
+            done[stage] = n
+            if time.monotonic() - last[0] >= 5:
+                last[0] = time.monotonic()
+                log.info("SwiftSync: %s", ", ".join(f"{k} {v}/{total}" for k, v in done.items()))
+
         try:
             self.result = await swiftsync_from_peers(
                 self.datadir, self.network, self.peers, self.hints, jobs=self.jobs, executor=self.executor,
-                ray_address=self.ray_address, store_mode=self.store_mode)  # fmt: skip
+                ray_address=self.ray_address, store_mode=self.store_mode, progress=progress)  # fmt: skip
         except DatadirInUseError as e:
             log.error("error: %s", e)
             return 3
