@@ -262,7 +262,7 @@ def test_decimal_columns_equal_format_c(values, conv, length):
     bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
     chars, keep = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
     for k, v in enumerate(values):
-        assert chars[:, k][keep[:, k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
+        assert chars[k][keep[k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
 
 
 def test_cli_batch_runs_on_lanes(tmp_path):

@@ -427,7 +427,7 @@ class _NotColumnar(Exception):
 
 
 def _render_columns(events, n: int):
-    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool)
+    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool or None: all)
     const = bytearray()
     spec = bytearray()
     args: list = []
@@ -445,7 +445,7 @@ def _render_columns(events, n: int):
         if tag == TAG_CHAR:
             if vec:
                 flush()
-                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[None, :], np.ones((1, n), dtype=bool)))
+                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[:, None], None))
             else:
                 const.append(int(v) & 0xFF)
         elif tag == TAG_SPEC:
@@ -484,30 +484,22 @@ def _render_columns(events, n: int):
 
 
 def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
-    """Lane k's output is the concatenation of its characters of every piece: write them straight to
-    their places in the batch's output, one character row at a time."""
-    lens = np.zeros(n, dtype=np.int64)
-    for p in pieces:
-        lens += len(p) if isinstance(p, bytes) else p[1].sum(axis=0)
-    ends = np.cumsum(lens)
-    out = np.empty(int(ends[-1]) if n else 0, dtype=np.uint8)
-    at = ends - lens
+    """Lane k's output is its kept characters of every piece, in order: the pieces side by side as one
+    (lanes, width) matrix, and one boolean selection of it in row-major order is the whole output."""
+    mats, keeps = [], []
     for p in pieces:
         if isinstance(p, bytes):
-            for ch in p:
-                out[at] = ch
-                at += 1
-            continue
-        chars, keep = p
-        for r in range(len(chars)):
-            k = keep[r]
-            if k.all():
-                out[at] = chars[r]
-                at += 1
-            elif k.any():
-                out[at[k]] = chars[r][k]
-                at += k
-    return out.tobytes(), lens
+            mats.append(np.broadcast_to(np.frombuffer(p, dtype=np.uint8), (n, len(p))))
+            keeps.append(None)
+        else:
+            mats.append(p[0])
+            keeps.append(p[1])
+    chars = np.concatenate(mats, axis=1)
+    if all(k is None for k in keeps):
+        return chars.tobytes(), np.full(n, chars.shape[1], dtype=np.int64)
+    keep = np.concatenate([np.ones(m.shape, dtype=bool) if k is None else k for m, k in zip(mats, keeps, strict=True)],
+                          axis=1)
+    return chars[keep].tobytes(), np.count_nonzero(keep, axis=1).astype(np.int64)
 
 
 def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
@@ -567,20 +559,19 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
     for k, o in enumerate(outs):
         chars[k, :len(o)] = np.frombuffer(o, dtype=np.uint8)
         keep[k, :len(o)] = True
-    return [(chars.T, keep.T)]
+    return [(chars, keep)]
 
 
-_TEN = _U64(10)
 _10K = _U64(10_000)
-_DIGITS4 = np.frombuffer("".join(f"{k:04d}" for k in range(10_000)).encode(), dtype=np.uint8).reshape(10_000, 4).T.copy()
+_DIGITS4 = np.frombuffer("".join(f"{k:04d}" for k in range(10_000)).encode(), dtype=np.uint32)  # '0000' .. '9999'
 _POWERS = [_U64(10**k) for k in range(20)]
 
 
 def _decimal(v: np.ndarray, bits: int, signed: bool):
-    """Decimal text of each value read as a bits-wide (signed) integer, transposed: (chars (21, n),
-    keep (21, n)); lane k's text is chars[keep[:, k], k].
-    Groups of four digits by floor division by the constant 10,000 (numpy divides uint64 by a scalar
-    with libdivide; its divmod and remainder do not, and are ~30 times slower), then a table lookup."""
+    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 24), keep (n, 24));
+    lane k's text is chars[k][keep[k]]. Groups of four digits by floor division by the constant 10,000
+    (numpy divides uint64 by a scalar with libdivide; its divmod and remainder do not, and are ~30 times
+    slower), each group one 4-byte word from a table of the 10,000 four-digit strings."""
     mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
     x = v & mask
     neg = None
@@ -588,22 +579,28 @@ def _decimal(v: np.ndarray, bits: int, signed: bool):
         top = _U64(1 << (bits - 1))
         neg = (x & top) != 0
         x = np.where(neg, (mask - x + _U64(1)) & mask, x)
+        if not neg.any():
+            neg = None
     n = len(x)
-    chars = np.empty((21, n), dtype=np.uint8)  # row r: character r of every lane (transposed)
+    words = np.empty((n, 6), dtype=np.uint32)  # bytes 0-3: sign slot, 4-23: twenty digits
     q = x
-    for j in range(5):  # four digits at a time, from a table of the 10,000 four-digit strings
+    for j in range(5, 0, -1):
         q2 = q // _10K
-        lo = 17 - 4 * j
-        chars[lo:lo + 4] = _DIGITS4[:, (q - q2 * _10K).astype(np.intp)]
+        words[:, j] = _DIGITS4[(q - q2 * _10K).astype(np.intp)]
         q = q2
-    keep = np.empty((21, n), dtype=bool)
+    words[:, 0] = 0
+    chars = words.view(np.uint8)
+    ndig = np.ones(n, dtype=np.int64)
     low = int(x.min()) if n else 0
-    for col in range(1, 21):  # the digit of 10**(20 - col) is printed when x >= 10**(20 - col)
-        p = 20 - col
-        if p == 0 or low >= 10**p:
-            keep[col] = True
+    for p in range(1, 20):
+        if low >= 10**p:
+            ndig += 1
         else:
-            keep[col] = x >= _POWERS[p]
-    chars[0] = 45  # '-'
-    keep[0] = neg if neg is not None else False
+            ndig += x >= _POWERS[p]
+    first = 24 - ndig
+    if neg is not None:
+        first = first - neg
+        rows = np.flatnonzero(neg)
+        chars[rows, first[rows]] = 45  # '-'
+    keep = np.arange(24) >= first[:, None]
     return chars, keep

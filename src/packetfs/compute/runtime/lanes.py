@@ -501,8 +501,8 @@ class LaneMachine:
         fn = _BIN_FN[op]
         if ins.width == 8:
             self.put(ins.dst, fn(a, b), rows)
-        else:
-            self.put(ins.dst, _ext(fn(zext(a, ins.width), zext(b, ins.width)), ins.width, ins.signed), rows)
+        else:  # +, -, *, &, |, ^: the result's low bytes depend only on the operands' low bytes
+            self.put(ins.dst, _ext(fn(a, b), ins.width, ins.signed), rows)
 
     def compare(self, ins: _Ins, rows) -> None:
         a = self.read(ins.a, ins, rows)
