@@ -252,6 +252,7 @@ def local_ray():
         ray.shutdown()
 
 
+@pytest.mark.slow  # a Ray start (~12 s); test_executors.py keeps Ray in the fast suite for the import path
 def test_ray_executor_gives_the_same_verdict_as_local_processes(chain, tmp_path, local_ray):
     salt = bytes(range(64))
     good = Hints.read(chain.hints)
