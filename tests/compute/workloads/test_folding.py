@@ -304,3 +304,12 @@ def test_cli_json_and_plot(tmp_path: Path) -> None:
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = CliRunner().invoke(fold_command, ["HPZ"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
+
+
+def test_fold_demo(tmp_path: Path) -> None:
+    from packetfs.compute.workloads.folding.demo import SEQUENCE, demo
+
+    demo(tmp_path, seconds=1.0)
+    out = json.loads((tmp_path / "fold3d.json").read_text())
+    assert hp_energy(SEQUENCE, out["moves"], 3) == out["energy"] < 0
+    assert (tmp_path / "fold3d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
