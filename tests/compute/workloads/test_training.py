@@ -202,6 +202,18 @@ def test_a_dead_node_is_a_clear_error_not_a_hang() -> None:
         cluster.close()
 
 
+def test_a_failed_check_at_a_node_keeps_its_exit_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(self, epoch):  # runs in the forked node process
+        raise VerificationError(f"worker {self.index} refuses epoch {epoch}")
+
+    monkeypatch.setattr(WorkerNode, "start_epoch", refuse)
+    spec = NodeSpec("digits", 32, 64, 0.1, 0.9, 1, 2, "ring")
+    with LocalCluster(spec, _DATA, MLP(64, 32, 10).size) as cluster:
+        with pytest.raises(WorkloadError, match="refuses epoch 1") as err:
+            cluster.run_epoch(1)
+    assert err.value.exit_code == VerificationError.exit_code
+
+
 @pytest.mark.slow
 def test_same_parameters_on_ray() -> None:
     pytest.importorskip("ray")

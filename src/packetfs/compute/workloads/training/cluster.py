@@ -209,6 +209,8 @@ def _node_main(spec: NodeSpec, index: int, data: Dataset, size: int, token: int,
                 reported = True
     except PeerLost as e:
         conn.send(("error", f"node {index}: {e}"))
+    except WorkloadError as e:  # a check failed at the node (VerificationError): its exit code travels too
+        conn.send(("error", f"node {index}: {e}", e.exit_code))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         return
     except Exception as e:  # a bug reaches the user as a failed run, not a hang
@@ -244,16 +246,16 @@ class LocalCluster(Cluster):
             if self.conns[i].poll(0.05):
                 msg = self.conns[i].recv()
                 if msg[0] == "error":
-                    raise self._fail(msg[1])
+                    raise self._fail(*msg[1:])
                 if msg[0] == what:
                     return msg
             elif not self.procs[i].is_alive():
                 raise self._fail(f"training node {i} died (exit code {self.procs[i].exitcode})")
         raise self._fail(f"training node {i} sent no {what!r} within {timeout:.0f} s")
 
-    def _fail(self, message: str) -> WorkloadError:
+    def _fail(self, message: str, exit_code: int | None = None) -> WorkloadError:
         self.close()
-        return WorkloadError(message)
+        return WorkloadError(message, exit_code)
 
     def run_epoch(self, epoch: int) -> list[dict]:
         if not self.procs:
@@ -273,7 +275,7 @@ class LocalCluster(Cluster):
                 for key, _ in sel.select(0.2):
                     msg = self.conns[key.data].recv()
                     if msg[0] == "error":
-                        raise self._fail(msg[1])
+                        raise self._fail(*msg[1:])
                     if msg[0] == "done":
                         reports[msg[1]["worker"]] = msg[1]
                         deadline = time.monotonic() + TIMEOUT_S
