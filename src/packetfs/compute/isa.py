@@ -566,7 +566,7 @@ def _rng(c: Ctx) -> None:
 MC_INTEGRANDS = ("quarter-disc", "quarter-circle", "arctan", "x2", "sqrt")  # MCSUM's integrand codes 0..4
 MC_FIXED_BITS = 32  # float integrands are summed as round(f * 2**32) in integers: exact, any order
 MC_MAX_BLOCKS = 1 << 20  # Philox blocks (4 samples each) per MCSUM: keeps every fixed-point sum below 2**59
-_MC_CHUNK = 1 << 14  # blocks generated at a time: 512 KiB of words stays in L2
+_MC_CHUNK = 1 << 14  # blocks generated at a time: 512 KiB of words stays in L2 (and keeps float sums exact)
 
 
 def _mc_fixed(code: int, words: np.ndarray) -> tuple[int, int]:
@@ -579,19 +579,27 @@ def _mc_fixed(code: int, words: np.ndarray) -> tuple[int, int]:
         np.add(x, y, out=x)
         hits = int(np.count_nonzero(x < _U64(1 << 62)))
         return hits, hits
-    u = (words >> _U64(11)).astype(np.float64)
-    u *= 1.0 / 9007199254740992.0  # U01: numpy's conversion
-    if code == 1:
-        f = np.sqrt(1.0 - u * u)
-    elif code == 2:
-        f = 4.0 / (1.0 + u * u)
-    elif code == 3:
-        f = u * u
-    else:
-        f = np.sqrt(u)
-    f2 = f * f
+    f = (words >> _U64(11)).astype(np.float64)
+    f *= 1.0 / 9007199254740992.0  # U01: numpy's conversion
+    if code == 1:  # sqrt(1 - u^2)
+        np.multiply(f, f, out=f)
+        np.subtract(1.0, f, out=f)
+        np.sqrt(f, out=f)
+    elif code == 2:  # 4 / (1 + u^2)
+        np.multiply(f, f, out=f)
+        np.add(f, 1.0, out=f)
+        np.divide(4.0, f, out=f)
+    elif code == 3:  # u^2
+        np.multiply(f, f, out=f)
+    else:  # sqrt(u)
+        np.sqrt(f, out=f)
     scale = float(1 << MC_FIXED_BITS)
-    return int(np.rint(f * scale).astype(np.int64).sum()), int(np.rint(f2 * scale).astype(np.int64).sum())
+    f2 = np.multiply(f, f)
+    f2 *= scale  # times a power of two: exact
+    f *= scale
+    # round(f * 2^32) <= 2^34 and round(f^2 * 2^32) <= 2^36, at most 2^16 words a chunk: every partial sum is
+    # an integer below 2^53, so the float64 sums are exact in any order
+    return int(np.rint(f, out=f).sum()), int(np.rint(f2, out=f2).sum())
 
 
 def _mcsum(c: Ctx) -> None:
