@@ -217,6 +217,20 @@ def test_same_answer_on_every_backend_and_node_count(kernel: str) -> None:
     assert hp_energy(seq, ref.moves, 2) == ref.energy
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_restarts_are_the_same_on_every_node_count(kernel: str) -> None:
+    seq = "HPHPPHHPHPPHPHHPPHPH"
+    p = dict(replicas=3, steps_per_round=200, exchange_every=100, rounds=12, seed=3, kernel=kernel, ensembles=3,
+             restart_after=2)
+    ref = engine.fold(search.FoldParams(seq, "2d", **p), FabricConfig("inline", 1))
+    assert ref.restarts >= 1
+    r = engine.fold(search.FoldParams(seq, "2d", **p), FabricConfig("local", 2))
+    assert (r.energy, r.moves, r.steps, r.restarts) == (ref.energy, ref.moves, ref.steps, ref.restarts)
+    assert hp_energy(seq, ref.moves, 2) == ref.energy
+    with pytest.raises(InputError, match="restart"):
+        engine.fold(search.FoldParams(seq, "2d", restart_after=-1), FabricConfig())
+
+
 @pytest.mark.skipif(native.load() is None, reason="no C compiler here: the C pull-move kernel cannot be built")
 def test_a_run_cut_by_the_time_limit_is_the_run_of_that_many_rounds() -> None:
     seq = "HPHHPPHHHHPHHHPPHHPPHPHHHPHPHHPPHHPPPHPPPPPPPPHH"

@@ -288,6 +288,9 @@ COMMANDS.append(mine_command)
               help="Pull-move steps per replica per round.")
 @click.option("--exchange-every", type=click.IntRange(1, 10**8), default=500, show_default=True,
               help="Pull-move steps per replica between two exchange passes inside a ladder.")
+@click.option("--restart-after", type=click.IntRange(0, 10**7), default=0, show_default=True,
+              help="Rounds without a new best after which a ladder restarts from the compact start, keeping "
+              "its best (0: never).")
 @click.option("--kernel", type=click.Choice(["auto", "c", "python"]), default="auto", show_default=True,
               help="The pull-move node kernel: C (compiled on first use) or Python; auto = C when a compiler "
               "is available. One seed gives one answer per kernel.")
@@ -305,7 +308,8 @@ COMMANDS.append(mine_command)
 @fabric_options
 @handle_errors
 def fold_command(sequence: str, lattice: str, replicas: int | None, ensembles: int, rounds: int,
-                 steps_per_round: int, exchange_every: int, kernel: str, t_min: float | None, t_max: float | None,
+                 steps_per_round: int, exchange_every: int, restart_after: int, kernel: str, t_min: float | None,
+                 t_max: float | None,
                  target_energy: int | None, time_limit: float | None, plot_path: Path | None, seed: int,
                  as_json: bool, config: FabricConfig) -> None:
     """Fold SEQUENCE (H/P string, amino acids, or a FASTA file) in the HP lattice model by replica-exchange
@@ -322,7 +326,7 @@ def fold_command(sequence: str, lattice: str, replicas: int | None, ensembles: i
     if lo > hi:
         raise InputError("--t-min must not exceed --t-max")
     params = FoldParams(hp, lattice, replicas, steps_per_round, rounds, seed, lo, hi, target_energy, kernel,
-                        ensembles, exchange_every)
+                        ensembles, exchange_every, restart_after)
     with progress_bar(f"folding {len(hp)} residues ({lattice})", rounds, not as_json) as update:
         result = fold(params, config, time_limit=time_limit, progress=lambda r, n, e: update(r))
     out = result.as_dict()
@@ -344,7 +348,7 @@ def fold_command(sequence: str, lattice: str, replicas: int | None, ensembles: i
         ("moves", result.moves),
         ("search", f"{result.rounds} rounds x {ensembles} ensembles x {replicas} replicas: {result.steps:,} "
                    f"pull-move steps in {result.seconds:.2f} s (best at {result.time_to_best:.2f} s); "
-                   f"stopped by {result.stopped}; {result.kernel} kernel"),
+                   f"stopped by {result.stopped}; {result.restarts} restart(s); {result.kernel} kernel"),
         ("fabric", f"{config.backend}, {config.nodes} node(s), {result.bytes_moved:,} bytes of ensemble packets"),
     ] + ([("plot", str(plot_path))] if plot_path else []))
 

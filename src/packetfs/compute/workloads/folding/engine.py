@@ -26,7 +26,16 @@ from ..errors import InputError, VerificationError
 from ..fabric import FabricConfig
 from ..kernels import KernelPool
 from .lattice import check_sequence, energy, moves_from_sites, sites_from_moves, steps_for
-from .search import Ensemble, FoldParams, FoldState, Replica, initial_state, run_ensemble, stream_seed
+from .search import (
+    Ensemble,
+    FoldParams,
+    FoldState,
+    Replica,
+    initial_state,
+    restart,
+    run_ensemble,
+    stream_seed,
+)
 
 LETTERS = "RLUDFB"
 BITS = 3
@@ -135,13 +144,14 @@ class FoldResult:
     time_to_best: float
     history: list[tuple[int, int, float]] = field(default_factory=list)  # (round, energy, seconds)
     ensembles: int = 1
+    restarts: int = 0
 
     def as_dict(self) -> dict:
         return {
             "sequence": self.sequence, "lattice": self.lattice, "energy": self.energy, "moves": self.moves,
             "length": len(self.sequence), "rounds": self.rounds, "steps": self.steps, "seconds": self.seconds,
             "time_to_best": self.time_to_best, "seed": self.seed, "replicas": self.replicas,
-            "ensembles": self.ensembles,
+            "ensembles": self.ensembles, "restarts": self.restarts,
             "backend": self.backend, "nodes": self.nodes, "bytes_moved": self.bytes_moved, "stopped": self.stopped,
             "kernel": self.kernel,
             "history": [{"round": r, "energy": e, "seconds": s} for r, e, s in self.history],
@@ -169,6 +179,8 @@ def fold(
         raise InputError("--ensembles must be 1..64")
     if params.rounds < 1 or params.steps_per_round < 1 or params.exchange_every < 1:
         raise InputError("rounds, steps per round and the exchange interval must be positive")
+    if params.restart_after < 0:
+        raise InputError("--restart-after must be 0 (never) or a number of rounds")
     params.sequence = seq
     kernel = resolve_kernel(params.kernel)
     state: FoldState = initial_state(params)
@@ -180,6 +192,8 @@ def fold(
     with contextlib.nullcontext(pool) if pool is not None else KernelPool(config) as pool:
         k = min(config.nodes, len(state.ensembles))
         moved_before = pool.bytes_moved
+        gained = {e.index: (e.best_energy, 0) for e in state.ensembles}  # (best, round it was reached)
+        restarts = {e.index: 0 for e in state.ensembles}
         for rnd in range(params.rounds):
             state.round = rnd
             groups = [[e for e in state.ensembles if e.index % k == node] for node in range(k)]
@@ -187,6 +201,14 @@ def fold(
             arg = SweepArg(seq, params.lattice, sweeps, phi, params.seed, rnd, kernel, params.target_energy)
             back = pool.map(sweep_kernel, batches, arg)
             advanced = [e for b in back for e in packets_to_ensembles(decode(b), params.lattice, len(seq))]
+            for e in advanced:
+                e.restarts = restarts[e.index]
+                if e.best_energy < gained[e.index][0]:
+                    gained[e.index] = (e.best_energy, rnd + 1)
+                elif params.restart_after and rnd + 1 - gained[e.index][1] >= params.restart_after:
+                    restart(e, params)  # decided from the ladder's own history: the same on every node count
+                    restarts[e.index] = e.restarts
+                    gained[e.index] = (e.best_energy, rnd + 1)
             state.ensembles = sorted(advanced, key=lambda e: e.index)
             now = time.perf_counter() - started
             if state.best.best_energy < best_e:
@@ -209,7 +231,7 @@ def fold(
     return FoldResult(seq, params.lattice, recomputed, moves, state.round + 1,
                       sum(e.steps for e in state.ensembles), time.perf_counter() - started, params.seed,
                       params.replicas, config.backend, config.nodes, moved, stopped, kernel, best_at, history,
-                      params.ensembles)
+                      params.ensembles, sum(e.restarts for e in state.ensembles))
 
 
 def resolve_kernel(kernel: str) -> str:

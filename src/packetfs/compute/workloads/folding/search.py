@@ -58,6 +58,7 @@ class Ensemble:
     swaps_made: int = 0
     steps: int = 0  # pull-move steps over all its replicas
     accepted: int = 0
+    restarts: int = 0  # kept at the origin (engine.fold), not in the packets
 
 
 @dataclass
@@ -74,6 +75,7 @@ class FoldParams:
     kernel: str = "auto"  # "c", "python", or "auto" (C when a compiler is available)
     ensembles: int = DEFAULT_ENSEMBLES
     exchange_every: int = EXCHANGE_EVERY
+    restart_after: int = 0  # rounds without a new best after which a ladder starts afresh (0: never)
 
     def temperatures(self) -> list[float]:
         if self.replicas == 1:
@@ -125,6 +127,15 @@ def initial_state(params: FoldParams) -> FoldState:
         reps = [Replica(j, t, list(sites), e, e, list(sites)) for j, t in enumerate(params.temperatures())]
         ensembles.append(Ensemble(k, reps, e, list(sites)))
     return FoldState(params, ensembles)
+
+
+def restart(ens: Ensemble, params: FoldParams) -> None:
+    """Put every chain of ``ens`` back at the compact start; its best conformation and counters stay."""
+    sites = compact_sites(len(params.sequence), params.lattice)
+    e = energy_of_sites(params.sequence, sites, site_offsets(params.lattice))
+    for r in ens.replicas:
+        r.sites, r.energy = list(sites), e
+    ens.restarts += 1
 
 
 def run_ensemble(ens: Ensemble, sequence: str, lattice: str, sweeps: int, phi: int, seed: int, kernel: str,
