@@ -1,24 +1,23 @@
 """The fabric workloads against what a user would otherwise pick, in the same run:
 
-* Monte Carlo pi: fabric samples/s (inline, 1 node) vs numpy default_rng float64 on one core; 1 -> 2 node
-  scaling on the local backend (two worker processes).
+* Monte Carlo pi: fabric samples/s (block method: inline 1 node; local 1 and 2 nodes; the sample method for
+  contrast) vs numpy default_rng float64 on one core, interleaved rounds; 1 -> 2 node scaling on the local
+  backend beside numpy's own 1 -> 2 process scaling in the same run (what the machine gives at the time).
 * SHA-256d: fabric hashes/s (inline) vs hashlib's double SHA-256 of an 80-byte header in a Python loop vs
   `openssl speed sha256` on 64-byte blocks (one compression per block; a header's double hash with a
   midstate costs two); 1 -> 2 node scaling on local; the pitch's 10,000 TH/s and an Antminer S21 XP.
-* HP folding: each benchmark sequence of ../shared/data/hp/benchmarks.json with a fixed time budget
-  (PACKETFS_BENCH_FOLD_SECONDS, default 15 s) on 2 local nodes: best energy found, time to reach it, and the
-  best known energy.
-* Training: time to 0.95 test accuracy and bytes per step, aggregator (SwitchML style) vs ring all-reduce on
-  the same local fabric, 1 and 2 workers, vs single-process numpy.
+* Training: time to 0.95 test accuracy and bytes per step, worker processes with an aggregator (SwitchML
+  style) vs ring all-reduce on the same UDP transport, 1 and 2 workers, vs single-process numpy.
 
-Environment: PACKETFS_BENCH_FOLD_SECONDS, PACKETFS_BENCH_FOLD (comma-separated names, e.g. S1-1,3D48-1;
-default all), PACKETFS_BENCH_WORKLOADS (subset of mc,sha,fold,train).
+HP folding has its own benchmark: bench/fold.py (``python -m bench fold``).
+
+``python -m bench workloads --quick`` (or PACKETFS_BENCH_QUICK=1): fewer samples and repeats, about a minute.
+Environment: PACKETFS_BENCH_WORKLOADS (subset of mc,sha,train), PACKETFS_BENCH_JSON (write the results there).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import re
@@ -37,13 +36,10 @@ from bench.common import median_time
 from packetfs.compute.workloads import montecarlo
 from packetfs.compute.workloads.cli import ASIC_S21_XP, ASIC_S21_XP_J_PER_TH, PITCH_HASHRATE, PITCH_OPS_PER_S
 from packetfs.compute.workloads.fabric import Fabric, FabricConfig
-from packetfs.compute.workloads.folding.engine import fold
-from packetfs.compute.workloads.folding.search import LATTICE_DEFAULTS, FoldParams
 from packetfs.compute.workloads.mining import grind
 from packetfs.compute.workloads.mining.miner import DEFAULT_BATCH
 from packetfs.compute.workloads.training.trainer import TrainParams, train
 
-HP_BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "hp" / "benchmarks.json"
 console = Console(width=120)
 
 
@@ -186,41 +182,6 @@ def bench_sha256d() -> dict:
     return out
 
 
-# ---------------------------------------------------------------------------------------------- folding
-def bench_fold() -> list[dict]:
-    if not HP_BENCHMARKS.exists():
-        console.print(f"bench.workloads fold: {HP_BENCHMARKS} is missing (needs ../shared/data/hp); skipped")
-        return []
-    budget = float(os.environ.get("PACKETFS_BENCH_FOLD_SECONDS", "15"))
-    wanted = {s for s in os.environ.get("PACKETFS_BENCH_FOLD", "").split(",") if s}
-    data = json.loads(HP_BENCHMARKS.read_text())
-    rows = []
-    t = Table(title=f"HP folding, replica exchange + pull moves, {budget:g} s per sequence, 2 local nodes")
-    for col in ("name", "lattice", "n", "best known", "found", "reached", "time to best s", "steps", "kernel"):
-        t.add_column(col, justify="right")
-    for lattice in ("2d", "3d"):
-        for b in data[lattice]:
-            if wanted and b["name"] not in wanted:
-                continue
-            replicas, t_min, t_max = LATTICE_DEFAULTS[lattice]
-            params = FoldParams(b["sequence"], lattice, replicas=replicas, rounds=10**9, seed=1, t_min=t_min,
-                                t_max=t_max, target_energy=b["best_known_energy"])
-            r = fold(params, FabricConfig("local", 2), time_limit=budget)
-            reached = r.energy <= b["best_known_energy"]
-            rows.append({"name": b["name"], "lattice": lattice, "length": len(b["sequence"]),
-                         "best_known": b["best_known_energy"], "found": r.energy, "reached": reached,
-                         "time_to_best": r.time_to_best, "steps": r.steps, "moves": r.moves, "kernel": r.kernel})
-            t.add_row(b["name"], lattice, str(len(b["sequence"])), str(b["best_known_energy"]), str(r.energy),
-                      "yes" if reached else "no", f"{r.time_to_best:.1f}", f"{r.steps:,}", r.kernel)
-    console.print(t)
-    for lattice, goal in (("2d", "every sequence up to length 64"), ("3d", "at least 8 of 10")):
-        sel = [r for r in rows if r["lattice"] == lattice]
-        if sel:
-            console.print(f"{lattice}: best known reached on {sum(r['reached'] for r in sel)} of {len(sel)} "
-                          f"(goal: {goal})")
-    return rows
-
-
 # ---------------------------------------------------------------------------------------------- training
 def bench_train(quick: bool = False) -> list[dict]:
     """Time to 0.95 test accuracy (median of interleaved repeats, node start-up not counted) and bytes per
@@ -264,7 +225,7 @@ def bench_train(quick: bool = False) -> list[dict]:
 
 def main() -> None:
     quick = "--quick" in sys.argv or os.environ.get("PACKETFS_BENCH_QUICK") == "1"
-    wanted = set(os.environ.get("PACKETFS_BENCH_WORKLOADS", "mc,sha,train" if quick else "mc,sha,fold,train").split(","))
+    wanted = set(os.environ.get("PACKETFS_BENCH_WORKLOADS", "mc,sha,train").split(","))
     results = {}
     started = time.perf_counter()
     if "mc" in wanted:
@@ -273,15 +234,11 @@ def main() -> None:
         results["sha256d"] = bench_sha256d()
     if "train" in wanted:
         results["train"] = bench_train(quick)
-    if "fold" in wanted:
-        if importlib.util.find_spec("bench.fold") is not None:
-            console.print("bench.workloads: HP folding is benchmarked by bench/fold.py (python -m bench fold)")
-        else:
-            results["fold"] = bench_fold()
     out = os.environ.get("PACKETFS_BENCH_JSON")
     if out:
         Path(out).write_text(json.dumps(results, indent=2, default=float))
-    console.print(f"bench.workloads{' --quick' if quick else ''}: {time.perf_counter() - started:.0f} s")
+    console.print(f"bench.workloads{' --quick' if quick else ''}: {time.perf_counter() - started:.0f} s "
+                  "(HP folding: python -m bench fold)")
 
 
 if __name__ == "__main__":
