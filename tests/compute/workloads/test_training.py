@@ -181,6 +181,15 @@ def test_same_parameters_on_every_backend() -> None:
         assert r.wire_bytes >= r.bytes_moved > 0  # datagram headers and acks on top of the packets
 
 
+def test_large_model_segments_span_several_datagrams() -> None:
+    # hidden 512: 1,201 packets a gradient, ring segments of ~400 packets, more than one datagram (300) each
+    p = dict(workers=3, epochs=1, hidden=512, seed=2)
+    ref = train(TrainParams(**p), FabricConfig("inline", 1))
+    ring = train(TrainParams(**p, mode="ring"), FabricConfig("local", 1))
+    assert ring.params_sha256 == ref.params_sha256
+    assert ring.packets == 2 * 2 * 1201 * ring.steps
+
+
 def test_one_and_two_workers_converge_alike() -> None:
     one = train(TrainParams(workers=1, epochs=6, seed=2), FabricConfig())
     two = train(TrainParams(workers=2, epochs=6, seed=2), FabricConfig())
