@@ -297,3 +297,44 @@ def test_peers_that_cannot_or_do_not_serve_coins_end_in_a_clean_fallback(chain, 
     assert result.mode == "fallback" and "no peer left" in result.fallback_reason
     assert result.tip_height == 0 and not result.discouraged  # slow is not a lie
     assert not (tmp_path / "b" / "swiftsync-spool.dat").exists()
+
+
+class _FakePeer:
+    id = 999
+    host = "10.0.0.9"
+
+    def __init__(self):
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append(msg)
+
+
+def test_headers_bounds_unconnecting_and_done_past_h(chain, tmp_path):
+    from packetfs.bitcoin.net.headers import GetHeaders, Headers
+    from packetfs.bitcoin.swiftsync.netsync import MAX_UNCONNECTING_HEADERS, NetSwiftSyncResult, _Phase
+
+    headers = [Block.from_bytes(raw).header for raw, _ in chain.records[1:]]
+    short = Hints(3, [[], [], []])
+    with Chainstate(tmp_path / "d", "regtest", jobs=1, store_mode="raw") as cs:
+        async def body():
+            phase = _Phase(cs, short, [], 1, "local", None, NetSwiftSyncResult("swiftsync", 3, "local", 1), 10, 10,
+                           None, None)  # fmt: skip
+            peer = _FakePeer()
+            try:
+                for _ in range(MAX_UNCONNECTING_HEADERS):
+                    phase.on_headers(peer, Headers(tuple(headers[5:8])))  # parent unknown: asked again
+                assert isinstance(peer.sent[-1], GetHeaders) and not phase.result.discouraged
+                phase.on_headers(peer, Headers(tuple(headers[5:8])))
+                assert "do not connect" in phase.result.discouraged[peer.host]
+                other = _FakePeer()
+                other.id, other.host = 1000, "10.0.0.10"
+                phase.on_headers(other, Headers(tuple(headers)))  # fewer than 2000: done
+                assert other.id in phase.headers_done and len(phase.tree) == len(headers) + 1
+                phase.on_headers(other, Headers(tuple(headers)))  # after done: ignored
+                assert not other.sent
+            finally:
+                phase.spool.close()
+
+        asyncio.run(body())
+    assert BanList(tmp_path / "d" / "banlist.json").is_banned("10.0.0.9")

@@ -62,6 +62,8 @@ log = logging.getLogger("packetfs.node.swiftsync")
 
 WINDOW_PER_PEER = 16  # blocks (each with its coins) in flight per peer, as the node's download window
 CHUNK_BLOCKS = 8  # blocks per validation task
+MAX_UNCONNECTING_HEADERS = 10  # as the node
+MAX_TREE_EXTRA = 10 * MAX_HEADERS_RESULTS  # headers kept beyond H (side branches included)
 SPOOL_MAGIC = b"SSPL"
 
 
@@ -157,6 +159,7 @@ class _Phase:
         self.peers: dict[int, Peer] = {}
         self.headers_done: set[int] = set()
         self.headers_asked: dict[int, float] = {}  # peer id -> when we last asked it for headers
+        self.unconnecting: dict[int, int] = {}
         self.serving: set[int] = set()
         self.changed = asyncio.Event()
         self.items: dict[bytes, _Item] = {}
@@ -235,21 +238,37 @@ class _Phase:
         # Everything else (announcements, feefilter, requests to us) is for the node that follows.
 
     def on_headers(self, peer: Peer, msg: Headers) -> None:
+        """Headers answering our getheaders. The phase needs the chain to H only: once a peer's headers
+        reach past H (or the tree holds a bounded number beyond it) it is not asked for more, and
+        anything after that is ignored, so a peer cannot grow our header tree without bound."""
         headers = msg.headers
+        if peer.id in self.headers_done:
+            return
+        if len(self.tree) > self.hints.height + MAX_TREE_EXTRA:
+            self.headers_done.add(peer.id)  # enough headers: the phase goes on with what it has
+            self.changed.set()
+            return
         now = int(time.time())
         try:
             for h in headers:
                 if self.tree.get(h.hash) is None:
                     if self.tree.get(h.prev_hash) is None:
-                        self.discourage(peer, "headers that do not connect")
+                        # As the node: not a lie by itself (a race with an announcement); ask again, but a
+                        # peer that keeps doing it is misbehaving.
+                        self.unconnecting[peer.id] = self.unconnecting.get(peer.id, 0) + 1
+                        if self.unconnecting[peer.id] > MAX_UNCONNECTING_HEADERS:
+                            self.discourage(peer, f"{MAX_UNCONNECTING_HEADERS} headers messages that do not connect")
+                        else:
+                            peer.send(GetHeaders(tuple(block_locator(self.tree.best_header)), bytes(32)))
                         return
                     self.tree.add_header(h, now=now)
         except ValidationError as e:
             self.discourage(peer, f"invalid header: {e.reason}")
             return
         self.headers_asked[peer.id] = time.monotonic()
-        if len(headers) == MAX_HEADERS_RESULTS:
-            peer.send(GetHeaders(tuple(block_locator(self.tree.get(headers[-1].hash))), bytes(32)))
+        last = self.tree.get(headers[-1].hash) if headers else None
+        if len(headers) == MAX_HEADERS_RESULTS and last is not None and last.height < self.hints.height + MAX_HEADERS_RESULTS:
+            peer.send(GetHeaders(tuple(block_locator(last)), bytes(32)))
         else:
             self.headers_done.add(peer.id)
         self.changed.set()
