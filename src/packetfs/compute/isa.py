@@ -690,12 +690,12 @@ TABLE: tuple[OpSpec, ...] = (
     OpSpec(0x61, "STORE", "memory", "a, b, imm, width, " + _LANES, "mem[a + imm + i*width] = low width bytes of b[i]", "owner of a + imm, then next", _store, False, "ab", True),
     OpSpec(0x70, "HASH", "crypto", "dst, a, b", "dst..dst+3 = SHA-256 compression of the 64-byte block in a..a+7 from the chaining value in b..b+3 (b = IMM: the SHA-256 IV); bytes in slot order, little-endian slots", "next", _hash, True, "ab", False, 4, 8, 4),
     OpSpec(0x71, "RNG", "crypto", "dst, a, b", "dst..dst+3 = Philox4x64-10(counter a..a+3, key b..b+1; b = IMM: key (imm, 0))", "next", _rng, True, "ab", False, 4, 4, 2),
-    OpSpec(0x72, "MCSUM", "crypto", "dst, a, b, imm", "Monte Carlo block: the 4n Philox4x64-10 words of counters a..a+3 onward (key (imm, 0); n = b, at most 2**20) give 4n samples of integrand b+1 (0: (x, y) = (w >> 33, w & (2**31 - 1)) in the quarter disc x^2 + y^2 < 2^62, counted; 1..4: sqrt(1 - u^2), 4 / (1 + u^2), u^2, sqrt(u) of u = U01(w), summed as round(f * 2^32)); dst = sum f, dst+1 = sum f^2, exact integers", "next", _mcsum, True, "ab", False, 2, 4, 2),
     OpSpec(0x80, "RADD", "reduce", "a, imm, width, " + _LANES, "accumulator[imm+i] += a[i] (wrapping) at this node; merged over nodes at the end", "next", _reduce("ADD"), False, "a"),
     OpSpec(0x81, "RXOR", "reduce", "a, imm, width, " + _LANES, "accumulator[imm+i] ^= a[i]", "next", _reduce("XOR"), False, "a"),
     OpSpec(0x82, "RMIN", "reduce", "a, imm, " + _W + ", " + _LANES, "accumulator[imm+i] = min (signed with SIGNED)", "next", _reduce("MIN"), False, "a"),
     OpSpec(0x83, "RMAX", "reduce", "a, imm, " + _W + ", " + _LANES, "accumulator[imm+i] = max (signed with SIGNED)", "next", _reduce("MAX"), False, "a"),
     OpSpec(0x84, "RFSUM", "reduce", "a, imm, " + _LANES, "accumulator[imm+i] = exactly rounded sum (math.fsum) of every a[i] contributed: independent of order", "next", _reduce("FSUM"), False, "a"),
+    OpSpec(0x72, "MCSUM", "crypto", "dst, a, b, imm", "Monte Carlo block: the 4n Philox4x64-10 words of counters a..a+3 onward (key (imm, 0); n = b, at most 2**20) give 4n samples of integrand b+1 (0: (x, y) = (w >> 33, w & (2**31 - 1)) in the quarter disc x^2 + y^2 < 2^62, counted; 1..4: sqrt(1 - u^2), 4 / (1 + u^2), u^2, sqrt(u) of u = U01(w), summed as round(f * 2^32)); dst = sum f, dst+1 = sum f^2, exact integers", "next", _mcsum, True, "ab", False, 2, 4, 2),
 )  # fmt: skip
 
 Op = enum.IntEnum("Op", [(s.name, s.code) for s in TABLE])
