@@ -113,8 +113,15 @@ int main(int argc, char **argv) { unsigned long x = 0; for (const char *p = argv
         return x
 
     assert one.stdout == "".join(f"{mix(x)} {x % 1000 - 500}\n" for x in xs).encode()
-    two = run_batch(compiled, argvs, nodes=2, backend="local")
-    assert two.stdout == one.stdout and (two.status == one.status).all()
+    from packetfs.compute.compiler.batch import close_workers
+
+    try:
+        two = run_batch(compiled, argvs, nodes=2, backend="local")
+        assert two.stdout == one.stdout and (two.status == one.status).all()
+        again = run_batch(compiled, argvs[:7], nodes=2, backend="local")  # the same workers, another batch
+        assert again.stdout == b"".join(one.output(k) for k in range(7))
+    finally:
+        close_workers()
 
 
 def test_step_limit_and_stack_overflow_per_lane():

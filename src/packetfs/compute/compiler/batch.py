@@ -17,6 +17,7 @@ lane's records are rendered on their own (render.render), exactly as the packet 
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import time
 from dataclasses import dataclass, field
@@ -186,13 +187,13 @@ def _layout(table: ArgvTable, L: int) -> np.ndarray:
 
 
 def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.ndarray,
-                  argc: int, argv_off: int, nodes: int, max_steps: int, single: bool, wave: int) -> LaneMachine:
+                  argc: int, argv_off: int, node: int, max_steps: int, single: bool, wave: int) -> LaneMachine:
     """One machine for instances ``ids`` (global numbers); table row i is instance ids[i]'s argv."""
     L = compiled.lane_size
     n = len(ids)
     base = ids.astype(np.uint64) * _U64(L)
     code = _code(compiled)
-    m = LaneMachine(code, L, base, ids.astype(np.uint64), (ids % nodes).astype(np.uint32), max_steps,
+    m = LaneMachine(code, L, base, ids.astype(np.uint64), np.full(n, node, dtype=np.uint32), max_steps,
                     block=min(L, 4096) if single else L, pool_width=wave)
     mem = m.mem
     for i, w in enumerate(image.words.tolist()):
@@ -270,8 +271,9 @@ def _code(compiled: Compiled) -> np.ndarray:
 def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: int = 1, backend: str = "inline",
               max_steps: int = 1 << 31, wave: int = DEFAULT_WAVE) -> BatchOutcome:
     """Run main once per argv (a list per instance, or an ArgvTable) on the lane executor: 'inline' in
-    this process; 'local' with instance k on node k % nodes, each node a worker process holding its
-    instances' lanes (so one node is one worker too, and 1 -> 2 nodes compares like with like)."""
+    this process (``nodes`` then only names the run); 'local': the instances cut into ``nodes``
+    contiguous blocks, each node a worker process running its block's lanes (so one node is one worker
+    too, and 1 -> 2 nodes compares like with like)."""
     if len(compiled.units) != 1:
         raise CompileError("a batch runs one program")
     t0 = time.perf_counter()
@@ -281,13 +283,13 @@ def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: i
     if backend == "local" and n > 1:
         parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
     else:
-        parts = [_run_part(compiled, argvs, np.arange(n), nodes, max_steps, wave, n == 1)]
+        parts = [_run_part(compiled, argvs, np.arange(n), 0, max_steps, wave, n == 1)]
     out = _merge(parts, n)
     out.seconds = time.perf_counter() - t0
     return out
 
 
-def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, nodes: int, max_steps: int,
+def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, max_steps: int,
               wave: int, single: bool) -> dict:
     """Instances ``ids`` (global numbers; table row i is instance ids[i]'s): their rendered output in
     machine chunks, status, faults and steps."""
@@ -317,7 +319,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, nodes: int,
             else:
                 sub = argvs.take(local)
             m = _load_machine(compiled, image, sub, gids, int(argc[local[0]]),
-                              int(argv_off[local[0]]), nodes, max_steps, single, wave)
+                              int(argv_off[local[0]]), node, max_steps, single, wave)
             res = m.run(compiled.units[0].stub)
             steps += res.total_steps
             machines += 1
@@ -357,12 +359,19 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         steps += part["steps"]
         machines += part["machines"]
     ends = np.cumsum(lens)
-    in_order = len(parts) == 1 and all(
-        len(w) and int(w[-1]) - int(w[0]) + 1 == len(w) for w in parts[0]["which"]) and \
-        [int(w[0]) for w in parts[0]["which"]] == sorted(int(w[0]) for w in parts[0]["which"]) and \
-        all((np.diff(w) == 1).all() for w in parts[0]["which"])
-    if in_order:  # machines ran consecutive instances in order: their outputs simply follow each other
-        return BatchOutcome(b"".join(chunks), ends, status, dict(sorted(faults.items())), steps, machines)
+    runs = []  # (first instance, count, chunk index) of machines that ran consecutive instances
+    k = 0
+    for part in parts:
+        for local in part["which"]:
+            gl = part["ids"][local]
+            if len(gl) and int(gl[-1]) - int(gl[0]) + 1 == len(gl) and (len(gl) < 3 or (np.diff(gl) == 1).all()):
+                runs.append((int(gl[0]), len(gl), k))
+            k += 1
+    runs.sort()
+    if len(runs) == len(chunks) and all(a[0] + a[1] == b[0] for a, b in zip(runs, runs[1:], strict=False)):
+        # machines (on any node) ran consecutive blocks of instances: their outputs follow each other
+        return BatchOutcome(b"".join(chunks[i] for _f, _c, i in runs), ends, status, dict(sorted(faults.items())),
+                            steps, machines)
     src = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     total = int(ends[-1]) if n else 0
     if total == 0:
@@ -375,25 +384,47 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
 
 
 def _run_nodes(compiled: Compiled, argvs, nodes: int, max_steps: int, wave: int) -> list[dict]:
-    """One worker process per node, holding instances k with k % nodes == node (forkserver: never a fork
-    of a process that holds threads or sockets)."""
+    """One worker process per node; node j holds the j-th of ``nodes`` contiguous blocks of instances
+    (so each node's outputs come back as one piece in input order)."""
     pfx = to_bytes(compiled)
-    ids_all = np.arange(len(argvs))
-    jobs = []
-    for node in range(nodes):
-        ids = ids_all[node::nodes]
-        if len(ids):
-            jobs.append((pfx, argvs.take(slice(node, None, nodes)), ids, nodes, max_steps, wave))
+    n = len(argvs)
+    bounds = [n * j // nodes for j in range(nodes + 1)]
+    jobs = [(pfx, argvs.take(slice(lo, hi)), np.arange(lo, hi), j, max_steps, wave)
+            for j, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)) if hi > lo]
+    return _workers(len(jobs)).map(_node_worker, jobs)
+
+
+_POOL: list = []  # [(size, pool)]: node workers kept between batches (their lane memory stays mapped)
+
+
+def _workers(size: int):
+    """The node worker pool (forkserver: never a fork of a process that holds threads or sockets; the
+    fork server imports numpy and the executor once, workers fork from it)."""
+    if _POOL and _POOL[0][0] >= size:  # a bigger pool serves fewer nodes (idle workers wait)
+        return _POOL[0][1]
+    close_workers()
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([__name__])  # the fork server imports numpy and the executor once; workers fork from it
-    with ctx.Pool(len(jobs)) as pool:
-        return pool.map(_node_worker, jobs)
+    ctx.set_forkserver_preload([__name__])
+    pool = ctx.Pool(size)
+    _POOL.append((size, pool))
+    return pool
+
+
+def close_workers() -> None:
+    """Stop the node worker processes (also done at exit)."""
+    while _POOL:
+        _size, pool = _POOL.pop()
+        pool.terminate()
+        pool.join()
+
+
+atexit.register(close_workers)
 
 
 def _node_worker(args) -> dict:
-    pfx, argvs, ids, nodes, max_steps, wave = args
+    pfx, argvs, ids, node, max_steps, wave = args
     from .codegen import from_bytes
-    return _run_part(from_bytes(pfx), argvs, ids, nodes, max_steps, wave, False)
+    return _run_part(from_bytes(pfx), argvs, ids, node, max_steps, wave, False)
 
 
 # ------------------------------------------------------------------------------------------ output
