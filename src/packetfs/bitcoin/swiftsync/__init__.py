@@ -6,6 +6,10 @@ created and every input's spent coin (from undo data) subtracted when spent (agg
 need no UTXO set, so they are validated independently (validate.py) on local processes or Ray
 (executor.py). A zero aggregate at H proves the hinted outputs are exactly the UTXO set; anything
 else falls back to ordinary validation (importer.py).
+
+The spent coins come from a blocks directory's rev files (importer.py) or from peers (netsync.py, the
+phase `packetfs node --swiftsync` runs before its ordinary sync, over getbspent/bspent, net/bspent.py);
+serve.py answers getbspent from a node's undo data.
 """
 
 from .aggregate import CoinHasher, new_salt
