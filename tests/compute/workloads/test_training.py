@@ -225,10 +225,55 @@ def test_a_failed_check_at_a_node_keeps_its_exit_code(monkeypatch: pytest.Monkey
 
 @pytest.mark.slow
 def test_same_parameters_on_ray() -> None:
-    pytest.importorskip("ray")
+    pytest.importorskip("ray", reason="the ray backend needs the ray package")
     p = dict(workers=2, epochs=1, seed=5)
-    assert (train(TrainParams(**p), FabricConfig("ray", 2)).params_sha256
-            == train(TrainParams(**p), FabricConfig()).params_sha256)
+    ref = train(TrainParams(**p), FabricConfig()).params_sha256
+    assert train(TrainParams(**p), FabricConfig("ray", 2)).params_sha256 == ref
+    on_two = train(TrainParams(**p, nodes=2), FabricConfig("ray"))
+    assert on_two.params_sha256 == ref and on_two.nodes == 2 and 2 * on_two.bytes_between_nodes == on_two.bytes_moved
+
+
+@pytest.mark.parametrize("backend", ["inline", "local"])
+def test_roles_placed_on_fewer_nodes_give_the_same_bits(backend: str) -> None:
+    # 2 workers + the aggregator (roles 0, 1, 2), role r on node r mod K
+    p = dict(workers=2, epochs=1, seed=6)
+    ref = train(TrainParams(**p), FabricConfig("inline"))
+    assert ref.nodes == 3 and ref.bytes_between_nodes == ref.bytes_moved  # a node per role: every packet crosses
+    for k in (1, 2):
+        r = train(TrainParams(**p, nodes=k), FabricConfig(backend))
+        assert r.params_sha256 == ref.params_sha256 and r.test_accuracy == ref.test_accuracy
+        assert r.nodes == k and r.bytes_moved == ref.bytes_moved and r.packets == ref.packets
+        if k == 1:
+            assert r.bytes_between_nodes == 0 and (backend == "inline" or r.wire_bytes == 0)
+        else:
+            # node 0 holds worker 0 and the aggregator: only worker 1's gradient and its sums cross
+            assert 2 * r.bytes_between_nodes == r.bytes_moved
+            assert backend == "inline" or r.wire_bytes >= r.bytes_between_nodes
+    ring = train(TrainParams(**p, mode="ring", nodes=1), FabricConfig(backend))
+    assert ring.params_sha256 == ref.params_sha256 and ring.bytes_between_nodes == 0 and ring.nodes == 1
+
+
+def test_nodes_beyond_the_roles_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="--nodes must be 1..3"):
+        train(TrainParams(workers=2, epochs=1, nodes=4), FabricConfig())
+    with pytest.raises(InputError, match="--nodes must be 1..2"):
+        train(TrainParams(workers=2, epochs=1, nodes=3, mode="ring"), FabricConfig("local"))
+    with pytest.raises(InputError, match="one process"):
+        train(TrainParams(workers=1, epochs=1, nodes=2, mode="numpy"), FabricConfig())
+
+
+def test_a_node_refuses_packets_for_roles_placed_elsewhere() -> None:
+    from packetfs.compute.workloads.training.cluster import Host, placement
+
+    spec = NodeSpec("digits", 32, 64, 0.1, 0.9, 1, 2, "aggregate")
+    where = placement(3, 2)
+    assert where == [0, 1, 0]
+    host = Host(spec, 1, where, _DATA, MLP(64, 32, 10).size)  # holds worker 1 only
+    stray = make_packets(1, UP, np.zeros((chunks_for(MLP(64, 32, 10).size), WORDS), np.uint64), np.arange(2), 2, 0)
+    with pytest.raises(VerificationError, match="role 2, placed elsewhere"):
+        host.handle(stray)
+    with pytest.raises(VerificationError, match="not packets"):
+        host.handle(np.zeros(3, dtype=np.uint64))
 
 
 def test_bad_parameters() -> None:
@@ -249,3 +294,20 @@ def test_cli_json() -> None:
     assert res.exit_code == 2 and "--batch" in res.output
     res = CliRunner().invoke(train_command, ["--workers", "2", "--epochs", "1", "--compare", "--backend", "local"])
     assert res.exit_code == 0 and "aggregator" in res.output and "ring" in res.output
+    assert out["nodes"] == 3  # no --nodes: a node per role
+
+
+def test_cli_nodes_places_the_roles() -> None:
+    args = ["--workers", "2", "--epochs", "1", "--seed", "7", "--json"]
+    base = json.loads(CliRunner().invoke(train_command, args).output)
+    res = CliRunner().invoke(train_command, args + ["--nodes", "2", "--backend", "local"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["nodes"] == 2 and out["params_sha256"] == base["params_sha256"]
+    assert 2 * out["bytes_between_nodes"] == out["bytes_moved"] == base["bytes_moved"]
+    res = CliRunner().invoke(train_command, args + ["--nodes", "2", "--compare"])  # ring on 2, numpy on 1
+    assert res.exit_code == 0, res.output
+    assert [c["nodes"] for c in json.loads(res.output)["compare"]] == [2, 1]
+    res = CliRunner().invoke(train_command, args + ["--nodes", "4"])
+    assert res.exit_code == InputError.exit_code and "--nodes must be 1..3" in res.output
+    assert "Traceback" not in res.output

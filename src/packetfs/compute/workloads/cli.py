@@ -362,8 +362,8 @@ COMMANDS.append(fold_command)
               help="scikit-learn's bundled 8x8 digits (1,797 images, no download).")
 @click.option("--model", type=click.Choice(["mlp"]), default="mlp", show_default=True)
 @click.option("--workers", type=click.IntRange(1, 63), default=2, show_default=True,
-              help="Data-parallel worker nodes, each holding its shard (the aggregator is one more node; "
-              "--nodes is not used by train).")
+              help="Data-parallel workers, each holding its shard (with --allreduce aggregate the aggregator "
+              "is one more role).")
 @click.option("--epochs", type=click.IntRange(1, 10_000), default=10, show_default=True)
 @click.option("--batch", type=click.IntRange(1, 4096), default=64, show_default=True, help="Global minibatch.")
 @click.option("--hidden", type=click.IntRange(1, 4096), default=32, show_default=True)
@@ -382,13 +382,28 @@ COMMANDS.append(fold_command)
 def train_command(dataset: str, model: str, workers: int, epochs: int, batch: int, hidden: int, lr: float,
                   momentum: float, mode: str, target_accuracy: float | None, compare: bool, seed: int,
                   as_json: bool, config: FabricConfig) -> None:
-    """Data-parallel training: worker nodes compute their gradients on their own shards; the gradients travel
-    as fixed-point packets, are summed in the fabric and come back to every worker."""
+    """Data-parallel training: workers compute their gradients on their own shards; the gradients travel
+    as fixed-point packets, are summed in the fabric and come back to every worker.
+
+    --nodes K places the run's roles (the workers, then the aggregator) on K fabric nodes, role r on node
+    r mod K: packets between roles on one node stay in its memory, the others cross the transport. Without
+    --nodes every role has a node of its own. The parameters are the same bits for every K and backend."""
     from .training.trainer import TrainParams, train
 
+    explicit = click.get_current_context().get_parameter_source("nodes") != click.core.ParameterSource.DEFAULT
+    nodes = config.nodes if explicit else None
+
     def run(m: str):
-        params = TrainParams(dataset, model, workers, epochs, batch, hidden, lr, momentum, seed, m, target_accuracy)
-        with progress_bar(f"training ({m}, {workers} worker(s))", epochs, not as_json) as update:
+        if nodes is None or m == mode:
+            n = nodes  # the asked-for run: more nodes than roles is an error
+        elif m == "numpy":
+            n = None  # one process
+        else:  # a comparison run uses as many of the --nodes as it has roles
+            n = min(nodes, workers + (1 if m == "aggregate" else 0))
+        params = TrainParams(dataset, model, workers, epochs, batch, hidden, lr, momentum, seed, m, target_accuracy,
+                             n)
+        where = f"{n} node(s)" if n is not None else "a node per role"
+        with progress_bar(f"training ({m}, {workers} worker(s), {where})", epochs, not as_json) as update:
             return train(params, config, progress=lambda e, n, acc: update(e))
 
     results = [run(mode)]
@@ -403,13 +418,14 @@ def train_command(dataset: str, model: str, workers: int, epochs: int, batch: in
         emit_json(out)
         return
     table = Table(title="packetfs train --dataset digits --model mlp", title_justify="left")
-    for col in ("all-reduce", "K", "backend", "nodes", "acc", "epochs", "s", "start s", "B/step", "pkts/step"):
+    for col in ("all-reduce", "K", "backend", "nodes", "acc", "epochs", "s", "start s", "B/step", "B/step between nodes",
+                "pkts/step"):
         table.add_column(col)
     for r in results:
         d = r.as_dict()
         table.add_row(r.mode, str(r.workers), r.backend, str(r.nodes), f"{r.test_accuracy:.4f}", str(r.epochs),
                       f"{r.seconds:.2f}", f"{r.startup_seconds:.2f}", f"{d['bytes_per_step']:,.0f}",
-                      f"{d['packets_per_step']:,.0f}")
+                      f"{d['bytes_between_nodes_per_step']:,.0f}", f"{d['packets_per_step']:,.0f}")
     Console().print(table)
     rows = [("params sha256", main.params_sha256[:16] + "... (identical for the same seed on every backend)")]
     by = {r.mode: r for r in results}

@@ -44,6 +44,7 @@ class TrainParams:
     seed: int = 1
     mode: str = "aggregate"
     target_accuracy: float | None = None  # stop at the end of the first epoch reaching it
+    nodes: int | None = None  # fabric nodes the roles are placed on (role r on node r mod nodes); None: one each
 
     def check(self) -> None:
         if self.model not in MODELS:
@@ -58,6 +59,9 @@ class TrainParams:
             raise InputError("--batch must be at least --workers and at most 4096")
         if not (0 < self.lr <= 10 and 0 <= self.momentum < 1):
             raise InputError("--lr must be in (0, 10] and --momentum in [0, 1)")
+        if self.mode == "numpy" and self.nodes not in (None, 1):
+            raise InputError("--allreduce numpy trains in one process: it runs on one node, not --nodes "
+                             f"{self.nodes}")
 
 
 @dataclass
@@ -65,7 +69,8 @@ class TrainResult:
     test_accuracy: float
     train_accuracy: float
     seconds: float
-    bytes_moved: int  # packets between nodes x 208 bytes (the same figure on every backend)
+    bytes_moved: int  # packets between training roles x 208 bytes (the same on every backend and placement)
+    bytes_between_nodes: int  # of those, the ones that crossed from one fabric node to another
     steps: int
     epochs: int
     workers: int
@@ -84,13 +89,15 @@ class TrainResult:
         d["bytes_per_step"] = self.bytes_moved / self.steps if self.steps else 0
         d["packets_per_step"] = self.packets / self.steps if self.steps else 0
         d["wire_bytes_per_step"] = self.wire_bytes / self.steps if self.steps else 0
+        d["bytes_between_nodes_per_step"] = self.bytes_between_nodes / self.steps if self.steps else 0
         return d
 
 
 def train(params: TrainParams, config: FabricConfig,
           progress: Callable[[int, int, float], None] | None = None) -> TrainResult:
-    """Train; ``config.backend`` says where the nodes run (``config.nodes`` is not used: a run has
-    ``workers`` nodes, plus the aggregator in aggregate mode)."""
+    """Train; ``config.backend`` says where the nodes run. The run's roles (``workers`` workers, plus the
+    aggregator in aggregate mode) are placed on ``params.nodes`` fabric nodes, role r on node r mod nodes
+    (None: one node per role; ``config.nodes`` is not read, so a library caller says it in the params)."""
     params.check()
     data = load(params.dataset, params.seed)
     model = MLP(data.x_train.shape[1], params.hidden, data.classes)
@@ -104,7 +111,7 @@ def train(params: TrainParams, config: FabricConfig,
     t0 = time.perf_counter()
     history: list[dict] = []
     time_to_target = None
-    with open_cluster(spec, config, data, model.size) as cluster:
+    with open_cluster(spec, config, data, model.size, params.nodes) as cluster:
         startup = time.perf_counter() - t0
         started = time.perf_counter()
         epoch = 0
@@ -126,7 +133,7 @@ def train(params: TrainParams, config: FabricConfig,
         raise VerificationError("worker 0's parameters changed after its last report")
     return TrainResult(
         test_accuracy=acc, train_accuracy=model.accuracy(theta, data.x_train, data.y_train), seconds=seconds,
-        bytes_moved=cluster.payload_bytes, steps=last["step"], epochs=epoch, workers=k, mode=params.mode,
+        bytes_moved=cluster.payload_bytes, bytes_between_nodes=cluster.bytes_between_nodes, steps=last["step"], epochs=epoch, workers=k, mode=params.mode,
         backend=config.backend, nodes=cluster.node_count, packets=cluster.packets, wire_bytes=cluster.wire_bytes,
         startup_seconds=startup, time_to_target=time_to_target, params_sha256=last["params_sha256"],
         history=history,
@@ -161,7 +168,7 @@ def _train_numpy(params: TrainParams, data, model: MLP, progress) -> TrainResult
     seconds = time.perf_counter() - started
     return TrainResult(
         test_accuracy=history[-1]["test_accuracy"], train_accuracy=model.accuracy(theta, data.x_train, data.y_train),
-        seconds=seconds, bytes_moved=0, steps=steps, epochs=epoch, workers=1, mode="numpy", backend="numpy",
+        seconds=seconds, bytes_moved=0, bytes_between_nodes=0, steps=steps, epochs=epoch, workers=1, mode="numpy", backend="numpy",
         nodes=1, packets=0, wire_bytes=0, startup_seconds=0.0, time_to_target=time_to_target,
         params_sha256=hashlib.sha256(theta.tobytes()).hexdigest(), history=history,
     )  # fmt: skip
