@@ -164,6 +164,26 @@ class ArgvTable:
     def take(self, idx) -> ArgvTable:
         return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx])
 
+    def compact(self) -> ArgvTable:
+        """The same argvs with only the bytes they use (argv[0], shared, and the span of the others) and
+        32-bit offsets: what a node worker is sent."""
+        n = len(self)
+        if not n or self.start.shape[1] < 2 or int(self.start[:, 0].min()) != int(self.start[:, 0].max()):
+            return self
+        a0, l0 = int(self.start[0, 0]), int(self.length[0, 0])
+        rest = self.length[:, 1:] > 0
+        if not rest.any():
+            return self
+        lo = int(self.start[:, 1:][rest].min())
+        hi = int((self.start[:, 1:] + self.length[:, 1:])[rest].max())
+        if hi - lo + l0 >= 2**31:
+            return self
+        buf = np.concatenate([self.buf[a0:a0 + l0], self.buf[lo:hi]])
+        start = np.empty(self.start.shape, dtype=np.int32)
+        start[:, 0] = 0
+        start[:, 1:] = np.where(rest, self.start[:, 1:] - lo + l0, 0)
+        return ArgvTable(buf, self.argc.astype(np.int32), start, self.length.astype(np.int32))
+
     def lists(self) -> list[list[bytes]]:
         b = self.buf.tobytes()
         return [[b[s:s + ln] for s, ln in zip(self.start[k, :c].tolist(), self.length[k, :c].tolist(), strict=True)]
@@ -179,7 +199,7 @@ _NOT_SHELLISH = bytes(b for b in range(256) if b not in (34, 39, 92, 11, 12, 13,
 
 def _layout(table: ArgvTable, L: int) -> np.ndarray:
     """Each instance's argv array offset in its lane (as layout.write_argv computes it)."""
-    total = (table.length + 1).sum(axis=1) - (table.length.shape[1] - table.argc)
+    total = (table.length.astype(np.int64) + 1).sum(axis=1) - (table.length.shape[1] - table.argc.astype(np.int64))
     argv_off = (L - total - 8 * (table.argc + 1)) & ~15
     if len(table) and int(argv_off.min()) < DATA_BASE + 4096:
         raise CompileError("an argv line does not fit the instance memory")
@@ -206,8 +226,8 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
             mem.shadow[row] = _U64(0)
     # argv: the pointer array, then the strings (as layout.write_argv lays them out)
     s0 = argv_off + 8 * (argc + 1)
-    lens = table.length[:, :argc]
-    src = table.start[:, :argc]
+    lens = table.length[:, :argc].astype(np.int64)
+    src = table.start[:, :argc].astype(np.int64)
     starts = s0 + np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(lens + 1, axis=1)[:, :-1]], axis=1)
     for i in range(argc):
         col = starts[:, i]
@@ -296,7 +316,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
     L = compiled.lane_size
     wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
     image = _Image(compiled)
-    argc = argvs.argc
+    argc = argvs.argc.astype(np.int64)
     argv_off = _layout(argvs, L)
     key = argc * (1 << 40) + argv_off
     if len(key) and int(key.min()) == int(key.max()):
@@ -307,7 +327,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
         groups = np.split(order, np.flatnonzero(ks[1:] != ks[:-1]) + 1)
     status = np.zeros(len(ids), dtype=np.int16)
     faults: dict[int, str] = {}
-    blobs, lens_all, which = [], np.zeros(len(ids), dtype=np.int64), []
+    blobs, lens_all, which = [], np.zeros(len(ids), dtype=np.int32), []
     steps = machines = 0
     for grp in groups:
         for lo in range(0, len(grp), wave):
@@ -315,8 +335,10 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             gids = ids[local]
             first, last = int(local[0]), int(local[-1])
             if last - first + 1 == len(local) and (len(local) < 3 or (np.diff(local) == 1).all()):
-                sub = argvs.take(slice(first, last + 1))  # consecutive instances: views
+                sub_range = slice(first, last + 1)
+                sub = argvs.take(sub_range)  # consecutive instances: views
             else:
+                sub_range = None
                 sub = argvs.take(local)
             m = _load_machine(compiled, image, sub, gids, int(argc[local[0]]),
                               int(argv_off[local[0]]), node, max_steps, single, wave)
@@ -326,7 +348,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             blob, out_lens = render_lanes(res, len(local), gids)
             blobs.append(blob)
             lens_all[local] = out_lens
-            which.append(local)
+            which.append(slice(first, last + 1) if isinstance(sub_range, slice) else local)  # small to pickle
             st = res.status
             ok = st == Status.HALTED
             status[local] = np.where(ok, (res.detail & _U64(0xFF)).astype(np.int16), -1)
@@ -351,6 +373,8 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         lens[ids] = part["lens"]
         for blob, local in zip(part["blobs"], part["which"], strict=True):
             gl = ids[local]
+            if isinstance(local, slice):
+                local = np.arange(local.start, local.stop)
             ln = part["lens"][local]
             src_start[gl] = pos + np.concatenate([[0], np.cumsum(ln)[:-1]]).astype(np.int64)
             chunks.append(blob)
@@ -363,6 +387,12 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
     k = 0
     for part in parts:
         for local in part["which"]:
+            if isinstance(local, slice):
+                gl = part["ids"][local]
+                if len(gl) and int(gl[-1]) - int(gl[0]) + 1 == len(gl):
+                    runs.append((int(gl[0]), len(gl), k))
+                k += 1
+                continue
             gl = part["ids"][local]
             if len(gl) and int(gl[-1]) - int(gl[0]) + 1 == len(gl) and (len(gl) < 3 or (np.diff(gl) == 1).all()):
                 runs.append((int(gl[0]), len(gl), k))
@@ -389,7 +419,7 @@ def _run_nodes(compiled: Compiled, argvs, nodes: int, max_steps: int, wave: int)
     pfx = to_bytes(compiled)
     n = len(argvs)
     bounds = [n * j // nodes for j in range(nodes + 1)]
-    jobs = [(pfx, argvs.take(slice(lo, hi)), np.arange(lo, hi), j, max_steps, wave)
+    jobs = [(pfx, argvs.take(slice(lo, hi)).compact(), np.arange(lo, hi), j, max_steps, wave)
             for j, (lo, hi) in enumerate(zip(bounds, bounds[1:], strict=False)) if hi > lo]
     return _workers(len(jobs)).map(_node_worker, jobs)
 
