@@ -205,6 +205,116 @@ def test_template_refreshed_when_the_tip_moves() -> None:
     assert report.templates >= 2 and report.stale_refreshes >= 1
 
 
+class _AcceptingNode:
+    """A node double serving fixed templates (the next one once the tip moves) and accepting every block
+    whose header hashes (hashlib) to at most its target; ``move_tip_after`` templates in, the tip moves to
+    ``"33" * 32`` as if another miner had found a block."""
+
+    def __init__(self, gbts: list[dict], move_tip_after: int | None = None) -> None:
+        self.gbts, self.move_tip_after = gbts, move_tip_after
+        self.templates_served = 0
+        self.submitted: list[bytes] = []
+        self.calls: list[str] = []
+
+    def _tip(self) -> str:
+        if self.submitted:
+            return hash_to_hex(_sha256d(self.submitted[-1][:80]))
+        moved = self.move_tip_after is not None and self.templates_served >= self.move_tip_after
+        return self.gbts[1 if moved else 0]["previousblockhash"]
+
+    def call(self, method: str, *params):
+        self.calls.append(method)
+        if method == "getblocktemplate":
+            self.templates_served += 1
+            moved = self.move_tip_after is not None and self.templates_served > self.move_tip_after
+            return self.gbts[1 if moved else 0]
+        if method == "getbestblockhash":
+            return self._tip()
+        if method == "submitblock":
+            raw = bytes.fromhex(params[0])
+            bits = int.from_bytes(raw[72:76], "little")
+            target = (bits & 0xFFFFFF) << (8 * ((bits >> 24) - 3))  # compact bits, recomputed here
+            if int.from_bytes(_sha256d(raw[:80]), "little") > target:
+                return "high-hash"
+            self.submitted.append(raw)
+            return None
+        raise AssertionError(f"unexpected {method}")
+
+
+def _extranonce_of(raw: bytes) -> int:
+    script_sig = Block.from_bytes(raw).transactions[0].inputs[0].script_sig
+    at = 1 + script_sig[0]  # after the BIP34 height push (a push of script_sig[0] bytes)
+    assert script_sig[at] == 8  # an 8-byte push: the extranonce
+    return int.from_bytes(script_sig[at + 1 : at + 9], "little")
+
+
+def test_extranonce_rolls_over_within_a_run_and_every_node_count_finds_the_same_block() -> None:
+    from packetfs.bitcoin.primitives.block import merkle_root
+
+    gbt = _template_from_block(n_txs=3, rules=())
+    gbt["bits"] = "2000ffff"  # about 1 hash in 256 meets it: dozens of 8-nonce extranonces before a block
+    found = {}
+    for backend, nodes in (("inline", 1), ("inline", 2), ("inline", 3), ("local", 2)):
+        node = _AcceptingNode([gbt])
+        with Fabric(FabricConfig(backend, nodes)) as fabric:
+            miner = Miner(node, P2WPKH, fabric, batch=20, extranonce_start=5, nonce_space=8)
+            report = miner.mine(1, max_hashes=20_000)
+        assert len(report.blocks) == 1 and report.blocks[0].accepted, (backend, nodes)
+        raw = node.submitted[0]
+        found[(backend, nodes)] = raw
+        b = report.blocks[0]
+        assert _extranonce_of(raw) == b.extranonce and int.from_bytes(raw[76:80], "little") == b.nonce < 8
+        block = Block.from_bytes(raw)
+        assert raw[36:68] == merkle_root([t.txid for t in block.transactions])[0]  # the root for this extranonce
+        assert report.hashes % 20 == 0 and report.templates == 1
+    assert len(set(found.values())) == 1  # the first block on the (extranonce, nonce) line, whatever the split
+    first = Block.from_bytes(found[("inline", 1)])
+    e, n = _extranonce_of(found[("inline", 1)]), first.header.nonce
+    assert e > 5 + 1  # several extranonces were spent before the block: roll-over happened inside batches
+    # nothing earlier on the line meets the target (hashlib over every earlier header)
+    tpl = BlockTemplate.from_rpc(gbt)
+    cand = Candidate(tpl, P2WPKH)
+    for x in range(5, e + 1):
+        head = cand.header(x, tpl.curtime).serialize()
+        for k in range(8 if x < e else n):
+            assert int.from_bytes(_sha256d(grind.header_with_nonce(head, k)), "little") > tpl.target
+
+
+def test_segments_of_one_run_hash_like_hashlib() -> None:
+    from packetfs.compute.workloads.mining.miner import grind_segments
+
+    heads = [bytes([i]) * 80 for i in range(3)]
+    segments = [(heads[0], 2**32 - 3, 3), (heads[1], 0, 5), (heads[2], 7, 2)]
+    program = grind.build_program((1 << 256) - 1, 2)  # every hash is a candidate
+    with Fabric(FabricConfig("inline", 2)) as fabric:
+        hits = grind_segments(fabric, program, segments)
+    want = [(i, f + j) for i, (_, f, c) in enumerate(segments) for j in range(c)]
+    assert [(seg, h.nonce) for seg, h in hits] == want
+    for seg, h in hits:
+        assert h.block_hash == _sha256d(grind.header_with_nonce(heads[seg], h.nonce))
+
+
+def test_after_the_tip_moves_the_block_builds_on_the_new_tip() -> None:
+    stale = _template_from_block(n_txs=0, rules=())
+    stale["bits"] = "1d00ffff"  # nothing found on the stale template in the hashes it gets
+    fresh = dict(_template_from_block(n_txs=0, rules=()), previousblockhash="33" * 32, height=900_001)
+    node = _AcceptingNode([stale, fresh], move_tip_after=1)
+    with Fabric(FabricConfig("inline", 2)) as fabric:
+        report = Miner(node, P2WPKH, fabric, batch=64, tip_poll_s=0.0).mine(1, max_hashes=100_000)
+    assert report.stale_refreshes == 1 and report.templates == 2
+    assert len(report.blocks) == 1 and report.blocks[0].accepted and report.blocks[0].height == 900_001
+    raw = node.submitted[0]
+    assert raw[4:36] == bytes.fromhex("33" * 32)[::-1]  # prev hash: the new tip
+    assert bip34_height_push(900_001) == Block.from_bytes(raw).transactions[0].inputs[0].script_sig[:4]
+
+
+def test_bad_nonce_space_is_refused() -> None:
+    with Fabric(FabricConfig()) as fabric:
+        for bad in (0, 2**32 + 1):
+            with pytest.raises(InputError, match="nonces per extranonce"):
+                Miner(_AcceptingNode([]), P2WPKH, fabric, nonce_space=bad)
+
+
 def _kernel_accepts(raw_blocks: list[bytes], tmp_path: Path) -> int:
     pbk = pytest.importorskip("pbk", reason="py-bitcoinkernel (libbitcoinkernel) judges the mined blocks")
     ctx = pbk.make_context(pbk.ChainType.REGTEST)

@@ -1,10 +1,14 @@
 """The miner: getblocktemplate -> coinbase and merkle root -> nonce ranges as packets on the fabric ->
 exact target check -> submitblock; a new template whenever the node's tip moves.
 
-Work split: a batch of ``batch`` nonces per fabric run, cut into one contiguous range per fabric node (as
-a hardware miner's job is cut across chips). When the 2^32 nonces of an extranonce are spent, the
-extranonce (8 bytes in the coinbase scriptSig) moves on and the merkle root is recomputed along the
-coinbase's branch; the header time is kept (the template's curtime), so the work is reproducible.
+Work split: the search space of a template is one line of (extranonce, nonce) pairs, extranonce-major: the
+2^32 nonces of the first extranonce, then those of the next (8 bytes in the coinbase scriptSig; a new one
+costs a coinbase txid and the hashes along the coinbase's merkle branch, plus a new midstate). Each fabric
+run takes the next ``batch`` pairs of the line, which may straddle two or more extranonces, and cuts them
+into one contiguous range per fabric node (as a hardware miner's job is cut across chips), so nonce and
+extranonce space are both split across the nodes. The candidates of a run are checked in line order, so
+the block found is the first one on the line: the same block whatever the node count or backend. The
+header time is kept (the template's curtime), so the work is reproducible.
 """
 
 from __future__ import annotations
@@ -62,11 +66,28 @@ class MiningReport:
 def grind_batch(fabric: Fabric, program, header80: bytes, first: int, count: int) -> list[grind.Hit]:
     """Run nonces [first, first+count) of ``header80`` through the fabric; candidates that pass the
     fabric's pre-check."""
-    nonces = np.arange(first, first + count, dtype=np.uint64)
-    nodes = grind.nodes_for(nonces, first, count, fabric.config.nodes)
-    packets = program.packets(count, inputs=grind.packet_inputs(header80, nonces), computation_ids=nonces,
-                              nodes=nodes)
-    return grind.hits_from(fabric.run(program, packets), 0)
+    return [hit for _, hit in grind_segments(fabric, program, [(header80, first, count)])]
+
+
+def grind_segments(fabric: Fabric, program, segments: list[tuple[bytes, int, int]]) -> list[tuple[int, grind.Hit]]:
+    """One fabric run over consecutive stretches of the work line, each (header80, first nonce, count): the
+    whole run is cut into one contiguous range per node across the stretches. Returns (segment index, hit)
+    in line order for the candidates that pass the fabric's pre-check."""
+    total = sum(c for _, _, c in segments)
+    position = np.arange(total, dtype=np.uint64)  # a packet's place on the run's stretch of the line
+    inputs, starts, at = [], [], 0
+    for header80, first, count in segments:
+        inputs.append(grind.packet_inputs(header80, np.arange(first, first + count, dtype=np.uint64)))
+        starts.append(at)
+        at += count
+    nodes = grind.nodes_for(position, 0, total, fabric.config.nodes)
+    packets = program.packets(total, inputs=np.concatenate(inputs), computation_ids=position, nodes=nodes)
+    out = []
+    for hit in sorted(grind.hits_from(fabric.run(program, packets), 0), key=lambda h: h.nonce):
+        seg = int(np.searchsorted(starts, hit.nonce, side="right")) - 1
+        header80, first, _ = segments[seg]
+        out.append((seg, grind.Hit(first + hit.nonce - starts[seg], hit.block_hash)))
+    return out
 
 
 def verify_hit(header80: bytes, hit: grind.Hit, target: int) -> bool:
@@ -80,9 +101,14 @@ def verify_hit(header80: bytes, hit: grind.Hit, target: int) -> bool:
 
 class Miner:
     def __init__(self, rpc: RpcClient, payout_script: bytes, fabric: Fabric, batch: int = DEFAULT_BATCH,
-                 tip_poll_s: float = 1.0, extranonce_start: int = 0) -> None:
+                 tip_poll_s: float = 1.0, extranonce_start: int = 0, nonce_space: int = grind.MAX_NONCE) -> None:
         if not 1 <= batch <= 1 << 22:
             raise InputError("the batch must be 1..4194304 nonces")
+        if not 1 <= nonce_space <= grind.MAX_NONCE:
+            raise InputError("the nonces per extranonce must be 1..2^32")
+        # Nonces ground per extranonce before it moves on: all 2^32 of the header's field by default; fewer
+        # leaves the rest of each extranonce's nonces unsearched (and makes roll-over observable in tests).
+        self.nonce_space = nonce_space
         self.tip_poll_s = tip_poll_s
         # Where this miner's extranonce space starts: two miners with different starts never grind the same
         # header for one template (the CLI passes --seed).
@@ -130,18 +156,23 @@ class Miner:
         header80 = candidate.header(extranonce, ntime).serialize()
         last_tip_check = time.perf_counter()
         while True:
-            count = min(self.batch, grind.MAX_NONCE - nonce)
-            hits = grind_batch(self.fabric, program, header80, nonce, count)
-            report.hashes += count
+            segments, extranonces, left = [], [], self.batch  # the next `batch` pairs of the work line
+            while left:
+                count = min(left, self.nonce_space - nonce)
+                segments.append((header80, nonce, count))
+                extranonces.append(extranonce)
+                left -= count
+                nonce += count
+                if nonce >= self.nonce_space:
+                    extranonce = (extranonce + 1) % (1 << 64)
+                    nonce = 0
+                    header80 = candidate.header(extranonce, ntime).serialize()
+            hits = grind_segments(self.fabric, program, segments)
+            report.hashes += self.batch
             report.candidates += len(hits)
-            for hit in sorted(hits, key=lambda h: h.nonce):
-                if verify_hit(header80, hit, tpl.target):
-                    return self._submit(candidate, tpl, extranonce, ntime, hit.nonce)
-            nonce += count
-            if nonce >= grind.MAX_NONCE:
-                extranonce = (extranonce + 1) % (1 << 64)
-                nonce = 0
-                header80 = candidate.header(extranonce, ntime).serialize()
+            for seg, hit in hits:  # in line order: the first block on the line, on any node count
+                if verify_hit(segments[seg][0], hit, tpl.target):
+                    return self._submit(candidate, tpl, extranonces[seg], ntime, hit.nonce)
             now = time.perf_counter()
             if max_seconds is not None and now - started > max_seconds:
                 return None
