@@ -157,6 +157,26 @@ def test_header_stream_file(tmp_path: Path, blocks_dir: Path) -> None:
     assert res.exit_code == 2 and "80-byte headers" in res.output
 
 
+def test_difficulty_check_cli_fails_a_tampered_header_and_applies_the_networks_limit(tmp_path: Path,
+                                                                                       blocks_dir: Path) -> None:
+    good = read_headers([blocks_dir])[0][1]
+    tampered = good[:76] + (int.from_bytes(good[76:], "little") ^ 1).to_bytes(4, "little")
+    (tmp_path / "two.bin").write_bytes(good + tampered)
+    res = CliRunner().invoke(mine_command, ["--difficulty-check", str(tmp_path / "two.bin"), "--json"])
+    assert res.exit_code == 4, res.output
+    out = json.loads(res.stdout)  # the one-sentence error goes to stderr
+    assert "1 of 2 headers failed" in res.stderr
+    assert [c["ok"] for c in out["difficulty_check"]] == [True, False] and out["failed"] == 1
+    # a regtest block's header meets its own bits, which are above mainnet's proof-of-work limit
+    regtest = _mine_offline(BlockTemplate.from_rpc(_template_from_block(n_txs=0, rules=())))[:80]
+    (tmp_path / "regtest.bin").write_bytes(regtest)
+    res = CliRunner().invoke(mine_command, ["--difficulty-check", str(tmp_path / "regtest.bin")])
+    assert res.exit_code == 4 and "1 of 1 headers failed" in res.output
+    res = CliRunner().invoke(mine_command, ["--difficulty-check", str(tmp_path / "regtest.bin"), "--network",
+                                            "regtest", "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["failed"] == 0
+
+
 def test_hostport_and_cookie(tmp_path: Path) -> None:
     assert parse_hostport("127.0.0.1:8332") == ("127.0.0.1", 8332)
     assert parse_hostport("[::1]:18443") == ("::1", 18443)
@@ -343,7 +363,9 @@ def test_mines_regtest_blocks_bcoin_and_kernel_accept(backend: str, tmp_path: Pa
         assert res.exit_code == 0, res.output
         out = json.loads(res.output)
         assert [b["height"] for b in out["blocks"]] == [1, 2, 3] and all(b["accepted"] for b in out["blocks"])
-        assert out["hashes"] >= 3 and out["hashes_per_s"] > 0
+        assert out["hashes"] >= 3 and out["hashes_per_s"] > 0 and out["nodes"] == 2 and out["backend"] == backend
+        assert out["hashes_per_s_per_node"] == out["hashes_per_s"] / 2
+        assert out["pitch"]["claim_hashes_per_s"] == 10_000e12 and out["pitch"]["antminer_s21_xp_hashes_per_s"] == 270e12
         assert node.rpc("getblockcount") == 3
         assert node.rpc("getbestblockhash") == out["blocks"][-1]["hash"]
         raw = [bytes.fromhex(node.rpc("getblock", b["hash"], False)) for b in out["blocks"]]

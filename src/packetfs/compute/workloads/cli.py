@@ -182,7 +182,9 @@ COMMANDS: list[click.Command] = [deploy_command]
 @click.option("--address", default=None, help="Payout address on --network (or give --payout-script).")
 @click.option("--payout-script", default=None, metavar="HEX", help="Payout output script, hex.")
 @click.option("--network", type=click.Choice(["mainnet", "testnet3", "testnet4", "signet", "regtest"]),
-              default="regtest", show_default=True, help="Network of --address.")
+              default="regtest", show_default=True,
+              help="Network of --address; with --difficulty-check, whose proof-of-work limit applies (mainnet "
+              "unless given).")
 @click.option("--batch", type=click.IntRange(1, 1 << 22), default=1 << 13, show_default=True,
               help="Nonces per fabric run.")
 @click.option("--time-limit", type=click.FloatRange(0, None, min_open=True), default=None,
@@ -205,10 +207,12 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
 
     if check_paths:
         headers = mining.read_headers(list(check_paths))
+        network_given = click.get_current_context().get_parameter_source("network") != click.core.ParameterSource.DEFAULT
+        pow_network = network if network_given else "mainnet"
         with Fabric(config) as fabric, progress_bar("checking headers", len(headers), not as_json) as update:
             checks = []
             for i, h in enumerate(headers):
-                checks += mining.difficulty_check([h], fabric)
+                checks += mining.difficulty_check([h], fabric, pow_network)
                 update(i + 1)
         bad = [c for c in checks if not c.ok]
         if as_json:
@@ -246,6 +250,7 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
         report = miner.mine(n_blocks, max_seconds=time_limit, progress=update)
     out = report.as_dict()
     per_node = report.hashes_per_s / config.nodes
+    out["nodes"], out["backend"], out["hashes_per_s_per_node"] = config.nodes, config.backend, per_node
     out["pitch"] = {"claim_hashes_per_s": PITCH_HASHRATE, "antminer_s21_xp_hashes_per_s": ASIC_S21_XP,
                     "antminer_s21_xp_joules_per_th": ASIC_S21_XP_J_PER_TH}
     rejected = [b for b in report.blocks if not b.accepted]
@@ -265,6 +270,7 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
             ("pitch", f"10,000 TH/s: {PITCH_HASHRATE / max(report.hashes_per_s, 1e-9):.1e}x the measured rate"),
             ("ASIC", "Antminer S21 XP: 270 TH/s at 13.5 J/TH "
                      f"({ASIC_S21_XP / max(report.hashes_per_s, 1e-9):.1e}x the measured rate)"),
+            ("energy", "J/TH of this run: not measured (no power meter); the S21 XP spends 13.5 J per TH"),
         ])
     if rejected:
         raise WorkloadError(f"the node rejected block {rejected[0].hash}: {rejected[0].reason}", exit_code=4)
