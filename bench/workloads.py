@@ -7,7 +7,8 @@
   `openssl speed sha256` on 64-byte blocks (one compression per block; a header's double hash with a
   midstate costs two); 1 -> 2 node scaling on local; the pitch's 10,000 TH/s and an Antminer S21 XP.
 * Training: time to 0.95 test accuracy and bytes per step, worker processes with an aggregator (SwitchML
-  style) vs ring all-reduce on the same UDP transport, 1 and 2 workers, vs single-process numpy.
+  style) vs ring all-reduce on the same UDP transport, 1 and 2 workers, vs single-process numpy; and the
+  2 workers + aggregator placed on 2 nodes (``--nodes 2``: the aggregator shares worker 0's process).
 
 HP folding has its own benchmark: bench/fold.py (``python -m bench fold``).
 
@@ -159,25 +160,31 @@ def bench_sha256d() -> dict:
     out["hashlib"] = _rate(hashlib_loop, n)
     blocks = _openssl_sha256_64()
     out["openssl_64B_blocks"] = blocks
-    t = Table(title="SHA-256d of 80-byte headers (median of 3, same run)")
-    for col in ("what", "hashes/s", "vs hashlib"):
+    t = Table(title=f"SHA-256d of 80-byte headers (median of 3, same run; load average {os.getloadavg()[0]:.2f})")
+    for col in ("what", "hashes/s", "per core/node", "vs hashlib per core", "J/TH"):
         t.add_column(col, justify="right")
     h = out["hashlib"]
-    t.add_row("hashlib sha256(sha256(header)), Python loop, 1 core (anchor)", f"{h / 1e6:.3f} M", "1.00")
+    unmeasured = "not measured"  # no power meter on this machine
+    t.add_row("hashlib sha256(sha256(header)), Python loop, 1 core (anchor)", f"{h / 1e6:.3f} M", f"{h / 1e6:.3f} M",
+              "1.00", unmeasured)
     if blocks:
         # a midstate double hash is two compressions: openssl's 64-byte rate / 2 is its header-hash ceiling
         t.add_row("openssl speed sha256, 64-byte blocks / 2 (SHA-NI ceiling)", f"{blocks / 2 / 1e6:.3f} M",
-                  f"{blocks / 2 / h:.2f}")
-    t.add_row("fabric inline, 1 node (2 HASH packets-ops per header)", f"{out['fabric_inline'] / 1e6:.3f} M",
-              f"{out['fabric_inline'] / h:.3f}")
-    t.add_row("fabric local, 1 node", f"{out['local_1'] / 1e6:.3f} M", f"{out['local_1'] / h:.3f}")
-    t.add_row("fabric local, 2 nodes", f"{out['local_2'] / 1e6:.3f} M", f"{out['local_2'] / h:.3f}")
+                  f"{blocks / 2 / 1e6:.3f} M", f"{blocks / 2 / h:.2f}", unmeasured)
+    else:
+        t.add_row("openssl speed sha256", "not run", "", "openssl not found or its output not understood", "")
+    for key, label, k in (("fabric_inline", "fabric inline, 1 node (2 HASH ops per header)", 1),
+                          ("local_1", "fabric local, 1 node", 1), ("local_2", "fabric local, 2 nodes", 2)):
+        t.add_row(label, f"{out[key] / 1e6:.3f} M", f"{out[key] / k / 1e6:.3f} M", f"{out[key] / k / h:.3f}",
+                  unmeasured)
     out["scaling_efficiency"] = out["local_2"] / out["local_1"] / 2
-    t.add_row("scaling 1 -> 2 local nodes", f"efficiency {out['scaling_efficiency']:.0%}", "")
+    t.add_row("scaling 1 -> 2 local nodes", f"efficiency {out['scaling_efficiency']:.0%}", "", "", "")
     best = max(out["fabric_inline"], out["local_2"])
-    t.add_row("pitch: 10,000 TH/s", "1e16", f"{PITCH_HASHRATE / best:.1e}x the fabric")
-    t.add_row(f"Antminer S21 XP: 270 TH/s, {ASIC_S21_XP_J_PER_TH} J/TH", "2.7e14", f"{ASIC_S21_XP / best:.1e}x the fabric")
-    t.add_row("GPU path", "not run", "no accelerator on this machine")
+    t.add_row("pitch: 10,000 TH/s", "1e16", "", f"{PITCH_HASHRATE / best:.1e}x the fabric", "")
+    t.add_row("Antminer S21 XP (maker's spec)", "2.7e14", "", f"{ASIC_S21_XP / best:.1e}x the fabric",
+              f"{ASIC_S21_XP_J_PER_TH}")
+    t.add_row("GPU path", "not run", "", "no accelerator lent to this machine", "")
+    out["load_average"] = os.getloadavg()
     console.print(t)
     return out
 
@@ -188,38 +195,49 @@ def bench_train(quick: bool = False) -> list[dict]:
     step: worker processes on the local backend exchanging packets over UDP, aggregator vs ring, 1 and 2
     workers, against single-process numpy."""
     repeats = 3 if quick else 7
-    configs = (("numpy", 1), ("aggregate", 1), ("ring", 1), ("aggregate", 2), ("ring", 2))
-    runs: dict[tuple[str, int], list] = {c: [] for c in configs}
+    # (all-reduce, workers, fabric nodes; None = a node per role)
+    configs = (("numpy", 1, None), ("aggregate", 1, None), ("ring", 1, None), ("aggregate", 2, None),
+               ("ring", 2, None), ("aggregate", 2, 2))
+    runs: dict[tuple[str, int, int | None], list] = {c: [] for c in configs}
     for _ in range(repeats):
-        for mode, k in configs:
-            r = train(TrainParams(workers=k, epochs=30, mode=mode, seed=1, target_accuracy=0.95),
+        for mode, k, nodes in configs:
+            r = train(TrainParams(workers=k, epochs=30, mode=mode, seed=1, target_accuracy=0.95, nodes=nodes),
                       FabricConfig("local" if mode != "numpy" else "inline"))
             if r.time_to_target is None:
                 raise SystemExit(f"bench: {mode} K={k} did not reach 0.95 in 30 epochs")
-            runs[(mode, k)].append(r)
+            runs[(mode, k, nodes)].append(r)
     t = Table(title=f"digits MLP (64-32-10, batch 64) to 0.95 test accuracy, median of {repeats} interleaved runs "
                     f"(load average {os.getloadavg()[0]:.2f})")
-    for col in ("all-reduce", "workers", "nodes", "epochs", "to 0.95 s", "ms/step", "vs numpy", "packets/step",
-                "bytes/step", "UDP bytes/step", "start s"):
+    for col in ("mode", "K", "nodes", "ep", "to .95 s", "ms/step", "vs numpy", "pkts/step", "B/step",
+                "B/step x-node", "UDP B/step", "start s"):
         t.add_column(col, justify="right")
     rows = []
     med = {c: statistics.median(r.time_to_target for r in v) for c, v in runs.items()}
-    for (mode, k), v in runs.items():
+    numpy_s = med[("numpy", 1, None)]
+    for (mode, k, nodes), v in runs.items():
         r = v[0]
+        c = (mode, k, nodes)
+        if any(x.params_sha256 != r.params_sha256 for x in v):
+            raise SystemExit(f"bench: {mode} K={k} gave different parameters between repeats")
         d = r.as_dict()
-        d.update(time_to_target_median=med[(mode, k)], repeats=repeats,
+        d.update(time_to_target_median=med[c], repeats=repeats,
                  startup_median=statistics.median(x.startup_seconds for x in v))
         rows.append(d)
-        t.add_row(mode, str(k), str(r.nodes), str(r.epochs), f"{med[(mode, k)]:.3f}",
-                  f"{1000 * med[(mode, k)] / r.steps:.2f}", f"{med[(mode, k)] / med[('numpy', 1)]:.1f}x",
-                  f"{d['packets_per_step']:,.0f}", f"{d['bytes_per_step']:,.0f}", f"{d['wire_bytes_per_step']:,.0f}",
+        t.add_row(mode, str(k), str(r.nodes), str(r.epochs), f"{med[c]:.3f}", f"{1000 * med[c] / r.steps:.2f}",
+                  f"{med[c] / numpy_s:.1f}x", f"{d['packets_per_step']:,.0f}", f"{d['bytes_per_step']:,.0f}",
+                  f"{d['bytes_between_nodes_per_step']:,.0f}", f"{d['wire_bytes_per_step']:,.0f}",
                   f"{d['startup_median']:.2f}")
     console.print(t)
+    if runs[("aggregate", 2, 2)][0].params_sha256 != runs[("aggregate", 2, None)][0].params_sha256:
+        raise SystemExit("bench: 2 workers on 2 nodes gave other parameters than on 3")
     for k in (1, 2):
-        agg, ring = med[("aggregate", k)], med[("ring", k)]
+        agg, ring = med[("aggregate", k, None)], med[("ring", k, None)]
         console.print(f"K={k}: aggregator {ring / agg:.2f}x the ring's speed on the same transport (SwitchML "
-                      f"claims up to 5.5x with a real switch); single-process numpy {agg / med[('numpy', 1)]:.1f}x "
+                      f"claims up to 5.5x with a real switch); single-process numpy {agg / numpy_s:.1f}x "
                       f"faster than the aggregator")
+    placed = med[("aggregate", 2, 2)]
+    console.print(f"K=2 on 2 nodes (aggregator in worker 0's process): {med[('aggregate', 2, None)] / placed:.2f}x "
+                  "the speed of 3 nodes, same parameters")
     return rows
 
 
