@@ -256,6 +256,38 @@ def test_a_bad_frame_discourages_the_sender_and_the_block_comes_from_another_pee
         assert ("does not decode" if kind == "corrupt" else "another block") in reason
 
 
+def test_a_killed_decoding_process_is_replaced_and_blames_nobody(chain, tmp_path) -> None:
+    """Our decoding process dying mid-sync (SIGKILL) is our failure, not the peer's: a new process decodes
+    the frames that were in it, the peer is neither disconnected nor discouraged, same final state."""
+    import os
+    import signal
+
+    async def body(server: Node, _relay):
+        b = Node(NodeConfig("regtest", tmp_path / "b", listen=False, store_mode="raw", progress_interval=3600,
+                            connect=[("127.0.0.1", server.port)]))
+        relay = attach_lightning(b, serve=False, jobs=1)
+        await b.start()
+        killed = False
+        try:
+            deadline = time.monotonic() + 90
+            while b.cs.tip.hash_hex != chain["tip"]:
+                assert time.monotonic() < deadline, f"no sync after the kill (height {b.cs.tip.height})"
+                if not killed and b.cs.tip.height >= 105 and relay._dpool is not None:
+                    for pid in list(relay._dpool._processes):  # the executor's worker processes
+                        os.kill(pid, signal.SIGKILL)
+                    killed = True
+                await asyncio.sleep(0.01)
+            return killed, hash_to_hex(b.cs.utxo_digest()), relay.stats, b.bans.is_banned("127.0.0.1"), \
+                [p.id for p in b.peers.values()]
+        finally:
+            await b.stop()
+            relay.close()
+
+    killed, digest, stats, banned, _ = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body))
+    assert killed and digest == chain["digest"]
+    assert stats.bad_frames == 0 and not banned
+
+
 def _packetfs(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([PACKETFS, "bitcoin", *args], capture_output=True, text=True, timeout=timeout)
 

@@ -28,6 +28,7 @@ import struct
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,11 @@ def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]], spent: dict[by
 
 def _outputs(block: Block) -> tuple:
     return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
+
+
+def _ready() -> bool:
+    """A no-op job: a new worker process has imported this module (and the codec) once it ran."""
+    return True
 
 
 # The decoding process's own record of the blocks it decoded last (block hash -> (txids, outputs per tx)):
@@ -316,9 +322,12 @@ class LightningRelay:
         return self._pool
 
     def decoder(self) -> ProcessPoolExecutor:
-        """The decoding processes (``decode_jobs``; fork server, as ``pool``)."""
+        """The decoding processes (``decode_jobs``; fork server, as ``pool``). Started at once, each with
+        the codec imported (``_ready``), so the first frame does not wait for a process to start."""
         if self._dpool is None:
             self._dpool = ProcessPoolExecutor(self.decode_jobs, mp_context=multiprocessing.get_context("forkserver"))
+            for _ in range(self.decode_jobs):
+                self._dpool.submit(_ready)
         return self._dpool
 
     def close(self) -> None:
@@ -346,6 +355,12 @@ class LightningRelay:
     def _submit(self, fn, *args, pool: ProcessPoolExecutor | None = None) -> asyncio.Future:
         fut: Future = (pool or self.pool()).submit(fn, *args)
         return asyncio.wrap_future(fut)
+
+    def _renew_decoder(self) -> None:
+        """Replace a broken decoding pool (its process died) with a new one on next use."""
+        old, self._dpool = self._dpool, None
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
 
     # ------------------------------------------------------------------ negotiation
     def on_ready(self, peer: Peer) -> None:
@@ -679,8 +694,13 @@ class LightningRelay:
             return
         self.stats.parked_s += time.monotonic() - since
         at, outs, inflight = at
-        fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
-                           pool=self.decoder())
+        try:
+            fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
+                               pool=self.decoder())
+        except BrokenProcessPool:
+            self._renew_decoder()
+            fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
+                               pool=self.decoder())
         self._pending.add(fut)
         self._decoding.add(msg.block_hash)
         self.stats.inflight_locations += len(inflight)
@@ -694,7 +714,12 @@ class LightningRelay:
             return
         try:
             result = fut.result()
-        except Exception as e:  # noqa: BLE001 - a broken worker: treat the frame as undecodable, not fatal
+        except BrokenProcessPool:
+            # Our decoding process died (killed, out of memory): not the peer's fault. A new one is
+            # started and the frame waits (parked) to be decoded again.
+            result = ("missing", b"")
+            self._renew_decoder()
+        except Exception as e:  # noqa: BLE001 - a job that raised: treat the frame as undecodable, not fatal
             result = ("error", f"decoder process failed: {e}")
         if result[0] == "missing":
             # An ancestor it named failed to decode (its frame was bad): wait for it from elsewhere.
