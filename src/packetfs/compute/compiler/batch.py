@@ -26,6 +26,7 @@ import numpy as np
 
 from ..isa import Status
 from ..runtime.lanes import LaneMachine, Rel
+from ..runtime.records import BackendError
 from .codegen import TRAP_STACK, Compiled, to_bytes
 from .errors import CompileError
 from .interp import TRAP_TEXT, relocated_image
@@ -35,7 +36,7 @@ from .render import OutputError, render
 from .runtime_c import TAG_ARG, TAG_CHAR, TAG_END, TAG_SPEC, TAG_STR
 
 DEFAULT_WAVE = 16384  # lanes per machine: per-instruction overhead shared by this many; columns of 128 KiB stay in cache
-MACHINE_ADDRESS_SPACE = 4 << 30  # bytes of lane memory one machine reserves (calloc: only rows touched use RAM)
+MACHINE_ADDRESS_SPACE = 2 << 30  # bytes of lane memory one machine reserves (calloc: only rows touched use RAM)
 _U64 = np.uint64
 
 
@@ -300,10 +301,14 @@ def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: i
     if not isinstance(argvs, ArgvTable):
         argvs = ArgvTable.from_lists(argvs)
     n = len(argvs)
-    if backend == "local" and n > 1:
-        parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
-    else:
-        parts = [_run_part(compiled, argvs, np.arange(n), 0, max_steps, wave, n == 1)]
+    try:
+        if backend == "local" and n > 1:
+            parts = _run_nodes(compiled, argvs, nodes, max_steps, wave)
+        else:
+            parts = [_run_part(compiled, argvs, np.arange(n), 0, max_steps, wave, n == 1)]
+    except MemoryError:
+        raise BackendError(f"not enough memory for {min(n, wave)} lanes of {compiled.lane_size} bytes; "
+                           "use a smaller --lane-memory when compiling") from None
     out = _merge(parts, n)
     out.seconds = time.perf_counter() - t0
     return out
