@@ -18,7 +18,9 @@ from packetfs.compute.compiler.execute import build
 REJECTED = [
     ("int main(void) { return _Generic(1, int: 0); }", "unsupported: expression GenericSelection"),
     ("int main(int n, char **v) { char a[n]; return 0; }", "is not a constant"),
-    ("int main(void) { return ({ 1; }); }", "unsupported: expression Compound"),
+    ("int main(void) { int a[*]; return 0; }", "'[*]' outside a function prototype's parameters"),
+    ("int main(void) { int x __attribute__((aligned(16))); return 0; }", "unsupported: __attribute__((aligned))"),
+    ("int main(void) { int x __attribute__((noinline; return 0; }", "unbalanced parentheses in __attribute__"),
     ("int main(void) { return y; }", "'y' undeclared"),
     ("int main(void) { struct s; struct s v; return 0; }", "incomplete type"),
     ("int main(void) { int x; return x.f; }", "'.' on a non-struct"),

@@ -95,14 +95,13 @@ def _uses_defs(ins: tuple) -> tuple[list[int], int | None]:
     raise CompileError(f"back end: unknown IR op {op}")
 
 
-def liveness(fn: Function) -> list[int]:
-    """live-out bitset (int) per instruction."""
+def liveness(fn: Function, uses_defs: list[tuple[list[int], int | None]] | None = None) -> list[int]:
+    """live-out bitset (int) per instruction (uses_defs: _uses_defs of each instruction, if known)."""
     code = fn.code
     n = len(code)
     use = [0] * n
     dfn = [0] * n
-    for pc, ins in enumerate(code):
-        u, d = _uses_defs(ins)
+    for pc, (u, d) in enumerate(uses_defs or [_uses_defs(ins) for ins in code]):
         m = 0
         for r in u:
             m |= 1 << r
@@ -145,20 +144,20 @@ class FunctionCodegen:
     def analyse(self) -> None:
         fn = self.fn
         code = fn.code
+        uds = [_uses_defs(ins) for ins in code]
         defs: dict[int, list[tuple]] = {}
-        for ins in code:
-            _, d = _uses_defs(ins)
+        for ins, (_, d) in zip(code, uds, strict=True):
             if d is not None:
                 defs.setdefault(d, []).append(ins)
         self.remat: dict[int, tuple] = {}
         for r, ds in defs.items():
             if len(ds) == 1 and r >= fn.nparams and ds[0][0] in ("const", "ga", "fa"):
                 self.remat[r] = ds[0]
-        self.live_out = liveness(fn)
+        self.live_out = liveness(fn, uds)
         self.uses: dict[int, int] = {}
         self.targets: set[int] = set()
-        for ins in code:
-            for r in _uses_defs(ins)[0]:
+        for ins, (u, _) in zip(code, uds, strict=True):
+            for r in u:
                 self.uses[r] = self.uses.get(r, 0) + 1
             if ins[0] == "jmp":
                 self.targets.add(ins[1])
@@ -167,17 +166,30 @@ class FunctionCodegen:
         # live intervals
         start: dict[int, int] = {r: -1 for r in range(fn.nparams)}
         end: dict[int, int] = {}
-        for pc, ins in enumerate(code):
-            u, d = _uses_defs(ins)
+        for pc, (u, d) in enumerate(uds):
             for r in u:
                 end[r] = max(end.get(r, pc), pc)
                 start.setdefault(r, pc)
             if d is not None:
                 start[d] = min(start.get(d, pc), pc)
                 end[d] = max(end.get(d, pc), pc)
-            for r in _bits(self.live_out[pc]):
-                start[r] = min(start.get(r, pc), pc)
-                end[r] = max(end.get(r, pc), pc + 1)
+        # a register live out of pc is live over [pc, pc + 1]: only its first and last such pc matter, so
+        # visit each register once from each end instead of every live bit at every pc
+        live_out = self.live_out
+        seen = 0
+        for pc, live in enumerate(live_out):
+            new = live & ~seen
+            if new:
+                seen |= new
+                for r in _bits(new):
+                    start[r] = min(start.get(r, pc), pc)
+        seen = 0
+        for pc in range(len(live_out) - 1, -1, -1):
+            new = live_out[pc] & ~seen
+            if new:
+                seen |= new
+                for r in _bits(new):
+                    end[r] = max(end.get(r, pc + 1), pc + 1)
         # loops: a register live into a loop header stays live to the back edge (covered by live_out)
         intervals = sorted((s, end.get(r, s), r) for r, s in start.items() if r not in self.remat)
         self.slot: dict[int, int] = {}
