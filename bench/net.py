@@ -238,6 +238,16 @@ class FetchClient:
             if cmd == command:
                 return payload
 
+    def settle(self) -> None:
+        """Discard whatever the server still sends from the last round (e.g. its continuation inv), up to
+        the pong of a fresh ping, so each timed round starts clean."""
+        nonce = os.urandom(8)
+        self.send("ping", nonce)
+        while True:
+            cmd, payload = self.recv()
+            if cmd == "pong" and bytes(payload) == nonce:
+                return
+
     def fetch_chain(self, genesis: bytes, tip: bytes, inv_type: int = 0x40000002) -> tuple[float, int, int]:
         """getblocks from genesis, getdata for every announced block, until ``tip`` arrives:
         (seconds, blocks, payload bytes)."""
@@ -246,6 +256,7 @@ class FetchClient:
         def dsha(b: bytes) -> bytes:
             return hashlib.sha256(hashlib.sha256(b).digest()).digest()
 
+        self.settle()
         start = time.perf_counter()
         self.send("getblocks", (70016).to_bytes(4, "little") + b"\x01" + genesis + bytes(32))
         blocks = nbytes = 0
@@ -348,6 +359,8 @@ def serving_table(console: Console, chain_dir: Path, summary: dict, raws: list[b
             try:
                 for _ in range(repeat):
                     seconds, blocks, nbytes = client.fetch_chain(genesis, tip)
+                    if blocks != len(raws):
+                        raise RuntimeError(f"{name} served {blocks} blocks, not {len(raws)}")
                     times[name].append(seconds)
                     sizes[name] = nbytes
             finally:
