@@ -313,3 +313,12 @@ def test_batch_text_tokeniser_equals_the_shell_split(lines):
         for lo in range(len(want)):  # what a node worker is sent: the same argvs, fewer bytes
             assert table.take(slice(lo, len(want))).compact().lists() == want[lo:]
     assert ArgvTable.from_lists(want).lists() == want
+
+
+def test_batch_demo(tmp_path, capsys):
+    from packetfs.compute.compiler.batch_demo import _python_loop, demo
+
+    demo(tmp_path, n=300)
+    lines = (tmp_path / "inputs.txt").read_text().splitlines()
+    assert (tmp_path / "outputs.txt").read_bytes() == _python_loop(lines)
+    assert "outputs equal: True" in capsys.readouterr().out
