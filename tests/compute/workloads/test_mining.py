@@ -188,6 +188,9 @@ def test_hostport_and_cookie(tmp_path: Path) -> None:
     assert read_cookie(tmp_path / ".cookie") == ("__cookie__", "s3cret")
     with pytest.raises(InputError):
         read_cookie(tmp_path / "missing")
+    res = CliRunner().invoke(mine_command, ["--rpcconnect", "127.0.0.1:1", "--payout-script", P2WPKH.hex(),
+                                            "--rpccookiefile", str(tmp_path / ".cookie"), "--rpcuser", "u"])
+    assert res.exit_code == 2 and "not both" in res.stderr and "Traceback" not in res.output
 
 
 def test_unreachable_node_is_one_clear_error() -> None:

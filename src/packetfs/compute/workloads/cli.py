@@ -241,6 +241,8 @@ def mine_command(algorithm: str, rpcconnect: str | None, rpcuser: str | None, rp
     except (AddressError, ValueError) as e:
         raise InputError(f"bad payout: {e}") from None
     if rpccookiefile is not None:
+        if rpcuser is not None or rpcpassword is not None:
+            raise InputError("give --rpcuser/--rpcpassword or --rpccookiefile, not both")
         rpcuser, rpcpassword = read_cookie(rpccookiefile)
     host, port = parse_hostport(rpcconnect)
     rpc = RpcClient(host, port, rpcuser, rpcpassword)
