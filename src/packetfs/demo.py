@@ -147,6 +147,8 @@ _LATER_STEPS = (
     ("the compute fabric: packetfs compute and packetfs meter", "packetfs.compute.demo", "compute"),
     ("packetfs compile: a C program run as packets", "packetfs.compute.compiler.demo", "compiler"),
     ("workloads on the fabric: deploy, mine, fold, train", "packetfs.compute.workloads.demo", "workloads"),
+    ("HP folding in 3D: a Yue et al. 48-mer on two fabric nodes", "packetfs.compute.workloads.folding.demo",
+     "fold3d"),
 )
 
 
