@@ -303,6 +303,21 @@ def test_extranonce_rolls_over_within_a_run_and_every_node_count_finds_the_same_
             assert int.from_bytes(_sha256d(grind.header_with_nonce(head, k)), "little") > tpl.target
 
 
+@pytest.mark.slow
+def test_ray_finds_the_same_block_as_inline() -> None:
+    pytest.importorskip("ray", reason="the ray backend needs the ray package")
+    gbt = _template_from_block(n_txs=3, rules=())
+    gbt["bits"] = "2000ffff"
+    blocks = []
+    for cfg in (FabricConfig("inline", 1), FabricConfig("ray", 2)):
+        node = _AcceptingNode([gbt])
+        with Fabric(cfg) as fabric:
+            report = Miner(node, P2WPKH, fabric, batch=20, extranonce_start=5, nonce_space=8).mine(1, max_hashes=20_000)
+        assert report.blocks and report.blocks[0].accepted
+        blocks.append(node.submitted[0])
+    assert blocks[0] == blocks[1]
+
+
 def test_segments_of_one_run_hash_like_hashlib() -> None:
     from packetfs.compute.workloads.mining.miner import grind_segments
 
