@@ -134,3 +134,28 @@ def test_pfx_header_missing_a_late_field_is_a_compile_error(field):
     del head[field]
     with pytest.raises(CompileError, match="not a valid compiled program"):
         from_bytes(json.dumps(head).encode() + b"\n" + rest)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(["__attribute__", "__attribute", "((", "))", "(", ")", "noinline", "packed",
+                                 ",", " ", "\n", '"', "'", "x", "format(printf, 1, 2)", "#"]), max_size=14))
+def test_attribute_stripping_never_crashes(parts):
+    """Any text around __attribute__ gives text back (same length and lines) or a CompileError with a
+    location; ignored attributes leave no trace and nothing else is touched."""
+    from packetfs.compute.compiler.frontend import strip_attributes
+
+    text = "int a;\n" + "".join(parts) + "\nint b;"
+    try:
+        out = strip_attributes(text, "t.c")
+    except CompileError as e:
+        assert str(e).startswith("t.c:")
+        return
+    assert len(out) == len(text) and out.count("\n") == text.count("\n")
+    assert out.startswith("int a;\n") and out.endswith("\nint b;")
+
+
+def test_ignored_attribute_keeps_columns_of_later_errors():
+    source = "int __attribute__((unused)) x = y;\nint main(void) { return 0; }\n"
+    with pytest.raises(CompileError) as e:
+        compile_source(source, "prog.c")
+    assert "prog.c:1:33: 'y' undeclared" in str(e.value)

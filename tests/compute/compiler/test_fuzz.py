@@ -1,7 +1,8 @@
 """Differential fuzzing against gcc: random well-defined C programs (ccgen.py), built by gcc -O0 and by
 us, run on the fabric (many programs per fabric run, one memory lane and entry each): same stdout and exit
 status, 0 mismatches. 2,000 small programs in `make test` (20 chunks of 100, spread by xdist); 100,000
-bigger ones in the slow mode; some on the local backend."""
+bigger ones in the slow mode; some on the local backend. The long run is fuzzrun.py (the same seeds, chunk
+by chunk with a results file each, so it stops and resumes)."""
 
 from __future__ import annotations
 
