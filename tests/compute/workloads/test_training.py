@@ -311,3 +311,4 @@ def test_cli_nodes_places_the_roles() -> None:
     res = CliRunner().invoke(train_command, args + ["--nodes", "4"])
     assert res.exit_code == InputError.exit_code and "--nodes must be 1..3" in res.output
     assert "Traceback" not in res.output
+    assert "a node per role" in CliRunner().invoke(train_command, ["--help"]).output

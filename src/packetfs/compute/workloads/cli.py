@@ -446,4 +446,10 @@ def train_command(dataset: str, model: str, workers: int, epochs: int, batch: in
     print_table("", rows)
 
 
+for _option in train_command.params:  # train reads --nodes as a placement; its default is a node per role
+    if _option.name == "nodes":
+        _option.help = ("Fabric nodes to place the roles on (workers, then the aggregator): role r on node r mod "
+                        "K [default: a node per role].")
+        _option.show_default = False
+
 COMMANDS.append(train_command)
