@@ -267,7 +267,8 @@ def test_random_instruction_programs_match_the_packet_executor(seed):
 def test_decimal_columns_equal_format_c(values, conv, length):
     spec = f"%{length}{conv}".encode()
     bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
-    chars, keep = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
+    chars, keep, lengths = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
+    assert (lengths == keep.sum(axis=1)).all()
     for k, v in enumerate(values):
         assert chars[k][keep[k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
 

@@ -493,7 +493,8 @@ class _NotColumnar(Exception):
 
 
 def _render_columns(events, n: int):
-    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool or None: all)
+    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool or None: all,
+    #                    lengths (n,) or None: w)
     const = bytearray()
     spec = bytearray()
     args: list = []
@@ -511,7 +512,7 @@ def _render_columns(events, n: int):
         if tag == TAG_CHAR:
             if vec:
                 flush()
-                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[:, None], None))
+                pieces.append(((v & _U64(0xFF)).astype(np.uint8)[:, None], None, None))
             else:
                 const.append(int(v) & 0xFF)
         elif tag == TAG_SPEC:
@@ -553,19 +554,22 @@ def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
     """Lane k's output is its kept characters of every piece, in order: the pieces side by side as one
     (lanes, width) matrix, and one boolean selection of it in row-major order is the whole output."""
     mats, keeps = [], []
+    lens = np.zeros(n, dtype=np.int64)
     for p in pieces:
         if isinstance(p, bytes):
             mats.append(np.broadcast_to(np.frombuffer(p, dtype=np.uint8), (n, len(p))))
             keeps.append(None)
+            lens += len(p)
         else:
             mats.append(p[0])
             keeps.append(p[1])
+            lens += p[0].shape[1] if p[2] is None else p[2]
     chars = np.concatenate(mats, axis=1)
     if all(k is None for k in keeps):
-        return chars.tobytes(), np.full(n, chars.shape[1], dtype=np.int64)
+        return chars.tobytes(), lens
     keep = np.concatenate([np.ones(m.shape, dtype=bool) if k is None else k for m, k in zip(mats, keeps, strict=True)],
                           axis=1)
-    return chars[keep].tobytes(), np.count_nonzero(keep, axis=1).astype(np.int64)
+    return chars[keep].tobytes(), lens
 
 
 def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
@@ -625,7 +629,7 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
     for k, o in enumerate(outs):
         chars[k, :len(o)] = np.frombuffer(o, dtype=np.uint8)
         keep[k, :len(o)] = True
-    return [(chars, keep)]
+    return [(chars, keep, np.fromiter(map(len, outs), dtype=np.int64, count=n))]
 
 
 _10K = _U64(10_000)
@@ -634,8 +638,8 @@ _POWERS = [_U64(10**k) for k in range(20)]
 
 
 def _decimal(v: np.ndarray, bits: int, signed: bool):
-    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 24), keep (n, 24));
-    lane k's text is chars[k][keep[k]]. Groups of four digits by floor division by the constant 10,000
+    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 24), keep (n, 24),
+    lengths); lane k's text is chars[k][keep[k]]. Groups of four digits by floor division by the constant 10,000
     (numpy divides uint64 by a scalar with libdivide; its divmod and remainder do not, and are ~30 times
     slower), each group one 4-byte word from a table of the 10,000 four-digit strings."""
     mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
@@ -669,4 +673,4 @@ def _decimal(v: np.ndarray, bits: int, signed: bool):
         rows = np.flatnonzero(neg)
         chars[rows, first[rows]] = 45  # '-'
     keep = np.arange(24) >= first[:, None]
-    return chars, keep
+    return chars, keep, 24 - first
