@@ -124,6 +124,30 @@ def test_nodes_take_any_packets_with_a_clear_error_or_not_at_all(mode: str, k: i
             pass
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["aggregate", "ring"]), st.integers(1, 3), st.integers(1, 4), st.data(),
+       st.lists(_packets(), min_size=1, max_size=4))
+def test_a_fabric_node_takes_any_packets_with_a_clear_error_or_not_at_all(mode: str, k: int, nodes: int, data,
+                                                                         batches: list) -> None:
+    """A fabric node holding several roles (what the local backend's process feeds off the wire): it takes
+    the packets or raises VerificationError, and sends on only what is for roles placed elsewhere."""
+    from packetfs.compute.workloads.training.cluster import Host, placement
+
+    spec = NodeSpec("digits", 32, 64, 0.1, 0.9, 1, k, mode)
+    roles = k + (mode == "aggregate")
+    nodes = min(nodes, roles)
+    where = placement(roles, nodes)
+    host = Host(spec, data.draw(st.integers(0, nodes - 1)), where, _DATA, MLP(64, 32, 10).size)
+    for out_dest, _ in host.start_epoch(1):
+        assert where[out_dest] != host.index
+    for batch in batches:
+        try:
+            for dest, out in host.handle(batch):
+                assert where[dest] != host.index and out.dtype == PACKET_WIRE and (out["next_node_id"] == dest).all()
+        except VerificationError:
+            pass
+
+
 def test_quantize_refuses_overflow() -> None:
     assert (quantize(np.array([1.5, -2.0]), 2) == [1.5 * 2**20, -2.0 * 2**20]).all()
     with pytest.raises(VerificationError):
