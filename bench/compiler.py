@@ -246,7 +246,7 @@ def batch_bench(quick: bool) -> None:
     from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
 
     n = int(os.environ.get("PACKETFS_BENCH_BATCH", 262_144 if quick else 1_000_000))
-    repeat = 1 if quick else 3
+    repeat = 3  # medians of 3 (quick mode only uses fewer inputs)
     print(f"\n--batch data-parallel: one C function over {n:,} inputs (`packetfs run batch.c --batch FILE`), "
           f"every input a lane of the lane executor; CPython: the same algorithm looping over the same lines, "
           f"file bytes to output bytes on both sides; load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
