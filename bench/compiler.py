@@ -5,7 +5,7 @@ input a lane of the lane executor) against a CPython loop over the same lines, i
 batch scaling from 1 to 2 nodes on the local backend (one worker process per node).
 
     python -m bench compiler            # 1M inputs (PACKETFS_BENCH_BATCH to change)
-    python -m bench compiler --quick    # 262,144 inputs, fewer repeats (~1-3 min; PACKETFS_BENCH_QUICK=1)
+    python -m bench compiler --quick    # 262,144 inputs, no Ray row (~1 min; PACKETFS_BENCH_QUICK=1)
 
 Ratios come from one run (medians of repeats); the machine's load average is printed with them."""
 
