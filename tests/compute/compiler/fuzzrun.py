@@ -3,6 +3,7 @@
     nice -n 19 .venv/bin/python tests/compute/compiler/fuzzrun.py run --out DIR [--first 0] [--chunks 1000]
         [--workers 2] [--until HH:MM]
     .venv/bin/python tests/compute/compiler/fuzzrun.py summary --out DIR
+    .venv/bin/python tests/compute/compiler/fuzzrun.py export --out DIR --to FILE.jsonl
     .venv/bin/python tests/compute/compiler/fuzzrun.py show SEED        # the program, gcc's and our output
 
 Chunk c holds the 100 seeds 1,000,000 + 100c .. + 99 (the slow mode's seed range, bigger programs than
@@ -227,6 +228,9 @@ def main() -> None:
     r.add_argument("--until", help="UTC HH:MM after which no new chunk starts")
     s = sub.add_parser("summary")
     s.add_argument("--out", required=True)
+    e = sub.add_parser("export", help="all chunk files as one JSON-lines file (one line per chunk)")
+    e.add_argument("--out", required=True)
+    e.add_argument("--to", required=True)
     w = sub.add_parser("show")
     w.add_argument("seed", type=int)
     a = p.parse_args()
@@ -234,6 +238,10 @@ def main() -> None:
         cmd_run(a)
     elif a.cmd == "summary":
         print(json.dumps(summary(Path(a.out)), indent=1))
+    elif a.cmd == "export":
+        lines = [json.dumps(json.loads(f.read_text()), separators=(",", ":"))
+                 for f in sorted(Path(a.out).glob("chunk-*.json"))]
+        Path(a.to).write_text("\n".join(lines) + "\n")
     else:
         cmd_show(a)
 
