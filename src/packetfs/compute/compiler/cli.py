@@ -70,9 +70,10 @@ def compile_cmd(source: str, include, define, target: str, output: str | None, e
               help="code on nodes: each function on its node (default for one run), or anywhere (default "
                    "with --batch, so every instance runs on the node that holds its memory)")
 @click.option("--batch", "batch", type=click.Path(dir_okay=False),
-              help="run main once per line of this file (the line is its arguments), all in parallel")
+              help="run main once per line of this file (the line is its arguments), all in parallel: "
+                   "on inline/local every instance is a lane of the lane executor")
 @click.option("--wave", type=click.IntRange(1, 1 << 20), default=4096, show_default=True,
-              help="with --batch: instances per fabric run")
+              help="with --batch on the packet executor (--backend ray or --placement function): instances per fabric run")
 @click.option("-I", "include", multiple=True, help="include path (when PROGRAM is a .c file)")
 @click.option("-D", "define", multiple=True, help="macro (when PROGRAM is a .c file)")
 @click.option("--max-steps", type=int, default=1 << 31, show_default=True, help="instructions per packet")
