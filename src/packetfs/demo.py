@@ -146,6 +146,8 @@ _LATER_STEPS = (
     ("SwiftSync: hints and a parallel, lookup-free import", "packetfs.bitcoin.swiftsync.demo", "swiftsync"),
     ("the compute fabric: packetfs compute and packetfs meter", "packetfs.compute.demo", "compute"),
     ("packetfs compile: a C program run as packets", "packetfs.compute.compiler.demo", "compiler"),
+    ("packetfs run --batch: one C function over many inputs, every input a lane",
+     "packetfs.compute.compiler.batch_demo", "batch"),
     ("workloads on the fabric: deploy, mine, fold, train", "packetfs.compute.workloads.demo", "workloads"),
     ("HP folding in 3D: a Yue et al. 48-mer on two fabric nodes", "packetfs.compute.workloads.folding.demo",
      "fold3d"),
