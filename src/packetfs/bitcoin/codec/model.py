@@ -8,7 +8,10 @@ specified in docs/pfs-format.md; the constants (format.py) are part of that form
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import zlib
+from collections.abc import Iterator
 
 from ..errors import ParseError
 from ..primitives.amount import compress_amount, decompress_amount
@@ -38,7 +41,7 @@ from .format import (
 from .forms import _cs as _cs
 from .forms import _hash160 as _hash160
 from .forms import der_to_rs, p2pkh_script, rs_to_der, tokenize_canonical
-from .recovery import RecordingRecoverer, _MemoRecoverer
+from .recovery import KnownRecoverer, NotingRecoverer, RecordingRecoverer, _MemoRecoverer
 from .recovery import _Recoverer as _Recoverer
 from .streams import (
     EXHAUSTIVE,
@@ -73,7 +76,7 @@ def _opaque(raw: bytes) -> bytes:
 
 
 def encode_block_with_stats(
-    raw: bytes, context=None, options: CodecOptions | None = None, spent=None
+    raw: bytes, context=None, options: CodecOptions | None = None, spent=None, known: dict | None = None
 ) -> tuple[bytes, EncodeStats]:
     """:func:`encode_block` plus what it did (stream sizes, recovered keys, opaque or not)."""
     raw = bytes(raw)
@@ -86,6 +89,8 @@ def encode_block_with_stats(
     if block is not None:
         try:
             enc = _Encoder(block, raw, context, o, spent)
+            if known:
+                enc.recover = KnownRecoverer(known)
             data = enc.run()
             stats = enc.stats
             stats.raw_size = len(raw)
@@ -104,15 +109,34 @@ def encode_block_with_stats(
     return data, stats
 
 
-def encode_block(raw: bytes, context=None, options: CodecOptions | None = None, spent=None) -> bytes:
+def encode_block(raw: bytes, context=None, options: CodecOptions | None = None, spent=None,
+                 known: dict | None = None) -> bytes:
     """Encode one serialized block; ``decode_block`` of the result gives ``raw`` back byte for byte.
 
     ``context`` (a :class:`~packetfs.bitcoin.codec.context.ChainContext`) enables chain-context mode: the
     decoder then needs an equivalent context. ``spent`` is an encoder-only hint, per non-coinbase tx a
     list of per-input ``(value, scriptPubKey)`` (as undo data gives): it lets segwit v0 keys be recovered
-    with the amount stored, so the result still decodes without any context.
+    with the amount stored, so the result still decodes without any context. ``known``: the recoveries
+    noted while decoding this block (:func:`noting_recoveries`); the encoder then needs no recovery to
+    find each key's recovery id. The output is the same with or without it.
     """
-    return encode_block_with_stats(raw, context, options, spent)[0]
+    return encode_block_with_stats(raw, context, options, spent, known)[0]
+
+
+_NOTING = threading.local()
+
+
+@contextlib.contextmanager
+def noting_recoveries() -> Iterator[dict]:
+    """Within the block, every key that ``decode_block`` recovers in this thread (whoever calls it, a block
+    store included) is noted in the yielded dict, for ``encode_block(..., known=...)`` of the same block."""
+    known: dict = {}
+    outer = getattr(_NOTING, "known", None)
+    _NOTING.known = known
+    try:
+        yield known
+    finally:
+        _NOTING.known = outer
 
 
 def _read_streams(data: bytes, fmt: int = FORMAT_MODELLED) -> tuple[int, int, int, list[Reader]]:
@@ -170,6 +194,10 @@ def decode_block(data: bytes, context=None, *, proven: list[bytes] | None = None
 
 def _decode(data: bytes, context=None, recover=None) -> bytes:
     """:func:`decode_block`; ``recover`` replaces the decoder's key recovery (the encoder's self-check)."""
+    if recover is None:
+        known = getattr(_NOTING, "known", None)
+        if known is not None:
+            recover = NotingRecoverer(known)
     data = bytes(data)
     if not data:
         raise CodecError("empty encoded block")

@@ -107,3 +107,40 @@ class RecordingRecoverer(_Recoverer):
         if key is not None:
             self.entries.append(_sigcache_entry(rs, key, msg))
         return key
+
+
+class NotingRecoverer(_Recoverer):
+    """The decoder's recovery, noting each recovery that gave a key: ``known[(r||s, msg, compressed)] =
+    (recid, key)``, for :class:`KnownRecoverer` when the same block is encoded again (relay)."""
+
+    __slots__ = ("known",)
+
+    def __init__(self, known: dict) -> None:
+        super().__init__()
+        self.known = known
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+        key = _Recoverer.__call__(self, rs, recid, msg, compressed)
+        if key is not None:
+            self.known[(rs, msg, bool(compressed))] = (recid, key)
+        return key
+
+
+class KnownRecoverer(_Recoverer):
+    """The encoder's recovery when the block's recoveries are already known (noted by
+    :class:`NotingRecoverer` while decoding it): the noted recovery id gives the noted key; any other id
+    gives None, which is what the encoder's search needs (``_find_recid`` only compares with the key, and
+    another recovery id never recovers the same key: it names another point R, and r^-1(sR - eG)
+    differs). Anything not noted is recovered for real. ``known`` must come from real recoveries."""
+
+    __slots__ = ("known",)
+
+    def __init__(self, known: dict) -> None:
+        super().__init__()
+        self.known = known
+
+    def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
+        hit = self.known.get((rs, msg, bool(compressed)))
+        if hit is not None:
+            return hit[1] if hit[0] == recid else None
+        return _Recoverer.__call__(self, rs, recid, msg, compressed)
