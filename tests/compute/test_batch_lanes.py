@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from packetfs.compute import IMM, Instruction, Op, Program, run_program
 from packetfs.compute.compiler import cli as ccli
-from packetfs.compute.compiler.batch import _decimal, run_batch
+from packetfs.compute.compiler.batch import NUL_PADDED, _decimal, _join_columns, run_batch
 from packetfs.compute.compiler.driver import compile_source
 from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
 from packetfs.compute.compiler.printf import format_c
@@ -267,10 +267,54 @@ def test_random_instruction_programs_match_the_packet_executor(seed):
 def test_decimal_columns_equal_format_c(values, conv, length):
     spec = f"%{length}{conv}".encode()
     bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
-    chars, keep, lengths = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
-    assert (lengths == keep.sum(axis=1)).all()
+    chars, lengths = _decimal(np.array(values, dtype=np.uint64), bits, conv in "di")
     for k, v in enumerate(values):
-        assert chars[k][keep[k]].tobytes() == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
+        text = chars[k][chars[k] != 0].tobytes()
+        assert text == format_c(spec, iter([v]).__next__, lambda a, lim: b"")
+        assert lengths[k] == len(text)
+
+
+_EDGES = [0, 1, 9, 10, 99, 100, 9999, 10_000, 99_999_999, 10**8, 10**16 - 1, 10**16, 10**19 - 1, 10**19,
+          2**31 - 1, 2**31, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**63 + 1, 2**64 - 1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 2**64 - 1), st.sampled_from(_EDGES),
+                          st.integers(-(2**63), -1).map(lambda v: v + 2**64)), min_size=1, max_size=64),
+       st.sampled_from([8, 16, 32, 64]), st.booleans())
+def test_decimal_columns_equal_python_formatting(values, bits, signed):
+    """Python's own int formatting of the value read as a bits-wide (signed) integer, over the whole
+    int64/uint64 range (the table path, leading-zero NULs and the sign byte)."""
+    chars, lengths = _decimal(np.array(values, dtype=np.uint64), bits, signed)
+    for k, v in enumerate(values):
+        x = v & ((1 << bits) - 1)
+        if signed and x >> (bits - 1):
+            x -= 1 << bits
+        text = chars[k][chars[k] != 0].tobytes()
+        assert text == str(x).encode()
+        assert lengths[k] == len(text)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**64 - 1), st.integers(0, 255)),
+                min_size=1, max_size=40), st.booleans())
+def test_column_join_equals_python_formatting(rows, with_char):
+    """The joined printf output of lockstep lanes (constant text, a signed and an unsigned 64-bit decimal
+    column, and optionally a %c column that may be NUL, which must take the masked path) equals Python's."""
+    n = len(rows)
+    a = np.array([r[0] & (2**64 - 1) for r in rows], dtype=np.uint64)
+    b = np.array([r[1] for r in rows], dtype=np.uint64)
+    c = np.array([r[2] for r in rows], dtype=np.uint8)
+    ca, la = _decimal(a, 64, True)
+    cb, lb = _decimal(b, 64, False)
+    pieces = [b"a=", (ca, NUL_PADDED, la), b" b=", (cb, NUL_PADDED, lb)]
+    if with_char:
+        pieces += [b" c=", (c[:, None], None, None)]
+    pieces.append(b"\n")
+    out, lens = _join_columns(pieces, n)
+    want = [f"a={x} b={y}".encode() + (b" c=" + bytes([z]) if with_char else b"") + b"\n" for x, y, z in rows]
+    assert out == b"".join(want)
+    assert lens.tolist() == [len(w) for w in want]
 
 
 def test_cli_batch_runs_on_lanes(tmp_path):

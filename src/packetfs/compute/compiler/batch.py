@@ -35,7 +35,7 @@ from .printf import _SPEC, format_c
 from .render import OutputError, render
 from .runtime_c import TAG_ARG, TAG_CHAR, TAG_END, TAG_SPEC, TAG_STR
 
-DEFAULT_WAVE = 16384  # lanes per machine: per-instruction overhead shared by this many; columns of 128 KiB stay in cache
+DEFAULT_WAVE = 32768  # lanes per machine: per-instruction overhead shared by this many; columns of 256 KiB stay in cache
 MACHINE_ADDRESS_SPACE = 2 << 30  # bytes of lane memory one machine reserves (calloc: only rows touched use RAM)
 _U64 = np.uint64
 
@@ -376,14 +376,7 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         ids = part["ids"]
         status[ids] = part["status"]
         lens[ids] = part["lens"]
-        for blob, local in zip(part["blobs"], part["which"], strict=True):
-            gl = ids[local]
-            if isinstance(local, slice):
-                local = np.arange(local.start, local.stop)
-            ln = part["lens"][local]
-            src_start[gl] = pos + np.concatenate([[0], np.cumsum(ln)[:-1]]).astype(np.int64)
-            chunks.append(blob)
-            pos += len(blob)
+        chunks.extend(part["blobs"])
         faults.update(part["faults"])
         steps += part["steps"]
         machines += part["machines"]
@@ -407,6 +400,14 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         # machines (on any node) ran consecutive blocks of instances: their outputs follow each other
         return BatchOutcome(b"".join(chunks[i] for _f, _c, i in runs), ends, status, dict(sorted(faults.items())),
                             steps, machines)
+    for part in parts:  # where each instance's output starts in the concatenated machine outputs
+        for blob, local in zip(part["blobs"], part["which"], strict=True):
+            gl = part["ids"][local]
+            if isinstance(local, slice):
+                local = np.arange(local.start, local.stop)
+            ln = part["lens"][local]
+            src_start[gl] = pos + np.concatenate([[0], np.cumsum(ln)[:-1]]).astype(np.int64)
+            pos += len(blob)
     src = np.frombuffer(b"".join(chunks), dtype=np.uint8)
     total = int(ends[-1]) if n else 0
     if total == 0:
@@ -488,13 +489,16 @@ def render_lanes(res, n: int, gids: np.ndarray) -> tuple[bytes, np.ndarray]:
     return b"".join(outs), np.fromiter((len(o) for o in outs), dtype=np.int64, count=n)
 
 
+NUL_PADDED = "NUL-padded"  # a column piece whose dropped characters are exactly its NUL bytes
+
+
 class _NotColumnar(Exception):
     pass
 
 
 def _render_columns(events, n: int):
-    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool or None: all,
-    #                    lengths (n,) or None: w)
+    pieces: list = []  # bytes (the same in every lane) or (chars (n, w) uint8, keep (n, w) bool, None: all, or
+    #                    NUL_PADDED: the non-NUL bytes, lengths (n,) or None: w)
     const = bytearray()
     spec = bytearray()
     args: list = []
@@ -552,23 +556,30 @@ def _render_columns(events, n: int):
 
 def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
     """Lane k's output is its kept characters of every piece, in order: the pieces side by side as one
-    (lanes, width) matrix, and one boolean selection of it in row-major order is the whole output."""
+    (lanes, width) matrix. When the only dropped characters are NUL padding (decimal columns) and no kept
+    one is NUL, the output is that matrix's bytes with the NULs deleted (bytes.translate, one C pass);
+    otherwise one boolean selection of it in row-major order."""
     mats, keeps = [], []
     lens = np.zeros(n, dtype=np.int64)
+    nul_free = True  # no kept character is a NUL byte
     for p in pieces:
         if isinstance(p, bytes):
             mats.append(np.broadcast_to(np.frombuffer(p, dtype=np.uint8), (n, len(p))))
             keeps.append(None)
             lens += len(p)
+            nul_free = nul_free and b"\0" not in p
         else:
             mats.append(p[0])
             keeps.append(p[1])
             lens += p[0].shape[1] if p[2] is None else p[2]
-    chars = np.concatenate(mats, axis=1)
+            nul_free = nul_free and p[1] is NUL_PADDED
+    chars = np.concatenate(mats, axis=1) if len(mats) > 1 else mats[0]
     if all(k is None for k in keeps):
         return chars.tobytes(), lens
-    keep = np.concatenate([np.ones(m.shape, dtype=bool) if k is None else k for m, k in zip(mats, keeps, strict=True)],
-                          axis=1)
+    if nul_free:
+        return chars.tobytes().translate(None, b"\0"), lens
+    keep = np.concatenate([np.ones(m.shape, dtype=bool) if k is None else (m != 0) if k is NUL_PADDED else k
+                           for m, k in zip(mats, keeps, strict=True)], axis=1)
     return chars[keep].tobytes(), lens
 
 
@@ -611,7 +622,8 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
             bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
             v = args[k]
             v = v if isinstance(v, np.ndarray) else np.full(n, v, dtype=np.uint64)
-            pieces.append(_decimal(v, bits, c in b"di"))
+            chars, lens = _decimal(v, bits, c in b"di")
+            pieces.append((chars, NUL_PADDED, lens))
         return pieces
     # lane by lane
     outs = []
@@ -633,44 +645,68 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
 
 
 _10K = _U64(10_000)
-_DIGITS4 = np.frombuffer("".join(f"{k:04d}" for k in range(10_000)).encode(), dtype=np.uint32)  # '0000' .. '9999'
+_I10K = np.int64(10_000)
+
+
+def _digit_table() -> np.ndarray:
+    """Three tables of 10,000 four-byte words, indexed by a group's value + 10,000 * kind: kind 0, all four
+    digits ('0042'); kind 1, a top group (leading zeros are NUL bytes; 0 is four NULs); kind 2, the lowest
+    group of a number below 10,000 (as kind 1, but 0 is '\\0\\0\\00')."""
+    full = "".join(f"{k:04d}" for k in range(10_000)).encode()
+    top = b"".join(f"{k:d}".encode().rjust(4, b"\0") if k else b"\0" * 4 for k in range(10_000))
+    low = b"\0\0\0" + b"0" + top[4:]
+    return np.frombuffer(full + top + low, dtype=np.uint32)
+
+
+_DIGITS4 = _digit_table()
 _POWERS = [_U64(10**k) for k in range(20)]
+DECIMAL_WIDTH = 24  # bytes per lane: a sign slot (4 bytes) and five groups of four digits
 
 
 def _decimal(v: np.ndarray, bits: int, signed: bool):
-    """Decimal text of each value read as a bits-wide (signed) integer: (chars (n, 24), keep (n, 24),
-    lengths); lane k's text is chars[k][keep[k]]. Groups of four digits by floor division by the constant 10,000
-    (numpy divides uint64 by a scalar with libdivide; its divmod and remainder do not, and are ~30 times
-    slower), each group one 4-byte word from a table of the 10,000 four-digit strings."""
-    mask = _U64((1 << bits) - 1) if bits < 64 else _U64(2**64 - 1)
-    x = v & mask
-    neg = None
-    if signed:
-        top = _U64(1 << (bits - 1))
-        neg = (x & top) != 0
-        x = np.where(neg, (mask - x + _U64(1)) & mask, x)
-        if not neg.any():
-            neg = None
-    n = len(x)
-    words = np.empty((n, 6), dtype=np.uint32)  # bytes 0-3: sign slot, 4-23: twenty digits
-    q = x
-    for j in range(5, 0, -1):
-        q2 = q // _10K
-        words[:, j] = _DIGITS4[(q - q2 * _10K).astype(np.intp)]
-        q = q2
+    """Decimal text of each value read as a bits-wide (signed) integer, as a NUL-padded column:
+    (chars (n, 4 + 4 * groups) uint8, lengths); lane k's text is chars[k] without its NUL bytes (a '-' in
+    byte 0 or NUL, then the digits right-aligned after NUL bytes).
+
+    Groups of four digits by floor division by the constant 10,000 (numpy divides uint64 by a scalar with
+    libdivide; its divmod and remainder do not, and are ~30 times slower), each group one 4-byte word
+    from a table, the table chosen by whether the group is the number's top one (its quotient is 0), so
+    leading zeros come out as NUL bytes with no per-lane mask."""
+    groups = 5 if bits > 32 else 3 if bits > 16 else 2  # 2**64 has 20 digits, 2**32 10, 2**16 5
+    xm = v if bits >= 64 else v & _U64((1 << bits) - 1)
+    n = len(xm)
+    words = np.empty((n, groups + 1), dtype=np.uint32)
     words[:, 0] = 0
-    chars = words.view(np.uint8)
-    ndig = np.ones(n, dtype=np.int64)
+    x = xm
+    neg = None
+    if signed and n:
+        neg = (xm >> _U64(bits - 1)).view(np.int64)  # 0 or 1
+        if neg.any():
+            mag = _U64(0) - xm  # two's complement: the magnitude in the low bits (2**(bits-1) for the minimum)
+            if bits < 64:
+                mag &= _U64((1 << bits) - 1)
+            x = np.where(neg.astype(bool), mag, xm)
+            words.view(np.uint8)[:, 0] = neg.astype(np.uint8) * np.uint8(45)  # '-'
+        else:
+            neg = None
+    q = x
     low = int(x.min()) if n else 0
+    for j in range(groups, 0, -1):
+        q2 = q // _10K
+        idx = q2 * _10K
+        np.subtract(q, idx, out=idx)  # the group's value
+        idx = idx.view(np.int64)
+        if low < 10 ** (4 * (groups + 1 - j)):  # some lane's number has no digits above this group
+            top = (q2 == 0).view(np.uint8)
+            idx += top * (_I10K * 2 if j == groups else _I10K)
+        np.take(_DIGITS4, idx, out=words[:, j], mode="clip")  # indices < 30,000 by construction
+        q = q2
+    ndig = np.ones(n, dtype=np.int64)
     for p in range(1, 20):
         if low >= 10**p:
             ndig += 1
-        else:
+        elif (1 << bits) > 10**p:
             ndig += x >= _POWERS[p]
-    first = 24 - ndig
     if neg is not None:
-        first = first - neg
-        rows = np.flatnonzero(neg)
-        chars[rows, first[rows]] = 45  # '-'
-    keep = np.arange(24) >= first[:, None]
-    return chars, keep, 24 - first
+        ndig += neg
+    return words.view(np.uint8), ndig
