@@ -17,6 +17,7 @@ from packetfs.bitcoin.script import (
     PrecomputedTxData,
     ScriptError,
     ScriptFlags,
+    crypto,
     legacy_sighash,
     segwit_v0_sighash,
     taproot_sighash,
@@ -214,3 +215,156 @@ def test_fast_path_equals_interpreter(template, hash_type, mutation, flag_mask, 
     assert _full(tx, spent, flags) == interp
     if _fast(tx, spent, flags):
         assert interp == "OK", (template, hash_type, mutation, hex(flags))
+
+
+# ---------------------------------------------------------------- P2PKH in big transactions
+# legacy_sighash switches to cached prefix states from BIG_TX inputs on; the P2PKH fast path computes
+# that case itself (sighash.legacy_all_big) and parses strict-DER signatures straight to r||s.
+
+
+def _big_p2pkh_spend(rng: random.Random, n_in: int, index: int, hash_type: int, key_form: str):
+    key = KEYS[rng.randrange(4)]
+    pub = key.public_key.format(compressed=key_form == "compressed")
+    if key_form == "hybrid":  # 0x06/0x07 by y's parity: parsed by libsecp256k1, rejected by STRICTENC
+        pub = bytes((6 + (pub[-1] & 1),)) + pub[1:]
+    spk = b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac"
+    inputs = [
+        TxIn(rng.randbytes(32), rng.randrange(4), b"", rng.choice([0, 0xFFFFFFFF])) for _ in range(n_in)
+    ]
+    outputs = [
+        TxOut(rng.randrange(10**8), rng.randbytes(rng.randrange(40))) for _ in range(rng.randrange(1, 4))
+    ]
+    spent = [TxOut(rng.randrange(10**8), spk) for _ in range(n_in)]
+    unsigned = Transaction(1, inputs, outputs, rng.randrange(2**32), [()] * n_in)
+    h = legacy_sighash(spk, unsigned, index, hash_type, PrecomputedTxData(unsigned, spent))
+    sig = key.sign(h, hasher=None) + bytes((hash_type,))
+    script_sig = push_data(sig) + push_data(pub)
+    inputs[index] = TxIn(
+        inputs[index].prev_txid, inputs[index].prev_index, script_sig, inputs[index].sequence
+    )
+    return Transaction(1, inputs, outputs, unsigned.locktime, [()] * n_in), spent
+
+
+def _verdicts(tx, spent, index, flags):
+    try:
+        verify_script(tx.inputs[index].script_sig, spent[index].script_pubkey, (), flags,
+                      TxChecker(tx, index, spent[index].value, PrecomputedTxData(tx, spent)))  # fmt: skip
+        interp = "OK"
+    except ScriptError as e:
+        interp = e.code
+    try:
+        verify_tx_input(tx, index, spent, flags, PrecomputedTxData(tx, spent))
+        full = "OK"
+    except ScriptError as e:
+        full = e.code
+    fast = fast_verify(tx, index, tx.inputs[index].script_sig, spent[index].script_pubkey, (), spent[index].value,
+                       flags, PrecomputedTxData(tx, spent))  # fmt: skip
+    return interp, full, fast
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_in=st.sampled_from([127, 128, 129, 160, 300]),
+    hash_type=st.sampled_from([1, 0, 4, 0x1F, 0x41, 0x81, 2, 3, 0x83]),
+    key_form=st.sampled_from(["compressed", "uncompressed", "hybrid"]),
+    mutation=st.sampled_from(["none", "sig", "hash_type", "high_s", "pad_r", "index"]),
+    flags=st.sampled_from(
+        [
+            0,
+            int(F.P2SH),
+            int(F.P2SH | F.DERSIG),
+            int(F.P2SH | F.DERSIG | F.WITNESS | F.NULLDUMMY),
+            int(F.DERSIG | F.LOW_S),
+            int(F.DERSIG | F.STRICTENC),
+            STANDARD,
+        ]
+    ),  # fmt: skip
+    seed=st.integers(0, 2**32),
+)
+def test_big_tx_p2pkh_fast_path_equals_interpreter(n_in, hash_type, key_form, mutation, flags, seed):
+    rng = random.Random(seed)
+    index = rng.choice([0, 1, 15, 16, 17, n_in // 2, n_in - 1])
+    tx, spent = _big_p2pkh_spend(rng, n_in, index, hash_type, key_form)
+    ss = tx.inputs[index].script_sig
+    ls = ss[0]
+    sig, rest = ss[1 : 1 + ls], ss[1 + ls :]
+    if mutation == "sig":
+        p = rng.randrange(len(sig))
+        sig = sig[:p] + bytes((sig[p] ^ (1 << rng.randrange(8)),)) + sig[p + 1 :]
+    elif mutation == "hash_type":
+        sig = sig[:-1] + bytes(((sig[-1] + 1) & 0xFF,))
+    elif mutation == "high_s":  # S -> n - S: valid under consensus, rejected by LOW_S
+        n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+        compact = crypto.parse_der_lax(sig[:-1])
+        r, s = int.from_bytes(compact[:32], "big"), n - int.from_bytes(compact[32:], "big")
+        sig = _der(r, s) + sig[-1:]
+    elif mutation == "pad_r":  # a non-minimal (BER) R: only the lax parser takes it
+        lr = sig[3]
+        sig = bytes((0x30, sig[1] + 1, 0x02, lr + 1, 0)) + sig[4:-1] + sig[-1:]
+    ss = push_data(sig) + rest
+    inputs = list(tx.inputs)
+    inputs[index] = TxIn(inputs[index].prev_txid, inputs[index].prev_index, ss, inputs[index].sequence)
+    if mutation == "index":  # the same signature moved to another input: another sighash
+        other = (index + 1) % n_in
+        inputs[other], inputs[index] = TxIn(inputs[other].prev_txid, inputs[other].prev_index, ss,
+                                            inputs[other].sequence), inputs[other]  # fmt: skip
+        index = other
+    tx = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
+    interp, full, fast = _verdicts(tx, spent, index, flags)
+    assert full == interp
+    if fast:
+        assert interp == "OK"
+    strictenc_ok = key_form != "hybrid" and 1 <= hash_type & 0x7F <= 3
+    if mutation == "none" and (strictenc_ok or not flags & F.STRICTENC):
+        assert interp == "OK" and fast  # valid spends take the fast path, SIGHASH_ALL-like or not
+
+
+def _der(r: int, s: int) -> bytes:
+    def integer(v: int) -> bytes:
+        b = v.to_bytes((v.bit_length() + 8) // 8, "big")  # a leading 0 when the top bit is set
+        return b"\x02" + bytes((len(b),)) + b
+
+    body = integer(r) + integer(s)
+    return b"\x30" + bytes((len(body),)) + body
+
+
+def test_legacy_all_big_equals_legacy_sighash():
+    from packetfs.bitcoin.script.sighash import BIG_TX, legacy_all_big
+
+    rng = random.Random(7)
+    for n_in in (BIG_TX, BIG_TX + 1, 257):
+        tx, spent = _big_p2pkh_spend(rng, n_in, 0, 1, "compressed")
+        code = spent[0].script_pubkey
+        cache = PrecomputedTxData(tx, spent)
+        for index in sorted(
+            {0, 1, 15, 16, 17, 31, 32, 100, n_in - 2, n_in - 1, *rng.sample(range(n_in), 20)}
+        ):
+            for ht in (0, 1, 4, 0x1F, 0x41):
+                want = legacy_sighash(
+                    code, tx, index, ht, PrecomputedTxData(tx, spent)
+                )  # fresh: no shared state
+                assert legacy_all_big(cache, index, b"\x19" + code, bytes((ht, 0, 0, 0))) == want
+
+
+def test_strict_der_p2pkh_goes_straight_to_the_curve_check(monkeypatch):
+    """Under DERSIG a valid P2PKH spend is verified from r||s sliced out of the strict-DER signature
+    (R with and without its sign-padding zero), never through the lax parser's fallback."""
+    from packetfs.bitcoin.script import fastpath
+
+    def fallback(*_):
+        raise AssertionError("lax-parser fallback used for a strict-DER signature")
+
+    monkeypatch.setattr(fastpath, "_verify_ecdsa", fallback)
+    rng = random.Random(3)
+    padded = 0
+    for i in range(60):
+        n_in = rng.choice([2, 130])
+        tx, spent = _big_p2pkh_spend(
+            rng, n_in, i % n_in, rng.choice([1, 0x81, 2, 3]), rng.choice(["compressed", "uncompressed"])
+        )
+        ss = tx.inputs[i % n_in].script_sig
+        padded += ss[1 + 4] == 0  # R's first byte is a sign-padding zero
+        for flags in (int(F.DERSIG), STANDARD):
+            assert fast_verify(tx, i % n_in, ss, spent[i % n_in].script_pubkey, (), spent[i % n_in].value, flags,
+                               PrecomputedTxData(tx, spent))  # fmt: skip
+    assert 10 < padded < 50

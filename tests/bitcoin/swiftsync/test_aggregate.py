@@ -48,3 +48,13 @@ def test_zero_iff_spent_equals_created(created, rnd: random.Random):
         assert (agg + h.coin(*spent[0]) - h.coin(*lie)) % MODULUS != 0
     assert (agg - h.coin(*spent[0])) % MODULUS != 0
     assert (agg + h.coin(*spent[0])) % MODULUS != 0
+
+
+def test_out_of_range_field_is_an_arithmetic_error():
+    """validate.py turns ArithmeticError into a failed block: a field that does not fit its width must
+    raise one (not struct.error), never hash a truncated value."""
+    h = CoinHasher(bytes(64))
+    for bad in ((bytes(32), 2**32, 1, False, 1, b""), (bytes(32), 0, 2**31, True, 1, b""),
+                (bytes(32), 0, 1, False, -1, b""), (bytes(32), 0, 1, False, 2**64, b"")):  # fmt: skip
+        with pytest.raises(ArithmeticError):
+            h.coin(*bad)

@@ -183,6 +183,22 @@ def verify_ecdsa(der: bytes, pubkey: bytes, msg32: bytes) -> bool:
     return _verify_compact(compact, pubkey, msg32)
 
 
+def verify_ecdsa_compact(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
+    """verify_ecdsa after its encoding checks, for a caller that has already checked the key's length
+    and header byte and parsed a strict-DER signature to r||s itself (the fast paths: under DERSIG the
+    lax parser's short-form case gives exactly those r||s slices). Same signature-cache hook, stats
+    and curve check as verify_ecdsa."""
+    if _PROVEN and _proven_take(compact, pubkey, msg32):
+        return True
+    if STATS[0]:
+        t = _perf()
+        ok = _verify_compact(compact, pubkey, msg32)
+        STATS[1] += _perf() - t
+        STATS[2] += 1
+        return ok
+    return _verify_compact(compact, pubkey, msg32)
+
+
 def _verify_compact(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
     pk = _PUBKEY_CACHE.get(pubkey, _MISS)
     if pk is _MISS:

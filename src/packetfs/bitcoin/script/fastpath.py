@@ -32,6 +32,7 @@ from .sighash import (
     SIGVERSION_BASE,
     SIGVERSION_WITNESS_V0,
     PrecomputedTxData,
+    legacy_all_big,
     legacy_sighash,
     segwit_v0_sighash,
     taproot_sighash,
@@ -41,6 +42,9 @@ _sha256 = hashlib.sha256
 # Copying a fresh ripemd160 object is about twice as fast as looking the algorithm up by name.
 _RIPEMD160 = hashlib.new("ripemd160")
 _verify_ecdsa = crypto.verify_ecdsa
+_verify_ecdsa_compact = crypto.verify_ecdsa_compact
+_EVEN_ODD = (2, 3)  # header bytes of a 33-byte key verify_ecdsa accepts
+_FULL_HYBRID = (4, 6, 7)  # and of a 65-byte one
 _SIGHASH_BASE_MASK = 0x9F  # ANYONECANPAY bit and the 5 low bits: what selects the legacy sighash mode
 
 
@@ -208,21 +212,38 @@ def fast_verify(
             return False
         if flags & (LOW_S | STRICTENC):
             try:
-                check_signature_encoding(sig, flags)
+                check_signature_encoding(sig, flags)  # strict DER under either flag
                 check_pubkey_encoding(pub, flags, SIGVERSION_BASE)
             except ScriptError:
                 return False
-        elif flags & DERSIG and not is_valid_signature_encoding(sig):
-            return False  # the only encoding rule left under these flags (the signature is not empty)
+            strict = True
+        elif flags & DERSIG:
+            if not is_valid_signature_encoding(sig):
+                return False  # the only encoding rule left under these flags (the signature is not empty)
+            strict = True
+        else:
+            strict = False
         ht = sig[-1]
-        if (ht & _SIGHASH_BASE_MASK) in _ALL_LIKE and cache.tx is tx and tx.input_count < BIG_TX:
-            # Legacy SIGHASH_ALL on a small tx (legacy_sighash's own fast case, inlined): the P2PKH
-            # script has no OP_CODESEPARATOR, so its script code is the script itself.
-            full, off = cache._legacy_full or cache.legacy_full()
-            off += 41 * index
-            h = _sha256(_sha256(full[:off] + b"\x19" + spk + full[off + 1 :] + _HT[ht]).digest()).digest()
+        if (ht & _SIGHASH_BASE_MASK) in _ALL_LIKE and cache.tx is tx:
+            # Legacy SIGHASH_ALL (legacy_sighash's own fast cases, inlined): the P2PKH script has no
+            # OP_CODESEPARATOR, so its script code is the script itself.
+            if tx.input_count < BIG_TX:
+                full, off = cache._legacy_full or cache.legacy_full()
+                off += 41 * index
+                h = _sha256(_sha256(full[:off] + b"\x19" + spk + full[off + 1 :] + _HT[ht]).digest()).digest()
+            else:
+                h = legacy_all_big(cache, index, b"\x19" + spk, _HT[ht])
         else:
             h = legacy_sighash(spk, tx, index, ht, cache)
+        if strict and (pub[0] in _EVEN_ODD if lp == 33 else pub[0] in _FULL_HYBRID):
+            # Strict DER: the lax parser's short-form case is exactly these slices (all lengths
+            # below 0x80, S running to the hash-type byte), and the key's encoding is one
+            # verify_ecdsa accepts, so go straight to the curve check (signature-cache hook included).
+            lr = sig[3]
+            r = sig[4 : 4 + lr].lstrip(b"\0")
+            s = sig[6 + lr : -1].lstrip(b"\0")
+            if len(r) <= 32 and len(s) <= 32:
+                return _verify_ecdsa_compact(r.rjust(32, b"\0") + s.rjust(32, b"\0"), pub, h)
         return _verify_ecdsa(sig[:-1], pub, h)
     if n == 22:
         if spk[0] != 0 or spk[1] != 0x14 or not flags & WITNESS or script_sig:

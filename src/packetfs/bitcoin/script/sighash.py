@@ -51,7 +51,7 @@ class PrecomputedTxData:
     __slots__ = (
         "tx", "spent_outputs", "_outpoints", "_sequences", "_outputs", "_sha_prevouts", "_sha_sequences",
         "_sha_outputs", "_sha_amounts", "_sha_scripts", "_legacy_blob", "_legacy_prefix_states",
-        "_legacy_outputs_blob", "_v0", "_legacy_full", "_v0_all", "txins", "witnesses", "checked_flags",
+        "_legacy_outputs_blob", "_v0", "_legacy_full", "_v0_all", "_legacy_big", "txins", "witnesses", "checked_flags",
     )  # fmt: skip
 
     def __init__(self, tx: Transaction, spent_outputs: Sequence[TxOut] | None = None):
@@ -64,7 +64,7 @@ class PrecomputedTxData:
         self._sha_amounts = self._sha_scripts = None
         self._legacy_blob = self._legacy_prefix_states = self._legacy_outputs_blob = None
         self._v0 = None
-        self._legacy_full = self._v0_all = None
+        self._legacy_full = self._v0_all = self._legacy_big = None
         # Filled by verify_tx_input once it has checked this tx, its spent outputs and ``checked_flags``
         # (so later inputs skip those checks and the tx's property lookups).
         self.txins = self.witnesses = None
@@ -277,6 +277,33 @@ def legacy_sighash(
         out_blob = compact_size(len(outputs)) + b"".join(outputs)
     h.update(out_blob)
     h.update(tail)
+    return _sha256(h.digest()).digest()
+
+
+def legacy_all_big(cache: PrecomputedTxData, index: int, code: bytes, hash_type4: bytes) -> bytes:
+    """legacy_sighash for SIGHASH_ALL (or a type Core treats like it, no ANYONECANPAY) of input
+    ``index`` < cache.tx.input_count, a tx of at least BIG_TX inputs: ``code`` is the serialized script
+    code (length prefix included, separators removed), ``hash_type4`` the hash type as 4 bytes. The
+    same stream as legacy_sighash's big-tx case, with the per-tx pieces looked up once."""
+    parts = cache._legacy_big
+    if parts is None:
+        tx = cache.tx
+        version = tx.version.to_bytes(4, "little", signed=True)
+        _legacy_all_state(cache, 0, version)  # builds the blanked-inputs blob
+        outputs = cache.outputs()
+        parts = cache._legacy_big = (
+            version,
+            memoryview(cache._legacy_blob),
+            cache.outpoints(),
+            cache.sequences(),
+            compact_size(len(outputs)) + b"".join(outputs) + tx.locktime.to_bytes(4, "little"),
+        )
+    version, blob, outpoints, seqs, outputs_locktime = parts
+    h = _legacy_all_state(cache, index, version)
+    h.update(outpoints[index] + code + seqs[index])
+    h.update(blob[41 * (index + 1) :])
+    h.update(outputs_locktime)
+    h.update(hash_type4)
     return _sha256(h.digest()).digest()
 
 

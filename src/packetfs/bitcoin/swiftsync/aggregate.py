@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 
 MODULUS = 1 << 256
 # 64 bytes: one whole SHA-256 block, so the salted midstate is computed once and each coin costs only
 # its own compressions (the salt before the data, as Maxwell suggested on the list).
 SALT_SIZE = 64
+# vout:u32, height*2+coinbase:u32, value:u64, packed in one call (the encoding above)
+_FIELDS = struct.Struct("<IIQ").pack
+_from_bytes = int.from_bytes
 
 
 def new_salt() -> bytes:
@@ -38,13 +42,9 @@ class CoinHasher:
 
     def coin(self, txid: bytes, vout: int, height: int, coinbase: bool, value: int, script: bytes) -> int:
         h = self._base.copy()
-        h.update(
-            b"".join((
-                txid,
-                vout.to_bytes(4, "little"),
-                (height * 2 + (1 if coinbase else 0)).to_bytes(4, "little"),
-                value.to_bytes(8, "little"),
-                script,
-            ))
-        )
-        return int.from_bytes(h.digest(), "little")
+        try:
+            fields = _FIELDS(vout, height * 2 + coinbase, value)
+        except struct.error as e:  # a field out of range: the same error type int.to_bytes raises
+            raise OverflowError(f"coin field out of range: {e}") from None
+        h.update(txid + fields + script)
+        return _from_bytes(h.digest(), "little")
