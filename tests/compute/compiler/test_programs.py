@@ -13,7 +13,7 @@ PROGRAMS = Path(__file__).parent / "programs"
 CASES = [
     ("fib.c", ["10"]), ("sieve.c", ["150"]), ("matmul.c", ["5"]), ("sha256.c", ["abc"]),
     ("quicksort.c", ["12"]), ("structs.c", []), ("funcptr.c", []), ("printf_conv.c", []), ("floats.c", []),
-    ("extensions.c", []),
+    ("extensions.c", []), ("vformat.c", []),
 ]
 
 

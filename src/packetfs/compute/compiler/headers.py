@@ -31,6 +31,10 @@ int printf(const char *fmt, ...);
 int sprintf(char *buf, const char *fmt, ...);
 int snprintf(char *buf, size_t n, const char *fmt, ...);
 int fprintf(FILE *f, const char *fmt, ...);
+int vprintf(const char *fmt, char *ap);            /* char *: stdarg.h's va_list */
+int vfprintf(FILE *f, const char *fmt, char *ap);
+int vsprintf(char *buf, const char *fmt, char *ap);
+int vsnprintf(char *buf, size_t n, const char *fmt, char *ap);
 int putchar(int c);
 int puts(const char *s);
 int fflush(FILE *f);

@@ -76,13 +76,6 @@ static int __pfx_print(const char *f, char *ap) {
     return 0;
 }
 
-int printf(const char *fmt, ...) { va_list ap = __pfx_va_start(); return __pfx_print(fmt, ap); }
-int vprintf(const char *fmt, va_list ap) { return __pfx_print(fmt, ap); }
-int fprintf(FILE *f, const char *fmt, ...) {
-    va_list ap = __pfx_va_start();
-    if (f->fd == 1) return __pfx_print(fmt, ap);
-    return 0;
-}
 
 /* sprintf/snprintf: formatted in C (integers, characters, strings, pointers). */
 struct __pfx_out { char *buf; size_t cap; size_t n; };
@@ -175,6 +168,48 @@ int sprintf(char *buf, const char *fmt, ...) {
 int snprintf(char *buf, size_t cap, const char *fmt, ...) {
     struct __pfx_out o; o.buf = buf; o.cap = cap; o.n = 0;
     return __pfx_format(&o, fmt, __pfx_va_start());
+}
+int vsprintf(char *buf, const char *fmt, va_list ap) {
+    struct __pfx_out o; o.buf = buf; o.cap = (size_t)-1 >> 1; o.n = 0;
+    return __pfx_format(&o, fmt, ap);
+}
+int vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap) {
+    struct __pfx_out o; o.buf = buf; o.cap = cap; o.n = 0;
+    return __pfx_format(&o, fmt, ap);
+}
+
+/* printf and friends return the number of characters, which only formatting can tell: the count is
+   made here with sprintf's formatter writing nowhere (a floating conversion traps, as in sprintf), then
+   the output goes to the origin as usual. A call whose value is discarded (the common case) is compiled
+   to the __pfx_*_nocount variant instead (lower/calls.py), which skips the count. */
+static int __pfx_count(const char *fmt, char *ap) {
+    struct __pfx_out o; o.buf = 0; o.cap = 0; o.n = 0;
+    return __pfx_format(&o, fmt, ap);
+}
+int printf(const char *fmt, ...) {
+    va_list ap = __pfx_va_start(); int n = __pfx_count(fmt, ap); __pfx_print(fmt, ap); return n;
+}
+int vprintf(const char *fmt, va_list ap) { int n = __pfx_count(fmt, ap); __pfx_print(fmt, ap); return n; }
+int fprintf(FILE *f, const char *fmt, ...) {
+    va_list ap = __pfx_va_start(); int n = __pfx_count(fmt, ap);
+    if (f->fd == 1) __pfx_print(fmt, ap);
+    return n;
+}
+int vfprintf(FILE *f, const char *fmt, va_list ap) {
+    int n = __pfx_count(fmt, ap);
+    if (f->fd == 1) __pfx_print(fmt, ap);
+    return n;
+}
+int __pfx_printf_nocount(const char *fmt, ...) { va_list ap = __pfx_va_start(); __pfx_print(fmt, ap); return 0; }
+int __pfx_vprintf_nocount(const char *fmt, va_list ap) { __pfx_print(fmt, ap); return 0; }
+int __pfx_fprintf_nocount(FILE *f, const char *fmt, ...) {
+    va_list ap = __pfx_va_start();
+    if (f->fd == 1) __pfx_print(fmt, ap);
+    return 0;
+}
+int __pfx_vfprintf_nocount(FILE *f, const char *fmt, va_list ap) {
+    if (f->fd == 1) __pfx_print(fmt, ap);
+    return 0;
 }
 
 size_t strlen(const char *s) { const char *p = s; while (*p) p++; return (size_t)(p - s); }

@@ -11,9 +11,15 @@ from ..ir import Function
 from .base import LowererBase
 from .common import INTRINSICS, RUNTIME, AddressTaken, Sym, Val
 
+# the C runtime's printf family counts the characters it prints (formatting them on the fabric); a call
+# whose value is discarded goes to a variant that does not
+_NOCOUNT = {n: f"__pfx_{n}_nocount" for n in ("printf", "vprintf", "fprintf", "vfprintf")}
+
 
 class CallLowering(LowererBase):
     """Function definitions, returns and calls."""
+
+    discarded_call: c_ast.FuncCall | None = None  # the call an expression statement is made of
 
     # ------------------------------------------------------------------ functions
     def func_def(self, node: c_ast.FuncDef) -> None:
@@ -146,6 +152,8 @@ class CallLowering(LowererBase):
             return Val(self.copy(Val(self.va_reg, T.PointerType(T.CHAR))).reg, T.PointerType(T.CHAR))
         if name == "__pfx_va_start":
             raise CompileError("va_start in a function without '...'", node.coord)
+        if (node is self.discarded_call and name in _NOCOUNT and name not in self.defined_later()):
+            name = _NOCOUNT[name]  # the value is not used: skip printf's character count (runtime_c)
         params = ftype.params
         if params is not None and (len(args) < len(params) or (len(args) > len(params) and not ftype.variadic)):
             raise CompileError(f"call with {len(args)} arguments, function takes {len(params)}", node.coord)

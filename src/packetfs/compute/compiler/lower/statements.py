@@ -18,6 +18,8 @@ class StmtLowering(LowererBase):
         method = getattr(self, "s_" + type(node).__name__, None)
         if method is None:
             if isinstance(node, _EXPR_NODES):
+                if isinstance(node, c_ast.FuncCall):
+                    self.discarded_call = node  # its value is not used (calls.py)
                 self.expr(node)
                 return
             raise unsupported(f"statement {type(node).__name__}", node)
