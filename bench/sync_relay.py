@@ -7,6 +7,8 @@ Modes (per link):
   is encoded while serving (the first peer to sync these blocks from this server);
 - ``lightning (warm)``: `--mode lightning` again: frames come from the server's on-disk frame store (every
   later peer, also after a restart);
+- ``lightning (warm, inline)``: the same with `--decode-jobs 0`: frames decoded in the syncing process
+  itself (no hand-over to a decoding process; on a machine whose cores are all busy this can be faster);
 - ``bcoin -> bcoin``: a fresh bcoin 1.0.2 syncing the chain from a bcoin that holds it (anchor);
 - ``kernel import`` (once, from disk, no link): libbitcoinkernel's ChainstateManager importing the chain's
   blk files with 2 worker threads: the bar for "validated chainstate" on these 2 cores.
@@ -16,8 +18,8 @@ a network namespace (clients), both ends shaped with `tc tbf` at 100 and 20 Mbit
 pair are deleted in a `finally`, also on failure, and any left over from a killed run at the start.
 
 Per run: wall seconds (ours: the sync command's own clock, connect to tip; bcoin: addnode to tip, polled),
-bytes received on the wire by the syncing node, CPU seconds of the syncing node's process tree (decoding
-children included) and of the server's (encoding children included), peak RSS of the syncing process, and
+bytes received on the wire by the syncing node, CPU seconds of the syncing node (its decoding process's
+CPU included, as the sync command reports it) and of the server's (encoding children included), peak RSS of the syncing process, and
 the final state: our utxo_digest (Core's hash_serialized_3, equal in every mode), bcoin's
 gettxoutsetinfo coin count and amount against our chainstate's, the kernel's tip.
 
@@ -56,7 +58,7 @@ PACKETFS = str(Path(sys.executable).parent / "packetfs")
 NS_CLIENT = "pfsrelay-cli"
 DEV_SERVER, DEV_CLIENT = "pfsr-s", "pfsr-c"
 ADDR_SERVER, ADDR_CLIENT = "10.231.0.1", "10.231.0.2"
-MODES = ("plain", "lightning (cold)", "lightning (warm)")
+MODES = ("plain", "lightning (cold)", "lightning (warm)", "lightning (warm, inline)")
 
 PBK_IMPORT = r"""
 import sys, pbk
@@ -181,11 +183,11 @@ def shaped_link(mbit: int) -> Iterator[None]:
         _cleanup_link()
 
 
-def _sync(mode: str, datadir: Path, host: str, port: int, ns: str | None) -> dict:
+def _sync(mode: str, datadir: Path, host: str, port: int, ns: str | None, extra: list[str] = ()) -> dict:
     datadir.mkdir(parents=True)
     with open(datadir / "sync-stderr.txt", "wb") as err:
         proc = subprocess.Popen(_ns([PACKETFS, "bitcoin", "sync", "--mode", mode, "--connect", f"{host}:{port}",
-                                     "--datadir", str(datadir), "--json", "--timeout", "1800"], ns),
+                                     "--datadir", str(datadir), "--json", "--timeout", "1800", *extra], ns),
                                 stdout=subprocess.PIPE, stderr=err)
         out = proc.stdout.read()
         proc.stdout.close()
@@ -207,7 +209,8 @@ def _ours(link: str, work: Path, src: Path, host: str, ns: str | None, repeat: i
             for mode in MODES:
                 d = work / f"{link}-{mode.split()[0]}-{len(runs.get(mode, []))}-{r}"
                 before = _tree(server.proc.pid)[0]
-                report = _sync("plain" if mode == "plain" else "lightning", d, host, server.port, ns)
+                extra = ["--decode-jobs", "0"] if "inline" in mode else []
+                report = _sync("plain" if mode == "plain" else "lightning", d, host, server.port, ns, extra)
                 report["server_cpu_s"] = _tree(server.proc.pid)[0] - before
                 report["state"] = report["utxo_digest"]
                 runs.setdefault(mode, []).append(report)
