@@ -64,3 +64,14 @@ def test_ir_interpreter_matches_gcc(gcc, tmp_path, name, args):
 
     expected = gcc_run(tmp_path, name, args)
     assert run_module(compile_file(PROGRAMS / name), [b"prog", *(a.encode() for a in args)]) == expected
+
+
+def test_printf_value_with_a_floating_conversion_faults_not_lies():
+    """printf's value is counted on the fabric, which cannot format floats: using it with %f is a clear
+    fault (the printed text before it is kept); the same printf as a statement just prints."""
+    from ccharness import ours_source
+
+    got = ours_source('#include <stdio.h>\nint main(void) { double x = 1.5; printf("%f\\n", x);\n'
+                      '  int n = printf("%f\\n", x); return n; }\n')
+    assert got.stdout == b"1.500000\n"
+    assert got.status is None and "printf's return value" in got.fault

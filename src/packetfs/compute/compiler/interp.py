@@ -79,7 +79,7 @@ class Exit(Exception):
 
 
 TRAP_TEXT = {1: "abort() called", TRAP_ASSERT: "assertion failed", TRAP_BAD_FREE: "free() of a pointer malloc did not return",
-             TRAP_UNSUPPORTED: "sprintf of a floating conversion is not supported"}
+             TRAP_UNSUPPORTED: "a floating conversion formatted on the fabric (sprintf, or printf's return value) is not supported"}
 
 
 def load_image(module: Module, mem, argv: list[bytes], base: int, lane_size: int) -> tuple[int, int, int]:
