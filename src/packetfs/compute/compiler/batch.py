@@ -200,7 +200,9 @@ _NOT_SHELLISH = bytes(b for b in range(256) if b not in (34, 39, 92, 11, 12, 13,
 
 def _layout(table: ArgvTable, L: int) -> np.ndarray:
     """Each instance's argv array offset in its lane (as layout.write_argv computes it)."""
-    total = (table.length.astype(np.int64) + 1).sum(axis=1) - (table.length.shape[1] - table.argc.astype(np.int64))
+    total = table.argc.astype(np.int64)  # each string's bytes and its NUL (column by column: rows are short)
+    for i in range(table.length.shape[1]):
+        total = total + table.length[:, i]
     argv_off = (L - total - 8 * (table.argc + 1)) & ~15
     if len(table) and int(argv_off.min()) < DATA_BASE + 4096:
         raise CompileError("an argv line does not fit the instance memory")
@@ -229,7 +231,11 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     s0 = argv_off + 8 * (argc + 1)
     lens = table.length[:, :argc].astype(np.int64)
     src = table.start[:, :argc].astype(np.int64)
-    starts = s0 + np.concatenate([np.zeros((n, 1), np.int64), np.cumsum(lens + 1, axis=1)[:, :-1]], axis=1)
+    starts = np.empty((n, argc), dtype=np.int64)  # column by column: a cumsum along rows of 2 is per-row work
+    if argc:
+        starts[:, 0] = s0
+    for i in range(1, argc):
+        np.add(starts[:, i - 1], lens[:, i - 1] + 1, out=starts[:, i])
     for i in range(argc):
         col = starts[:, i]
         if (col == col[0]).all():
@@ -238,9 +244,27 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
             mem.M[argv_off // 8 + i] = m.base + col.astype(np.uint64)
             mem.rows.add(argv_off // 8 + i)
     mem.shadow[argv_off // 8 + argc] = _U64(0)
+    buf = table.buf
+    plan = _string_plan(lens, src, starts - s0, n) if n else None
+    if plan is not None:
+        # every argument at one place with one length in every lane, its bytes the same in every lane or
+        # evenly spaced in the file: each byte column written straight into its lane-memory row (a strided
+        # copy of n bytes), no (lanes, bytes) matrix and no transpose
+        rows = mem.M[s0 // 8:L // 8]
+        rows[...] = 0
+        mem.spans.append((s0 // 8, L // 8))
+        rb = rows.view(np.uint8)  # rb[t // 8, 8 * lane + t % 8]: byte s0 + t of each lane
+        for at, k, first, step in plan:
+            for c in range(k):
+                t = at + c
+                dst = rb[t >> 3, t & 7::8]
+                if step == 0:
+                    dst[...] = buf[first + c]
+                else:
+                    dst[...] = buf[first + c:first + c + step * (n - 1) + 1:step]
+        return _registers(m, argc, argv_off)
     width = L - s0
     strings = np.zeros((n, width + (-width) % 8), dtype=np.uint8)
-    buf = table.buf
     for i in range(argc):
         li = lens[:, i]
         if not n or not int(li.max()):
@@ -249,26 +273,42 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
         if int(li.min()) == int(li.max()) and int(at.min()) == int(at.max()):  # every lane: same length, same place
             k, a = int(li[0]), int(at[0])
             si = src[:, i]
-            if int(si.min()) == int(si.max()):  # the same bytes (argv[0])
-                strings[:, a:a + k] = buf[int(si[0]):int(si[0]) + k]
-                continue
-            step = int(si[1] - si[0]) if n > 1 else 0
-            if n > 1 and step > 0 and int(si[-1]) - int(si[0]) == step * (n - 1) and (np.diff(si) == step).all():
-                # evenly spaced in the buffer (lines of one length): a strided view, one copy
-                strings[:, a:a + k] = np.lib.stride_tricks.as_strided(buf[int(si[0]):], shape=(n, k), strides=(step, 1))
-            else:
-                strings[:, a:a + k] = buf[si[:, None] + np.arange(k)]
+            strings[:, a:a + k] = buf[si[:, None] + np.arange(k)]
             continue
         r = np.repeat(np.arange(n), li)
         j = np.arange(int(li.sum())) - np.repeat(np.cumsum(li) - li, li)
         strings[r, at[r] + j] = buf[src[r, i] + j]
     words = strings.view("<u8")
     mem.load_rows(s0 // 8, words.T)
+    return _registers(m, argc, argv_off)
+
+
+def _registers(m: LaneMachine, argc: int, argv_off: int) -> LaneMachine:
     m.regs[0] = _U64(argc)
     m.regs[1] = Rel(argv_off)
     m.regs[20] = Rel(0)
     m.regs[21] = Rel((argv_off - 64) & ~15)
     return m
+
+
+def _string_plan(lens: np.ndarray, src: np.ndarray, at: np.ndarray, n: int) -> list | None:
+    """[(offset in the string area, length, first source byte, source step)] per argument when every
+    argument has one length and one place in every lane and its bytes are the same in every lane (step
+    0) or evenly spaced in the buffer (a batch file of equal-length lines); else None."""
+    plan = []
+    for i in range(lens.shape[1]):
+        li, ai, si = lens[:, i], at[:, i], src[:, i]
+        k, a = int(li[0]), int(ai[0])
+        if int(li.min()) != k or int(li.max()) != k or int(ai.min()) != a or int(ai.max()) != a:
+            return None
+        if k == 0:
+            continue
+        s_first = int(si[0])
+        step = int(si[1]) - s_first if n > 1 else 0
+        if step < 0 or int(si[-1]) - s_first != step * (n - 1) or (n > 2 and not (np.diff(si) == step).all()):
+            return None
+        plan.append((a, k, s_first, step))
+    return plan
 
 
 _CODE_CACHE: dict[int, np.ndarray] = {}

@@ -425,7 +425,8 @@ class LaneMachine:
                 elif ins.width == 8:
                     self.put(ins.dst, a, rows)
                 else:
-                    self.put(ins.dst, _ext(zext(self.val(a, rows), ins.width), ins.width, ins.signed), rows)
+                    # sext and zext read only the low width bytes: no mask first
+                    self.put(ins.dst, _ext(self.val(a, rows), ins.width, ins.signed), rows)
                 return ins.next, None
             if op == Op.BR:
                 return self.branch(ins, rows), None
@@ -520,8 +521,8 @@ class LaneMachine:
         else:
             a, b = zext(a, ins.width), zext(b, ins.width)
         r = fn(a, b)
-        r = r.astype(np.uint64) if isinstance(r, np.ndarray) else _U64(int(r))
-        self.put(ins.dst, _ext(r, ins.width, ins.signed), rows)
+        # 0 or 1: already what extension from any width gives
+        self.put(ins.dst, r.astype(np.uint64) if isinstance(r, np.ndarray) else _U64(int(r)), rows)
 
     def shift(self, ins: _Ins, rows) -> None:
         a = self.val(self.read(ins.a, ins, rows), rows)
@@ -617,13 +618,15 @@ class LaneMachine:
                 return self._bad_address(g, self.base[g] + _U64(off))
             for i in range(ins.count):
                 v = self._load_uniform(off + i * ins.width, ins.width, rows, ins.signed)
-                self.put(ins.dst + i, v if (ins.width == 8 and isinstance(v, Rel)) else _ext(self.val(v, rows), ins.width, ins.signed), rows)
+                # a column comes back extended as the instruction asks; a scalar or Rel is extended here
+                self.put(ins.dst + i, v if (isinstance(v, np.ndarray) or (ins.width == 8 and isinstance(v, Rel)))
+                         else _ext(self.val(v, rows), ins.width, ins.signed), rows)
             return None
         return self._gather(ins, rows, addr, nbytes)
 
     def _load_uniform(self, off: int, width: int, rows, signed: bool = False):
-        """The width bytes at lane offset off of each lane of the group, zero-extended (sign-extended
-        when ``signed`` and read from a row in one cast; callers extend per the instruction anyway)."""
+        """The width bytes at lane offset off of each lane of the group: a column zero-extended, or
+        sign-extended when ``signed``; a scalar (from the shadow) zero-extended, a Rel as stored."""
         w, sh = off >> 3, (off & 7) * 8
         mem = self.mem
         sv = mem.shadow.get(w)
@@ -648,7 +651,9 @@ class LaneMachine:
             lo = lo >> _U64(sh)
             if sh + width * 8 > 64:
                 lo = lo | (mem.M[w + 1, cols] << _U64(64 - sh))
-        return zext(lo, width)
+        elif width == 8:
+            return lo.copy() if not isinstance(cols, np.ndarray) else lo  # a fancy-indexed read is a copy already
+        return _ext(lo, width, signed)
 
     def _bad_address(self, g: np.ndarray, addr: np.ndarray):
         return g, np.full(len(g), Status.BAD_ADDRESS, np.uint16), np.asarray(addr, dtype=np.uint64)
@@ -683,7 +688,7 @@ class LaneMachine:
             if span.any():
                 hi = self.mem.M[w + 1, cols_all] << ((_U64(64) - sh) & _U64(63))
                 lo = np.where(span, lo | hi, lo)
-            self.put(ins.dst + i, _ext(zext(lo, ins.width), ins.width, ins.signed), rows)
+            self.put(ins.dst + i, _ext(lo, ins.width, ins.signed), rows)
         return fin
 
     def store(self, ins: _Ins, rows):
