@@ -159,3 +159,12 @@ def test_ignored_attribute_keeps_columns_of_later_errors():
     with pytest.raises(CompileError) as e:
         compile_source(source, "prog.c")
     assert "prog.c:1:33: 'y' undeclared" in str(e.value)
+
+
+@pytest.mark.parametrize("source", ["int main(void) {\n  return 3 ?: 5;\n}\n",
+                                    "int main(void) {\n  int x = typeof(int) 3;\n  return x;\n}\n"])
+def test_parse_errors_name_line_and_column(source):
+    """pycparser names only the file for some errors; we add where it stopped."""
+    with pytest.raises(CompileError) as e:
+        compile_source(source, "prog.c")
+    assert "prog.c:2:" in str(e.value)

@@ -139,12 +139,25 @@ def _coord(text: str, offset: int, filename: str) -> str:
     return f"{name}:{line}:{offset - start + 1}"
 
 
+def _with_location(message: str, parser: c_parser.CParser) -> str:
+    """Some pycparser errors name only the file ("f.c: Invalid expression"): add the line and column of
+    the furthest token it read, which is where it gave up."""
+    if re.match(r"[^\n]*:\d+:\d+: ", message):
+        return message
+    tokens = [t for t in getattr(getattr(parser, "_tokens", None), "_buffer", []) if t is not None]
+    if not tokens:
+        return message
+    tok = tokens[-1]
+    return f"{tok.filename}:{tok.lineno}:{tok.column}: {message.split(': ', 1)[-1]} (near '{tok.value}')"
+
+
 def parse(source: str, filename: str = "<input>", include: list[str] | None = None,
           defines: list[str] | None = None) -> c_ast.FileAST:
     text = strip_attributes(preprocess(source, filename, include, defines), filename)
+    parser = c_parser.CParser()
     try:
-        return c_parser.CParser().parse(text, filename)
+        return parser.parse(text, filename)
     except ParseError as e:
-        raise CompileError(f"parse error (pycparser): {e}") from e
+        raise CompileError(f"parse error (pycparser): {_with_location(str(e), parser)}") from e
     except (RecursionError, AssertionError, IndexError, TypeError) as e:
         raise CompileError(f"parse error (pycparser): {type(e).__name__}: {e}") from e
