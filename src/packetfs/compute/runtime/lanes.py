@@ -30,6 +30,7 @@ instance), and a fault found at a LOAD/STORE is reported at that instruction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -40,6 +41,10 @@ from .node import Accumulators
 from .records import EMIT_DTYPE, ProgramError
 
 _U64 = np.uint64
+# opcodes and statuses as plain ints: an IntEnum member lookup (Op.MOV) costs ~180 ns, and the
+# interpreter compares a few per instruction
+_op = SimpleNamespace(**{m.name: int(m) for m in Op})
+_st = SimpleNamespace(**{m.name: int(m) for m in Status})
 M64 = (1 << 64) - 1
 DEAD_PC = 0xFFFFFFFF
 _RET_LIMIT = 0xFFFEFFFF
@@ -177,17 +182,17 @@ class LaneMemory:
                 self.settle(set(np.unique(np.concatenate([w, w + 1])).tolist()) & set(near), base, col)
 
 
-UNIFORM_INT = {Op.ADD, Op.SUB, Op.MUL, Op.AND, Op.OR, Op.XOR}
-_BIN_FN = {Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.AND: np.bitwise_and,
-           Op.OR: np.bitwise_or, Op.XOR: np.bitwise_xor}
-_CMP_FN = {Op.EQ: (np.equal, False), Op.NE: (np.not_equal, False), Op.LTU: (np.less, False),
-           Op.LEU: (np.less_equal, False), Op.GTU: (np.greater, False), Op.GEU: (np.greater_equal, False),
-           Op.LTS: (np.less, True), Op.LES: (np.less_equal, True), Op.GTS: (np.greater, True),
-           Op.GES: (np.greater_equal, True)}
-_NATIVE = (set(_BIN_FN) | set(_CMP_FN) | {Op.SHL, Op.SHR, Op.SAR, Op.MOV, Op.NOT, Op.NEG, Op.NOP, Op.BR,
-                                          Op.CALL, Op.RET, Op.HALT, Op.TRAP, Op.EMIT, Op.LOAD, Op.STORE,
-                                          Op.CID, Op.NODEID})
-UNSUPPORTED = {Op.HOP}
+UNIFORM_INT = {_op.ADD, _op.SUB, _op.MUL, _op.AND, _op.OR, _op.XOR}
+_BIN_FN = {_op.ADD: np.add, _op.SUB: np.subtract, _op.MUL: np.multiply, _op.AND: np.bitwise_and,
+           _op.OR: np.bitwise_or, _op.XOR: np.bitwise_xor}
+_CMP_FN = {_op.EQ: (np.equal, False), _op.NE: (np.not_equal, False), _op.LTU: (np.less, False),
+           _op.LEU: (np.less_equal, False), _op.GTU: (np.greater, False), _op.GEU: (np.greater_equal, False),
+           _op.LTS: (np.less, True), _op.LES: (np.less_equal, True), _op.GTS: (np.greater, True),
+           _op.GES: (np.greater_equal, True)}
+_NATIVE = (set(_BIN_FN) | set(_CMP_FN) | {_op.SHL, _op.SHR, _op.SAR, _op.MOV, _op.NOT, _op.NEG, _op.NOP, _op.BR,
+                                          _op.CALL, _op.RET, _op.HALT, _op.TRAP, _op.EMIT, _op.LOAD, _op.STORE,
+                                          _op.CID, _op.NODEID})
+UNSUPPORTED = {_op.HOP}
 
 
 class _Ins:
@@ -199,7 +204,7 @@ class _Ins:
             setattr(self, f, int(rec[f]))
         self.signed = bool(self.flags & SIGNED)
         self.spec = SPEC.get(self.op)
-        self.native = self.op in _NATIVE and (self.count == 1 or self.op in (Op.LOAD, Op.STORE, Op.EMIT))
+        self.native = self.op in _NATIVE and (self.count == 1 or self.op in (_op.LOAD, _op.STORE, _op.EMIT))
         self.pc = pc
 
 
@@ -368,7 +373,7 @@ class LaneMachine:
             over = np.setdiff1d(over, finished[0])
         if not len(over):
             return finished
-        parts = [(over, np.full(len(over), Status.STEP_LIMIT, np.uint16),
+        parts = [(over, np.full(len(over), _st.STEP_LIMIT, np.uint16),
                   np.broadcast_to(self.steps_of(over), over.shape).astype(np.uint64))]
         if finished is not None:
             parts.insert(0, finished)
@@ -409,7 +414,7 @@ class LaneMachine:
         """Run instruction p on the group; returns (next pc: int or per-row array, finished or None) where
         finished is (group-relative... current-lane rows, status, detail)."""
         if p >= len(self.code):
-            return 0, self._fault_all(rows, Status.BAD_PC, p)
+            return 0, self._fault_all(rows, _st.BAD_PC, p)
         if self.static_fault is not None and self.static_fault[p]:
             return 0, self._fault_all(rows, int(self.static_fault[p]), int(self.static_detail[p]))
         ins = self.code[p]
@@ -418,7 +423,7 @@ class LaneMachine:
             if op in _BIN_FN:
                 self.binary(ins, rows)
                 return ins.next, None
-            if op == Op.MOV:
+            if op == _op.MOV:
                 a = self.read(ins.a, ins, rows)
                 if ins.width == 8 and not isinstance(a, Rel):
                     self.put(ins.dst, a, rows)
@@ -428,44 +433,44 @@ class LaneMachine:
                     # sext and zext read only the low width bytes: no mask first
                     self.put(ins.dst, _ext(self.val(a, rows), ins.width, ins.signed), rows)
                 return ins.next, None
-            if op == Op.BR:
+            if op == _op.BR:
                 return self.branch(ins, rows), None
             if op in _CMP_FN:
                 self.compare(ins, rows)
                 return ins.next, None
-            if op == Op.LOAD:
+            if op == _op.LOAD:
                 return ins.next, self.load(ins, rows)
-            if op == Op.STORE:
+            if op == _op.STORE:
                 return ins.next, self.store(ins, rows)
-            if op == Op.CALL:
+            if op == _op.CALL:
                 self.put(ins.dst, _U64(ins.next), rows)
                 return ins.alt, None
-            if op == Op.RET:
+            if op == _op.RET:
                 return self.ret(ins, rows)
-            if op == Op.NOP:
+            if op == _op.NOP:
                 return ins.next, None
-            if op in (Op.SHL, Op.SHR, Op.SAR):
+            if op in (_op.SHL, _op.SHR, _op.SAR):
                 self.shift(ins, rows)
                 return ins.next, None
-            if op == Op.NOT:
+            if op == _op.NOT:
                 self.put(ins.dst, _ext(~zext(self.val(self.read(ins.a, ins, rows), rows), ins.width), ins.width, ins.signed), rows)
                 return ins.next, None
-            if op == Op.NEG:
+            if op == _op.NEG:
                 self.put(ins.dst, _ext(_U64(0) - zext(self.val(self.read(ins.a, ins, rows), rows), ins.width), ins.width, ins.signed), rows)
                 return ins.next, None
-            if op == Op.EMIT:
+            if op == _op.EMIT:
                 self.emit(ins, rows)
                 return ins.next, None
-            if op == Op.HALT:
+            if op == _op.HALT:
                 v = _U64(ins.imm) if ins.a == IMM else zext(self.val(self.read(ins.a, ins, rows), rows), ins.width)
-                return ins.next, self._finish_all(rows, Status.HALTED, v)
-            if op == Op.TRAP:
+                return ins.next, self._finish_all(rows, _st.HALTED, v)
+            if op == _op.TRAP:
                 v = zext(self.val(self.read(ins.a, ins, rows), rows), ins.width)
-                return ins.next, self._finish_all(rows, Status.TRAP, v)
-            if op == Op.CID:
+                return ins.next, self._finish_all(rows, _st.TRAP, v)
+            if op == _op.CID:
                 self.put(ins.dst, self.cids if rows is None else self.cids[rows], rows)
                 return ins.next, None
-            if op == Op.NODEID:
+            if op == _op.NODEID:
                 self.put(ins.dst, (self.nodes if rows is None else self.nodes[rows]).astype(np.uint64), rows)
                 return ins.next, None
         return self.generic(ins, rows)
@@ -489,13 +494,13 @@ class LaneMachine:
         op = ins.op
         if ins.width == 8 and (isinstance(a, Rel) or isinstance(b, Rel)):
             ra, rb = isinstance(a, Rel), isinstance(b, Rel)
-            if op == Op.ADD and ra != rb and not isinstance(b if ra else a, np.ndarray):
+            if op == _op.ADD and ra != rb and not isinstance(b if ra else a, np.ndarray):
                 self.put(ins.dst, Rel((a.c if ra else b.c) + int(b if ra else a)), rows)
                 return
-            if op == Op.SUB and ra and not rb and not isinstance(b, np.ndarray):
+            if op == _op.SUB and ra and not rb and not isinstance(b, np.ndarray):
                 self.put(ins.dst, Rel(a.c - int(b)), rows)
                 return
-            if op == Op.SUB and ra and rb:
+            if op == _op.SUB and ra and rb:
                 self.put(ins.dst, _U64((a.c - b.c) & M64), rows)
                 return
         a, b = self.val(a, rows), self.val(b, rows)
@@ -528,9 +533,9 @@ class LaneMachine:
         a = self.val(self.read(ins.a, ins, rows), rows)
         b = self.val(self.read(ins.b, ins, rows), rows)
         n = zext(b, ins.width) & _U64(ins.width * 8 - 1)
-        if ins.op == Op.SHL:
+        if ins.op == _op.SHL:
             r = zext(a, ins.width) << n
-        elif ins.op == Op.SHR:
+        elif ins.op == _op.SHR:
             r = zext(a, ins.width) >> n
         else:
             sa = sext(a, ins.width)
@@ -563,18 +568,18 @@ class LaneMachine:
         limit = min(_RET_LIMIT, len(self.code) - 1)
         if not isinstance(t, np.ndarray):
             if int(t) > limit:
-                return 0, self._fault_all(rows, Status.BAD_PC, t)
+                return 0, self._fault_all(rows, _st.BAD_PC, t)
             return int(t), None
         first = t[0]
         if (t == first).all():
             if int(first) > limit:
-                return 0, self._fault_all(rows, Status.BAD_PC, first)
+                return 0, self._fault_all(rows, _st.BAD_PC, first)
             return int(first), None
         bad = t > _U64(limit)
         fin = None
         if bad.any():
             g = self._group_rows(rows)
-            fin = (g[bad], np.full(int(bad.sum()), Status.BAD_PC, np.uint16), t[bad])
+            fin = (g[bad], np.full(int(bad.sum()), _st.BAD_PC, np.uint16), t[bad])
         return np.where(bad, 0, t).astype(np.int64), fin
 
     def emit(self, ins: _Ins, rows) -> None:
@@ -656,7 +661,7 @@ class LaneMachine:
         return _ext(lo, width, signed)
 
     def _bad_address(self, g: np.ndarray, addr: np.ndarray):
-        return g, np.full(len(g), Status.BAD_ADDRESS, np.uint16), np.asarray(addr, dtype=np.uint64)
+        return g, np.full(len(g), _st.BAD_ADDRESS, np.uint16), np.asarray(addr, dtype=np.uint64)
 
     def _split_valid(self, rows, addr: np.ndarray, nbytes: int):
         """Per-lane offsets; lanes whose access leaves their lane (or crosses a block) fault."""
@@ -797,7 +802,7 @@ class LaneMachine:
             g = self._group_rows(rows)
             bad = c.status != 0
             st = c.status[bad]
-            st = np.where(st == 0x100, Status.HALTED, st).astype(np.uint16)
+            st = np.where(st == 0x100, _st.HALTED, st).astype(np.uint16)
             fin = (g[bad], st, c.detail[bad])
         nxt = c.next_pc
         if isinstance(nxt, np.ndarray):
