@@ -360,6 +360,24 @@ def test_batch_text_tokeniser_equals_the_shell_split(lines):
     assert ArgvTable.from_lists(want).lists() == want
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 12), st.lists(st.text(alphabet="ab1-\n ", min_size=0, max_size=14), max_size=10),
+       st.booleans())
+def test_equal_length_lines_tokenise_as_the_split(k, words, trailing_newline):
+    """A file of lines of one length (the fast path: newlines at multiples of the line length) or
+    nearly so (a line of another length, a space, a newline inside, no trailing newline: the general
+    path) gives the argvs the CLI's split gives."""
+    from packetfs.compute.compiler.batch import ArgvTable
+
+    lines = [(w * k)[:k].ljust(k, "a") if i % 3 else w for i, w in enumerate(words)]
+    data = ("\n".join(lines) + ("\n" if trailing_newline and lines else "")).encode()
+    table = ArgvTable.from_text(data, b"prog")
+    want = [[b"prog"] + ccli.args_of_line(line) for line in data.decode().splitlines() if line.strip()]
+    assert table is not None and table.lists() == want
+    uniform = ("\n".join(["7" * k] * len(words)) + "\n").encode()
+    assert ArgvTable.from_text(uniform, b"prog").lists() == [[b"prog", b"7" * k]] * len(words)
+
+
 def test_batch_demo(tmp_path, capsys):
     from packetfs.compute.compiler.batch_demo import _python_loop, demo
 

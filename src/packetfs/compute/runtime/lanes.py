@@ -328,19 +328,36 @@ class LaneMachine:
         pc: int | None = entry  # the common pc while every lane is at one (converged)
         pcv: np.ndarray | None = None  # else each lane's pc
         extra_max = 0  # upper bound of steps_extra (steps run by partial groups)
+        step = self.step
+        ndarray = np.ndarray
+        live = len(self.base)
         with np.errstate(all="ignore"):
-            while len(self.base):
+            while live:
                 if pc is not None:
-                    rows = None
+                    # every lane at one pc (the common case): no per-lane bookkeeping
+                    self.total_steps += live
+                    nxt, finished = step(pc, None)
+                    self.steps_base += 1
                     p = pc
-                else:
-                    p = int(pcv.min())
-                    rows = np.flatnonzero(pcv == p)
-                    if len(rows) == len(pcv):
-                        rows, pc, pcv = None, p, None
+                    if isinstance(nxt, ndarray):
+                        pcv, pc = nxt, None
+                    else:
+                        pc = nxt
+                    if self.steps_base + extra_max >= self.max_steps:
+                        finished = self._step_limit(None, finished)
+                    if finished is not None and len(finished[0]):
+                        keep = self.finish(p, *finished)
+                        if pcv is not None:
+                            pcv = pcv[keep]
+                        live = len(self.base)
+                    continue
+                p = int(pcv.min())
+                rows = np.flatnonzero(pcv == p)
+                if len(rows) == len(pcv):
+                    rows, pc, pcv = None, p, None
                 m = len(self.base) if rows is None else len(rows)
                 self.total_steps += m
-                nxt, finished = self.step(p, rows)
+                nxt, finished = step(p, rows)
                 if rows is None:
                     self.steps_base += 1
                     if isinstance(nxt, np.ndarray):
@@ -358,6 +375,7 @@ class LaneMachine:
                     keep = self.finish(p, *finished)
                     if pcv is not None:
                         pcv = pcv[keep]
+                live = len(self.base)
         self.res.accumulators = self.acc.final()
         self.res.total_steps = self.total_steps
         self.mem.release()
