@@ -58,3 +58,50 @@ def test_out_of_range_field_is_an_arithmetic_error():
                 (bytes(32), 0, 1, False, -1, b""), (bytes(32), 0, 1, False, 2**64, b"")):  # fmt: skip
         with pytest.raises(ArithmeticError):
             h.coin(*bad)
+
+
+def test_block_aggregate_is_the_documented_sum(chain):
+    """validate_range's per-block sum (its hashing is inlined for speed) equals + the documented hash of
+    every spendable output not hinted unspent, - that of every coin the undo data says an input spent,
+    recomputed here from the block and undo bytes with hashlib and struct."""
+    from packetfs.bitcoin.primitives.block import Block
+    from packetfs.bitcoin.primitives.hashes import sha256d
+    from packetfs.bitcoin.storage.undo import decode_block_undo
+    from packetfs.bitcoin.swiftsync.validate import BlockWork, RangeTask, validate_range
+
+    height = 108
+    raw, undo = chain.records[height]
+    salt = bytes(range(64, 128))
+    times = [int.from_bytes(r[68:72], "little") for r, _ in chain.records[: height + 1]]
+    mtp = tuple(
+        sorted(times[max(0, h - 10) : h + 1])[len(times[max(0, h - 10) : h + 1]) // 2]
+        for h in range(height + 1)
+    )
+    block = Block.from_bytes(raw)
+    spendable = [
+        (i, tx.txid, vout, out)
+        for i, tx in enumerate(block.transactions)
+        for vout, out in enumerate(tx.outputs)
+        if not (out.script_pubkey[:1] == b"\x6a" or len(out.script_pubkey) > 10_000)
+    ]
+    hinted = (0, 2, len(spendable) - 1)  # outputs hinted unspent are kept, not hashed
+
+    def documented(txid, vout, h, coinbase, value, script) -> int:
+        data = salt + txid + struct.pack("<IIQ", vout, h * 2 + coinbase, value) + script
+        return int.from_bytes(hashlib.sha256(data).digest(), "little")
+
+    want = sum(
+        documented(txid, vout, height, i == 0, out.value, out.script_pubkey)
+        for n, (i, txid, vout, out) in enumerate(spendable)
+        if n not in hinted
+    )
+    for tx, coins in zip(block.transactions[1:], decode_block_undo(undo), strict=True):
+        for txin, c in zip(tx.inputs, coins, strict=True):
+            want -= documented(
+                txin.prev_txid, txin.prev_index, c.height, c.coinbase, c.value, c.script_pubkey
+            )
+    work = BlockWork(height, sha256d(raw[:80]), raw, undo, len(raw), hinted)
+    result = validate_range(RangeTask("regtest", salt, (work,), 0, mtp))
+    assert result.failure is None and result.added == len(spendable) - len(hinted)
+    assert result.aggregate == want % MODULUS
+    assert [(txid, vout) for txid, vout, _ in result.unspent] == [spendable[n][1:3] for n in hinted]

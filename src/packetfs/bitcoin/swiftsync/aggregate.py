@@ -21,7 +21,8 @@ MODULUS = 1 << 256
 # its own compressions (the salt before the data, as Maxwell suggested on the list).
 SALT_SIZE = 64
 # vout:u32, height*2+coinbase:u32, value:u64, packed in one call (the encoding above)
-_FIELDS = struct.Struct("<IIQ").pack
+COIN_FIELDS = struct.Struct("<IIQ")
+_FIELDS = COIN_FIELDS.pack
 _from_bytes = int.from_bytes
 
 
@@ -39,6 +40,10 @@ class CoinHasher:
         if len(salt) != SALT_SIZE:
             raise ValueError(f"a salt is {SALT_SIZE} bytes")
         self._base = hashlib.sha256(salt)
+
+    def salted(self) -> hashlib._Hash:
+        """A SHA-256 object already fed the salt (a copy of the midstate)."""
+        return self._base.copy()
 
     def coin(self, txid: bytes, vout: int, height: int, coinbase: bool, value: int, script: bytes) -> int:
         h = self._base.copy()
