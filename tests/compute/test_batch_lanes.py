@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from packetfs.compute import IMM, Instruction, Op, Program, run_program
 from packetfs.compute.compiler import cli as ccli
-from packetfs.compute.compiler.batch import NUL_PADDED, _decimal, _join_columns, run_batch
+from packetfs.compute.compiler.batch import NUL_PADDED, _Decimal, _decimal, _join_columns, run_batch
 from packetfs.compute.compiler.driver import compile_source
 from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
 from packetfs.compute.compiler.printf import format_c
@@ -297,22 +297,27 @@ def test_decimal_columns_equal_python_formatting(values, bits, signed):
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(0, 2**64 - 1), st.integers(0, 255)),
-                min_size=1, max_size=40), st.booleans())
-def test_column_join_equals_python_formatting(rows, with_char):
-    """The joined printf output of lockstep lanes (constant text, a signed and an unsigned 64-bit decimal
-    column, and optionally a %c column that may be NUL, which must take the masked path) equals Python's."""
+                min_size=1, max_size=40), st.booleans(), st.booleans(), st.sampled_from([8, 16, 32, 64]))
+def test_column_join_equals_python_formatting(rows, with_char, lazy, bits):
+    """The joined printf output of lockstep lanes (constant text, a signed 64-bit and an unsigned bits-wide
+    decimal column, and optionally a %c column that may be NUL, which must take the masked path) equals
+    Python's; decimals given unformatted (written straight into the aligned output) or as NUL-padded
+    columns."""
     n = len(rows)
     a = np.array([r[0] & (2**64 - 1) for r in rows], dtype=np.uint64)
     b = np.array([r[1] for r in rows], dtype=np.uint64)
     c = np.array([r[2] for r in rows], dtype=np.uint8)
-    ca, la = _decimal(a, 64, True)
-    cb, lb = _decimal(b, 64, False)
-    pieces = [b"a=", (ca, NUL_PADDED, la), b" b=", (cb, NUL_PADDED, lb)]
+    if lazy:
+        pieces = [b"a=", _Decimal(a, 64, True), b" b=", _Decimal(b, bits, False)]
+    else:
+        ca, la = _decimal(a, 64, True)
+        cb, lb = _decimal(b, bits, False)
+        pieces = [b"a=", (ca, NUL_PADDED, la), b" b=", (cb, NUL_PADDED, lb)]
     if with_char:
         pieces += [b" c=", (c[:, None], None, None)]
     pieces.append(b"\n")
     out, lens = _join_columns(pieces, n)
-    want = [f"a={x} b={y}".encode() + (b" c=" + bytes([z]) if with_char else b"") + b"\n" for x, y, z in rows]
+    want = [f"a={x} b={y & ((1 << bits) - 1)}".encode() + (b" c=" + bytes([z]) if with_char else b"") + b"\n" for x, y, z in rows]
     assert out == b"".join(want)
     assert lens.tolist() == [len(w) for w in want]
 

@@ -568,6 +568,19 @@ def render_lanes(res, n: int, gids: np.ndarray) -> tuple[bytes, np.ndarray]:
 NUL_PADDED = "NUL-padded"  # a column piece whose dropped characters are exactly its NUL bytes
 
 
+@dataclass
+class _Decimal:
+    """A decimal column not yet formatted: _join_columns writes it straight into the joined output."""
+
+    values: np.ndarray
+    bits: int
+    signed: bool
+
+    def piece(self) -> tuple:
+        chars, lens = _decimal(self.values, self.bits, self.signed)
+        return chars, NUL_PADDED, lens
+
+
 class _NotColumnar(Exception):
     pass
 
@@ -635,6 +648,9 @@ def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
     (lanes, width) matrix. When the only dropped characters are NUL padding (decimal columns) and no kept
     one is NUL, the output is that matrix's bytes with the NULs deleted (bytes.translate, one C pass);
     otherwise one boolean selection of it in row-major order."""
+    if all(isinstance(p, _Decimal) or (isinstance(p, bytes) and b"\0" not in p) for p in pieces):
+        return _join_aligned(pieces, n)
+    pieces = [p.piece() if isinstance(p, _Decimal) else p for p in pieces]
     mats, keeps = [], []
     lens = np.zeros(n, dtype=np.int64)
     nul_free = True  # no kept character is a NUL byte
@@ -657,6 +673,26 @@ def _join_columns(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
     keep = np.concatenate([np.ones(m.shape, dtype=bool) if k is None else (m != 0) if k is NUL_PADDED else k
                            for m, k in zip(mats, keeps, strict=True)], axis=1)
     return chars[keep].tobytes(), lens
+
+
+def _join_aligned(pieces: list, n: int) -> tuple[bytes, np.ndarray]:
+    """Constant text without NUL bytes and decimal columns: one (lanes, words) uint32 matrix, each piece in
+    whole 4-byte words (text padded with NULs), decimals formatted straight into their columns; the
+    output is its bytes with the NULs deleted."""
+    spans, width = [], 0
+    for p in pieces:
+        w = decimal_words(p.bits, p.signed) if isinstance(p, _Decimal) else (len(p) + 3) // 4
+        spans.append((width, width + w))
+        width += w
+    out = np.empty((n, width), dtype=np.uint32)
+    lens = np.zeros(n, dtype=np.int64)
+    for p, (lo, hi) in zip(pieces, spans, strict=True):
+        if isinstance(p, _Decimal):
+            lens += _decimal(p.values, p.bits, p.signed, out=out[:, lo:hi])[1]
+        else:
+            out[:, lo:hi] = np.frombuffer(p.ljust(4 * (hi - lo), b"\0"), dtype=np.uint32)
+            lens += len(p)
+    return out.tobytes().translate(None, b"\0"), lens
 
 
 def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
@@ -698,8 +734,7 @@ def _format_columns(conv: bytes, args: list, text: bytes, n: int) -> list:
             bits = {"hh": 8, "h": 16, "": 32}.get(length, 64)
             v = args[k]
             v = v if isinstance(v, np.ndarray) else np.full(n, v, dtype=np.uint64)
-            chars, lens = _decimal(v, bits, c in b"di")
-            pieces.append((chars, NUL_PADDED, lens))
+            pieces.append(_Decimal(v, bits, c in b"di"))
         return pieces
     # lane by lane
     outs = []
@@ -738,20 +773,32 @@ _POWERS = [_U64(10**k) for k in range(20)]
 DECIMAL_WIDTH = 24  # bytes per lane: a sign slot (4 bytes) and five groups of four digits
 
 
-def _decimal(v: np.ndarray, bits: int, signed: bool):
+def _groups(bits: int) -> int:
+    return 5 if bits > 32 else 3 if bits > 16 else 2  # 2**64 has 20 digits, 2**32 10, 2**16 5
+
+
+def decimal_words(bits: int, signed: bool) -> int:
+    """4-byte words per lane of a decimal column: a sign word when signed, one per group of four digits."""
+    return _groups(bits) + (1 if signed else 0)
+
+
+def _decimal(v: np.ndarray, bits: int, signed: bool, out: np.ndarray | None = None):
     """Decimal text of each value read as a bits-wide (signed) integer, as a NUL-padded column:
-    (chars (n, 4 + 4 * groups) uint8, lengths); lane k's text is chars[k] without its NUL bytes (a '-' in
-    byte 0 or NUL, then the digits right-aligned after NUL bytes).
+    (chars (n, 4 * decimal_words) uint8, lengths); lane k's text is chars[k] without its NUL bytes (when
+    signed, a '-' or NUL in byte 0; then the digits right-aligned after NUL bytes). ``out``: the
+    (n, decimal_words) uint32 array to write (e.g. columns of the joined output).
 
     Groups of four digits by floor division by the constant 10,000 (numpy divides uint64 by a scalar with
     libdivide; its divmod and remainder do not, and are ~30 times slower), each group one 4-byte word
     from a table, the table chosen by whether the group is the number's top one (its quotient is 0), so
     leading zeros come out as NUL bytes with no per-lane mask."""
-    groups = 5 if bits > 32 else 3 if bits > 16 else 2  # 2**64 has 20 digits, 2**32 10, 2**16 5
+    groups = _groups(bits)
     xm = v if bits >= 64 else v & _U64((1 << bits) - 1)
     n = len(xm)
-    words = np.empty((n, groups + 1), dtype=np.uint32)
-    words[:, 0] = 0
+    words = np.empty((n, decimal_words(bits, signed)), dtype=np.uint32) if out is None else out
+    shift = 1 if signed else 0  # digit group j is word j - 1 + shift
+    if signed:
+        words[:, 0] = 0
     x = xm
     neg = None
     if signed and n:
@@ -777,7 +824,7 @@ def _decimal(v: np.ndarray, bits: int, signed: bool):
         if low < 10 ** (4 * (groups + 1 - j)):  # some lane's number has no digits above this group
             np.equal(q2, _U64(0), out=flag)
             np.add(idx, _U64(20_000 if j == groups else 10_000), out=idx, where=flag)
-        np.take(_DIGITS4, idx.view(np.int64), out=words[:, j], mode="clip")  # indices < 30,000 by construction
+        np.take(_DIGITS4, idx.view(np.int64), out=words[:, j - 1 + shift], mode="clip")  # indices < 30,000 by construction
         q = q2
     ndig = np.ones(n, dtype=np.int64)
     for p in range(1, 20):
