@@ -197,7 +197,7 @@ UNSUPPORTED = {_op.HOP}
 
 class _Ins:
     __slots__ = ("op", "dst", "a", "b", "width", "flags", "count", "node", "next", "alt", "imm", "signed",
-                 "spec", "native", "pc")
+                 "spec", "native", "pc", "uimm", "fast", "fn")
 
     def __init__(self, rec, pc: int):
         for f in ("op", "dst", "a", "b", "width", "flags", "count", "node", "next", "alt", "imm"):
@@ -206,6 +206,15 @@ class _Ins:
         self.spec = SPEC.get(self.op)
         self.native = self.op in _NATIVE and (self.count == 1 or self.op in (_op.LOAD, _op.STORE, _op.EMIT))
         self.pc = pc
+        self.uimm = _U64(self.imm)
+        # the converged-lanes fast path in step(): 1 a full-width +,-,*,&,|,^ (when no operand is a Rel),
+        # 2 a full-width MOV
+        self.fast = 0
+        if self.count == 1 and self.width == 8 and self.op in _BIN_FN:
+            self.fast = 1
+        elif self.count == 1 and self.width == 8 and self.op == _op.MOV:
+            self.fast = 2
+        self.fn = _BIN_FN.get(self.op)
 
 
 _DECODED: dict[bytes, list] = {}
@@ -298,7 +307,7 @@ class LaneMachine:
 
     def read(self, which: int, ins: _Ins, rows):
         if which == IMM:
-            return _U64(ins.imm)
+            return ins.uimm
         v = self.regs[which]
         if isinstance(v, np.ndarray) and rows is not None:
             return v[rows]
@@ -436,6 +445,16 @@ class LaneMachine:
         if self.static_fault is not None and self.static_fault[p]:
             return 0, self._fault_all(rows, int(self.static_fault[p]), int(self.static_detail[p]))
         ins = self.code[p]
+        if rows is None and ins.fast:  # every lane at p: the two commonest instructions without the general path
+            regs = self.regs
+            a = ins.uimm if ins.a == IMM else regs[ins.a]
+            if ins.fast == 2:
+                regs[ins.dst] = a
+                return ins.next, None
+            b = ins.uimm if ins.b == IMM else regs[ins.b]
+            if a.__class__ is not Rel and b.__class__ is not Rel:
+                regs[ins.dst] = ins.fn(a, b)
+                return ins.next, None
         op = ins.op
         if ins.native:
             if op in _BIN_FN:
