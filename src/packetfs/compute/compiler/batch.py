@@ -239,8 +239,37 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
             mem.shadow[row] = _U64(0)
     # argv: the pointer array, then the strings (as layout.write_argv lays them out)
     s0 = argv_off + 8 * (argc + 1)
-    lens = table.length[:, :argc].astype(np.int64)
-    src = table.start[:, :argc].astype(np.int64)
+    lens = table.length[:, :argc]
+    src = table.start[:, :argc]
+    buf = table.buf
+    mem.shadow[argv_off // 8 + argc] = _U64(0)
+    plan = _string_plan(lens, src, n) if n else None
+    if plan is not None:
+        # every argument has one length in every lane (so one place), its bytes the same in every lane or
+        # evenly spaced in the file: argv[i] is one lane-relative pointer, and each byte column is written
+        # straight into its lane-memory row (a strided copy of n bytes), no (lanes, bytes) matrix and no
+        # transpose
+        at = 0
+        for i, (k, _first, _step) in enumerate(plan):
+            mem.fill(argv_off // 8 + i, Rel(s0 + at), m.base)
+            at += k + 1
+        rows = mem.M[s0 // 8:L // 8]
+        rows[...] = 0
+        mem.spans.append((s0 // 8, L // 8))
+        rb = rows.view(np.uint8)  # rb[t // 8, 8 * lane + t % 8]: byte s0 + t of each lane
+        at = 0
+        for k, first, step in plan:
+            for c in range(k):
+                t = at + c
+                dst = rb[t >> 3, t & 7::8]
+                if step == 0:
+                    dst[...] = buf[first + c]
+                else:
+                    dst[...] = buf[first + c:first + c + step * (n - 1) + 1:step]
+            at += k + 1
+        return _registers(m, argc, argv_off)
+    lens = lens.astype(np.int64)
+    src = src.astype(np.int64)
     starts = np.empty((n, argc), dtype=np.int64)  # column by column: a cumsum along rows of 2 is per-row work
     if argc:
         starts[:, 0] = s0
@@ -253,26 +282,6 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
         else:
             mem.M[argv_off // 8 + i] = m.base + col.astype(np.uint64)
             mem.rows.add(argv_off // 8 + i)
-    mem.shadow[argv_off // 8 + argc] = _U64(0)
-    buf = table.buf
-    plan = _string_plan(lens, src, starts - s0, n) if n else None
-    if plan is not None:
-        # every argument at one place with one length in every lane, its bytes the same in every lane or
-        # evenly spaced in the file: each byte column written straight into its lane-memory row (a strided
-        # copy of n bytes), no (lanes, bytes) matrix and no transpose
-        rows = mem.M[s0 // 8:L // 8]
-        rows[...] = 0
-        mem.spans.append((s0 // 8, L // 8))
-        rb = rows.view(np.uint8)  # rb[t // 8, 8 * lane + t % 8]: byte s0 + t of each lane
-        for at, k, first, step in plan:
-            for c in range(k):
-                t = at + c
-                dst = rb[t >> 3, t & 7::8]
-                if step == 0:
-                    dst[...] = buf[first + c]
-                else:
-                    dst[...] = buf[first + c:first + c + step * (n - 1) + 1:step]
-        return _registers(m, argc, argv_off)
     width = L - s0
     strings = np.zeros((n, width + (-width) % 8), dtype=np.uint8)
     for i in range(argc):
@@ -301,23 +310,22 @@ def _registers(m: LaneMachine, argc: int, argv_off: int) -> LaneMachine:
     return m
 
 
-def _string_plan(lens: np.ndarray, src: np.ndarray, at: np.ndarray, n: int) -> list | None:
-    """[(offset in the string area, length, first source byte, source step)] per argument when every
-    argument has one length and one place in every lane and its bytes are the same in every lane (step
-    0) or evenly spaced in the buffer (a batch file of equal-length lines); else None."""
+def _string_plan(lens: np.ndarray, src: np.ndarray, n: int) -> list | None:
+    """[(length, first source byte, source step)] per argument when every argument has one length in
+    every lane (then one place too: the strings follow each other) and its bytes are the same in every
+    lane (step 0) or evenly spaced in the buffer (a batch file of equal-length lines); else None."""
+    first_row = lens[0]
+    if not (lens == first_row).all():
+        return None
     plan = []
     for i in range(lens.shape[1]):
-        li, ai, si = lens[:, i], at[:, i], src[:, i]
-        k, a = int(li[0]), int(ai[0])
-        if int(li.min()) != k or int(li.max()) != k or int(ai.min()) != a or int(ai.max()) != a:
-            return None
-        if k == 0:
-            continue
+        k = int(first_row[i])
+        si = src[:, i]
         s_first = int(si[0])
-        step = int(si[1]) - s_first if n > 1 else 0
-        if step < 0 or int(si[-1]) - s_first != step * (n - 1) or (n > 2 and not (np.diff(si) == step).all()):
+        step = int(si[1]) - s_first if n > 1 and k else 0
+        if k and (step < 0 or int(si[-1]) - s_first != step * (n - 1) or (n > 2 and not (np.diff(si) == step).all())):
             return None
-        plan.append((a, k, s_first, step))
+        plan.append((k, s_first, step))
     return plan
 
 
