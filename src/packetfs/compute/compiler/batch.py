@@ -126,19 +126,22 @@ class ArgvTable:
     def from_text(cls, data: bytes, name: bytes) -> ArgvTable | None:
         """The lines of a batch file (argv[0] = name, then the line's words), tokenised in numpy, or
         None when a line needs a shell-style split (quotes, backslashes) or non-ASCII handling."""
-        if data.translate(None, _NOT_SHELLISH):  # some byte needs shlex or str.split's wider whitespace
+        rest = data.translate(None, _WORD_BYTES)  # the separators and any byte that needs the shell split
+        if rest.translate(None, b"\t\n "):  # some byte needs shlex or str.split's wider whitespace
             return None
+        newlines = rest.count(b"\n")
+        one_word = newlines == len(rest)  # no space or tab: one word per line
         arr = np.frombuffer(data, dtype=np.uint8)
         step = data.find(b"\n") + 1
-        if (step > 1 and b" " not in data and b"\t" not in data and len(data) % step == 0
-                and data.count(b"\n") == len(data) // step and (arr[step - 1::step] == 10).all()):
+        if (one_word and step > 1 and len(data) % step == 0 and newlines == len(data) // step
+                and (arr[step - 1::step] == 10).all()):
             # lines of one length, one word each (a generated batch file): every newline is at a multiple
             # of the line length, so the words are where they are without searching
             begins = np.arange(0, len(data), step, dtype=np.int64)
             ends = begins + (step - 1)
             first = np.arange(len(begins))
             counts = np.ones(len(begins), dtype=np.int64)
-        elif b" " not in data and b"\t" not in data:  # one word per line (the usual batch file)
+        elif one_word:  # one word per line (the usual batch file)
             nl = np.flatnonzero(arr == 10)
             begins = np.concatenate([[0], nl + 1])
             ends = np.append(nl, len(arr))
@@ -206,6 +209,7 @@ class ArgvTable:
 _SEPARATOR = np.zeros(256, dtype=bool)
 _SEPARATOR[[9, 10, 32]] = True
 _NOT_SHELLISH = bytes(b for b in range(256) if b not in (34, 39, 92, 11, 12, 13, 28, 29, 30, 31) and b < 127)
+_WORD_BYTES = bytes(b for b in _NOT_SHELLISH if b not in (9, 10, 32))  # bytes that are part of a plain word
 
 
 def _layout(table: ArgvTable, L: int) -> np.ndarray:
