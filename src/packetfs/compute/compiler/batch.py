@@ -257,8 +257,7 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
         for i, (k, _first, _step) in enumerate(plan):
             mem.fill(argv_off // 8 + i, Rel(s0 + at), m.base)
             at += k + 1
-        rows = mem.M[s0 // 8:L // 8]
-        rows[...] = 0
+        rows = mem.M[s0 // 8:L // 8]  # zero: a new buffer, or one whose written rows release() cleared
         mem.spans.append((s0 // 8, L // 8))
         rb = rows.view(np.uint8)  # rb[t // 8, 8 * lane + t % 8]: byte s0 + t of each lane
         at = 0
@@ -408,11 +407,18 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
     L = compiled.lane_size
     wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
     image = _Image(compiled)
-    argc = argvs.argc.astype(np.int64)
-    argv_off = _layout(argvs, L)
-    key = argc * (1 << 40) + argv_off
-    if len(key) and int(key.min()) == int(key.max()):
-        groups = [np.arange(len(key))]  # one layout: no sort
+    n = len(argvs)
+    if n and (argvs.argc == argvs.argc[0]).all() and (argvs.length == argvs.length[0]).all():
+        # every argv of one shape (a file of equal-length lines): one layout, from the first row
+        argc = np.broadcast_to(np.int64(argvs.argc[0]), (n,))
+        argv_off = np.broadcast_to(_layout(argvs.take(slice(0, 1)), L)[0], (n,))
+        key = None
+    else:
+        argc = argvs.argc.astype(np.int64)
+        argv_off = _layout(argvs, L)
+        key = argc * (1 << 40) + argv_off
+    if key is None or (len(key) and int(key.min()) == int(key.max())):
+        groups = [np.arange(n)]  # one layout: no sort
     else:
         order = np.argsort(key, kind="stable")
         ks = key[order]
@@ -443,8 +449,10 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             which.append(slice(first, last + 1) if isinstance(sub_range, slice) else local)  # small to pickle
             st = res.status
             ok = st == Status.HALTED
-            status[local] = np.where(ok, (res.detail & _U64(0xFF)).astype(np.int16), -1)
-            for r in ([] if ok.all() else np.flatnonzero(~ok).tolist()):
+            all_ok = bool(ok.all())
+            code = (res.detail & _U64(0xFF)).astype(np.int16)
+            status[local] = code if all_ok else np.where(ok, code, np.int16(-1))
+            for r in ([] if all_ok else np.flatnonzero(~ok).tolist()):
                 faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
             "steps": steps, "machines": machines}
