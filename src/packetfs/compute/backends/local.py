@@ -25,6 +25,7 @@ from ..runtime.program import Program
 from ..runtime.records import EMIT_DTYPE, BackendError, RunResult, RunStats
 from .base import Backend, check_batch, finish_result
 from .transport import DRIVER, KIND_DATA, KIND_DONE, KIND_EMIT, FaultInjector, Link, PeerLost
+from .workers import stop_workers
 
 ROUNDS_PER_POLL = 16  # a busy worker still reads the network (acks) every few rounds
 
@@ -176,18 +177,7 @@ class LocalBackend(Backend):
             c.send(("peers", addrs))
 
     def close(self) -> None:
-        for c in self.conns:
-            try:
-                c.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
-        for p in self.procs:
-            p.join(timeout=2)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=2)
-        for c in self.conns:
-            c.close()
+        stop_workers(self.conns, self.procs)
         self.procs, self.conns = [], []
         if self.link is not None:
             self.link.close()

@@ -30,6 +30,7 @@ from collections import deque
 import numpy as np
 
 from ...backends.transport import KIND_DATA, Link, PeerLost
+from ...backends.workers import stop_workers
 from ...packet import PACKET_WIRE, WIRE_SIZE
 from ..errors import InputError, VerificationError, WorkloadError
 from ..fabric import FabricConfig
@@ -404,18 +405,7 @@ class LocalCluster(Cluster):
         return out
 
     def close(self) -> None:
-        for c in self.conns:
-            try:
-                c.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
-        for p in self.procs:
-            p.join(timeout=2)
-            if p.is_alive():
-                p.kill()
-                p.join(timeout=2)
-        for c in self.conns:
-            c.close()
+        stop_workers(self.conns, self.procs)
         self.procs, self.conns = [], []
 
 
