@@ -172,15 +172,7 @@ def verify_ecdsa(der: bytes, pubkey: bytes, msg32: bytes) -> bool:
     compact = parse_der_lax(der)
     if compact is None:
         return False
-    if _PROVEN and _proven_take(compact, pubkey, msg32):  # sigcache.py: recovery already proved it
-        return True
-    if STATS[0]:
-        t = _perf()
-        ok = _verify_compact(compact, pubkey, msg32)
-        STATS[1] += _perf() - t
-        STATS[2] += 1
-        return ok
-    return _verify_compact(compact, pubkey, msg32)
+    return verify_ecdsa_compact(compact, pubkey, msg32)
 
 
 def verify_ecdsa_compact(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
@@ -188,7 +180,7 @@ def verify_ecdsa_compact(compact: bytes, pubkey: bytes, msg32: bytes) -> bool:
     and header byte and parsed a strict-DER signature to r||s itself (the fast paths: under DERSIG the
     lax parser's short-form case gives exactly those r||s slices). Same signature-cache hook, stats
     and curve check as verify_ecdsa."""
-    if _PROVEN and _proven_take(compact, pubkey, msg32):
+    if _PROVEN and _proven_take(compact, pubkey, msg32):  # sigcache.py: recovery already proved it
         return True
     if STATS[0]:
         t = _perf()
