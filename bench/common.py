@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -18,3 +19,35 @@ def median_time(fn: Callable[[], object], repeat: int = 5, min_time: float = 0.0
         if len(times) >= 50:
             break
     return statistics.median(times)
+
+
+def process_tree_usage(pid: int, rss: str = "sum") -> tuple[float, int]:
+    """(CPU seconds, peak RSS bytes) of a live process and its live descendants, read from /proc.
+
+    Worker pools count: a node's script or codec workers are part of what syncing costs. ``rss="sum"``
+    adds the processes' peaks (an upper bound of the tree's peak), ``rss="max"`` takes the largest one."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    cpu, peaks, todo = 0.0, [], [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, ()))
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            cpu += sum(int(x) for x in fields[11:15]) / ticks  # utime, stime, cutime, cstime
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peaks.append(int(line.split()[1]) * 1024)
+        except OSError:
+            continue
+    return cpu, (sum(peaks) if rss == "sum" else max(peaks, default=0))

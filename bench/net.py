@@ -36,6 +36,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import process_tree_usage
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "support"))
 CACHE = REPO / ".bench-cache"
@@ -43,33 +45,8 @@ PACKETFS = str(Path(sys.executable).parent / "packetfs")
 
 
 def _proc_stats(pid: int) -> tuple[float, int]:
-    """(CPU seconds, peak RSS bytes) of a live process and its live descendants (worker pools count: the
-    node's script or codec workers are part of what syncing costs); RSS peaks are summed (an upper bound)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    cpu, rss, todo = 0.0, 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, ()))
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in fields[11:15]) / ticks  # utime, stime, cutime, cstime
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        rss += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return cpu, rss
+    """(CPU seconds, summed peak RSS bytes) of a live process and its live descendants."""
+    return process_tree_usage(pid, rss="sum")
 
 
 class OurNode:

@@ -51,6 +51,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from bench.chain import PBK_IMPORT
+from bench.common import process_tree_usage
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "support"))
 CACHE = REPO / ".bench-cache"
@@ -59,17 +62,6 @@ NS_CLIENT = "pfsrelay-cli"
 DEV_SERVER, DEV_CLIENT = "pfsr-s", "pfsr-c"
 ADDR_SERVER, ADDR_CLIENT = "10.231.0.1", "10.231.0.2"
 MODES = ("plain", "lightning (cold)", "lightning (warm)", "lightning (warm, inline)")
-
-PBK_IMPORT = r"""
-import sys, pbk
-datadir, files = sys.argv[1], sys.argv[2:]
-ctx = pbk.make_context(pbk.ChainType.REGTEST)
-opts = pbk.ChainstateManagerOptions(ctx, datadir, datadir + "/blocks")
-opts.set_worker_threads_num(2)
-cm = pbk.ChainstateManager(opts)
-cm.import_blocks(files)
-print(cm.get_active_chain().height)
-"""
 
 PITCH = ("the pitch: `packetfs-bitcoin --sync --mode lightning`, \"stream compressed blocks, decompress and verify in "
          "parallel, index while streaming\" (no figure given)")
@@ -94,30 +86,7 @@ def _ns(cmd: list[str], ns: str | None) -> list[str]:
 
 def _tree(pid: int) -> tuple[float, int]:
     """(CPU seconds, peak RSS bytes of the largest process) of a process and its live descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    children.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(d))
-            except (OSError, ValueError, IndexError):
-                continue
-    cpu, rss, todo = 0.0, 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, ()))
-        try:
-            with open(f"/proc/{p}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in fields[11:15]) / ticks  # utime, stime, cutime, cstime
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        rss = max(rss, int(line.split()[1]) * 1024)
-        except OSError:
-            continue
-    return cpu, rss
+    return process_tree_usage(pid, rss="max")
 
 
 class Server:
