@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import median_time
+from packetfs.compute.compiler.batch_demo import MIX_C, mix_inputs, mix_python
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS = ROOT / "tests" / "compute" / "compiler" / "programs"
@@ -127,40 +128,8 @@ CLASSIC = [
     ("quicksort.c", ["100"], lambda: py_quicksort(100)),
 ]
 
-BATCH_C = r"""
-#include <stdio.h>
-/* The data-parallel kernel: a 64-bit mixer (murmur3's finaliser) iterated ROUNDS times on one input. */
-#ifndef ROUNDS
-#define ROUNDS 8
-#endif
-static unsigned long mix(unsigned long x) {
-    for (int r = 0; r < ROUNDS; r++) {
-        x ^= x >> 33; x *= 0xff51afd7ed558ccdUL; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53UL; x ^= x >> 33;
-    }
-    return x;
-}
-int main(int argc, char **argv) {
-    unsigned long x = 0;
-    for (const char *p = argv[1]; *p; p++) x = x * 10 + (unsigned long)(*p - '0');
-    printf("%lu\n", mix(x));
-    return 0;
-}
-"""
 
 
-def py_batch(lines: list[str], rounds: int = 8) -> list[str]:
-    M = 0xFFFFFFFFFFFFFFFF
-    out = []
-    for line in lines:
-        x = int(line)
-        for _ in range(rounds):
-            x ^= x >> 33
-            x = (x * 0xff51afd7ed558ccd) & M
-            x ^= x >> 33
-            x = (x * 0xc4ceb9fe1a85ec53) & M
-            x ^= x >> 33
-        out.append(f"{x}\n")
-    return out
 
 
 def _gcc_time(src: Path, args: list[str], opt: str, tmp: Path) -> tuple[float, bytes]:
@@ -218,14 +187,6 @@ def main() -> None:
     batch_bench(quick)
 
 
-def batch_lines(n: int) -> bytes:
-    """A --batch file of n 12-digit inputs, one per line."""
-    return "".join(f"{10**11 + (k * 2654435761) % (9 * 10**11)}\n" for k in range(n)).encode()
-
-
-def py_batch_file(data: bytes, rounds: int) -> bytes:
-    """The CPython loop, from the same file bytes to the same output bytes."""
-    return "".join(py_batch(data.decode().splitlines(), rounds)).encode()
 
 
 def _wall_and_cpu(fn, repeat: int) -> tuple[float, float]:
@@ -256,17 +217,17 @@ def batch_bench(quick: bool) -> None:
           f"{'fabric/CPython':>16}{'by CPU time':>13}  outputs equal")
     compiled = {}
     for rounds, label, count in ((8, "mix^8 (the goal's kernel)", n), (64, "mix^64 (8x the arithmetic)", max(1, n // 8))):
-        batch = build(compile_source(BATCH_C, "batch.c", defines=[f"ROUNDS={rounds}"]), lane_size=BATCH_LANE,
+        batch = build(compile_source(MIX_C, "batch.c", defines=[f"ROUNDS={rounds}"]), lane_size=BATCH_LANE,
                       stack_size=BATCH_STACK)
         compiled[rounds] = batch
-        data = batch_lines(count)
+        data = mix_inputs(count)
         got = {}
 
         def fabric(data=data, batch=batch, got=got):
             got["out"] = run_batch(batch, ArgvTable.from_text(data, b"batch"))
 
         def python(data=data, rounds=rounds, got=got):
-            got["py"] = py_batch_file(data, rounds)
+            got["py"] = mix_python(data, rounds)
 
         fabric()
         python()
@@ -281,21 +242,21 @@ def batch_bench(quick: bool) -> None:
 
     # the packet executor on the same kernel (what --batch ran before the lane executor), a small wave
     m = 2048 if quick else 4096
-    data = batch_lines(m)
+    data = mix_inputs(m)
     argvs = [[b"batch", line.encode()] for line in data.decode().splitlines()]
     t0 = time.perf_counter()
     part, res = run(compiled[8], argvs, backend="inline", nodes=1, placement="any")
     t_pk = time.perf_counter() - t0
-    t_py = median_time(lambda: py_batch_file(data, 8), repeat=3)
-    same = b"".join(o.stdout for o in part) == py_batch_file(data, 8)
+    t_py = median_time(lambda: mix_python(data, 8), repeat=3)
+    same = b"".join(o.stdout for o in part) == mix_python(data, 8)
     print(f"{'mix^8 on the packet executor':<30}{m:>10,}{res.stats.steps / m:>9.0f}{t_pk:>10.3f}{t_py:>11.3f}"
           f"{m / t_pk:>17,.0f}{t_py / t_pk:>15.3f}x{'':>13}  {same}")
 
     print(f"\nBatch scaling, local backend (the inputs cut into one contiguous block per node, each node a worker "
           f"process forked from the fork server, started before timing; argv tables pickled to and outputs back "
           f"from the workers), mix^8 over {n:,} inputs")
-    data = batch_lines(n)
-    run_batch(compiled[8], ArgvTable.from_text(batch_lines(64), b"batch"), nodes=2, backend="local")  # the fork server
+    data = mix_inputs(n)
+    run_batch(compiled[8], ArgvTable.from_text(mix_inputs(64), b"batch"), nodes=2, backend="local")  # the fork server
     times, outs = {}, {}
     for nodes in (1, 2):
         def go(nodes=nodes):

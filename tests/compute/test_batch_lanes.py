@@ -384,9 +384,9 @@ def test_equal_length_lines_tokenise_as_the_split(k, words, trailing_newline):
 
 
 def test_batch_demo(tmp_path, capsys):
-    from packetfs.compute.compiler.batch_demo import _python_loop, demo
+    from packetfs.compute.compiler.batch_demo import demo, mix_python
 
     demo(tmp_path, n=300)
-    lines = (tmp_path / "inputs.txt").read_text().splitlines()
-    assert (tmp_path / "outputs.txt").read_bytes() == _python_loop(lines)
+    inputs = (tmp_path / "inputs.txt").read_bytes()
+    assert (tmp_path / "outputs.txt").read_bytes() == mix_python(inputs)
     assert "outputs equal: True" in capsys.readouterr().out
