@@ -193,6 +193,16 @@ class LocalBackend(Backend):
             if not p.is_alive():
                 raise self._fail(f"local backend: worker {i} (pid {p.pid}) died with exit code {p.exitcode} during the run")
 
+    def _lost_pipe(self, what: str) -> BackendError:
+        """A control pipe closed under us. A killed worker closes its pipe as it exits, and the selector may
+        report the pipe's EOF before the process's sentinel: give it a moment, so that a dead worker is
+        named as such rather than reported as a pipe error."""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            self._check_workers()  # raises, naming the worker, once one is seen dead
+            time.sleep(0.02)
+        return self._fail(f"local backend: {what}")
+
     def run(
         self,
         program: Program,
@@ -267,7 +277,7 @@ class LocalBackend(Backend):
                 if time.monotonic() - last_progress > self.timeout:
                     raise self._fail(f"local backend: no progress for {self.timeout:.0f} s ({got} of {len(batch)} packets back)")
         except (EOFError, BrokenPipeError, ConnectionResetError) as e:
-            raise self._fail(f"local backend: lost a worker's control pipe ({type(e).__name__})") from None
+            raise self._lost_pipe(f"lost a worker's control pipe ({type(e).__name__})") from None
         except PeerLost as e:
             raise self._fail(f"local backend: {e}") from None
         finally:
@@ -302,7 +312,7 @@ class LocalBackend(Backend):
                     try:
                         msg = c.recv()
                     except (EOFError, ConnectionResetError):
-                        raise self._fail(f"local backend: worker {i} closed its control pipe") from None
+                        raise self._lost_pipe(f"worker {i} closed its control pipe") from None
                     if msg[0] == "error":
                         raise self._fail(f"local backend: {msg[1]}")
                     if msg[0] == what:
