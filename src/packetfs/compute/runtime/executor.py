@@ -9,6 +9,7 @@ finished (HALT or a fault) leave as terminal packets for the origin.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +18,16 @@ from ..isa import ANY, HALT_MARK, IMM, SPEC, Ctx, Status
 from ..packet import NUM_SLOTS, PACKET_C, SLOT_RESULT, SLOT_RUNTIME, TERMINAL, WIRE_SIZE, slots, to_c
 from .node import Accumulators, NodeMemory
 from .program import Program
+from .scalar import execute_scalar
 
 DEFAULT_MAX_STEPS = 1 << 24
+SCALAR_ALWAYS = 16  # batches this small always take the scalar path (runtime/scalar.py)
+SCALAR_MAX = 1024  # larger batches take it only when their packets sit at many different pcs
+
+
+def scalar_default() -> bool:
+    """The scalar path is on unless PACKETFS_SCALAR=0 (benchmarks compare the two paths with it)."""
+    return os.environ.get("PACKETFS_SCALAR", "1") != "0"
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
@@ -37,8 +46,11 @@ class StepOutput:
 class NodeGroup:
     """The logical nodes one worker hosts: their memory shards, accumulators and the executor."""
 
-    def __init__(self, program: Program, hosted: list[int] | None = None, max_steps: int = DEFAULT_MAX_STEPS):
+    def __init__(self, program: Program, hosted: list[int] | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 scalar: bool | None = None):
         self.program = program
+        self.scalar = scalar_default() if scalar is None else bool(scalar)
+        self._scalar = None  # the ScalarRunner, made on first use
         self.max_steps = int(max_steps)
         if not 1 <= self.max_steps < 2**32:
             raise ValueError("max_steps must be 1..2**32-1")
@@ -72,7 +84,13 @@ class NodeGroup:
         return ins
 
     def execute_batch(self, b: Batch, max_rounds: int = 1 << 30) -> tuple[Batch, Batch, Batch, list[np.ndarray], int, int]:
-        """execute() without the packet conversions: (local, away, done, emits, steps, hops) as Batches."""
+        """execute() without the packet conversions: (local, away, done, emits, steps, hops) as Batches.
+
+        A lone packet, or a small batch of packets at different pcs, runs on the scalar path
+        (runtime/scalar.py: the same results, bit for bit, without numpy's per-instruction overhead)."""
+        if self.scalar and b.n and self._scalar_fits(b):
+            with np.errstate(all="ignore"):
+                return execute_scalar(self, b, max_rounds)
         done, away, emits = [], [], []
         steps = hops = 0
         rounds = 0
@@ -88,6 +106,14 @@ class NodeGroup:
                     away.append(out)
                 emits.extend(em)
         return b, Batch.cat(away), Batch.cat(done), emits, steps, hops
+
+    def _scalar_fits(self, b: Batch) -> bool:
+        n = b.n
+        if n == 1:
+            return True
+        if n > SCALAR_MAX or len(np.unique(b.cid)) != n:
+            return False  # packets of one computation id keep the round-by-round emit order
+        return n <= SCALAR_ALWAYS or 4 * len(np.unique(b.pc)) >= n
 
     def execute(self, packets: np.ndarray, max_rounds: int = 1 << 30) -> StepOutput:
         """Run ``packets`` (live, at hosted nodes) until they leave this group, finish, or ``max_rounds``.
