@@ -8,6 +8,11 @@
    operation (async calls, all awaited at the end) on the same instance.
 4. scaling 1 -> 2 nodes on the local backend for ADD and MATMUL (`packetfs compute`'s programs):
    efficiency = T1 / (2 * T2).
+5. the scalar path (runtime/scalar.py) against the vectorized round on single-packet C programs (the
+   compiler's classic programs, one packet each): seconds per packet step of the inline executor alone
+   (the program already built), both paths in the same run, results checked identical.
+
+`python -m bench compute --quick` runs 1 and 5 (about a minute); `python -m bench compute scalar` runs 5.
 
 Goals from the issue: inline >= 20 M packet-ops/s, local >= 1 M hops/s, ray >= 100x cheaper than one actor
 call per op. This machine has 2 cores shared with other work: the scaling figure is bounded by that.
@@ -148,10 +153,82 @@ def bench_scaling() -> dict:
     return out
 
 
+SCALAR_PROGRAMS = [("fib.c", ["14"]), ("sieve.c", ["2000"]), ("matmul.c", ["8"]), ("sha256.c", ["abc"]),
+                   ("quicksort.c", ["100"])]
+
+
+class _BothPaths:
+    """A backend object for compiler.execute.run: runs the built program on the inline backend with the
+    vectorized round (once) and with the scalar path (median of 3, each from a cold start: the blocks it
+    compiles are in the time), checks the results are identical."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.steps = 0
+
+    def run(self, program, packets, *, max_steps):
+        from packetfs.compute.backends.inline import InlineBackend
+
+        out = {}
+        for flag, repeat in (("0", 1), ("1", 3)):
+            os.environ["PACKETFS_SCALAR"] = flag
+            try:
+                times = []
+                for _ in range(repeat):
+                    # a fresh Program each time: the scalar path's compiled blocks are cached per Program, and
+                    # a user's run starts cold
+                    fresh = Program(program.code, num_nodes=program.num_nodes, entry=program.entry,
+                                    memory=program.memory, memory_size=program.memory_size,
+                                    block_shift=program.block_shift, strict=False)
+                    t0 = time.perf_counter()
+                    out[flag] = InlineBackend().run(fresh, packets, max_steps=max_steps, collect_memory=True)
+                    times.append(time.perf_counter() - t0)
+            finally:
+                os.environ.pop("PACKETFS_SCALAR", None)
+            self.times[flag] = statistics.median(times)
+        old, new = out["0"], out["1"]
+        same = (old.packets.tobytes() == new.packets.tobytes() and old.emits.tobytes() == new.emits.tobytes()
+                and old.memory == new.memory and (old.stats.steps, old.stats.hops) == (new.stats.steps, new.stats.hops))
+        if not same:
+            raise SystemExit("scalar path and vectorized round disagree: a bug")
+        self.steps = new.stats.steps
+        return new
+
+
+def bench_scalar() -> dict:
+    from pathlib import Path
+
+    from packetfs.compute.compiler.driver import compile_file
+    from packetfs.compute.compiler.execute import build, run
+
+    programs = Path(__file__).resolve().parents[1] / "tests" / "compute" / "compiler" / "programs"
+    load = os.getloadavg()[0]
+    print(f"scalar path vs vectorized round: one packet per C program, inline executor only "
+          f"(load average {load:.1f} on {os.cpu_count()} cores)")
+    print(f"  {'program':<18}{'steps':>10}{'vector us/step':>16}{'scalar us/step':>16}{'speed-up':>10}")
+    out, ratios = {}, []
+    for name, args in SCALAR_PROGRAMS:
+        both = _BothPaths()
+        run(build(compile_file(programs / name)), [[b"prog", *(a.encode() for a in args)]], backend_obj=both)
+        old, new = both.times["0"] / both.steps, both.times["1"] / both.steps
+        ratios.append(old / new)
+        out[name] = {"steps": both.steps, "vector_s_per_step": old, "scalar_s_per_step": new, "ratio": old / new}
+        print(f"  {name + ' ' + ' '.join(args):<18}{both.steps:>10,}{old * 1e6:>16.2f}{new * 1e6:>16.3f}{old / new:>9.1f}x",
+              flush=True)
+    med = statistics.median(ratios)
+    print(f"  median speed-up {med:.1f}x (goal >= 20x); results identical on both paths")
+    out["median_ratio"] = med
+    out["load_average"] = load
+    return out
+
+
 def main() -> None:
-    which = set(sys.argv[2:]) if len(sys.argv) > 2 else {"inline", "local", "ray", "scaling"}
+    args = [a for a in sys.argv[2:] if not a.startswith("-")]
+    quick = "--quick" in sys.argv[1:] or os.environ.get("PACKETFS_BENCH_QUICK") == "1"
+    which = set(args) if args else ({"inline", "scalar"} if quick else {"inline", "local", "ray", "scaling", "scalar"})
     results = {}
-    for name, fn in (("inline", bench_inline), ("local", bench_local), ("ray", bench_ray), ("scaling", bench_scaling)):
+    for name, fn in (("inline", bench_inline), ("local", bench_local), ("ray", bench_ray), ("scaling", bench_scaling),
+                     ("scalar", bench_scalar)):
         if name in which:
             results[name] = fn()
     return None

@@ -18,13 +18,14 @@ from packetfs.compute import IMM, Instruction, Op, Program, get_backend, run_pro
 from packetfs.compute.isa import ANY, INSTR, SPEC
 from packetfs.compute.packet import PACKET_C, SLOT_RUNTIME, slots
 from packetfs.compute.runtime.executor import Batch, NodeGroup
-from packetfs.compute.runtime.scalar import NATIVE, execute_scalar
+from packetfs.compute.runtime.scalar import NATIVE, ScalarRunner, execute_scalar
 
 _spec = importlib.util.spec_from_file_location("randprog", Path(__file__).with_name("randprog.py"))
 randprog = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(randprog)
 
 OPCODES = sorted(SPEC)
+TIERS = (1, 1 << 40)  # compiled blocks, the interpreter
 MEM = 256  # bytes of memory, blocks of 64 (block_shift 6)
 EDGE = [0, 1, 2, 3, 7, 8, 31, 32, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF,
         0x80000000, 0xFFFFFFFF, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64 - 2, 0x3FF0000000000000,
@@ -67,8 +68,13 @@ def case(draw):
     return prog, p, hosted, max_steps, max_rounds
 
 
-def _outcome(prog, packets, hosted, max_steps, max_rounds, scalar: bool, force: bool = False):
+def _outcome(prog, packets, hosted, max_steps, max_rounds, scalar: bool, force: bool = False, hot: int = 1):
+    """Everything one NodeGroup run gives. ``hot``: entries before a block is compiled (1: compiled blocks
+    run everything they can; a huge number: the interpreter runs everything)."""
     g = NodeGroup(prog, hosted, max_steps, scalar=scalar)
+    if scalar:
+        g._scalar = ScalarRunner(g)
+        g._scalar.hot = hot
     b = Batch.from_packets(packets)
     with np.errstate(all="ignore"):
         r = execute_scalar(g, b, max_rounds) if force else g.execute_batch(b, max_rounds)
@@ -92,7 +98,8 @@ def _outcome(prog, packets, hosted, max_steps, max_rounds, scalar: bool, force: 
 def test_random_instructions_scalar_equals_vectorized(c):
     prog, p, hosted, max_steps, max_rounds = c
     ref = _outcome(prog, p, hosted, max_steps, max_rounds, scalar=False)
-    assert _outcome(prog, p, hosted, max_steps, max_rounds, scalar=True) == ref
+    for hot in TIERS:
+        assert _outcome(prog, p, hosted, max_steps, max_rounds, scalar=True, hot=hot) == ref
 
 
 @pytest.mark.slow
@@ -101,7 +108,8 @@ def test_random_instructions_scalar_equals_vectorized(c):
 def test_many_random_instructions_scalar_equals_vectorized(c):
     prog, p, hosted, max_steps, max_rounds = c
     ref = _outcome(prog, p, hosted, max_steps, max_rounds, scalar=False)
-    assert _outcome(prog, p, hosted, max_steps, max_rounds, scalar=True) == ref
+    for hot in TIERS:
+        assert _outcome(prog, p, hosted, max_steps, max_rounds, scalar=True, hot=hot) == ref
 
 
 def _every_op_cases():
@@ -131,7 +139,8 @@ def test_every_native_opcode_width_sign_and_lanes(op, width, signed, count, b_im
         vals[8] = rng.integers(0, MEM)
         p = prog.packets(1, inputs=vals[None, :])
         ref = _outcome(prog, p, None, 100, 1 << 30, scalar=False)
-        assert _outcome(prog, p, None, 100, 1 << 30, scalar=True) == ref
+        for hot in TIERS:
+            assert _outcome(prog, p, None, 100, 1 << 30, scalar=True, hot=hot) == ref
 
 
 @given(st.integers(0, 2**31))
@@ -146,7 +155,8 @@ def test_random_programs_batches_scalar_equals_vectorized(seed):
     packets = packets[np.isin(packets["next_node_id"], hosted)] if hosted else packets
     max_rounds = int(rng.choice([3, 16, 1 << 30]))
     ref = _outcome(prog, packets, hosted, 300, max_rounds, scalar=False)
-    assert _outcome(prog, packets, hosted, 300, max_rounds, scalar=True, force=True) == ref
+    for hot in (1, 3, 1 << 40):
+        assert _outcome(prog, packets, hosted, 300, max_rounds, scalar=True, force=True, hot=hot) == ref
 
 
 def test_backends_use_the_scalar_path_with_identical_results(monkeypatch):
@@ -173,7 +183,8 @@ def test_step_limit_and_long_loop_counts():
             Instruction(Op.HALT, a=0)]  # fmt: skip
     prog = Program(code)
     for max_steps in (30_003, 30_002, 30_001, 1_234):
-        outs = [_outcome(prog, prog.packets(1), None, max_steps, 1 << 30, scalar=s) for s in (False, True)]
-        assert outs[0] == outs[1]
+        ref = _outcome(prog, prog.packets(1), None, max_steps, 1 << 30, scalar=False)
+        for hot in (1, 16, 1 << 40):
+            assert _outcome(prog, prog.packets(1), None, max_steps, 1 << 30, scalar=True, hot=hot) == ref
     r = run_program(prog, prog.packets(1), max_steps=1 << 24)
     assert r.ok and int(r.exit_values[0]) == 10_000 and r.stats.steps == 30_002

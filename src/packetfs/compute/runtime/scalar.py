@@ -2,11 +2,15 @@
 control flow) and small batches of packets at different pcs, where the vectorized round (executor.py)
 pays ~20 µs of numpy overhead per instruction.
 
-Each straight-line run of instructions (a *block*: from a pc on one node, following ``next``, jumps and
-calls, the fall-through side of BR, until a return, a halt, a node change, a loop back or 32 instructions)
-is turned into the Python source of one function, with every operand, width, mask and target a literal,
-compiled once per (Program, pc, node) and cached. A packet step then costs a few bytecodes instead of a
-dozen numpy calls.
+Two tiers, as a JIT has:
+
+- the interpreter (``ScalarRunner.step``): one instruction decoded from a tuple of ints, ~2 µs a step,
+  nothing to prepare, for code that runs a few times (most of a short program, a fuzz case's body);
+- compiled blocks: once a packet has entered a pc HOT (16) times, the straight-line run of instructions
+  from there (following ``next``, jumps and calls, the fall-through side of BR, until a return, a halt,
+  a node change, a loop back or 32 instructions) becomes the Python source of one function, with every
+  operand, width, mask and target a literal, compiled once per (Program, pc, node) and cached. A packet
+  step then costs a few bytecodes (~0.1-0.3 µs) instead of a dozen numpy calls.
 
 The semantics are the vectorized path's, bit for bit (tests/compute/test_scalar_path.py checks every
 opcode, width, signedness, lane count and fault against isa.py's kernels run by the vectorized round):
@@ -22,8 +26,8 @@ opcode, width, signedness, lane count and fault against isa.py's kernels run by 
   one-row array: the same code, so the same bits, at numpy's cost.
 
 A fused block runs only when every one of its instructions fits in the run's step limit and in the
-caller's round budget; otherwise the packet advances by single-instruction functions that check the step
-limit after each step. So step counts, STEP_LIMIT faults and ``max_rounds`` (the local backend's poll
+caller's round budget; otherwise the packet advances by the interpreter, which checks the step limit after
+each step. So step counts, STEP_LIMIT faults and ``max_rounds`` (the local backend's poll
 interval) are exactly those of the vectorized path.
 
 Packets of one batch run one after another (each for up to ``max_rounds`` steps): the vectorized path
@@ -47,6 +51,7 @@ from .records import EMIT_DTYPE
 M64 = (1 << 64) - 1
 M32 = 0xFFFFFFFF
 MAX_BLOCK = 32
+HOT = 16  # a block is compiled when a packet enters it for the 16th time; until then the interpreter runs it
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFFFFFF, 8: M64}
 _SIGN = {1: 0x80, 2: 0x8000, 4: 0x80000000, 8: 1 << 63}
 _FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -108,6 +113,22 @@ def _ext(e: str, w: int, signed: bool, in_range: bool = False) -> str:
     return f"({e})" if in_range else f"(({e}) & {M64})"
 
 
+def _ext_int(v: int, w: int, signed: int) -> int:
+    """Ctx.write for one value: truncate to width, extend per the SIGNED flag."""
+    v &= _MASK[w]
+    if signed and v & _SIGN[w]:
+        v |= M64 ^ _MASK[w]
+    return v
+
+
+_PY_BIN = {int(Op.ADD): lambda x, y: x + y, int(Op.SUB): lambda x, y: x - y, int(Op.MUL): lambda x, y: x * y,
+           int(Op.AND): lambda x, y: x & y, int(Op.OR): lambda x, y: x | y, int(Op.XOR): lambda x, y: x ^ y}
+_PY_CMP = {int(Op.EQ): lambda x, y: x == y, int(Op.NE): lambda x, y: x != y, int(Op.LTU): lambda x, y: x < y,
+           int(Op.LEU): lambda x, y: x <= y, int(Op.GTU): lambda x, y: x > y, int(Op.GEU): lambda x, y: x >= y,
+           int(Op.LTS): lambda x, y: x < y, int(Op.LES): lambda x, y: x <= y, int(Op.GTS): lambda x, y: x > y,
+           int(Op.GES): lambda x, y: x >= y}
+
+
 def _const_zx(v: int, w: int) -> int:
     return v & _MASK[w]
 
@@ -127,6 +148,8 @@ class ScalarRunner:
         code = prog.code
         self.ncode = len(code)
         self.f = {name: code[name].tolist() for name in code.dtype.names}
+        self.code_t = list(zip(*(self.f[k] for k in ("op", "dst", "a", "b", "width", "flags", "count", "node", "next",
+                                                      "alt", "imm")), strict=True))
         self.static_fault = prog.static_fault.tolist()
         self.static_detail = prog.static_detail.tolist()
         self.is_memory = prog.is_memory.tolist()
@@ -142,7 +165,8 @@ class ScalarRunner:
             for cnt in range(1, 17):
                 self.env[f"U{w}_{cnt}"] = struct.Struct("<" + ch * cnt)
         self.fused: dict[tuple[int, int], tuple] = {}
-        self.single: dict[tuple[int, int], object] = {}
+        self.counts: dict[tuple[int, int], int] = {}
+        self.hot = HOT
         self.codes = _CODE_CACHE.setdefault(prog, {})
 
     # routing ------------------------------------------------------------------------------------------
@@ -198,6 +222,117 @@ class ScalarRunner:
             return cx.fin(S, Status.HALTED if st == HALT_MARK else st, int(c.detail[0]), pc, s + 1, loc)
         npc = int(np.asarray(c.next_pc).reshape(-1)[0])
         return self.route_exit(S, cx, npc, loc, pc, s + 1, 1)
+
+    # the interpreter: one instruction, for code run too few times to be worth compiling -----------------
+    def step(self, S: list, cx: Cx, s: int, pc: int, nd: int) -> int:
+        """Run instruction ``pc`` at node ``nd`` (a hosted node; pc inside the program), then route: the
+        block protocol (``next pc | 1 << 32``, or -1 when the packet finished), the step limit checked."""
+        sf = self.static_fault[pc]
+        if sf:
+            return cx.fin(S, sf, self.static_detail[pc], pc, s + 1, nd)
+        op, d, a, b, w, fl, n, node, nxt, alt, imm = self.code_t[pc]
+        if node != ANY and node != nd:
+            return cx.fin(S, Status.MISROUTED, nd, pc, s + 1, nd)
+        s1 = s + 1
+        if op not in NATIVE:
+            return self.slow(S, cx, s, pc, nd)
+        mask, sign = _MASK[w], _SIGN[w]
+        signed = fl & SIGNED
+        if self.is_memory[pc]:
+            ad = ((S[a] if a != IMM else 0) + imm) & M64
+            nb = w * n
+            if not self._valid(ad, nb):
+                return cx.fin(S, Status.BAD_ADDRESS, ad, pc, s1, nd)
+            if (ad >> self.shift) % self.nn != nd:
+                return cx.fin(S, Status.MISROUTED, nd, pc, s1, nd)
+            off = ad if self.nn == 1 else ((((ad >> self.shift) // self.nn) << self.shift) | (ad & (self.block - 1)))
+            mv = self.env[f"MV{nd}"]
+            if op == Op.LOAD:
+                vals = self.env[f"U{w}_{n}"].unpack_from(mv, off)
+                S[d:d + n] = [_ext_int(v, w, signed) for v in vals]
+            else:
+                self.env[f"U{w}_{n}"].pack_into(mv, off, *[S[b + j] & mask for j in range(n)])
+            return self.route_exit(S, cx, nxt, nd, pc, s1, 1)
+
+        def raw(x: int, j: int) -> int:
+            return imm if x == IMM else S[x + j]
+
+        def sx(v: int) -> int:
+            v &= mask
+            return v - (sign << 1) if v & sign else v
+
+        if op in _PY_BIN:
+            fn = _PY_BIN[op]
+            S[d:d + n] = [_ext_int(fn(raw(a, j), raw(b, j)), w, signed) for j in range(n)]
+        elif op in _CMP:
+            fn, sg = _PY_CMP[op], _CMP[op][1]
+            get = (lambda x, j: sx(raw(x, j))) if sg else (lambda x, j: raw(x, j) & mask)
+            S[d:d + n] = [1 if fn(get(a, j), get(b, j)) else 0 for j in range(n)]
+        elif op in _DIV:
+            sg = op in (Op.DIVS, Op.MODS)
+            zero = False
+            vals = []
+            for j in range(n):
+                x, y = (sx(raw(a, j)), sx(raw(b, j))) if sg else (raw(a, j) & mask, raw(b, j) & mask)
+                if y == 0:
+                    y, zero = 1, True
+                if op == Op.DIVU:
+                    r = x // y
+                elif op == Op.MODU:
+                    r = x % y
+                elif op == Op.DIVS:
+                    r = abs(x) // abs(y)
+                    r = -r if (x < 0) != (y < 0) else r
+                else:
+                    r = abs(x) % abs(y)
+                    r = -r if x < 0 else r
+                vals.append(_ext_int(r, w, signed))
+            S[d:d + n] = vals
+            if zero:
+                return cx.fin(S, Status.DIV_BY_ZERO, 0, pc, s1, nd)
+        elif op in _SHIFT:
+            bits = w * 8 - 1
+            vals = []
+            for j in range(n):
+                c = raw(b, j) & mask & bits
+                x = raw(a, j)
+                r = (x << c) if op == Op.SHL else ((x & mask) >> c) if op == Op.SHR else (sx(x) >> c)
+                vals.append(_ext_int(r, w, signed))
+            S[d:d + n] = vals
+        elif op == Op.MOV:
+            S[d:d + n] = [_ext_int(raw(a, j) & mask, w, signed) for j in range(n)]
+        elif op == Op.NOT:
+            S[d:d + n] = [_ext_int(~raw(a, j), w, signed) for j in range(n)]
+        elif op == Op.NEG:
+            S[d:d + n] = [_ext_int(-raw(a, j), w, signed) for j in range(n)]
+        elif op == Op.CALL:
+            S[d] = nxt
+            nxt = alt
+        elif op == Op.NODEID:
+            S[d] = nd
+        elif op == Op.CID:
+            S[d] = cx.cid
+        elif op == Op.HALT:
+            return cx.fin(S, Status.HALTED, imm if a == IMM else S[a] & mask, pc, s1, nd)
+        elif op == Op.TRAP:
+            return cx.fin(S, Status.TRAP, raw(a, 0) & mask, pc, s1, nd)
+        elif op == Op.BR:
+            if raw(a, 0) & mask:
+                nxt = alt
+        elif op == Op.RET:
+            t = raw(a, 0) & mask
+            if t > 0xFFFEFFFF:
+                return cx.fin(S, Status.BAD_PC, t, pc, s1, nd)
+            nxt = t
+        elif op == Op.HOP:
+            t = raw(a, 0) & mask
+            if t >= self.nn:
+                return cx.fin(S, Status.BAD_NODE, t, pc, s1, nd)
+            return self.route_exit(S, cx, nxt, t, pc, s1, 1)
+        elif op == Op.EMIT:
+            for j in range(n):
+                cx.em.append((cx.cid, s, j, d, w, raw(a, j) & mask, nd))
+        return self.route_exit(S, cx, nxt, nd, pc, s1, 1)
 
     # code generation ------------------------------------------------------------------------------------
     def function(self, pc: int, nd: int, fused: bool):
@@ -478,7 +613,7 @@ class ScalarRunner:
         node = cx.node
         rounds = executed = hops = 0
         ncode, hosted, limit = self.ncode, self.hosted, self.max_steps
-        fused_fns, single_fns = self.fused, self.single
+        fused_fns, counts, step = self.fused, self.counts, self.step
         while rounds < budget:
             if pc >= ncode or node >= self.nn or not hosted[node]:
                 # not executed, but the round counts and the runtime word advances
@@ -488,13 +623,14 @@ class ScalarRunner:
             key = (pc, node)
             ent = fused_fns.get(key)
             if ent is None:
-                ent = fused_fns[key] = self.function(pc, node, True)
-            fn, length = ent
-            if s + length >= limit or rounds + length > budget:
-                fn = single_fns.get(key)
-                if fn is None:
-                    fn = single_fns[key] = self.function(pc, node, False)[0]
-            r = fn(S, cx, s)
+                c = counts.get(key, 0) + 1
+                counts[key] = c
+                if c >= self.hot:
+                    ent = fused_fns[key] = self.function(pc, node, True)
+            if ent is not None and s + ent[1] < limit and rounds + ent[1] <= budget:
+                r = ent[0](S, cx, s)
+            else:
+                r = step(S, cx, s, pc, node)
             if r < 0:
                 k = cx.s1 - s
                 executed += k
