@@ -4,9 +4,20 @@
    headers into a header tree of our own (proof of work, difficulty, times checked), so the chainstate
    is untouched until the result is known. Peers that do not advertise ``NODE_BLOCK_UNDO`` are left.
 2. For blocks 1..H of the best header chain (H: the hints' height) ask each peer, up to a window, for
-   the block (``getdata``) and its spent coins (``getbspent``). A block must be one we asked that peer
-   for; its coins must cover exactly its inputs (else the peer is discouraged: a missing or extra coin
-   is a lie we can see at once). Block and coins (as CBlockUndo) go to a spool file in the datadir.
+   the block and its spent coins (``getbspent``), lowest heights first. The block comes as a codec frame
+   of the compressed relay (``getpfsblks``/``pfsblock``, docs/pfs-relay.md) from a peer that offers it
+   (``NODE_PFS``, ``sendpfs`` answered), else as a plain ``block`` (``getdata``). A chain-context frame
+   names the transactions its inputs spend as (height, position) on the sender's chain; we have no
+   chainstate yet, but we hold every block below it (decoded or received here): the txids and outputs
+   of the last ``TXS_KEEP`` blocks stay in memory, older ones are read back from the spool, and a
+   frame naming a block not here yet waits (parked, bounded) until it is. A block's txids are used only
+   once its merkle root matches its header. A frame that does not decode, or decodes to another block,
+   gets its sender discouraged and the block asked of another peer (none left: fallback). A block must
+   be one we asked that peer for; its coins must cover exactly its inputs (else the peer is discouraged:
+   a missing or extra coin is a lie we can see at once; the block and its coins are asked of another
+   peer that serves spent coins, and with none left the phase falls back). Block and coins (as
+   CBlockUndo) go to a spool file in the datadir. The ECDSA checks that decoding proved by key recovery go with the block to its
+   validation worker's signature cache (script/sigcache.py), so recovery replaces verification there.
 3. As blocks arrive, groups of them are validated in worker processes (validate.py: every consensus
    rule with the served coins, no UTXO lookups, the salted aggregate), in any order, while the
    download goes on; with ``--executor ray`` they run as Ray tasks once downloaded.
@@ -26,11 +37,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import multiprocessing
 import random
 import time
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +50,7 @@ from pathlib import Path
 
 from ..chain.chainstate import Chainstate
 from ..chain.headers import HeaderTree, IndexEntry
+from ..codec import CodecError, decode_block
 from ..consensus.errors import ValidationError
 from ..net.addr import NetAddress
 from ..net.block import BlockMessage
@@ -46,10 +59,14 @@ from ..net.headers import GetHeaders, Headers
 from ..net.inv import GetData, InvVector
 from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, NODE_WITNESS
 from ..net.message import Message
+from ..net.pfs import MODE_CHAIN, NODE_PFS, PFS_VERSION, GetPfsBlocks, PfsBlock, SendPfs
 from ..node.addrbook import BanList
+from ..node.lightning import RelayContext
 from ..node.node import block_locator
 from ..node.peer import ConnectionType, Peer, PeerTimeouts
+from ..primitives.block import Block
 from ..primitives.hashes import hash_to_hex
+from ..script import sigcache
 from ..storage.undo import Coin, decode_block_undo, encode_block_undo
 from .aggregate import new_salt
 from .executor import ExecutorError, RayExecutor
@@ -65,6 +82,18 @@ CHUNK_BLOCKS = 8  # blocks per validation task
 MAX_UNCONNECTING_HEADERS = 10  # as the node
 MAX_TREE_EXTRA = 10 * MAX_HEADERS_RESULTS  # headers kept beyond H (side branches included)
 SPOOL_MAGIC = b"SSPL"
+TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
+MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
+
+
+def _validate_proven(task: RangeTask, proven: list[bytes]) -> tuple[RangeResult, int]:
+    """``validate_range`` in a worker whose signature cache first takes the ECDSA checks that decoding
+    the blocks' frames proved (script/sigcache.py: an exact (signature, message, key) match answers the
+    curve check once; everything else in the script check still runs). Also: how many it answered."""
+    answered = sigcache.COUNTS[1]
+    if proven:
+        sigcache.admit(proven)
+    return validate_range(task), sigcache.COUNTS[1] - answered
 
 
 class _Fallback(Exception):
@@ -92,6 +121,13 @@ class NetSwiftSyncResult:
     discouraged: dict[str, str] = field(default_factory=dict)
     bytes_received: int = 0
     bytes_sent: int = 0
+    frames: int = 0  # blocks received as pfsblock frames (the rest came as plain blocks)
+    frame_bytes: int = 0
+    plain_blocks: int = 0
+    bad_frames: int = 0
+    coins_rerequested: int = 0  # blocks whose coins did not match their inputs, asked of another peer
+    proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries, sent to the workers
+    proven_answered: int = 0  # of those, checks the workers answered from their signature cache
     worker_cpu_s: float = 0.0  # CPU of the validation workers (fork-server children: not in our rusage)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -107,6 +143,12 @@ class _Item:
     peer_id: int | None = None
     asked_at: float = 0.0
     raw: bytes | None = None
+    frame: PfsBlock | None = None  # a frame received, not decoded yet
+    counts: tuple[int, ...] = ()  # inputs per non-coinbase transaction (known once the block is here)
+    good: bool = False  # the block is here and its merkle root matches the header: its txids can be used
+    proven: list | None = None  # ECDSA checks proven while decoding its frame
+    wait: int = -1  # the ancestor height a parked frame waits for
+    queued: bool = False
     coins: tuple | None = None
     block_from: str | None = None
     coins_from: str | None = None
@@ -141,8 +183,9 @@ class _Spool:
 class _Phase:
     def __init__(self, cs: Chainstate, hints: Hints, peers: list[tuple[str, int]], jobs: int, executor: str,
                  ray_address: str | None, result: NetSwiftSyncResult, timeout: float, request_timeout: float,
-                 progress: Callable[[str, int, int], None] | None, salt: bytes | None):
+                 progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool = True):
         self.cs = cs
+        self.frames = frames
         self.params = cs.params
         self.hints = hints
         self.targets = peers
@@ -163,9 +206,16 @@ class _Phase:
         self.serving: set[int] = set()
         self.changed = asyncio.Event()
         self.items: dict[bytes, _Item] = {}
-        self.queue: deque[_Item] = deque()
-        self.in_flight: dict[int, set[bytes]] = {}
+        self.by_height: list[_Item | None] = [None]  # index = height (0: genesis, not fetched)
+        self.queue: list[tuple[int, _Item]] = []  # heap: the lowest height is asked for first
+        self.in_flight: dict[int, set[bytes]] = {}  # per peer: asked, not yet fully delivered
+        self.pfs_asked: set[int] = set()  # peers we sent sendpfs to
+        self.pfs_peers: set[int] = set()  # ... and that answered it: blocks are asked as frames
+        self.parked: dict[bytes, _Item] = {}  # frames received, waiting for an ancestor's txids
+        self.parked_bytes = 0
+        self.txs: OrderedDict[int, tuple[bytes, tuple]] = OrderedDict()  # height -> (txids, outputs per tx)
         self.ready: list[BlockWork] = []
+        self.ready_proven: list[bytes] = []
         self.partial: list[RangeResult] = []
         self.tasks_pending = 0
         self.all_tasks: list[RangeTask] = []
@@ -214,9 +264,9 @@ class _Phase:
             for h in self.in_flight.pop(peer.id, set()):
                 item = self.items[h]
                 if item.work is None:
-                    item.peer_id = None
-                    item.raw = item.coins = None
-                    self.queue.appendleft(item)
+                    self._requeue(item)
+            self.pfs_asked.discard(peer.id)
+            self.pfs_peers.discard(peer.id)
             self.changed.set()
 
     async def on_ready(self, peer: Peer) -> None:
@@ -225,6 +275,11 @@ class _Phase:
             peer.close("does not serve blocks and spent coins (NODE_NETWORK, NODE_BLOCK_UNDO)")
             return
         self.serving.add(peer.id)
+        if self.frames and v.services & NODE_PFS:
+            # Before getheaders: its answer (sendpfs) then arrives before the headers, so blocks are
+            # asked as frames from the first request on.
+            peer.send(SendPfs(PFS_VERSION))
+            self.pfs_asked.add(peer.id)
         self.headers_asked[peer.id] = time.monotonic()
         peer.send(GetHeaders(tuple(block_locator(self.tree.best_header)), bytes(32)))
 
@@ -235,6 +290,11 @@ class _Phase:
             self.on_block(peer, msg)
         elif isinstance(msg, BSpent):
             self.on_bspent(peer, msg)
+        elif isinstance(msg, PfsBlock):
+            self.on_pfsblock(peer, msg)
+        elif isinstance(msg, SendPfs):
+            if msg.version == PFS_VERSION and peer.id in self.pfs_asked:
+                self.pfs_peers.add(peer.id)
         # Everything else (announcements, feefilter, requests to us) is for the node that follows.
 
     def on_headers(self, peer: Peer, msg: Headers) -> None:
@@ -274,14 +334,34 @@ class _Phase:
         self.changed.set()
 
     def on_block(self, peer: Peer, msg: BlockMessage) -> None:
+        """A plain block (asked with getdata, or the answer to getpfsblks of a sender that could not
+        encode it)."""
         h = msg.block.hash
         if h not in self.in_flight.get(peer.id, ()):
             self.discourage(peer, f"unrequested block {hash_to_hex(h)}")
             return
         item = self.items[h]
-        if item.raw is None:
-            item.raw, item.block_from = msg.raw, peer.host
-            self._complete(peer, item)
+        if item.raw is None and item.frame is None:
+            self.result.plain_blocks += 1
+            self._have_block(item, msg.raw, msg.block, peer.host)
+            self._decode_parked()
+        self._delivered(peer, item)
+
+    def on_pfsblock(self, peer: Peer, msg: PfsBlock) -> None:
+        """A frame: parked until every block it names is here, then decoded (``_decode_parked``)."""
+        h = msg.block_hash
+        if h not in self.in_flight.get(peer.id, ()):
+            return  # not asked of this peer: ignored, as the relay ignores unrequested frames
+        item = self.items[h]
+        if item.raw is not None or item.frame is not None:
+            return
+        self.result.frames += 1
+        self.result.frame_bytes += len(msg.frame)
+        item.frame, item.block_from = msg, peer.host
+        self.parked[h] = item
+        self.parked_bytes += len(msg.frame)
+        self._decode_parked()
+        self._delivered(peer, item)
 
     def on_bspent(self, peer: Peer, msg: BSpent) -> None:
         h = msg.block_hash
@@ -291,22 +371,168 @@ class _Phase:
         item = self.items[h]
         if item.coins is None:
             item.coins, item.coins_from = msg.coins, peer.host
-            self._complete(peer, item)
+            self._delivered(peer, item)
 
-    def _complete(self, peer: Peer, item: _Item) -> None:
-        """Both halves are here: check the coins cover exactly the inputs, spool, queue for validation."""
-        if item.raw is None or item.coins is None:
+    def _delivered(self, peer: Peer, item: _Item) -> None:
+        """Once the block (or its frame) and its coins are both here, the peer has done its part: the
+        request leaves its window (a frame may still wait here for an ancestor from another peer)."""
+        if (item.raw is None and item.frame is None) or item.coins is None:
             return
         self.in_flight[peer.id].discard(item.entry.hash)
-        block = BlockMessage(item.raw).block
-        txs = block.transactions
-        counts = [tx.input_count for tx in txs[1:]]
+        self._complete(item)
+        self.changed.set()
+
+    def _requeue(self, item: _Item) -> None:
+        """Ask for ``item`` again (its peer left, or sent a bad frame): whatever it delivered is dropped."""
+        if item.frame is not None and self.parked.pop(item.entry.hash, None) is not None:
+            self.parked_bytes -= len(item.frame.frame)
+        item.peer_id = None
+        item.raw = item.coins = item.frame = item.proven = None
+        item.good = False
+        if not item.queued:
+            item.queued = True
+            heapq.heappush(self.queue, (item.entry.height, item))
+
+    # ------------------------------------------------------------------ frames
+    def _have_block(self, item: _Item, raw: bytes, block: Block, host: str) -> None:
+        """The block of ``item`` is here (plain, or decoded from a frame; its header hash checked). Its
+        txids become usable for later frames' locations only if its merkle root matches the header
+        (the header commits to them, outputs included); a block that does not match is still spooled
+        and fails validation there, as a bad block always has."""
+        item.raw, item.block_from = raw, host
+        item.counts = tuple(tx.input_count for tx in block.transactions[1:])
+        root, mutated = block.compute_merkle_root()
+        item.good = root == block.header.merkle_root and not mutated
+        if item.good:
+            self._remember(item.entry.height, block)
+
+    def _remember(self, height: int, block: Block) -> tuple[bytes, tuple]:
+        got = (b"".join(tx.txid for tx in block.transactions),
+               tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions))
+        self.txs[height] = got
+        while len(self.txs) > TXS_KEEP:
+            self.txs.popitem(last=False)
+        return got
+
+    def _txs_at(self, height: int) -> tuple[bytes, tuple] | None:
+        """(concatenated txids, outputs per tx) of our block at ``height``, or None if not here yet."""
+        got = self.txs.get(height)
+        if got is not None:
+            self.txs.move_to_end(height)
+            return got
+        if height == 0:
+            return self._remember(0, self.params.genesis)
+        item = self.by_height[height] if height < len(self.by_height) else None
+        if item is None or not item.good:
+            return None
+        if item.raw is not None:
+            raw = item.raw
+        elif item.work is not None:
+            self.spool.flush()
+            raw = item.work.block.read()  # type: ignore[union-attr]
+        else:
+            return None
+        return self._remember(height, Block.from_bytes(raw))
+
+    def _resolve(self, item: _Item) -> tuple[dict, dict] | str | None:
+        """({location: txid}, {txid: outputs}) for the frame of ``item``, from our own blocks below it;
+        None while one of them is not here (``item.wait`` says which); a string: the frame is bad."""
+        msg = item.frame
+        assert msg is not None
+        at: dict[tuple[int, int], bytes] = {}
+        outs: dict[bytes, tuple] = {}
+        if msg.mode != MODE_CHAIN:
+            return at, outs
+        for height, pos in msg.locations:
+            if height >= item.entry.height:
+                return f"location at height {height} not below the block's {item.entry.height}"
+            txs = self._txs_at(height)
+            if txs is None:
+                item.wait = height
+                return None
+            txids, outputs = txs
+            if (pos + 1) * 32 > len(txids):
+                return f"no transaction {pos} in our block at height {height}"
+            txid = txids[pos * 32 : pos * 32 + 32]
+            at[(height, pos)] = txid
+            outs[txid] = outputs[pos]
+        return at, outs
+
+    def _decode_parked(self) -> None:
+        """Decode every parked frame whose locations can now be resolved, lowest first (a decoded block
+        may be what the next one waits for)."""
+        progress = True
+        while progress and self.parked:
+            progress = False
+            for item in sorted(self.parked.values(), key=lambda i: i.entry.height):
+                if item.wait >= 0 and self._txs_at(item.wait) is None:
+                    continue
+                got = self._resolve(item)
+                if got is None:
+                    continue
+                msg = item.frame
+                assert msg is not None
+                del self.parked[item.entry.hash]
+                self.parked_bytes -= len(msg.frame)
+                progress = True
+                if isinstance(got, str):
+                    self._bad_frame(item, got)
+                    continue
+                at, outs = got
+                t = time.perf_counter()
+                proven: list[bytes] = []
+                try:
+                    raw = decode_block(msg.frame, RelayContext({}, at, outs) if msg.mode == MODE_CHAIN else None,
+                                       proven=proven)
+                    block = Block.from_bytes(raw)
+                except (CodecError, ValueError) as e:
+                    self._bad_frame(item, f"frame does not decode: {e}")
+                    continue
+                except Exception as e:  # noqa: BLE001 - a frame must never take the phase down; it is just bad
+                    self._bad_frame(item, f"frame does not decode ({type(e).__name__}: {e})")
+                    continue
+                finally:
+                    self.result.seconds["decode"] = self.result.seconds.get("decode", 0.0) + time.perf_counter() - t
+                if block.hash != item.entry.hash:
+                    self._bad_frame(item, f"decodes to another block {hash_to_hex(block.hash)}")
+                    continue
+                item.frame = None
+                item.proven = proven
+                self.result.proven_checks += len(proven)
+                self._have_block(item, raw, block, item.block_from or "")
+                self._complete(item)
+
+    def _bad_frame(self, item: _Item, reason: str) -> None:
+        """A frame that is not the block asked for: its sender is discouraged (and disconnected), and the
+        block asked of another peer (the sender's other requests too, when its connection closes)."""
+        self.result.bad_frames += 1
+        peer = self.peers.get(item.peer_id) if item.peer_id is not None else None
+        if peer is not None:
+            self.in_flight.get(peer.id, set()).discard(item.entry.hash)
+        host = item.block_from or (peer.host if peer is not None else "")
+        self._requeue(item)
+        self.discourage(peer if peer is not None and peer.host == host else host,
+                        f"bad pfsblock for block {item.entry.height}: {reason}")
+        self.changed.set()
+
+    def _complete(self, item: _Item) -> None:
+        """Block and coins are both here: check the coins cover exactly the inputs, spool, queue for
+        validation."""
+        if item.raw is None or item.coins is None or item.work is not None:
+            return
+        counts = item.counts
         n = sum(counts)
         coins = item.coins
         if len(coins) != n or (n and coins[-1].input_index != n - 1):
             # Indexes are strictly ascending (the decoder checks), so n coins ending at n - 1 are 0..n-1.
-            self.discourage(peer, f"bspent for block {item.entry.height} has {len(coins)} coins for {n} inputs")
-            self.failed = (f"a peer served the wrong number of spent coins for block {item.entry.height}", None)
+            # A lie seen at once (block and coins came from the same peer, so it is that peer's): it is
+            # discouraged and disconnected, and the block and its coins are asked of another peer that
+            # serves spent coins (none left: the phase falls back, "no peer left").
+            peer = self.peers.get(item.peer_id) if item.peer_id is not None else None
+            liar = peer if peer is not None and peer.host == item.coins_from else (item.coins_from or "")
+            self.result.coins_rerequested += 1
+            self._requeue(item)
+            self.discourage(liar, f"bspent for block {item.entry.height} has {len(coins)} coins for {n} inputs")
             self.changed.set()
             return
         undo: list[list[Coin]] = []
@@ -315,14 +541,19 @@ class _Phase:
             undo.append([Coin(x.height, x.coinbase, x.value, x.script_pubkey) for x in coins[pos : pos + c]])
             pos += c
         block_ref = self.spool.put(item.raw)
-        undo_ref = self.spool.put(encode_block_undo(undo)) if len(txs) > 1 else None
+        undo_ref = self.spool.put(encode_block_undo(undo)) if counts else None
         e = item.entry
         item.work = BlockWork(e.height, e.hash, block_ref, undo_ref, len(item.raw),
                               tuple(self.hints.for_block(e.height)))
         item.raw = item.coins = None  # spooled: memory stays bounded by the windows
         self.result.blocks_downloaded += 1
         self.ready.append(item.work)
-        if len(self.ready) >= CHUNK_BLOCKS:
+        if item.proven:
+            self.ready_proven.extend(item.proven)
+        item.proven = None
+        # A block whose merkle root is wrong fails validation at once, not after the chunk fills: frames
+        # naming it wait for it and would never fill the chunk.
+        if len(self.ready) >= CHUNK_BLOCKS or not item.good:
             self._submit()
         if self.progress:
             self.progress("download", self.result.blocks_downloaded, self.hints.height)
@@ -333,6 +564,7 @@ class _Phase:
         if not self.ready:
             return
         task = RangeTask(self.params.name, self.salt, tuple(sorted(self.ready, key=lambda w: w.height)), 0, self.mtp)
+        proven, self.ready_proven = self.ready_proven, []
         self.ready = []
         self.spool.flush()
         if self.executor == "ray":
@@ -341,18 +573,21 @@ class _Phase:
         if self.pool is None:
             # Not fork: this process holds peer sockets, and a forked worker would keep them open.
             self.pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"))
-        fut = asyncio.wrap_future(self.pool.submit(validate_range, task))
+        fut = asyncio.wrap_future(self.pool.submit(_validate_proven, task, proven))
         self.tasks_pending += 1
         fut.add_done_callback(self._validated)
 
     def _validated(self, fut: asyncio.Future) -> None:
         self.tasks_pending -= 1
+        if fut.cancelled():  # the pool was shut down (fallback, or the phase is over)
+            return
         try:
-            r = fut.result()
+            r, answered = fut.result()
         except Exception as e:  # noqa: BLE001 - a dead worker (BrokenProcessPool, killed): fall back
             if self.failed is None:
                 self.failed = (f"a validation worker failed: {e or type(e).__name__}", None)
         else:
+            self.result.proven_answered += answered
             self.partial.append(r)
             if self.progress:
                 self.progress("validate", sum(p.blocks for p in self.partial), self.hints.height)
@@ -390,9 +625,10 @@ class _Phase:
         chain = list(reversed(list(self.tree.path(self.tree.ancestor(best, height), self.tree.genesis))))
         self.mtp = tuple(self.tree.median_time_past(e) for e in [self.tree.genesis, *chain])
         for e in chain:
-            item = _Item(e)
+            item = _Item(e, queued=True)
             self.items[e.hash] = item
-            self.queue.append(item)
+            self.by_height.append(item)
+            self.queue.append((e.height, item))  # ascending: already a heap
 
         t = time.perf_counter()
         while True:
@@ -408,13 +644,20 @@ class _Phase:
                     peer.close(f"block or spent coins not delivered within {self.request_timeout:.0f} s")
                     continue
                 asks = []
-                while self.queue and len(flight) < WINDOW_PER_PEER:
-                    item = self.queue.popleft()
+                # Frames parked past the cap: only blocks below the lowest parked one (what it waits for).
+                below = (min(i.entry.height for i in self.parked.values())
+                         if self.parked_bytes > MAX_PARKED_BYTES else None)
+                while self.queue and len(flight) < WINDOW_PER_PEER and (below is None or self.queue[0][0] < below):
+                    _, item = heapq.heappop(self.queue)
+                    item.queued = False
                     item.peer_id, item.asked_at = peer.id, now
                     flight.add(item.entry.hash)
                     asks.append(item.entry.hash)
                 if asks:
-                    peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
+                    if peer.id in self.pfs_peers:
+                        peer.send(GetPfsBlocks(tuple(asks)))
+                    else:
+                        peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
                     for h in asks:
                         peer.send(GetBSpent(h))
             if not self.queue and all(i.work is not None for i in self.items.values()):
@@ -456,6 +699,7 @@ class _Phase:
         first one missing or invalid (its sender discouraged); then discourage whoever served a coin that
         differs from the undo data this made."""
         cs = self.cs
+        self.spool.flush()  # blocks spooled since the last validation task was submitted
         items = sorted(self.items.values(), key=lambda i: i.entry.height)
         cs.process_headers(i.entry.header for i in items)
         connected: list[_Item] = []
@@ -492,11 +736,12 @@ async def swiftsync_from_peers(
     datadir: Path, network: str, peers: list[tuple[str, int]], hints: Hints, *, jobs: int = 1,
     executor: str = "local", ray_address: str | None = None, store_mode: str = "raw", timeout: float = 3600.0,
     request_timeout: float = 60.0, progress: Callable[[str, int, int], None] | None = None,
-    salt: bytes | None = None,
+    salt: bytes | None = None, frames: bool = True,
 ) -> NetSwiftSyncResult:
     """Run the SwiftSync phase on ``datadir`` (see the module docstring) and close it again, so the
     node can open it for its ordinary sync. Returns what happened; never raises for what peers or
-    hints did wrong (that is a fallback), only for a datadir that cannot be opened."""
+    hints did wrong (that is a fallback), only for a datadir that cannot be opened. ``frames``: ask
+    peers that offer the compressed relay for codec frames (False: plain blocks from everyone)."""
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r} (local or ray)")
     result = NetSwiftSyncResult("swiftsync", hints.height, executor, jobs)
@@ -510,7 +755,7 @@ async def swiftsync_from_peers(
             result.tip_height = cs.tip.height
             return result
         phase = _Phase(cs, hints, peers, jobs, executor, ray_address, result, timeout, request_timeout,
-                       progress, salt)
+                       progress, salt, frames)
         try:
             try:
                 chain = await phase.run()

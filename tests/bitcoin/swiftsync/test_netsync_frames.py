@@ -1,0 +1,245 @@
+"""SwiftSync from peers that offer the compressed relay: blocks 1..H come as chain-context codec frames
+(``getpfsblks``/``pfsblock``), resolved on the blocks this client already holds (it has no chainstate
+yet), and end in the same chainstate as the ordinary import (expected values from conftest's ordinary
+import of the generator's blocks, apart from any network code). A frame that does not decode, or decodes
+to another block, gets its sender discouraged and the block fetched from another peer (none left: the
+phase falls back); a frame of a bad block and a peer lying about a coin are caught as with plain blocks;
+a coin count that does not match the block is asked of another peer that serves spent coins.
+
+Serving nodes run in this process on free loopback ports, inside the test's event loop, and are stopped
+in ``finally``; their relays' process pools are shut down there too."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import pytest
+
+from packetfs.bitcoin.chain.chainstate import Chainstate
+from packetfs.bitcoin.net.pfs import MODE_CHAIN, PfsBlock
+from packetfs.bitcoin.node.lightning import LightningRelay
+from packetfs.bitcoin.node.node import Node, NodeConfig
+from packetfs.bitcoin.storage.undo import Coin
+from packetfs.bitcoin.swiftsync import Hints, netsync
+from packetfs.bitcoin.swiftsync.netsync import swiftsync_from_peers
+from packetfs.bitcoin.swiftsync.serve import SpentCoinServer, attach_bspent_server
+
+from .conftest import CHAIN_BLOCKS, HINTS_HEIGHT, chain_info
+from .test_netsync import LIE_HEIGHT, _LyingCoins, _missing_coin, _wrong_value, block_hash_at, finish_sync
+
+
+@pytest.fixture(scope="module")
+def codec_datadir(chain, tmp_path_factory) -> Path:
+    """The test chain in a codec-store chainstate (it keeps a tx index: frames in chain-context mode)."""
+    d = tmp_path_factory.mktemp("swiftsync-frames") / "codec"
+    with Chainstate(d, "regtest", jobs=1, store_mode="codec") as cs:
+        for raw, _ in chain.records[1:]:
+            cs.process_block(raw)
+        assert cs.tip.height == CHAIN_BLOCKS
+    return d
+
+
+class Recording(LightningRelay):
+    """Serves frames as usual and keeps a copy of each one sent."""
+
+    def __init__(self, node, **kw):
+        super().__init__(node, **kw)
+        self.seen: list[PfsBlock] = []
+
+    def tamper(self, msg: PfsBlock) -> PfsBlock:
+        return msg
+
+    async def on_getpfsblks(self, peer, msg):
+        real = peer.send
+
+        def send(m):
+            if isinstance(m, PfsBlock):
+                m = self.tamper(m)
+                self.seen.append(m)
+            real(m)
+
+        peer.send = send
+        try:
+            await super().on_getpfsblks(peer, msg)
+        finally:
+            peer.send = real
+
+
+class Tampering(Recording):
+    """Bad frames: a flipped bit, or another block's frame under the asked-for hash; for the block
+    ``target`` only, or (target None) for every block (so a peer asked for any block sends one)."""
+
+    kind = "corrupt"
+    target: bytes | None = None
+
+    def tamper(self, msg: PfsBlock) -> PfsBlock:
+        if self.target is not None and msg.block_hash != self.target:
+            return msg
+        if self.kind == "corrupt":
+            f = bytearray(msg.frame)
+            f[len(f) // 2] ^= 0x40
+            return PfsBlock(msg.block_hash, msg.mode, msg.locations, bytes(f))
+        other = next((x for x in reversed(self.seen) if x.block_hash != msg.block_hash), None)
+        if other is None:  # nothing else sent yet: this one goes out right, the next one wrong
+            return msg
+        return PfsBlock(msg.block_hash, other.mode, other.locations, other.frame)
+
+
+def frame_server(src: Path, root: Path, name: str, relay_cls=Recording, coins=True) -> tuple[Node, LightningRelay | None]:
+    """A node serving the codec datadir's chain: frames with ``relay_cls`` (None: plain blocks only),
+    spent coins unless ``coins`` is False."""
+    datadir = root / name
+    shutil.copytree(src, datadir)
+    node = Node(NodeConfig("regtest", datadir, port=0, bind="127.0.0.1", listen=True, jobs=1, store_mode="codec",
+                           progress_interval=3600))
+    if coins:
+        attach_bspent_server(node)
+    return node, relay_cls(node, fetch=False, jobs=1) if relay_cls is not None else None
+
+
+async def run(servers: list[tuple[Node, LightningRelay | None]], client: Path, hints: Hints, **kw):
+    for node, _ in servers:
+        await node.start()
+    try:
+        return await swiftsync_from_peers(client, "regtest", [("127.0.0.1", n.port) for n, _ in servers], hints,
+                                          jobs=2, timeout=120, request_timeout=20, **kw)  # fmt: skip
+    finally:
+        for node, relay in servers:
+            await node.stop()
+            if relay is not None:
+                relay.close()
+
+
+def test_frames_from_two_peers_equal_the_ordinary_import_and_move_fewer_bytes(chain, codec_datadir, tmp_path,
+                                                                              monkeypatch):
+    # Tiny caps, so the paths a long chain takes are taken here: ancestors' txids read back from the spool
+    # (only 2 blocks kept in memory), and frames parked past the cap (only lower blocks asked meanwhile).
+    monkeypatch.setattr(netsync, "TXS_KEEP", 2)
+    monkeypatch.setattr(netsync, "MAX_PARKED_BYTES", 1)
+    hints = Hints.read(chain.hints)
+    servers = [frame_server(codec_datadir, tmp_path, n) for n in ("a", "b")]
+    r = asyncio.run(run(servers, tmp_path / "client", hints))
+    assert r.mode == "swiftsync", r.fallback_reason
+    assert r.blocks_swiftsync == HINTS_HEIGHT == r.tip_height and not r.discouraged
+    assert r.frames == HINTS_HEIGHT and r.plain_blocks == 0 and r.bad_frames == 0
+    seen = [m for _, relay in servers for m in relay.seen]
+    assert len(seen) == HINTS_HEIGHT and len({relay.seen != [] for _, relay in servers}) == 1  # both served
+    chained = [m for m in seen if m.mode == MODE_CHAIN and m.locations]
+    assert len(chained) >= HINTS_HEIGHT - 100  # every block past coinbase maturity spends earlier outputs
+    # The keys the decoder recovered answered the workers' curve checks.
+    assert 0 < r.proven_answered <= r.proven_checks
+    digest = asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client"))
+    assert digest == chain.reference["utxo_digest"] and chain_info(tmp_path / "client") == chain.reference
+
+    # The same server asked for plain blocks: more bytes on the wire for the same result.
+    plain = asyncio.run(run([frame_server(codec_datadir, tmp_path, "c")], tmp_path / "plain", hints, frames=False))
+    assert plain.mode == "swiftsync" and plain.frames == 0 and plain.plain_blocks == HINTS_HEIGHT
+    assert r.bytes_received < plain.bytes_received
+
+
+def test_a_plain_peer_beside_a_frame_peer(chain, codec_datadir, tmp_path):
+    """One peer without the relay (plain blocks) and one with it: frames resolve on blocks that came
+    plain from the other peer, and the result is the ordinary import's."""
+    plain = frame_server(codec_datadir, tmp_path, "plain", relay_cls=None)
+    r = asyncio.run(run([plain, frame_server(codec_datadir, tmp_path, "frames")], tmp_path / "client",
+                        Hints.read(chain.hints)))
+    assert r.mode == "swiftsync", r.fallback_reason
+    assert r.frames > 0 and r.plain_blocks > 0 and r.frames + r.plain_blocks == HINTS_HEIGHT
+    with Chainstate(tmp_path / "client", "regtest", readonly=True) as cs:
+        assert cs.tip.hash == block_hash_at(chain, HINTS_HEIGHT)
+
+
+@pytest.mark.parametrize("kind", ["corrupt", "wrong"])
+def test_a_bad_frame_discourages_its_sender_and_another_peer_serves_the_block(chain, codec_datadir, tmp_path, kind):
+    bad_cls = type("Bad", (Tampering,), {"kind": kind})
+    bad = frame_server(codec_datadir, tmp_path, "bad", bad_cls)
+    good = frame_server(codec_datadir, tmp_path, "good")
+    r = asyncio.run(run([bad, good], tmp_path / "client", Hints.read(chain.hints)))
+    assert r.mode == "swiftsync", r.fallback_reason
+    why = "frame does not decode" if kind == "corrupt" else "decodes to another block"
+    assert r.bad_frames >= 1 and why in r.discouraged["127.0.0.1"] and bad[1].seen
+    # Every block came from the honest peer in the end, as a frame.
+    assert r.frames - r.bad_frames >= HINTS_HEIGHT and r.plain_blocks == 0
+    assert r.tip_height == HINTS_HEIGHT
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_a_bad_frame_from_the_only_peer_falls_back(chain, codec_datadir, tmp_path):
+    bad_cls = type("Bad", (Tampering,), {"kind": "corrupt", "target": block_hash_at(chain, LIE_HEIGHT)})
+    r = asyncio.run(run([frame_server(codec_datadir, tmp_path, "bad", bad_cls)], tmp_path / "client",
+                        Hints.read(chain.hints)))
+    assert r.mode == "fallback" and "no peer left" in r.fallback_reason
+    assert "frame does not decode" in r.discouraged["127.0.0.1"]
+    assert 0 < r.tip_height < LIE_HEIGHT  # ordinary validation of what came before the bad frame
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_a_frame_of_a_bad_block_is_caught_as_a_bad_block(chain, codec_datadir, tmp_path):
+    """The sender encodes a block whose body does not match its header (right hash, wrong merkle root):
+    the frame decodes to it, its txids are never used to resolve other frames, it fails validation, and
+    the phase falls back to the last trusted point with the sender discouraged, as for a plain bad block."""
+    node, relay = frame_server(codec_datadir, tmp_path, "bad")
+    target = block_hash_at(chain, LIE_HEIGHT)
+    read = node._read_block
+
+    def mutated(entry):
+        raw = read(entry)
+        if entry.hash != target:
+            return raw
+        b = bytearray(raw)
+        b[-10] ^= 1  # inside the last transaction: its txid, so the merkle root, no longer match
+        return bytes(b)
+
+    node._read_block = mutated
+    r = asyncio.run(run([(node, relay)], tmp_path / "client", Hints.read(chain.hints)))
+    assert r.mode == "fallback" and f"block {LIE_HEIGHT} failed" in r.fallback_reason, r.fallback_reason
+    assert r.frames >= LIE_HEIGHT and "invalid block" in r.discouraged["127.0.0.1"]
+    assert r.tip_height == LIE_HEIGHT - 1
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_a_frame_peer_lying_about_a_coin_is_caught(chain, codec_datadir, tmp_path):
+    """Blocks as frames, one coin's amount a lie (alone, so its lie is surely used; the two-peer blame is
+    test_netsync.py's): the block fails its script check, the phase falls back, ordinary validation of
+    the received blocks finds the served coin differs from the true undo data and blames the liar."""
+    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
+    _LyingCoins(liar[0], block_hash_at(chain, LIE_HEIGHT), _wrong_value)
+    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints)))
+    assert r.mode == "fallback" and r.frames == HINTS_HEIGHT, r.fallback_reason
+    assert list(r.discouraged) == ["127.0.0.1"] and "served wrong spent coins" in r.discouraged["127.0.0.1"]
+    assert r.tip_height == HINTS_HEIGHT  # every block is valid: only the coin was wrong
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+class _ExtraCoin(SpentCoinServer):
+    """Serves one coin too many for every block (so whichever block it is asked for, it lies)."""
+
+    def undo_for(self, block_hash):
+        undo = super().undo_for(block_hash)
+        return None if undo is None else [*undo, [Coin(1, False, 1, b"\x51")]]
+
+
+def test_a_missing_or_extra_coin_is_asked_of_another_peer(chain, codec_datadir, tmp_path):
+    """A coin count that does not match the block's inputs is a lie seen at once: the liar is discouraged
+    and the block with its coins is asked of the other peer serving spent coins; SwiftSync still ends at
+    H, and the state is the ordinary import's."""
+    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
+    _ExtraCoin(liar[0])
+    honest = frame_server(codec_datadir, tmp_path, "honest0")
+    r = asyncio.run(run([liar, honest], tmp_path / "client", Hints.read(chain.hints)))
+    assert r.mode == "swiftsync", r.fallback_reason
+    assert r.coins_rerequested >= 1 and "coins for" in r.discouraged["127.0.0.1"]
+    assert r.tip_height == HINTS_HEIGHT
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
+
+
+def test_a_missing_coin_from_the_only_peer_falls_back(chain, codec_datadir, tmp_path):
+    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
+    _LyingCoins(liar[0], block_hash_at(chain, LIE_HEIGHT), _missing_coin)
+    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints)))
+    assert r.mode == "fallback" and "no peer left" in r.fallback_reason
+    assert r.coins_rerequested == 1 and "coins for" in r.discouraged["127.0.0.1"]
+    assert 0 < r.tip_height < LIE_HEIGHT
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
