@@ -1,8 +1,8 @@
 """The c-testsuite single-exec programs (../shared/data/c/c-testsuite): each compiled by us and run on the
 fabric (inline backend, many programs per fabric run), stdout equal to the .c.expected file and exit
 status 0. The ones we do not support are listed with the reason, and the test checks each still fails
-with exactly that error (so the list stays true). Programs that run over a million packet steps run in
-the slow mode."""
+with exactly that error (so the list stays true). 00040 (eight queens by brute force: 566 million packet
+steps, about 3 minutes on the runtime's scalar path) runs in the slow mode."""
 
 from __future__ import annotations
 
@@ -20,14 +20,9 @@ SUITE = SUITE.resolve()
 # file -> (unsupported feature, a substring of the error we print)
 UNSUPPORTED = {
     "00129": ("typedef name redeclared as a variable in an inner scope (pycparser cannot parse it)", "parse error"),
-    "00187": ("file I/O (fopen, fread, fclose)", "undefined reference to function"),
-    "00207": ("variable-length arrays", "'argc' is not a constant"),
-    "00210": ("GNU __attribute__((packed)) (struct layout; other attributes are ignored)",
-              "unsupported: __attribute__((packed))"),
     "00216": ("GNU designated range / extension syntax (pycparser cannot parse it)", "parse error"),
-    "00219": ("C11 _Generic", "unsupported: expression GenericSelection"),
 }
-SLOW = {"00040", "00041", "00204"}  # each over half a million packet steps on the fabric
+SLOW = {"00040"}  # 566 million packet steps on the fabric
 LANE = 1 << 20
 STACK = 1 << 18
 
@@ -64,7 +59,7 @@ def test_suite_present():
 
 @pytest.mark.parametrize("chunk", range(len(CHUNKS)))
 def test_ctestsuite_matches_expected(chunk):
-    assert _check(CHUNKS[chunk], 2_000_000) == []
+    assert _check(CHUNKS[chunk], 5_000_000) == []  # 00041 runs 2.4 million steps
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
@@ -80,4 +75,4 @@ def test_ctestsuite_unsupported_fails_cleanly(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SLOW))
 def test_ctestsuite_long_running(name):
-    assert _check([name], 200_000_000) == []
+    assert _check([name], 1_000_000_000) == []

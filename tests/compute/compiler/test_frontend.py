@@ -16,11 +16,29 @@ from packetfs.compute.compiler.errors import CompileError
 from packetfs.compute.compiler.execute import build
 
 REJECTED = [
-    ("int main(void) { return _Generic(1, int: 0); }", "unsupported: expression GenericSelection"),
-    ("int main(int n, char **v) { char a[n]; return 0; }", "is not a constant"),
+    ("int main(void) { return _Generic(1.0, int: 0); }", "_Generic has no association for type double"),
+    ("int main(void) { return _Generic(1, int: 0, signed: 1); }", "more than one _Generic association matches"),
+    ("int f(p) int *p; { return _Generic(p, int *: 1); } int main(void) { return 0; }",
+     "unsupported: _Generic on a pointer expression whose qualifiers are not tracked"),
+    ("int n = 3; int a[n]; int main(void) { return 0; }", "is not a constant"),
+    ("int main(int n, char **v) { static char a[n]; return 0; }", "variable-length array 'a' with static storage"),
+    ("int main(int n, char **v) { char a[n] = {0}; return 0; }", "variable-length array 'a' cannot be initialised"),
+    ("int main(int n, char **v) { char a[n++]; return 0; }", "unsupported: a variable-length array size with side effects"),
+    ("int f(int n, int a[n][n]) { return a[0][0]; } int main(void) { return 0; }",
+     "unsupported: a variable-length array parameter with a runtime size below its first dimension"),
+    ("int main(int n, char **v) { goto in; { char a[n]; in: a[0] = 1; } return 0; }",
+     "goto 'in' jumps into the scope of a variable-length array"),
+    ("int main(int n, char **v) { switch (n) { char a[n]; case 1: a[0] = 1; } return 0; }",
+     "switch jumps into the scope of a variable-length array"),
+    ("int main(int n, char **v) { char a[n]; switch (n) { case sizeof a: return 1; } return 0; }",
+     "unsupported: a variable-length array type here (it has no constant size)"),
     ("int main(void) { int a[*]; return 0; }", "'[*]' outside a function prototype's parameters"),
     ("int main(void) { int x __attribute__((aligned(16))); return 0; }", "unsupported: __attribute__((aligned))"),
     ("int main(void) { int x __attribute__((noinline; return 0; }", "unbalanced parentheses in __attribute__"),
+    ("struct s { int a : 3; int b : 7; } __attribute__((packed)); int main(void) { return 0; }",
+     "unsupported: bit-fields in a packed struct"),
+    ("struct s { char c; int a __attribute__((packed)), b; }; int main(void) { return 0; }",
+     "unsupported: __attribute__((packed)) on one of several declarators"),
     ("int main(void) { return y; }", "'y' undeclared"),
     ("int main(void) { struct s; struct s v; return 0; }", "incomplete type"),
     ("int main(void) { int x; return x.f; }", "'.' on a non-struct"),
@@ -168,3 +186,9 @@ def test_parse_errors_name_line_and_column(source):
     with pytest.raises(CompileError) as e:
         compile_source(source, "prog.c")
     assert "prog.c:2:" in str(e.value)
+
+
+def test_vla_too_big_faults_not_wrong_result():
+    """A VLA larger than the free memory (gcc: a stack overflow) is a fault on the fabric."""
+    got = ours_source("int main(int argc, char **argv) { char a[argc * 100000000L]; a[0] = 1; return a[0]; }")
+    assert got.status is None and "variable-length array larger than the free memory" in got.fault

@@ -13,14 +13,15 @@ PROGRAMS = Path(__file__).parent / "programs"
 CASES = [
     ("fib.c", ["10"]), ("sieve.c", ["150"]), ("matmul.c", ["5"]), ("sha256.c", ["abc"]),
     ("quicksort.c", ["12"]), ("structs.c", []), ("funcptr.c", []), ("printf_conv.c", []), ("floats.c", []),
-    ("extensions.c", []), ("vformat.c", []),
+    ("extensions.c", []), ("vformat.c", []), ("fileio.c", []), ("packed.c", []),
+    ("generic.c", []), ("vla.c", []),
 ]
 
 
 def gcc_run(tmp_path: Path, name: str, args: list[str]) -> tuple[bytes, int]:
     exe = tmp_path / (name + ".bin")
     subprocess.run(["gcc", "-O0", "-w", "-o", str(exe), str(PROGRAMS / name)], check=True, timeout=120)
-    p = subprocess.run([str(exe), *args], capture_output=True, timeout=60)
+    p = subprocess.run([str(exe), *args], capture_output=True, timeout=60, cwd=tmp_path)  # fileio.c writes files
     return p.stdout, p.returncode
 
 

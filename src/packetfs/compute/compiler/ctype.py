@@ -102,6 +102,30 @@ class ArrayType(CType):
         return f"{self.elem}[{'' if self.length is None else self.length}]"
 
 
+@dataclass(frozen=True, eq=False)
+class VlaType(ArrayType):
+    """A variable-length array (C99 6.7.5.2): its size in bytes is known at run time only, in the register
+    size_reg of the function being lowered (computed where the type's declarator was). Its `size` is
+    not a number: code that needs one raises instead of using a wrong one."""
+
+    size_reg: int = -1
+
+    @property
+    def size(self) -> int:  # type: ignore[override]
+        from .errors import CompileError
+
+        raise CompileError("unsupported: a variable-length array type here (it has no constant size)")
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __str__(self) -> str:
+        return f"{self.elem}[*]"
+
+
 @dataclass(eq=False)
 class Field:
     name: str | None
@@ -132,13 +156,16 @@ class StructType(CType):
                     return Field(inner.name, inner.ctype, f.offset + inner.offset, inner.bit_width, inner.bit_offset)
         return None
 
-    def layout(self, members: list[tuple[str | None, CType, int | None]]) -> None:
-        """gcc x86-64 layout, bit-fields included (allocated in units of their declared type)."""
+    def layout(self, members: list[tuple[str | None, CType, int | None]], packed: bool = False,
+               packed_members: set[int] | frozenset[int] = frozenset()) -> None:
+        """gcc x86-64 layout, bit-fields included (allocated in units of their declared type). packed:
+        `__attribute__((packed))` on the type (every member aligned to 1 byte, and so the type);
+        packed_members: indexes of members declared with it (aligned to 1 byte)."""
         offset_bits = 0
         align = 1
         size = 0
         fields: list[Field] = []
-        for name, ctype, width in members:
+        for index, (name, ctype, width) in enumerate(members):
             if width is not None:
                 unit = ctype.size * 8
                 if width == 0:
@@ -160,7 +187,7 @@ class StructType(CType):
                 else:
                     offset_bits = end
                 continue
-            a = ctype.align
+            a = 1 if packed or index in packed_members else ctype.align
             align = max(align, a)
             if self.is_union:
                 fields.append(Field(name, ctype, 0))

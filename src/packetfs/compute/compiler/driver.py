@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import CompileError
 from .frontend import parse
 from .ir import Module
-from .lower import Lowerer
+from .lower import Lowerer, NeedQualifiedTypes
 
 
 def compile_source(source: str, filename: str = "<input>", include: list[str] | None = None,
@@ -18,7 +18,12 @@ def compile_source(source: str, filename: str = "<input>", include: list[str] | 
     old = sys.getrecursionlimit()
     sys.setrecursionlimit(max(old, 20000))
     try:
-        module = Lowerer(filename).lower(ast)
+        try:
+            module = Lowerer(filename).lower(ast)
+        except NeedQualifiedTypes:  # the unit uses _Generic: lower it again recording qualified types
+            lowerer = Lowerer(filename)
+            lowerer.track_quals = True
+            module = lowerer.lower(ast)
         if require_main and "main" not in module.functions:
             raise CompileError("no function 'main' defined", filename)
         return module

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
 from pycparser import c_ast, c_parser
 from pycparser.c_parser import ParseError
 
 from .errors import CompileError
+from .fastlex import FastCLexer
 from .headers import include_dir
 
 MAX_SOURCE_BYTES = 8 << 20
@@ -23,12 +27,32 @@ def _preprocessor() -> list[str]:
     raise CompileError("no C preprocessor found (need gcc or cpp on PATH)")
 
 
+@lru_cache(maxsize=32)
+def _cc1_command(cmd: tuple[str, ...]) -> tuple[str, ...]:
+    """The preprocessor `gcc -E` itself runs for these options (as `gcc -###` lists it): running it
+    directly skips the driver process, a third of the preprocessing time for a small file, for the
+    same output. Falls back to the driver when gcc's listing is not one plain cc1 command."""
+    if os.path.basename(cmd[0]) != "gcc" or cmd[1] != "-E":
+        return cmd
+    try:
+        proc = subprocess.run([cmd[0], "-###", *cmd[1:]], capture_output=True, timeout=60, text=True)
+    except (OSError, subprocess.TimeoutExpired):
+        return cmd
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(" ") and "cc1" in line]
+    if proc.returncode != 0 or len(lines) != 1:
+        return cmd
+    argv = shlex.split(lines[0])
+    if os.path.basename(argv[0]) != "cc1" or "-E" not in argv or not os.access(argv[0], os.X_OK):
+        return cmd
+    return tuple(argv)
+
+
 def preprocess(source: str, filename: str = "<input>", include: list[str] | None = None,
                defines: list[str] | None = None) -> str:
     if len(source) > MAX_SOURCE_BYTES:
         raise CompileError(f"source is {len(source)} bytes, over the {MAX_SOURCE_BYTES}-byte limit")
     cmd = _preprocessor() + ["-nostdinc", "-undef", "-D__PACKETFS__=1", "-D__x86_64__=1", "-D__LP64__=1",
-                             "-std=gnu99",
+                             "-std=gnu99", "-D__alignof__=_Alignof", "-D__alignof=_Alignof",
                              "-isystem", str(include_dir())]
     for d in include or []:
         cmd += ["-I", d]
@@ -38,7 +62,7 @@ def preprocess(source: str, filename: str = "<input>", include: list[str] | None
         cmd += ["-I", str(Path(filename).resolve().parent)]
     cmd += ["-x", "c", "-"]
     try:
-        proc = subprocess.run(cmd, input=source.encode("utf-8", "surrogateescape"),
+        proc = subprocess.run(_cc1_command(tuple(cmd)), input=source.encode("utf-8", "surrogateescape"),
                               capture_output=True, timeout=60)
     except subprocess.TimeoutExpired as e:
         raise CompileError("the preprocessor took over 60 s") from e
@@ -65,12 +89,133 @@ _ATTRIBUTE = re.compile(r"\b__attribute(?:__)?\b")
 _SKIP = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|^#[^\n]*', re.M)
 
 
+# `packed` reaches the lowering as a marker member pycparser can parse (lower/types.py removes it before
+# the layout): PACKED_STRUCT inside a struct/union body packs the whole type, PACKED_MEMBER packs the
+# member declared right after it.
+PACKED_STRUCT = "__pfx_packed"
+PACKED_MEMBER = "__pfx_packed_member"
+_STRUCT_KEYWORD = re.compile(r"\b(?:struct|union)\s*$")
+_ATTRIBUTE_TEXT = re.compile(r"\b__attribute(?:__)?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
+
+
+def _prev_nonspace(text: str, i: int) -> int:
+    i -= 1
+    while i >= 0 and text[i] in " \t\n":
+        i -= 1
+    return i
+
+
+def _match_back(text: str, close: int) -> int:
+    """Index of the '{' matching the '}' at close (-1 if none)."""
+    depth = 0
+    for i in range(close, -1, -1):
+        c = text[i]
+        if c == "}":
+            depth += 1
+        elif c == "{":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _match_forward(text: str, open_: int) -> int:
+    depth = 0
+    for i in range(open_, len(text)):
+        c = text[i]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _is_struct_body(text: str, brace: int) -> bool:
+    """Whether the '{' at brace opens a struct or union body (`struct TAG {`, `union {`)."""
+    head = _ATTRIBUTE_TEXT.sub(" ", text[max(0, brace - 300):brace]).rstrip()
+    head = re.sub(r"[A-Za-z_]\w*$", "", head).rstrip() if not _STRUCT_KEYWORD.search(head) else head
+    return bool(_STRUCT_KEYWORD.search(head))
+
+
+def _packed_edits(text: str, start: int, end: int, filename: str) -> list[tuple[int, int, str]] | None:
+    """Edits that turn `__attribute__((packed))` at text[start:end] into a marker member, or None when
+    gcc ignores it there (a variable or typedef that is not a struct member)."""
+    blank = "".join(c if c == "\n" else " " for c in text[start:end])
+    k = _prev_nonspace(text, start)
+    while k >= 0 and text[k] == ")":  # skip attributes written before this one
+        m = None
+        for m in _ATTRIBUTE_TEXT.finditer(text, max(0, k - 300), k + 1):
+            pass
+        if m is None or m.end() != k + 1:
+            break
+        k = _prev_nonspace(text, m.start())
+    if k >= 0 and text[k] == "}" and _is_struct_body(text, _match_back(text, k)):
+        # `struct S {...} __attribute__((packed))`: the marker goes before the '}', in the attribute's room
+        if text[k + 1:start].strip():
+            return [(k, k, f"int {PACKED_STRUCT}:0;"), (start, end, blank)]
+        span = text[k:end]
+        marker = f"int {PACKED_STRUCT}:0;}}"
+        rest = "".join(c if c == "\n" else " " for c in span[len(marker):])
+        return [(k, end, marker + rest + "\n" * span[:len(marker)].count("\n"))]
+    if _STRUCT_KEYWORD.search(text[max(0, start - 20):start]):
+        # `struct __attribute__((packed)) S {...}`: the marker goes before the body's '}'
+        m = re.compile(r"\s*(?:[A-Za-z_]\w*)?\s*\{").match(text, end)
+        if m is None:
+            return [(start, end, blank)]  # a reference to the type, where gcc ignores it
+        close = _match_forward(text, m.end() - 1)
+        if close < 0:
+            raise CompileError("unbalanced braces after __attribute__((packed))", _coord(text, start, filename))
+        return [(start, end, blank), (close, close, f"int {PACKED_STRUCT}:0;")]
+    # on a declarator: a struct member's is packed, anything else's is ignored (as gcc does)
+    i, depth = start - 1, 0
+    while i >= 0:
+        c = text[i]
+        if depth == 0 and c in ";{":
+            break
+        if c in ")]}":
+            depth += 1
+        elif c in "([{":
+            depth -= 1
+        elif depth == 0 and c == ",":
+            raise CompileError("unsupported: __attribute__((packed)) on one of several declarators",
+                               _coord(text, start, filename))
+        i -= 1
+    if i < 0 or not (_is_struct_body(text, i) if text[i] == "{" else _inside_struct(text, i)):
+        return None
+    j, depth = end, 0
+    while j < len(text) and not (depth == 0 and text[j] in ";}"):
+        if depth == 0 and text[j] == ",":
+            raise CompileError("unsupported: __attribute__((packed)) on one of several declarators",
+                               _coord(text, start, filename))
+        depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(text[j], 0)
+        j += 1
+    return [(i + 1, i + 1, f"int {PACKED_MEMBER}:0;"), (start, end, blank)]
+
+
+def _inside_struct(text: str, i: int) -> bool:
+    """Whether position i (the ';' ending a member) lies directly inside a struct or union body."""
+    depth = 0
+    for j in range(i, -1, -1):
+        c = text[j]
+        if c == "}":
+            depth += 1
+        elif c == "{":
+            if depth == 0:
+                return _is_struct_body(text, j)
+            depth -= 1
+    return False
+
+
 def strip_attributes(text: str, filename: str = "<input>") -> str:
     """Blank out `__attribute__((...))` whose attributes are all IGNORED_ATTRIBUTES (keeping line and
-    column of everything else); raise an "unsupported" CompileError at any other attribute."""
+    column of everything else), turn `packed` into marker members (see PACKED_STRUCT); raise an
+    "unsupported" CompileError at any other attribute."""
     if "__attribute" not in text:
         return text
     skips = [(m.start(), m.end()) for m in _SKIP.finditer(text)]
+    edits: list[tuple[int, int, str]] = []
     out = []
     pos = 0
     si = 0
@@ -94,12 +239,23 @@ def strip_attributes(text: str, filename: str = "<input>") -> str:
                 break
         if depth:
             raise CompileError("unbalanced parentheses in __attribute__", _coord(text, m.start(), filename))
+        packed = False
         for name in _attribute_names(text[i + 1:j - 1]):
-            if name not in IGNORED_ATTRIBUTES:
+            if name == "packed":
+                packed = True
+            elif name not in IGNORED_ATTRIBUTES:
                 raise CompileError(f"unsupported: __attribute__(({name}))", _coord(text, m.start(), filename))
-        out.append(text[pos:m.start()])
-        out.append("".join(c if c == "\n" else " " for c in text[m.start():j]))
         pos = j
+        if packed:
+            edits.extend(_packed_edits(text, m.start(), j, filename) or [(m.start(), j, None)])
+        else:
+            edits.append((m.start(), j, None))
+    edits.sort(key=lambda e: (e[0], e[1]))
+    pos = 0
+    for start, end, repl in edits:
+        out.append(text[pos:start])
+        out.append("".join(c if c == "\n" else " " for c in text[start:end]) if repl is None else repl)
+        pos = end
     out.append(text[pos:])
     return "".join(out)
 
@@ -154,7 +310,7 @@ def _with_location(message: str, parser: c_parser.CParser) -> str:
 def parse(source: str, filename: str = "<input>", include: list[str] | None = None,
           defines: list[str] | None = None) -> c_ast.FileAST:
     text = strip_attributes(preprocess(source, filename, include, defines), filename)
-    parser = c_parser.CParser()
+    parser = c_parser.CParser(lexer=FastCLexer)
     try:
         return parser.parse(text, filename)
     except ParseError as e:

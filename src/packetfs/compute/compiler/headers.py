@@ -25,8 +25,33 @@ HEADERS: dict[str, str] = {
 #define __PFX_STDIO
 #define EOF (-1)
 typedef struct __pfx_file FILE;
+#define SEEK_SET 0
+#define SEEK_CUR 1
+#define SEEK_END 2
+#define BUFSIZ 8192
+extern FILE *stdin;
 extern FILE *stdout;
 extern FILE *stderr;
+/* files live in the program's in-memory file table, only for the run (runtime_c.py) */
+FILE *fopen(const char *name, const char *mode);
+int fclose(FILE *f);
+size_t fwrite(const void *p, size_t size, size_t n, FILE *f);
+size_t fread(void *p, size_t size, size_t n, FILE *f);
+int fgetc(FILE *f);
+int getc(FILE *f);
+int getchar(void);
+int ungetc(int c, FILE *f);
+char *fgets(char *s, int n, FILE *f);
+int fputc(int c, FILE *f);
+int putc(int c, FILE *f);
+int fputs(const char *s, FILE *f);
+int feof(FILE *f);
+int ferror(FILE *f);
+void clearerr(FILE *f);
+long ftell(FILE *f);
+int fseek(FILE *f, long off, int whence);
+void rewind(FILE *f);
+int remove(const char *name);
 int printf(const char *fmt, ...);
 int sprintf(char *buf, const char *fmt, ...);
 int snprintf(char *buf, size_t n, const char *fmt, ...);

@@ -11,7 +11,7 @@ from .ir import Module
 from .layout import DATA_BASE, DEFAULT_MEM, DEFAULT_STACK, write_argv
 from .link import link
 from .render import render
-from .runtime_c import TRAP_ASSERT, TRAP_BAD_FREE, TRAP_UNSUPPORTED
+from .runtime_c import TRAP_ASSERT, TRAP_BAD_FREE, TRAP_UNSUPPORTED, TRAP_VLA, TRAP_VLA_SCOPE
 
 MASK = 0xFFFFFFFFFFFFFFFF
 SIGN = 1 << 63
@@ -79,7 +79,9 @@ class Exit(Exception):
 
 
 TRAP_TEXT = {1: "abort() called", TRAP_ASSERT: "assertion failed", TRAP_BAD_FREE: "free() of a pointer malloc did not return",
-             TRAP_UNSUPPORTED: "a floating conversion formatted on the fabric (sprintf, or printf's return value) is not supported"}
+             TRAP_UNSUPPORTED: "a floating conversion formatted on the fabric (sprintf, or printf's return value) is not supported",
+             TRAP_VLA: "a variable-length array larger than the free memory (VLAs are allocated above the heap)",
+             TRAP_VLA_SCOPE: "a jump into the scope of a variable-length array past its declaration"}
 
 
 def load_image(module: Module, mem, argv: list[bytes], base: int, lane_size: int) -> tuple[int, int, int]:

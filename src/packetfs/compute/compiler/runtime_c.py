@@ -15,6 +15,8 @@ TRAP_ABORT = 1
 TRAP_ASSERT = 2
 TRAP_BAD_FREE = 3
 TRAP_UNSUPPORTED = 4
+TRAP_VLA = 6          # (5 is the code generator's stack overflow)
+TRAP_VLA_SCOPE = 7
 
 RUNTIME_SOURCE = r"""
 typedef unsigned long size_t;
@@ -24,10 +26,21 @@ void __pfx_halt(int status);
 void __pfx_trap(int code);
 extern char __pfx_heap_start[];
 extern char __pfx_heap_end[];
-struct __pfx_file { int fd; };
+void *malloc(size_t n);
+void free(void *p);
+void *memcpy(void *d, const void *s, size_t n);
+int strcmp(const char *a, const char *b);
+size_t strlen(const char *s);
+/* FILE: fd 0 stdin (always at end of file), 1 stdout (to the origin), 2 stderr (discarded), 3 a file of
+   the in-memory file table below (node). */
+struct __pfx_fnode;
+struct __pfx_file { int fd; int readable; int writable; int append; int eof; int ungot; size_t pos;
+                    struct __pfx_fnode *node; };
 typedef struct __pfx_file FILE;
-static FILE __pfx_stdout_file = {1};
-static FILE __pfx_stderr_file = {2};
+static FILE __pfx_stdin_file = {0, 1, 0, 0, 0, -1, 0, 0};
+static FILE __pfx_stdout_file = {1, 0, 1, 0, 0, -1, 0, 0};
+static FILE __pfx_stderr_file = {2, 0, 1, 0, 0, -1, 0, 0};
+FILE *stdin = &__pfx_stdin_file;
 FILE *stdout = &__pfx_stdout_file;
 FILE *stderr = &__pfx_stderr_file;
 
@@ -40,8 +53,6 @@ char *__pfx_va_next(char **ap, unsigned long size) {
 int putchar(int c) { __pfx_emit(1, (unsigned char)c, 1); return (unsigned char)c; }
 int puts(const char *s) { while (*s) __pfx_emit(1, (unsigned char)*s++, 1); __pfx_emit(1, 10, 1); return 1; }
 int fflush(FILE *f) { return 0; }
-int fputs(const char *s, FILE *f) { if (f->fd == 1) while (*s) __pfx_emit(1, (unsigned char)*s++, 1); return 1; }
-int fputc(int c, FILE *f) { if (f->fd == 1) __pfx_emit(1, (unsigned char)c, 1); return (unsigned char)c; }
 
 /* conversion characters of printf: one table load instead of a chain of compares */
 static const unsigned char __pfx_conv[128] = {
@@ -190,12 +201,16 @@ int printf(const char *fmt, ...) {
     va_list ap = __pfx_va_start(); int n = __pfx_count(fmt, ap); __pfx_print(fmt, ap); return n;
 }
 int vprintf(const char *fmt, va_list ap) { int n = __pfx_count(fmt, ap); __pfx_print(fmt, ap); return n; }
+static int __pfx_fformat(FILE *f, const char *fmt, char *ap);
 int fprintf(FILE *f, const char *fmt, ...) {
-    va_list ap = __pfx_va_start(); int n = __pfx_count(fmt, ap);
+    va_list ap = __pfx_va_start();
+    if (f->fd == 3) return __pfx_fformat(f, fmt, ap);
+    int n = __pfx_count(fmt, ap);
     if (f->fd == 1) __pfx_print(fmt, ap);
     return n;
 }
 int vfprintf(FILE *f, const char *fmt, va_list ap) {
+    if (f->fd == 3) return __pfx_fformat(f, fmt, ap);
     int n = __pfx_count(fmt, ap);
     if (f->fd == 1) __pfx_print(fmt, ap);
     return n;
@@ -204,11 +219,13 @@ int __pfx_printf_nocount(const char *fmt, ...) { va_list ap = __pfx_va_start(); 
 int __pfx_vprintf_nocount(const char *fmt, va_list ap) { __pfx_print(fmt, ap); return 0; }
 int __pfx_fprintf_nocount(FILE *f, const char *fmt, ...) {
     va_list ap = __pfx_va_start();
-    if (f->fd == 1) __pfx_print(fmt, ap);
+    if (f->fd == 3) __pfx_fformat(f, fmt, ap);
+    else if (f->fd == 1) __pfx_print(fmt, ap);
     return 0;
 }
 int __pfx_vfprintf_nocount(FILE *f, const char *fmt, va_list ap) {
-    if (f->fd == 1) __pfx_print(fmt, ap);
+    if (f->fd == 3) __pfx_fformat(f, fmt, ap);
+    else if (f->fd == 1) __pfx_print(fmt, ap);
     return 0;
 }
 
@@ -283,6 +300,7 @@ int memcmp(const void *a, const void *b, size_t n) {
 /* malloc: first fit over a free list, 16-byte headers; blocks split when the rest is big enough. */
 struct __pfx_blk { size_t size; struct __pfx_blk *next; };
 static char *__pfx_brk;
+static char *__pfx_vla_top;  /* the VLA stack, see __pfx_vla_mark below; 0 until a VLA is used */
 static struct __pfx_blk *__pfx_free_list;
 void *malloc(size_t n) {
     if (n > ((size_t)1 << 40)) return 0;
@@ -305,7 +323,7 @@ void *malloc(size_t n) {
         }
     }
     if (!__pfx_brk) __pfx_brk = __pfx_heap_start;
-    if (n + 16 > (size_t)(__pfx_heap_end - __pfx_brk)) return 0;
+    if (n + 16 > (size_t)((__pfx_vla_top ? __pfx_vla_top : __pfx_heap_end) - __pfx_brk)) return 0;
     struct __pfx_blk *b = (struct __pfx_blk *)__pfx_brk;
     b->size = n;
     b->next = (struct __pfx_blk *)1;
@@ -319,6 +337,24 @@ void free(void *p) {
     b->next = __pfx_free_list;
     __pfx_free_list = b;
 }
+/* Variable-length arrays live on a second stack, growing down from the end of the heap (malloc's
+   blocks grow up towards it; see lower/vla.py): a function with VLAs takes the mark on entry and
+   releases to it on return; a VLA is allocated below the innermost VLA still in scope (or the mark),
+   so storage of VLAs whose scope was left by a jump is reclaimed there. */
+char *__pfx_vla_mark(void) {
+    if (!__pfx_vla_top) __pfx_vla_top = __pfx_heap_end;
+    return __pfx_vla_top;
+}
+void *__pfx_vla_alloc(char *base, size_t n) {
+    char *low = __pfx_brk ? __pfx_brk : __pfx_heap_start;
+    if (!base) __pfx_trap(7);  /* a jump into the scope of a VLA past its declaration */
+    if (n > (size_t)(base - low)) __pfx_trap(6);
+    char *p = (char *)((size_t)(base - n) & ~(size_t)15);
+    if (p < low) __pfx_trap(6);
+    __pfx_vla_top = p;
+    return p;
+}
+void __pfx_vla_release(char *base) { __pfx_vla_top = base; }
 void *calloc(size_t n, size_t size) {
     if (size && n > ((size_t)1 << 40) / size) return 0;
     void *p = malloc(n * size);
@@ -463,5 +499,135 @@ void qsort(void *base, size_t n, size_t size, int (*cmp)(const void *, const voi
         __pfx_copy(a, tmp, n * size);
     }
     free(tmp);
+}
+
+/* Files: an in-memory file table held by the running program (a list of named byte buffers on its heap).
+   Files exist only for the run: fopen(name, "r") finds a file written earlier in the same run, never
+   the host's file system. Modes r, w, a, with + and b as in C. */
+struct __pfx_fnode { char *name; char *data; size_t size; size_t cap; struct __pfx_fnode *next; };
+static struct __pfx_fnode *__pfx_files;
+FILE *fopen(const char *name, const char *mode) {
+    int plus = 0;
+    for (const char *m = mode + 1; *m; m++) if (*m == '+') plus = 1;
+    if (mode[0] != 'r' && mode[0] != 'w' && mode[0] != 'a') return 0;
+    struct __pfx_fnode *node = __pfx_files;
+    while (node && strcmp(node->name, name)) node = node->next;
+    if (!node) {
+        if (mode[0] == 'r') return 0;
+        node = malloc(sizeof *node);
+        if (!node) return 0;
+        size_t k = strlen(name);
+        node->name = malloc(k + 1);
+        if (!node->name) { free(node); return 0; }
+        memcpy(node->name, name, k + 1);
+        node->data = 0; node->size = 0; node->cap = 0;
+        node->next = __pfx_files;
+        __pfx_files = node;
+    }
+    FILE *f = malloc(sizeof *f);
+    if (!f) return 0;
+    f->fd = 3; f->node = node; f->eof = 0; f->ungot = -1; f->pos = 0;
+    f->readable = mode[0] == 'r' || plus;
+    f->writable = mode[0] != 'r' || plus;
+    f->append = mode[0] == 'a';
+    if (mode[0] == 'w') node->size = 0;
+    return f;
+}
+int fclose(FILE *f) {
+    if (f->fd == 3) free(f);
+    return 0;
+}
+static int __pfx_fput(FILE *f, const char *p, size_t n) {
+    if (f->fd == 1) { for (size_t i = 0; i < n; i++) __pfx_emit(1, (unsigned char)p[i], 1); return 1; }
+    if (f->fd != 3) return f->fd == 2;
+    if (!f->writable) return 0;
+    struct __pfx_fnode *node = f->node;
+    if (f->append) f->pos = node->size;
+    if (f->pos + n > node->cap) {
+        size_t cap = node->cap ? node->cap : 64;
+        while (cap < f->pos + n) cap *= 2;
+        char *data = malloc(cap);
+        if (!data) return 0;
+        if (node->size) memcpy(data, node->data, node->size);
+        if (node->data) free(node->data);
+        node->data = data;
+        node->cap = cap;
+    }
+    while (node->size < f->pos) node->data[node->size++] = 0;
+    memcpy(node->data + f->pos, p, n);
+    f->pos += n;
+    if (f->pos > node->size) node->size = f->pos;
+    f->ungot = -1;
+    return 1;
+}
+size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
+    if (!size || !n) return 0;
+    return __pfx_fput(f, p, size * n) ? n : 0;
+}
+int fputc(int c, FILE *f) { char ch = (char)c; return __pfx_fput(f, &ch, 1) ? (unsigned char)c : -1; }
+int putc(int c, FILE *f) { return fputc(c, f); }
+int fputs(const char *s, FILE *f) { return __pfx_fput(f, s, strlen(s)) ? 1 : -1; }
+int fgetc(FILE *f) {
+    if (f->ungot >= 0) { int c = f->ungot; f->ungot = -1; f->pos++; return c; }
+    if (f->fd != 3 || !f->readable || f->pos >= f->node->size) { f->eof = 1; return -1; }
+    return (unsigned char)f->node->data[f->pos++];
+}
+int getc(FILE *f) { return fgetc(f); }
+int getchar(void) { return fgetc(stdin); }
+int ungetc(int c, FILE *f) {
+    if (c == -1 || f->fd != 3 || f->pos == 0) return -1;
+    f->pos--; f->ungot = (unsigned char)c; f->eof = 0;
+    return (unsigned char)c;
+}
+size_t fread(void *p, size_t size, size_t n, FILE *f) {
+    if (!size || !n) return 0;
+    char *d = p;
+    size_t want = size * n, got = 0;
+    while (got < want) {
+        int c = fgetc(f);
+        if (c < 0) break;
+        d[got++] = (char)c;
+    }
+    return got / size;
+}
+char *fgets(char *s, int n, FILE *f) {
+    int i = 0;
+    if (n <= 0) return 0;
+    while (i < n - 1) {
+        int c = fgetc(f);
+        if (c < 0) break;
+        s[i++] = (char)c;
+        if (c == '\n') break;
+    }
+    if (!i) return 0;
+    s[i] = 0;
+    return s;
+}
+int feof(FILE *f) { return f->eof; }
+int ferror(FILE *f) { return 0; }
+void clearerr(FILE *f) { f->eof = 0; }
+long ftell(FILE *f) { return f->fd == 3 ? (long)f->pos : -1; }
+int fseek(FILE *f, long off, int whence) {
+    if (f->fd != 3) return -1;
+    long base = whence == 0 ? 0 : whence == 1 ? (long)f->pos : whence == 2 ? (long)f->node->size : -1;
+    if (base < 0 || base + off < 0) return -1;
+    f->pos = (size_t)(base + off); f->eof = 0; f->ungot = -1;
+    return 0;
+}
+void rewind(FILE *f) { fseek(f, 0, 0); }
+int remove(const char *name) {
+    struct __pfx_fnode **pp = &__pfx_files;
+    for (; *pp; pp = &(*pp)->next) if (!strcmp((*pp)->name, name)) { *pp = (*pp)->next; return 0; }
+    return -1;
+}
+static int __pfx_fformat(FILE *f, const char *fmt, char *ap) {
+    int n = __pfx_count(fmt, ap);
+    char *buf = malloc((size_t)n + 1);
+    if (!buf) return -1;
+    struct __pfx_out o; o.buf = buf; o.cap = (size_t)n + 1; o.n = 0;
+    __pfx_format(&o, fmt, ap);
+    int ok = __pfx_fput(f, buf, (size_t)n);
+    free(buf);
+    return ok ? n : -1;
 }
 """

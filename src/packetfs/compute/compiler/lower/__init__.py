@@ -12,6 +12,8 @@ walk, as in a one-pass compiler). It is put together from one part per kind of c
   expressions.py   conversions, operators, lvalues, assignment
   calls.py         function definitions, return, calls and intrinsics
   literals.py      string, character and number literals
+  generic.py       qualified types and C11 _Generic
+  vla.py           variable-length arrays
   common.py        the runtime's signatures, values and symbols shared by all of them
 
 Every visitor's default raises an "unsupported" CompileError carrying file:line:column, so nothing is
@@ -24,11 +26,14 @@ from .calls import CallLowering
 from .common import FUNC_BASE, RUNTIME
 from .decls import DeclLowering
 from .expressions import ExprLowering
+from .generic import GenericLowering, NeedQualifiedTypes
 from .statements import StmtLowering
 from .types import TypeLowering
+from .vla import VlaLowering
 
-__all__ = ["FUNC_BASE", "RUNTIME", "Lowerer"]
+__all__ = ["FUNC_BASE", "RUNTIME", "Lowerer", "NeedQualifiedTypes"]
 
 
-class Lowerer(DeclLowering, CallLowering, StmtLowering, ExprLowering, TypeLowering):
+class Lowerer(DeclLowering, CallLowering, StmtLowering, ExprLowering, GenericLowering, VlaLowering,
+              TypeLowering):
     """One translation unit's lowering: `Lowerer(name).lower(ast)` gives its Module."""

@@ -42,7 +42,7 @@ class CallLowering(LowererBase):
                 if isinstance(p, c_ast.ID):
                     param_nodes.append((p.name, kr_types.get(p.name, T.INT), p))
                     continue
-                pt = self.decl_type(p.type)
+                pt = self.param_type(p)
                 if pt == T.VOID:
                     continue
                 param_nodes.append((p.name, T.decay(pt), p))
@@ -50,6 +50,7 @@ class CallLowering(LowererBase):
             ftype = T.FuncType(ftype.ret, None, False)
         self.func_types[name] = self.func_types.get(name, ftype) if ftype.params is None else ftype
         self.scopes[0][name] = Sym("func", self.func_types[name], name)
+        self.note_qtype(self.scopes[0][name], decl.type)
 
         sret = isinstance(ftype.ret, T.StructType)
         nparams = len(param_nodes) + (1 if sret else 0) + (1 if ftype.variadic else 0)
@@ -64,10 +65,14 @@ class CallLowering(LowererBase):
         self.loop_stack: list[tuple[int, int]] = []  # (break label, continue label or -1)
         self.switch_stack: list[dict] = []
         self.addr_taken = AddressTaken.of(node.body)
+        self.vla_mark_slot: int | None = None  # variable-length arrays (vla.py): the VLA stack's mark,
+        self.vla_live: list[int] = []          # and the frame slots of those in scope, innermost last
+        self.vla_labels: dict[str, tuple[int, ...]] = {}  # label -> VLAs in scope there
+        self.vla_gotos: list[tuple[str, tuple[int, ...], object]] = []
         self.push()
         self.declare("__func__", Sym("global", T.ArrayType(T.CHAR, len(name) + 1), self.string_global(name.encode())))
         first = 1 if sret else 0
-        for i, (pname, pt, _pnode) in enumerate(param_nodes):
+        for i, (pname, pt, pnode) in enumerate(param_nodes):
             reg = first + i
             if pname is None:
                 continue
@@ -85,6 +90,8 @@ class CallLowering(LowererBase):
                 self.declare(pname, Sym("frame", pt, off))
             else:
                 self.declare(pname, Sym("reg", pt, reg))  # the parameter's own register
+            if self.track_quals and isinstance(pnode, c_ast.Decl):
+                self.note_qtype(self.scopes[-1][pname], pnode.type, param=True)
         self.compound(node.body, new_scope=False)
         if name == "main":
             z = self.new()
@@ -95,6 +102,8 @@ class CallLowering(LowererBase):
             if lab < 0:
                 raise CompileError(f"label '{lname}' used but not defined", node.coord)
         self.check_labels_defined(node)
+        self.check_vla_jumps()
+        self.free_vlas_on_return()
         fn.finish()
         self.fn = None
 

@@ -38,6 +38,8 @@ for _n, _r, _p, _v in [
     ("memset", _vp, [_vp, T.INT, _sz], False), ("memcmp", T.INT, [_vp, _vp, _sz], False),
     ("__pfx_assert_fail", T.VOID, [_cp, _cp, T.INT], False),
     ("__pfx_va_next", _cp, [T.PointerType(_cp), T.ULONG], False),
+    ("__pfx_vla_mark", _cp, [], False), ("__pfx_vla_alloc", _vp, [_cp, _sz], False),
+    ("__pfx_vla_release", T.VOID, [_cp], False),
     ("isdigit", T.INT, [T.INT], False), ("isalpha", T.INT, [T.INT], False), ("isalnum", T.INT, [T.INT], False),
     ("isspace", T.INT, [T.INT], False), ("isupper", T.INT, [T.INT], False), ("islower", T.INT, [T.INT], False),
     ("toupper", T.INT, [T.INT], False), ("tolower", T.INT, [T.INT], False), ("isxdigit", T.INT, [T.INT], False),
@@ -72,6 +74,7 @@ class Sym:
     kind: str          # "reg", "frame", "global", "func", "enum", "typedef"
     ctype: T.CType
     value: object = None  # reg number, frame offset, global name, enum value
+    qtype: object = None  # the qualified type, recorded only for _Generic (generic.py)
 
 
 def _dtype_bits(x: float) -> int:

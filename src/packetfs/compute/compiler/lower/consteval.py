@@ -107,6 +107,9 @@ class ConstEval:
             return Addr(base.kind, base.sym, base.offset + off)
         return base + off
 
+    def c_GenericSelection(self, node):
+        return self.ev(self.lw.generic_choice(node))
+
     def c_UnaryOp(self, node):
         op = node.op
         if op == "sizeof":
@@ -117,6 +120,14 @@ class ConstEval:
             else:
                 t = self.ev(node.expr)[1]
             return t.size, T.SIZE_T
+        if op == "_Alignof":
+            if isinstance(node.expr, c_ast.Typename):
+                t = self.lw.decl_type(node.expr)
+            elif self.lw.fn is not None:
+                t = self.lw.type_of(node.expr)
+            else:
+                t = self.ev(node.expr)[1]
+            return t.align, T.SIZE_T
         if op == "&":
             a, t = self.addr_of(node.expr)
             return a, T.PointerType(t)

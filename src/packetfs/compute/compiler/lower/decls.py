@@ -43,6 +43,7 @@ class DeclLowering(LowererBase):
 
     def typedef(self, node: c_ast.Typedef) -> None:
         self.declare(node.name, Sym("typedef", self.decl_type(node.type)))
+        self.note_qtype(self.scopes[-1][node.name], node.type)
 
     def global_decl(self, d: c_ast.Decl) -> None:
         if d.name is None:
@@ -52,9 +53,11 @@ class DeclLowering(LowererBase):
         if isinstance(t, T.FuncType):
             self.func_types.setdefault(d.name, t)
             self.scopes[0][d.name] = Sym("func", self.func_types[d.name], d.name)
+            self.note_qtype(self.scopes[0][d.name], d.type)
             return
         storage = d.storage or []
         self.scopes[0][d.name] = Sym("global", t, d.name)
+        self.note_qtype(self.scopes[0][d.name], d.type)
         if "extern" in storage and d.init is None:
             self.extern_only.setdefault(d.name, t)  # defined later in this file, or by the runtime/linker
             return
@@ -65,6 +68,7 @@ class DeclLowering(LowererBase):
             return
         t = self.sized_by_init(t, d.init)
         self.scopes[0][d.name] = Sym("global", t, d.name)
+        self.note_qtype(self.scopes[0][d.name], d.type)
         self.alloc_global(d.name, t, d.init)
 
     def sized_by_init(self, t: T.CType, init: c_ast.Node) -> T.CType:
@@ -134,11 +138,19 @@ class DeclLowering(LowererBase):
             self.s_Decl(d)
 
     def s_Decl(self, d: c_ast.Decl) -> None:
+        self.local_decl(d)
+        if self.track_quals and d.name is not None:
+            self.note_qtype(self.scopes[-1].get(d.name), d.type)
+
+    def local_decl(self, d: c_ast.Decl) -> None:
         if d.name is None:
             self.decl_type(d.type)
             return
         t = self.decl_type(d.type)
         storage = d.storage or []
+        if isinstance(t, T.VlaType):
+            self.declare_vla(d, t)
+            return
         if isinstance(t, T.FuncType):
             self.func_types.setdefault(d.name, t)
             self.declare(d.name, Sym("func", self.func_types[d.name], d.name))

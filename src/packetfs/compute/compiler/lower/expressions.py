@@ -217,6 +217,11 @@ class ExprLowering(LowererBase):
                 r = self.new()
                 self.emit("ga", r, sym.value, 0)
                 return LVal("mem", r, sym.ctype)
+            if sym.kind == "vla":  # the frame slot holds the array's address (vla.py)
+                a, r = self.new(), self.new()
+                self.emit("fa", a, sym.value)
+                self.emit("ld8", r, a)
+                return LVal("mem", r, sym.ctype)
             if sym.kind == "func":
                 r = self.new()
                 self.emit("fn", r, sym.value)
@@ -236,7 +241,7 @@ class ExprLowering(LowererBase):
                 base, idx = idx, base
             if not isinstance(base.ctype, T.PointerType) or not idx.ctype.is_integer:
                 raise CompileError("subscript of a non-array", node.coord)
-            addr = self.ptr_offset(base.reg, idx, base.ctype.target.size, node)
+            addr = self.ptr_offset(base.reg, idx, base.ctype.target, node)
             return LVal("mem", addr, base.ctype.target)
         if isinstance(node, c_ast.StructRef):
             if node.type == "->":
@@ -261,6 +266,8 @@ class ExprLowering(LowererBase):
         if isinstance(node, c_ast.CompoundLiteral):
             v = self.e_CompoundLiteral(node)
             return LVal("mem", v.reg, v.ctype)
+        if isinstance(node, c_ast.GenericSelection):
+            return self.lvalue(self.generic_choice(node))
         if isinstance(node, c_ast.Constant) and node.type == "string":
             v = self.e_Constant(node)
             return LVal("mem", v.reg, v.ctype)
@@ -270,10 +277,16 @@ class ExprLowering(LowererBase):
                 return LVal("mem", v.reg, v.ctype)
         raise CompileError(f"expression is not an lvalue ({type(node).__name__})", node.coord)
 
-    def ptr_offset(self, base: int, idx: Val, elem_size: int, node: c_ast.Node, negate: bool = False) -> int:
+    def elem_scale(self, target: T.CType) -> int:
+        """A register holding the step of a pointer to target (a VLA's size is a register already)."""
+        if isinstance(target, T.VlaType):
+            return target.size_reg
+        return self.const(max(target.size, 1))
+
+    def ptr_offset(self, base: int, idx: Val, target: T.CType, node: c_ast.Node, negate: bool = False) -> int:
         i = self.convert(idx, T.LONG if idx.ctype.signed else T.ULONG).reg
         scaled = self.new()
-        self.emit("mul", scaled, i, self.const(max(elem_size, 1)))
+        self.emit("mul", scaled, i, self.elem_scale(target))
         d = self.new()
         self.emit("sub" if negate else "add", d, base, scaled)
         return d
@@ -314,6 +327,7 @@ class ExprLowering(LowererBase):
         is that of the last one when that is an expression statement (void otherwise)."""
         items = node.block_items or []
         self.push()
+        vla_mark = len(self.vla_live)
         try:
             for item in items[:-1]:
                 self.stmt(item)
@@ -325,6 +339,7 @@ class ExprLowering(LowererBase):
                 self.stmt(item)
             return Val(self.const(0), T.VOID)
         finally:
+            del self.vla_live[vla_mark:]  # out of scope; its storage is reused by the next VLA (vla.py)
             self.pop()
 
     def e_TernaryOp(self, node: c_ast.TernaryOp) -> Val:
@@ -363,7 +378,10 @@ class ExprLowering(LowererBase):
                 t = self.decl_type(node.expr)
             else:
                 t = self.type_of(node.expr)
-            return Val(self.const(t.size), T.SIZE_T)
+            return Val(self.size_value(t), T.SIZE_T)
+        if op == "_Alignof":  # C11 on a type name; gcc's __alignof__ also on an expression
+            t = self.decl_type(node.expr) if isinstance(node.expr, c_ast.Typename) else self.type_of(node.expr)
+            return Val(self.const(t.align), T.SIZE_T)
         if op == "&":
             if isinstance(node.expr, c_ast.UnaryOp) and node.expr.op == "*":
                 v = self.rvalue(node.expr.expr)
@@ -423,6 +441,13 @@ class ExprLowering(LowererBase):
         t = old.ctype
         d = self.new()
         if isinstance(t, T.PointerType):
+            if isinstance(t.target, T.VlaType):
+                step = t.target.size_reg
+                if delta < 0:
+                    step = self.new()
+                    self.emit("neg", step, t.target.size_reg)
+                self.emit("add", d, old.reg, step)
+                return Val(d, t)
             self.emit("add", d, old.reg, self.const(delta * max(t.target.size, 1)))
             return Val(d, t)
         if t.is_float:
@@ -451,7 +476,7 @@ class ExprLowering(LowererBase):
                 diff = self.new()
                 self.emit("sub", diff, a.reg, b.reg)
                 d = self.new()
-                self.emit("divs", d, diff, self.const(max(at.target.size, 1)))
+                self.emit("divs", d, diff, self.elem_scale(at.target))
                 return Val(d, T.PTRDIFF_T)
             if isinstance(bt, T.PointerType):
                 if op == "-":
@@ -459,7 +484,7 @@ class ExprLowering(LowererBase):
                 a, b, at, bt = b, a, bt, at
             if not bt.is_integer:
                 raise CompileError(f"pointer arithmetic with {bt}", node.coord)
-            return Val(self.ptr_offset(a.reg, b, at.target.size, node, negate=(op == "-")), at)
+            return Val(self.ptr_offset(a.reg, b, at.target, node, negate=(op == "-")), at)
         if op in ("==", "!=", "<", ">", "<=", ">=") and (at.is_pointer or bt.is_pointer):
             ra, rb = a.reg, b.reg
             if op in (">", ">="):

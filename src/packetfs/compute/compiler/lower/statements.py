@@ -23,13 +23,20 @@ class StmtLowering(LowererBase):
                 self.expr(node)
                 return
             raise unsupported(f"statement {type(node).__name__}", node)
-        method(node)
+        try:
+            method(node)
+        except CompileError as e:
+            if e.where or node.coord is None:
+                raise
+            raise CompileError(e.message, node.coord) from e  # give a location-less error this statement's
 
     def compound(self, node: c_ast.Compound, new_scope: bool = True) -> None:
         if new_scope:
             self.push()
+        mark = len(self.vla_live)
         for item in node.block_items or []:
             self.stmt(item)
+        self.free_block_vlas(mark)
         if new_scope:
             self.pop()
 
@@ -120,7 +127,7 @@ class StmtLowering(LowererBase):
         v = self.convert(v, ct)
         dispatch, end = self.label(), self.label()
         self.emit("jmp", dispatch)
-        ctx = {"cases": [], "default": None, "type": ct}
+        ctx = {"cases": [], "default": None, "type": ct, "vla": set(self.vla_live)}
         self.switch_stack.append(ctx)
         self.loop_stack.append((end, -1))
         self.stmt(node.stmt)
@@ -141,6 +148,7 @@ class StmtLowering(LowererBase):
         if not self.switch_stack:
             raise CompileError("'case' outside a switch", node.coord)
         ctx = self.switch_stack[-1]
+        self.check_case_vla(ctx, node)
         t = ctx["type"]
         value = self.const_int(node.expr)
         value = _wrap(value, t)
@@ -155,12 +163,23 @@ class StmtLowering(LowererBase):
     def s_Default(self, node: c_ast.Default) -> None:
         if not self.switch_stack:
             raise CompileError("'default' outside a switch", node.coord)
+        self.check_case_vla(self.switch_stack[-1], node)
         lab = self.label()
         self.switch_stack[-1]["default"] = lab
         self.place(lab)
         for s in node.stmts or []:
             self.stmt(s)
 
+
+    def check_case_vla(self, ctx: dict, node: c_ast.Node) -> None:
+        if not set(self.vla_live) <= ctx["vla"]:
+            raise CompileError("switch jumps into the scope of a variable-length array", node.coord)
+
+    def check_vla_jumps(self) -> None:
+        """A goto may not jump into the scope of a VLA (past its declaration), as gcc says."""
+        for name, at_goto, coord in self.vla_gotos:
+            if not set(self.vla_labels.get(name, ())) <= set(at_goto):
+                raise CompileError(f"goto '{name}' jumps into the scope of a variable-length array", coord)
 
     def goto_label(self, name: str) -> int:
         if name not in self.labels:
@@ -170,8 +189,10 @@ class StmtLowering(LowererBase):
     def s_Goto(self, node: c_ast.Goto) -> None:
         self.emit("jmp", self.goto_label(node.name))
         self.place(self.label())
+        self.vla_gotos.append((node.name, tuple(self.vla_live), node.coord))
 
     def s_Label(self, node: c_ast.Label) -> None:
         self.place(self.goto_label(node.name))
+        self.vla_labels[node.name] = tuple(self.vla_live)
         if node.stmt is not None:
             self.stmt(node.stmt)

@@ -7,15 +7,18 @@ from pycparser import c_ast
 
 from .. import ctype as T
 from ..errors import CompileError
+from ..frontend import PACKED_MEMBER, PACKED_STRUCT
 from .base import LowererBase
 from .common import Sym, unsupported
 from .consteval import ConstEval
+from .vla import has_side_effects
 
 
 class TypeLowering(LowererBase):
     """Declarators to C types."""
 
     _param_depth = 0  # > 0 while a parameter list's declarators are turned into types
+    _param_outer: c_ast.Node | None = None  # the declarator of the parameter being typed
 
     # ------------------------------------------------------------------ types
     def base_type(self, node: c_ast.Node) -> T.CType:
@@ -78,9 +81,19 @@ class TypeLowering(LowererBase):
             if node.name:
                 self.tags[-1][node.name] = st
         members: list[tuple[str | None, T.CType, int | None]] = []
+        packed, packed_members, pack_next = False, set(), False
         for d in node.decls or []:
             if not isinstance(d, c_ast.Decl):
                 raise unsupported(f"{type(d).__name__} in struct", d)
+            if d.name == PACKED_STRUCT:  # markers of __attribute__((packed)) (frontend.py)
+                packed = True
+                continue
+            if d.name == PACKED_MEMBER:
+                pack_next = True
+                continue
+            if pack_next:
+                packed_members.add(len(members))
+                pack_next = False
             mt = self.decl_type(d.type)
             width = None
             if d.bitsize is not None:
@@ -92,7 +105,10 @@ class TypeLowering(LowererBase):
             if isinstance(mt, T.StructType | T.ArrayType) and not self.complete(mt):
                 raise CompileError(f"member '{d.name}' has incomplete type {mt}", d.coord)
             members.append((d.name, mt, width))
-        st.layout(members)
+        if (packed or packed_members) and any(w is not None for _, _, w in members):
+            raise unsupported("bit-fields in a packed struct", node)
+        st.layout(members, packed, packed_members)
+        self.note_member_qtypes(st, node.decls or [])
         self.struct_defs[id(node)] = st
         return st
 
@@ -134,9 +150,25 @@ class TypeLowering(LowererBase):
                 if not self._param_depth:
                     raise CompileError("'[*]' outside a function prototype's parameters", node.coord)
             elif node.dim is not None:
-                length = self.const_int(node.dim)
+                try:
+                    length = self.const_int(node.dim)
+                except CompileError:
+                    if self._param_depth and node is self._param_outer:
+                        # `T a[n]` parameter: adjusted to `T *`, n not evaluated (vla.py)
+                        if has_side_effects(node.dim):
+                            raise unsupported("a variable-length array parameter size with side effects",
+                                              node) from None
+                        return T.ArrayType(elem, None)
+                    if self._param_depth:
+                        raise unsupported("a variable-length array parameter with a runtime size below its "
+                                          "first dimension", node) from None
+                    if self.fn is None:
+                        raise
+                    return self.vla_type(elem, node.dim, node)
                 if length < 0:
                     raise CompileError("array size is negative", node.coord)
+                if isinstance(elem, T.VlaType):  # `T a[5][n]`: a VLA too
+                    return self.vla_of_length(elem, length)
                 if length * max(elem.size, 1) > (1 << 31):
                     raise CompileError("array too large", node.coord)
             return T.ArrayType(elem, length)
@@ -152,11 +184,7 @@ class TypeLowering(LowererBase):
                     continue
                 if isinstance(p, c_ast.ID):  # K&R identifier list
                     return T.FuncType(ret, None)
-                self._param_depth += 1
-                try:
-                    pt = self.decl_type(p.type)
-                finally:
-                    self._param_depth -= 1
+                pt = self.param_type(p)
                 if pt == T.VOID:
                     continue
                 params.append(T.decay(pt))
@@ -166,6 +194,16 @@ class TypeLowering(LowererBase):
         if isinstance(node, c_ast.Struct | c_ast.Union | c_ast.Enum | c_ast.IdentifierType):
             return self.base_type(node)
         raise unsupported(f"declarator {type(node).__name__}", node)
+
+    def param_type(self, p: c_ast.Decl) -> T.CType:
+        """A parameter's declared type (before adjustment to a pointer)."""
+        self._param_depth += 1
+        outer, self._param_outer = self._param_outer, p.type
+        try:
+            return self.decl_type(p.type)
+        finally:
+            self._param_depth -= 1
+            self._param_outer = outer
 
     # ------------------------------------------------------------------ constants
     def const_int(self, node: c_ast.Node) -> int:
@@ -199,5 +237,6 @@ class TypeLowering(LowererBase):
             return ConstEval(self).type_only(node)
         t = self.expr(node).ctype
         del self.fn.code[mark:]
+        self.check_vla_kept(t, saved_regs, node)
         self.fn.nregs = saved_regs
         return t
