@@ -131,3 +131,48 @@ def test_script_tokenizer_round_trips_any_bytes(script):
         "p2pk", "p2pkh", "p2sh", "p2wpkh", "p2wsh", "p2tr", "p2a", "multisig", "op_return", "witness_unknown",
         "nonstandard",
     }  # fmt: skip
+
+
+def _fields_by_hand(raw: bytes, tx: Transaction) -> tuple[list, list]:
+    """Every input's and output's fields read with read_compact_size and int.from_bytes alone, from
+    the offsets the parser found (independent of the unpacking the inputs/outputs properties do)."""
+    ins = []
+    for o in tx._in_offsets:
+        n, p = read_compact_size(raw, o + 36)
+        ins.append((raw[o : o + 32], int.from_bytes(raw[o + 32 : o + 36], "little"), raw[p : p + n],
+                    int.from_bytes(raw[p + n : p + n + 4], "little")))  # fmt: skip
+    outs = []
+    for o in tx._out_offsets:
+        n, p = read_compact_size(raw, o + 8)
+        outs.append((int.from_bytes(raw[o : o + 8], "little", signed=True), raw[p : p + n]))
+    return ins, outs
+
+
+def test_inputs_and_outputs_same_from_bytes_and_from_views(real_blocks):
+    # bytes buffers take the unpacking path, memoryviews (of a bytearray, so nothing can alias) the
+    # field-by-field one; both give bytes fields equal to the ones read by hand.
+    for name, raw in real_blocks.items():
+        from_bytes = Block.from_bytes(raw).transactions
+        from_view = Block.from_bytes(memoryview(bytearray(raw))).transactions
+        for a, b in zip(from_bytes, from_view, strict=True):
+            ins, outs = _fields_by_hand(raw, a)
+            assert [tuple(i) for i in a.inputs] == [tuple(i) for i in b.inputs] == ins, name
+            assert [tuple(o) for o in a.outputs] == [tuple(o) for o in b.outputs] == outs, name
+            assert all(type(f) is bytes for i in (*a.inputs, *b.inputs) for f in (i.prev_txid, i.script_sig))
+            assert all(type(o.script_pubkey) is bytes for o in (*a.outputs, *b.outputs))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.binary(min_size=32, max_size=32), st.integers(0, 2**32 - 1), st.binary(max_size=300),
+                       st.integers(0, 2**32 - 1)), min_size=1, max_size=5),  # fmt: skip
+    st.lists(st.tuples(st.integers(-(2**63), 2**63 - 1), st.binary(max_size=300)), max_size=5),
+)
+def test_inputs_and_outputs_round_trip(ins, outs):
+    from packetfs.bitcoin.primitives.transaction import TxIn, TxOut
+
+    built = Transaction(2, [TxIn(*i) for i in ins], [TxOut(*o) for o in outs], 7)
+    raw = built.serialize()
+    for buf in (raw, memoryview(bytearray(raw))):
+        tx = Transaction.from_bytes(buf)
+        assert tx.inputs == built.inputs and tx.outputs == built.outputs

@@ -8,6 +8,7 @@ original bytes. That makes parsing a block and hashing all its transactions chea
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -46,6 +47,11 @@ class TxOut(NamedTuple):
 
 Witness = tuple[bytes, ...]
 _new_tuple = tuple.__new__
+# Fixed-size heads of an input (prev txid, prev index, first byte of the script length) and of an
+# output (signed value, first byte of the script length), and a sequence, unpacked in one call each.
+_OUTPOINT_AND_LEN = struct.Struct("<32sIB")
+_VALUE_AND_LEN = struct.Struct("<qB")
+_U32 = struct.Struct("<I")
 COINBASE_PREV_TXID = bytes(32)
 COINBASE_PREV_INDEX = 0xFFFFFFFF
 
@@ -255,24 +261,20 @@ class Transaction:
     def inputs(self) -> tuple[TxIn, ...]:
         if self._inputs is None:
             b = self._buf
+            if type(b) is not bytes:
+                self._inputs = self._inputs_from_view()
+                return self._inputs
+            outpoint = _OUTPOINT_AND_LEN.unpack_from
+            u32 = _U32.unpack_from
             result = []
+            append = result.append
             for o in self._in_offsets:
-                n = b[o + 36]
+                txid, index, n = outpoint(b, o)
                 p = o + 37
                 if n >= 0xFD:
                     n, p = _read_size(b, o + 36, self._end)
                 # tuple.__new__ skips the NamedTuple's Python-level __new__ (same object, faster).
-                result.append(
-                    _new_tuple(
-                        TxIn,
-                        (
-                            bytes(b[o : o + 32]),
-                            int.from_bytes(b[o + 32 : o + 36], "little"),
-                            bytes(b[p : p + n]),
-                            int.from_bytes(b[p + n : p + n + 4], "little"),
-                        ),
-                    )
-                )
+                append(_new_tuple(TxIn, (txid, index, b[p : p + n], u32(b, p + n)[0])))
             self._inputs = tuple(result)
         return self._inputs
 
@@ -280,17 +282,47 @@ class Transaction:
     def outputs(self) -> tuple[TxOut, ...]:
         if self._outputs is None:
             b = self._buf
+            if type(b) is not bytes:
+                self._outputs = self._outputs_from_view()
+                return self._outputs
+            value_and_len = _VALUE_AND_LEN.unpack_from
             result = []
+            append = result.append
             for o in self._out_offsets:
-                n = b[o + 8]
+                value, n = value_and_len(b, o)
                 p = o + 9
                 if n >= 0xFD:
                     n, p = _read_size(b, o + 8, self._end)
-                result.append(
-                    _new_tuple(TxOut, (int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n])))
-                )
+                append(_new_tuple(TxOut, (value, b[p : p + n])))
             self._outputs = tuple(result)
         return self._outputs
+
+    def _inputs_from_view(self) -> tuple[TxIn, ...]:
+        # A buffer other than bytes (a memoryview of a larger one): its slices are views, so every
+        # field is copied out on its own (the bytes path above unpacks fields that are bytes already).
+        b = self._buf
+        result = []
+        for o in self._in_offsets:
+            n = b[o + 36]
+            p = o + 37
+            if n >= 0xFD:
+                n, p = _read_size(b, o + 36, self._end)
+            result.append(_new_tuple(TxIn, (
+                bytes(b[o : o + 32]), int.from_bytes(b[o + 32 : o + 36], "little"),
+                bytes(b[p : p + n]), int.from_bytes(b[p + n : p + n + 4], "little"),
+            )))  # fmt: skip
+        return tuple(result)
+
+    def _outputs_from_view(self) -> tuple[TxOut, ...]:
+        b = self._buf
+        result = []
+        for o in self._out_offsets:
+            n = b[o + 8]
+            p = o + 9
+            if n >= 0xFD:
+                n, p = _read_size(b, o + 8, self._end)
+            result.append(_new_tuple(TxOut, (int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n]))))
+        return tuple(result)
 
     @property
     def witnesses(self) -> tuple[Witness, ...]:

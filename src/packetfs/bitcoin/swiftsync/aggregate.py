@@ -34,12 +34,14 @@ def new_salt() -> bytes:
 class CoinHasher:
     """Hashes coins under one salt (the salt's SHA-256 state is computed once and copied per coin)."""
 
-    __slots__ = ("_base",)
+    __slots__ = ("_base", "salted_copy")
 
     def __init__(self, salt: bytes):
         if len(salt) != SALT_SIZE:
             raise ValueError(f"a salt is {SALT_SIZE} bytes")
         self._base = hashlib.sha256(salt)
+        # The midstate's own copy method: what salted() returns, without a Python call per coin.
+        self.salted_copy = self._base.copy
 
     def salted(self) -> hashlib._Hash:
         """A SHA-256 object already fed the salt (a copy of the midstate)."""

@@ -15,23 +15,25 @@ import gc
 import struct
 import time
 from collections.abc import Sequence
+from itertools import repeat
 from dataclasses import dataclass, field, replace
 
 from ..chain.signet import check_signet_solution
-from ..consensus.block_rules import check_witness_commitment
 from ..consensus.errors import ContextError, ValidationError
 from ..consensus.params import get_params
 from ..consensus.validate import validate_block
 from ..errors import PacketFSError
 from ..primitives.block import Block
 from ..storage.undo import Coin, decode_block_undo
-from ..storage.utxo import is_unspendable
+from ..script.interpreter import MAX_SCRIPT_SIZE
 from .aggregate import COIN_FIELDS, MODULUS, CoinHasher
 from .scan import RecordRef
 
 # Rules validate_block leaves to others here: the header tree checks difficulty and future times when
 # the headers are added, and BIP30 is the duplicate-coinbase check over the whole range (importer.py).
 _CHECKED_ELSEWHERE = ("bad-diffbits", "time-too-new", "bad-txns-BIP30")
+_OP_RETURN = 0x6A
+_from_bytes = int.from_bytes
 
 
 @dataclass(frozen=True)
@@ -150,21 +152,55 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
     spent = decode_block_undo(undo_raw) if undo_raw is not None else []
     if len(spent) != len(txs) - 1:
         raise ValidationError("swiftsync-bad-undo", f"undo data for {len(spent)} txs, the block has {len(txs) - 1}")
-    # A coin must exist before it is spent: from an earlier block, or an earlier tx of this block.
-    earlier: set[bytes] = {txs[0].txid}
-    for tx_index in range(1, len(txs)):
-        tx = txs[tx_index]
-        coins = spent[tx_index - 1]
-        if len(coins) != tx.input_count:
-            raise ValidationError("swiftsync-bad-undo", f"tx {tx_index}: {len(coins)} coins for {tx.input_count} inputs")
-        for in_index, (txin, coin) in enumerate(zip(tx.inputs, coins, strict=False)):
-            if coin.height > height or (coin.height == height and txin.prev_txid not in earlier):
-                raise ValidationError(
-                    "swiftsync-coin-not-yet-created", f"undo coin of height {coin.height} spent at {height}",
-                    tx=tx_index, input=in_index,
-                )  # fmt: skip
-        earlier.add(tx.txid)
-    check_witness_commitment(block, height >= params.segwit_height)
+    # One pass over the block: every created coin the hints say gets spent is added to the aggregate,
+    # every coin an input spends is subtracted, and each spent coin must exist before it is spent (from
+    # an earlier block, or an earlier tx of this block). hasher.coin inlined (it is the reference; the
+    # sums are checked equal to it in the tests): one copy of the salted state, one update and one
+    # digest per coin; the digests are summed at the end of the block in one call.
+    unspent = work.unspent
+    u = 0
+    n_unspent = len(unspent)
+    number = 0
+    added: list[bytes] = []
+    removed: list[bytes] = []
+    add_digest = added.append
+    remove_digest = removed.append
+    keep = result.unspent.append
+    fresh = hasher.salted_copy
+    pack = COIN_FIELDS.pack
+    earlier: set[bytes] = set()
+    for tx_index, tx in enumerate(txs):
+        txid = tx.txid
+        if tx_index:
+            coins = spent[tx_index - 1]
+            if len(coins) != tx.input_count:
+                raise ValidationError("swiftsync-bad-undo", f"tx {tx_index}: {len(coins)} coins for {tx.input_count} inputs")
+            for (prev_txid, prev_index, _, _), (c_height, c_coinbase, c_value, c_script) in zip(
+                tx.inputs, coins, strict=False
+            ):
+                if c_height >= height and (c_height > height or prev_txid not in earlier):
+                    raise ValidationError(
+                        "swiftsync-coin-not-yet-created", f"undo coin of height {c_height} spent at {height}",
+                        tx=tx_index, input=_first_not_yet_created(tx, coins, height, earlier),
+                    )  # fmt: skip
+                h = fresh()
+                h.update(prev_txid + pack(prev_index, c_height * 2 + c_coinbase, c_value) + c_script)
+                remove_digest(h.digest())
+            created = height * 2
+        else:
+            created = height * 2 + 1
+        earlier.add(txid)
+        for vout, (value, script) in enumerate(tx.outputs):
+            if (script and script[0] == _OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
+                continue  # unspendable (is_unspendable, inlined): never a coin, never numbered
+            if u < n_unspent and unspent[u] == number:
+                keep((txid, vout, Coin(height, not tx_index, value, bytes(script))))
+                u += 1
+            else:
+                h = fresh()
+                h.update(txid + pack(vout, created, value) + script)
+                add_digest(h.digest())
+            number += 1
     if params.signet_challenge is not None:
         check_signet_solution(block, params.signet_challenge)
     checked = validate_block(
@@ -174,46 +210,11 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
         output_exists=None,  # BIP30: duplicate coinbase txids are checked across all blocks instead
         jobs=1,
     )  # fmt: skip
-    # The aggregate: + every created coin the hints say gets spent, - every coin an input spends.
-    unspent = work.unspent
-    u = 0
-    n_unspent = len(unspent)
-    agg = 0
-    number = 0
-    added = 0
-    keep = result.unspent.append
-    # hasher.coin inlined (it is the reference; the sums are checked equal to it in the tests): one
-    # copy of the salted state, one update and one digest per coin, no call per coin.
-    fresh = hasher.salted
-    pack = COIN_FIELDS.pack
-    from_bytes = int.from_bytes
-    for tx_index, tx in enumerate(txs):
-        txid = tx.txid
-        coinbase = tx_index == 0
-        created = height * 2 + coinbase
-        for vout, (value, script) in enumerate(tx.outputs):
-            if is_unspendable(script):
-                continue
-            if u < n_unspent and unspent[u] == number:
-                keep((txid, vout, Coin(height, coinbase, value, bytes(script))))
-                u += 1
-            else:
-                h = fresh()
-                h.update(txid + pack(vout, created, value) + script)
-                agg += from_bytes(h.digest(), "little")
-                added += 1
-            number += 1
-        if tx_index:
-            for (prev_txid, prev_index, _, _), (c_height, c_coinbase, c_value, c_script) in zip(
-                tx.inputs, spent[tx_index - 1], strict=False
-            ):
-                h = fresh()
-                h.update(prev_txid + pack(prev_index, c_height * 2 + c_coinbase, c_value) + c_script)
-                agg -= from_bytes(h.digest(), "little")
-    result.added += added
     if u != n_unspent:
         raise ValidationError("swiftsync-bad-hints", f"hint {unspent[u]} is beyond the block's {number} outputs")
-    result.aggregate += agg
+    little = repeat("little")
+    result.aggregate += sum(map(_from_bytes, added, little)) - sum(map(_from_bytes, removed, little))
+    result.added += len(added)
     result.coinbase_txids.append((height, txs[0].txid))
     result.blocks += 1
     result.txs += len(txs)
@@ -222,6 +223,13 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
     left = [u for u in checked.unchecked if not u.startswith(_CHECKED_ELSEWHERE)]
     if left:
         raise ValidationError("swiftsync-unchecked", f"rules left unchecked: {left}")
+
+
+def _first_not_yet_created(tx, coins, height: int, earlier: set[bytes]) -> int:
+    for in_index, (txin, coin) in enumerate(zip(tx.inputs, coins, strict=False)):
+        if coin.height > height or (coin.height == height and txin.prev_txid not in earlier):
+            return in_index
+    raise AssertionError("no such input")
 
 
 def merge(results: Sequence[RangeResult]) -> RangeResult:
