@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from packetfs.compute import IMM, Instruction, Op, Program, get_backend, run_program
-from packetfs.compute.isa import ANY, INSTR, SPEC
+from packetfs.compute.isa import ANY, INSTR, SPEC, Status, static_check
 from packetfs.compute.packet import PACKET_C, SLOT_RUNTIME, slots
 from packetfs.compute.runtime.executor import Batch, NodeGroup
 from packetfs.compute.runtime.scalar import NATIVE, ScalarRunner, execute_scalar
@@ -97,6 +97,11 @@ def _outcome(prog, packets, hosted, max_steps, max_rounds, scalar: bool, force: 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_random_instructions_scalar_equals_vectorized(c):
     prog, p, hosted, max_steps, max_rounds = c
+    for pc, rec in enumerate(prog.code):  # Program's per-pc fault table is static_check's, instruction by instruction
+        why = static_check(rec)
+        if why is None and rec["node"] != ANY and rec["node"] >= prog.num_nodes:
+            why = (Status.BAD_NODE, int(rec["node"]))
+        assert (int(prog.static_fault[pc]), int(prog.static_detail[pc])) == ((int(why[0]), int(why[1])) if why else (0, 0))
     ref = _outcome(prog, p, hosted, max_steps, max_rounds, scalar=False)
     for hot in TIERS:
         assert _outcome(prog, p, hosted, max_steps, max_rounds, scalar=True, hot=hot) == ref

@@ -719,6 +719,8 @@ def static_check(ins) -> tuple[Status, int] | None:
             continue
         v = int(ins[field])
         if v == IMM and not (spec.memory and field == "b"):
+            if fixed and (field == "a" or spec.name == "MCSUM"):
+                return bad  # HASH/RNG/MCSUM read these lanes from slots: an immediate there has no meaning
             continue
         if v + (fixed or n) > NUM_SLOTS:
             return bad

@@ -63,9 +63,8 @@ class NodeGroup:
         self._decoded = {}
         # instructions whose effect does not depend on the node running them (not memory, accumulators,
         # NODEID, HOP or EMIT, and placed on ANY node): packets at one such pc run together across nodes
-        self._node_free = np.array(
-            [int(r["op"]) in _NODE_FREE_OPS and int(r["node"]) == ANY for r in program.code], dtype=bool
-        ) & (program.static_fault == 0)
+        self._node_free = (np.isin(program.code["op"], list(_NODE_FREE_OPS)) & (program.code["node"] == np.uint32(ANY))
+                           & (program.static_fault == 0))
 
     def is_hosted(self, nodes: np.ndarray) -> np.ndarray:
         if self.all_hosted:

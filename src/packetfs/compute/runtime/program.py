@@ -49,13 +49,14 @@ class Instruction:
 
 def assemble(instructions: Sequence[Instruction]) -> np.ndarray:
     """INSTR array from Instruction objects (immediates taken modulo 2**64, so -1 works)."""
-    code = np.zeros(len(instructions), dtype=INSTR)
-    for pc, ins in enumerate(instructions):
-        code[pc] = (
+    rows = [
+        (
             int(ins.op), ins.dst, ins.a, ins.b, ins.width, SIGNED if ins.signed else 0, ins.count,
             ins.node & 0xFFFFFFFF, pc + 1 if ins.next is None else ins.next, ins.alt, ins.imm & (2**64 - 1),
-        )  # fmt: skip
-    return code
+        )
+        for pc, ins in enumerate(instructions)
+    ]  # fmt: skip
+    return np.array(rows, dtype=INSTR) if rows else np.zeros(0, dtype=INSTR)
 
 
 class Program:
@@ -118,14 +119,21 @@ class Program:
         c = self.code
         self.static_fault = np.zeros(len(c), dtype=np.uint16)
         self.static_detail = np.zeros(len(c), dtype=np.uint64)
-        for pc in range(len(c)):
-            why = static_check(c[pc])
-            if why is None and c[pc]["node"] != ANY and c[pc]["node"] >= self.num_nodes:
-                why = (Status.BAD_NODE, int(c[pc]["node"]))
+        # static_check depends only on these fields: check each distinct combination once (a compiled
+        # program of 100,000 instructions has a few hundred)
+        fields = ("op", "dst", "a", "b", "width", "count")
+        distinct, which = np.unique(c[list(fields)], return_inverse=True)
+        which = which.reshape(-1)
+        for u, key in enumerate(distinct):
+            why = static_check(key)
             if why is not None:
-                self.static_fault[pc], self.static_detail[pc] = why
+                rows = np.flatnonzero(which == u)
+                self.static_fault[rows], self.static_detail[rows] = why
+        bad_node = (c["node"] != np.uint32(ANY)) & (c["node"] >= np.uint32(self.num_nodes)) & (self.static_fault == 0)
+        self.static_fault[bad_node] = Status.BAD_NODE
+        self.static_detail[bad_node] = c["node"][bad_node]
         self.node_of = c["node"].copy()
-        self.is_memory = np.array([bool(SPEC[int(o)].memory) if int(o) in SPEC else False for o in c["op"]])
+        self.is_memory = np.isin(c["op"], [code for code, spec in SPEC.items() if spec.memory])
         self.access_bytes = c["width"].astype(np.uint64) * c["count"].astype(np.uint64)
 
     def _check(self, strict: bool) -> None:

@@ -151,6 +151,9 @@ class ScalarRunner:
         self.code_t = list(zip(*(self.f[k] for k in ("op", "dst", "a", "b", "width", "flags", "count", "node", "next",
                                                       "alt", "imm")), strict=True))
         self.static_fault = prog.static_fault.tolist()
+        self.fast: list = [None] * self.ncode  # step()'s decoded short-path tuples, made on first use
+        # routing to q is "stay here, nothing to check" (but the step limit)
+        self.trivial = ((code["node"] == np.uint32(ANY)) & (~prog.is_memory | (prog.static_fault != 0))).tolist()
         self.static_detail = prog.static_detail.tolist()
         self.is_memory = prog.is_memory.tolist()
         self.nn = prog.num_nodes
@@ -224,9 +227,66 @@ class ScalarRunner:
         return self.route_exit(S, cx, npc, loc, pc, s + 1, 1)
 
     # the interpreter: one instruction, for code run too few times to be worth compiling -----------------
+    def _fast_decode(self, pc: int):
+        """The common one-lane, any-node instructions as (kind, fn, dst, a, b, mask, sign, signed, next, alt,
+        imm) for step()'s short path; False for everything else."""
+        op, d, a, b, w, fl, n, node, nxt, alt, imm = self.code_t[pc]
+        if self.static_fault[pc] or node != ANY or n != 1:
+            return False
+        signed = fl & SIGNED
+        if op in _PY_BIN:
+            kind, fn = 0, _PY_BIN[op]
+        elif op in _PY_CMP:
+            kind, fn, signed = 1, _PY_CMP[op], _CMP[op][1]
+        elif op == Op.MOV:
+            kind, fn = 2, None
+        elif op == Op.BR:
+            kind, fn = 3, None
+        elif op in (Op.NOP, Op.CALL):
+            kind, fn, a = (4 if op == Op.NOP else 5), None, IMM  # a is not an operand: never read it
+        else:
+            return False
+        return kind, fn, d, a, b, _MASK[w], _SIGN[w], signed, nxt, alt, imm
+
     def step(self, S: list, cx: Cx, s: int, pc: int, nd: int) -> int:
         """Run instruction ``pc`` at node ``nd`` (a hosted node; pc inside the program), then route: the
         block protocol (``next pc | 1 << 32``, or -1 when the packet finished), the step limit checked."""
+        ft = self.fast[pc]
+        if ft is None:
+            ft = self.fast[pc] = self._fast_decode(pc)
+        if ft:
+            kind, fn, d, a, b, mask, sign, signed, q, alt, imm = ft
+            x = imm if a == IMM else S[a]
+            if kind == 0:
+                v = fn(x, imm if b == IMM else S[b]) & mask
+                if signed and v & sign:
+                    v |= M64 ^ mask
+                S[d] = v
+            elif kind == 1:
+                x &= mask
+                y = (imm if b == IMM else S[b]) & mask
+                if signed:
+                    x = x - (sign << 1) if x & sign else x
+                    y = y - (sign << 1) if y & sign else y
+                S[d] = 1 if fn(x, y) else 0
+            elif kind == 2:
+                v = x & mask
+                if signed and v & sign:
+                    v |= M64 ^ mask
+                S[d] = v
+            elif kind == 3:
+                if x & mask:
+                    q = alt
+            elif kind == 5:
+                S[d] = q
+                q = alt
+            s1 = s + 1
+            if q < self.ncode and self.trivial[q]:
+                if s1 >= self.max_steps:
+                    return cx.fin(S, Status.STEP_LIMIT, s1, pc, s1, nd)
+                S[SLOT_RUNTIME] = (pc << 32) | (s1 & M32)
+                return q | (1 << 32)
+            return self.route_exit(S, cx, q, nd, pc, s1, 1)
         sf = self.static_fault[pc]
         if sf:
             return cx.fin(S, sf, self.static_detail[pc], pc, s + 1, nd)
