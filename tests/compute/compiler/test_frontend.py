@@ -4,6 +4,7 @@ bad input never crashes the compiler (hypothesis)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 from ccharness import ours_source
@@ -192,3 +193,88 @@ def test_vla_too_big_faults_not_wrong_result():
     """A VLA larger than the free memory (gcc: a stack overflow) is a fault on the fabric."""
     got = ours_source("int main(int argc, char **argv) { char a[argc * 100000000L]; a[0] = 1; return a[0]; }")
     assert got.status is None and "variable-length array larger than the free memory" in got.fault
+
+
+def _tokens(lexer_class, text: str) -> list[tuple]:
+    out: list[tuple] = []
+
+    def error(msg, line, column):
+        raise ValueError(f"{line}:{column}: {msg}")
+
+    lexer = lexer_class(error)
+    try:
+        lexer.input(text, "t.c")
+        while (tok := lexer.token()) is not None:
+            out.append((tok.type, tok.value, tok.lineno, tok.column, tok.filename))
+    except ValueError as e:
+        out.append(("error", str(e)))
+    return out
+
+
+def test_fast_lexer_gives_pycparsers_tokens():
+    """fastlex.FastCLexer: the same token stream (types, values, lines, columns, file names from line
+    markers) as pycparser's CLexer on the preprocessed c-testsuite, chibicc's tests, fuzz programs and
+    the runtime's C."""
+    import ccgen
+    from pycparser.c_lexer import CLexer
+    from test_ctestsuite import SUITE
+
+    from packetfs.compute.compiler.fastlex import FastCLexer
+    from packetfs.compute.compiler.frontend import preprocess
+    from packetfs.compute.compiler.runtime_c import RUNTIME_SOURCE
+
+    texts = [preprocess(ccgen.program(seed, small=False), "f.c") for seed in range(1000000, 1000010)]
+    texts.append(preprocess(RUNTIME_SOURCE, "rt.c"))
+    chibicc = Path(__file__).parent / "chibicc"
+    for p in sorted(chibicc.glob("*.c"))[:8] + sorted(SUITE.glob("*.c"))[::4]:
+        try:
+            texts.append(preprocess(p.read_text(errors="surrogateescape"), str(p), include=[str(chibicc)]))
+        except CompileError:
+            continue
+    assert len(texts) > 60
+    for text in texts:
+        assert _tokens(FastCLexer, text) == _tokens(CLexer, text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["int", " ", "\n", "x1", "L", "u8", "'a'", "'\\n'", '"s\\t"', "L\"w\"", "0x1F",
+                                 "07", "09", "1.5e3f", ".5", "...", ".", "->", ">>=", "<<", "+", "++", "/", "/*",
+                                 "//", "#", "# 3 \"h.h\"\n", "#pragma x\n", "[", "[[", "]", "(", ")", "{", "}", ";",
+                                 "'", '"', "\\", "$", "@", "`", "_Bool", "sizeof", "12u", "3LL", "\t", "?:"]),
+                max_size=30))
+def test_fast_lexer_matches_on_random_text(parts):
+    from pycparser.c_lexer import CLexer
+
+    from packetfs.compute.compiler.fastlex import FastCLexer
+
+    text = "".join(parts)
+    assert _tokens(FastCLexer, text) == _tokens(CLexer, text)
+
+
+def test_cc1_preprocessing_equals_gcc_driver():
+    """frontend runs the cc1 that `gcc -E` would run (from `gcc -###`): the same text and errors."""
+    import packetfs.compute.compiler.frontend as fe
+    from test_ctestsuite import SUITE
+
+    sources = [p.read_text(errors="surrogateescape") for p in sorted(SUITE.glob("*.c"))[::10]]
+    sources += ['#include "missing.h"\n', "#error boom\n", "#define F(a) a\nint x = F(1\n", "#if\n#endif\n"]
+
+    def run_all() -> list[str]:
+        out = []
+        for s in sources:
+            try:
+                out.append(fe.preprocess(s, "t.c", defines=["K=3"]))
+            except CompileError as e:
+                out.append(f"error: {e}")
+        return out
+
+    assert Path(fe._cc1_command(("gcc", "-E", "-x", "c", "-"))[0]).name == "cc1"  # the driver is skipped
+    direct = run_all()
+    saved = fe._cc1_command
+    try:
+        fe._cc1_command = lambda cmd: cmd  # the gcc driver
+        via_driver = run_all()
+    finally:
+        fe._cc1_command = saved
+    assert direct == via_driver
+    assert any(t.startswith("error") for t in direct)

@@ -97,32 +97,72 @@ def _uses_defs(ins: tuple) -> tuple[list[int], int | None]:
 
 def liveness(fn: Function, uses_defs: list[tuple[list[int], int | None]] | None = None) -> list[int]:
     """live-out bitset (int) per instruction (uses_defs: _uses_defs of each instruction, if known)."""
+    live = block_liveness(fn, uses_defs, every_pc=True)[0]
+    return [live[pc] for pc in range(len(fn.code))]
+
+
+def block_liveness(fn: Function, uses_defs: list[tuple[list[int], int | None]] | None = None,
+                   every_pc: bool = False) -> tuple[dict[int, int], list[tuple[int, int, int, int]]]:
+    """Liveness solved over basic blocks (the fixpoint iterates over blocks, not instructions). Returns
+    the live-out bitsets of the instructions code generation asks about (calls; every pc with
+    every_pc), spread from their block's live-out by a backward pass, and the blocks as (start pc, end
+    pc, live-in bitset, live-out bitset)."""
     code = fn.code
     n = len(code)
     use = [0] * n
     dfn = [0] * n
+    leaders = {0}
     for pc, (u, d) in enumerate(uses_defs or [_uses_defs(ins) for ins in code]):
         m = 0
         for r in u:
             m |= 1 << r
         use[pc] = m
         dfn[pc] = (1 << d) if d is not None else 0
-    succ = [_successors(code, pc) for pc in range(n)]
-    live_in = [0] * n
-    live_out = [0] * n
+        op = code[pc][0]
+        if op == "jmp":
+            leaders.add(code[pc][1])
+            leaders.add(pc + 1)
+        elif op == "br":
+            leaders.update((code[pc][2], code[pc][3], pc + 1))
+        elif op in ("ret", "halt", "trap"):
+            leaders.add(pc + 1)
+    starts = sorted(p for p in leaders if p < n)
+    ends = starts[1:] + [n]
+    index = {p: i for i, p in enumerate(starts)}
+    nb = len(starts)
+    gen = [0] * nb
+    kill = [0] * nb
+    succ: list[list[int]] = []
+    for b in range(nb):
+        g = k = 0
+        for pc in range(ends[b] - 1, starts[b] - 1, -1):
+            g = use[pc] | (g & ~dfn[pc])
+            k |= dfn[pc]
+        gen[b], kill[b] = g, k
+        succ.append([index[s] for s in _successors(code, ends[b] - 1)] if ends[b] > starts[b] else [])
+    live_in = [0] * nb
+    live_out = [0] * nb
     changed = True
     while changed:
         changed = False
-        for pc in range(n - 1, -1, -1):
+        for b in range(nb - 1, -1, -1):
             out = 0
-            for s in succ[pc]:
+            for s in succ[b]:
                 out |= live_in[s]
-            inn = use[pc] | (out & ~dfn[pc])
-            if out != live_out[pc] or inn != live_in[pc]:
-                live_out[pc] = out
-                live_in[pc] = inn
+            inn = gen[b] | (out & ~kill[b])
+            if out != live_out[b] or inn != live_in[b]:
+                live_out[b] = out
+                live_in[b] = inn
                 changed = True
-    return live_out
+    per_pc: dict[int, int] = {}
+    for b in range(nb):
+        if not (every_pc or any(code[pc][0] in ("call", "calli") for pc in range(starts[b], ends[b]))):
+            continue
+        out = live_out[b]
+        for pc in range(ends[b] - 1, starts[b] - 1, -1):
+            per_pc[pc] = out
+            out = use[pc] | (out & ~dfn[pc])
+    return per_pc, [(starts[b], ends[b], live_in[b], live_out[b]) for b in range(nb)]
 
 
 def _bits(m: int):
@@ -153,7 +193,7 @@ class FunctionCodegen:
         for r, ds in defs.items():
             if len(ds) == 1 and r >= fn.nparams and ds[0][0] in ("const", "ga", "fa"):
                 self.remat[r] = ds[0]
-        self.live_out = liveness(fn, uds)
+        self.live_out, blocks = block_liveness(fn, uds)
         self.uses: dict[int, int] = {}
         self.targets: set[int] = set()
         for ins, (u, _) in zip(code, uds, strict=True):
@@ -173,23 +213,23 @@ class FunctionCodegen:
             if d is not None:
                 start[d] = min(start.get(d, pc), pc)
                 end[d] = max(end.get(d, pc), pc)
-        # a register live out of pc is live over [pc, pc + 1]: only its first and last such pc matter, so
-        # visit each register once from each end instead of every live bit at every pc
-        live_out = self.live_out
+        # a register live out of pc is live over [pc, pc + 1]. With its uses and defs counted above, the
+        # first such pc is the start of the first block it is live into, the last such pc + 1 the end of
+        # the last block it is live out of: visit each register once from each end of the block list
         seen = 0
-        for pc, live in enumerate(live_out):
-            new = live & ~seen
+        for b_start, _, b_in, _ in blocks:
+            new = b_in & ~seen
             if new:
                 seen |= new
                 for r in _bits(new):
-                    start[r] = min(start.get(r, pc), pc)
+                    start[r] = min(start.get(r, b_start), b_start)
         seen = 0
-        for pc in range(len(live_out) - 1, -1, -1):
-            new = live_out[pc] & ~seen
+        for _, b_end, _, b_out in reversed(blocks):
+            new = b_out & ~seen
             if new:
                 seen |= new
                 for r in _bits(new):
-                    end[r] = max(end.get(r, pc + 1), pc + 1)
+                    end[r] = max(end.get(r, b_end), b_end)
         # loops: a register live into a loop header stays live to the back edge (covered by live_out)
         intervals = sorted((s, end.get(r, s), r) for r, s in start.items() if r not in self.remat)
         self.slot: dict[int, int] = {}

@@ -103,23 +103,21 @@ def _wrap(value: int, t: T.CType) -> int:
     return value
 
 
-class AddressTaken(c_ast.NodeVisitor):
+class AddressTaken:
     """Names whose address is taken somewhere in a function (those locals live in memory)."""
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    @classmethod
-    def of(cls, node: c_ast.Node) -> set[str]:
-        v = cls()
-        v.visit(node)
-        return v.names
-
-    def visit_UnaryOp(self, node: c_ast.UnaryOp) -> None:
-        if node.op == "&":
-            inner = node.expr
-            while isinstance(inner, c_ast.StructRef | c_ast.ArrayRef) and getattr(inner, "type", ".") != "->":
-                inner = inner.name
-            if isinstance(inner, c_ast.ID):
-                self.names.add(inner.name)
-        self.generic_visit(node)
+    @staticmethod
+    def of(node: c_ast.Node) -> set[str]:
+        names: set[str] = set()
+        stack = [node]
+        unary = c_ast.UnaryOp
+        while stack:  # an explicit stack: pycparser's NodeVisitor costs a method lookup per node
+            n = stack.pop()
+            if n.__class__ is unary and n.op == "&":
+                inner = n.expr
+                while isinstance(inner, c_ast.StructRef | c_ast.ArrayRef) and getattr(inner, "type", ".") != "->":
+                    inner = inner.name
+                if isinstance(inner, c_ast.ID):
+                    names.add(inner.name)
+            stack.extend(n)
+        return names

@@ -12,12 +12,17 @@ from .common import _EXPR_NODES, RUNTIME, LVal, Val, _dtype_bits, unsupported
 from .literals import parse_constant
 
 
+_SAME_SCALAR = (T.IntType, T.FloatType)
+
+
 class ExprLowering(LowererBase):
     """Expressions to IR."""
 
     # ------------------------------------------------------------------ conversions
     def convert(self, v: Val, to: T.CType, node: c_ast.Node | None = None) -> Val:
         frm = v.ctype
+        if frm is to and frm.__class__ in _SAME_SCALAR:  # the common case (these types are shared objects)
+            return Val(v.reg, to)
         if isinstance(frm, T.ArrayType | T.FuncType):
             frm = T.decay(frm)
         if to == T.VOID:

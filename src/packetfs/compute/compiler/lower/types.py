@@ -14,6 +14,10 @@ from .consteval import ConstEval
 from .vla import has_side_effects
 
 
+_TYPE_WORDS = frozenset({"int", "char", "short", "long", "float", "double", "void", "_Bool", "signed", "unsigned"})
+_BUILTIN_TYPES: dict[tuple[str, ...], T.CType] = {}  # ('unsigned', 'int') -> its type, filled as met
+
+
 class TypeLowering(LowererBase):
     """Declarators to C types."""
 
@@ -31,6 +35,16 @@ class TypeLowering(LowererBase):
         raise unsupported(f"type {type(node).__name__}", node)
 
     def named_type(self, names: list[str], node: c_ast.Node) -> T.CType:
+        key = tuple(names)
+        known = _BUILTIN_TYPES.get(key)
+        if known is not None:
+            return known
+        t = self._named_type(names, node)
+        if key[0] in _TYPE_WORDS:  # builtin type words only (a typedef name depends on the scope)
+            _BUILTIN_TYPES[key] = t
+        return t
+
+    def _named_type(self, names: list[str], node: c_ast.Node) -> T.CType:
         words = [n for n in names if n not in ("signed",)]
         signed = "signed" in names
         unsigned = "unsigned" in words
