@@ -109,7 +109,7 @@ def test_random_instructions_scalar_equals_vectorized(c):
 
 @pytest.mark.slow
 @given(case())
-@settings(max_examples=20000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=5000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_many_random_instructions_scalar_equals_vectorized(c):
     prog, p, hosted, max_steps, max_rounds = c
     ref = _outcome(prog, p, hosted, max_steps, max_rounds, scalar=False)

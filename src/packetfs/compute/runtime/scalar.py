@@ -244,6 +244,10 @@ class ScalarRunner:
             kind, fn = 3, None
         elif op in (Op.NOP, Op.CALL):
             kind, fn, a = (4 if op == Op.NOP else 5), None, IMM  # a is not an operand: never read it
+        elif op in (Op.LOAD, Op.STORE) and self.nn == 1 and w <= self.block and w <= self.size:
+            # one node: every valid address is node 0's, at offset = address
+            kind = 6 if op == Op.LOAD else 7
+            fn = (self.env[f"U{w}_1"], self.env["MV0"], self.size - w, self.block - 1, self.block - w)
         else:
             return False
         return kind, fn, d, a, b, _MASK[w], _SIGN[w], signed, nxt, alt, imm
@@ -280,6 +284,18 @@ class ScalarRunner:
             elif kind == 5:
                 S[d] = q
                 q = alt
+            elif kind >= 6:
+                U, mv, lim, bmask, blim = fn
+                ad = ((0 if a == IMM else x) + imm) & M64
+                if ad > lim or (ad & bmask) > blim:
+                    return cx.fin(S, Status.BAD_ADDRESS, ad, pc, s + 1, nd)
+                if kind == 6:
+                    v = U.unpack_from(mv, ad)[0]
+                    if signed and v & sign:
+                        v |= M64 ^ mask
+                    S[d] = v
+                else:
+                    U.pack_into(mv, ad, S[b] & mask)
             s1 = s + 1
             if q < self.ncode and self.trivial[q]:
                 if s1 >= self.max_steps:
