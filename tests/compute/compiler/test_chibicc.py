@@ -32,7 +32,8 @@ REJECTED = {
     "arith": ("GNU `a ?: b` (pycparser cannot parse it)", "parse error"),
     "asm": ("inline assembly", "parse error"),
     "atomic": ("<stdatomic.h>, C11 atomics", "stdatomic.h"),
-    "attribute": ("GNU __attribute__((aligned(N))) (packed is supported)", "unsupported: __attribute__((aligned))"),
+    "attribute": ("`_Alignof` of an expression (a GNU extension pycparser cannot parse; packed and aligned are "
+                  "supported)", "parse error"),
     "const": ("a declaration with no type specifier (`const x;`, pycparser cannot parse it)", "parse error"),
     "initializer": ("GNU designator without `=` (`{ [3] 7 }`, pycparser cannot parse it)", "parse error"),
     "stdhdr": ("<float.h> and other headers we do not ship", "float.h"),

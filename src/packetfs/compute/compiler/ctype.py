@@ -157,10 +157,13 @@ class StructType(CType):
         return None
 
     def layout(self, members: list[tuple[str | None, CType, int | None]], packed: bool = False,
-               packed_members: set[int] | frozenset[int] = frozenset()) -> None:
+               packed_members: set[int] | frozenset[int] = frozenset(), aligned: int = 0,
+               member_aligns: dict[int, int] | None = None) -> None:
         """gcc x86-64 layout, bit-fields included (allocated in units of their declared type). packed:
         `__attribute__((packed))` on the type (every member aligned to 1 byte, and so the type);
-        packed_members: indexes of members declared with it (aligned to 1 byte)."""
+        packed_members: indexes of members declared with it (aligned to 1 byte); aligned: the type's
+        `aligned(N)` (its alignment at least N, its size a multiple of it); member_aligns: index ->
+        a member's `aligned(N)` (its alignment at least N, after packing)."""
         offset_bits = 0
         align = 1
         size = 0
@@ -188,6 +191,8 @@ class StructType(CType):
                     offset_bits = end
                 continue
             a = 1 if packed or index in packed_members else ctype.align
+            if member_aligns and index in member_aligns:
+                a = max(a, member_aligns[index])
             align = max(align, a)
             if self.is_union:
                 fields.append(Field(name, ctype, 0))
@@ -198,6 +203,7 @@ class StructType(CType):
                 offset_bits = (off + ctype.size) * 8
         if not self.is_union:
             size = -(-offset_bits // 8)
+        align = max(align, aligned)
         self.fields = fields
         self.align = align
         self.size = -(-size // align) * align

@@ -89,12 +89,17 @@ _ATTRIBUTE = re.compile(r"\b__attribute(?:__)?\b")
 _SKIP = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|^#[^\n]*', re.M)
 
 
-# `packed` reaches the lowering as a marker member pycparser can parse (lower/types.py removes it before
-# the layout): PACKED_STRUCT inside a struct/union body packs the whole type, PACKED_MEMBER packs the
-# member declared right after it.
+# `packed` and `aligned(N)` reach the lowering as marker members pycparser can parse (lower/types.py
+# removes them before the layout): PACKED_STRUCT / ALIGNED_STRUCT inside a struct/union body apply to the
+# whole type, PACKED_MEMBER / ALIGNED_MEMBER to the member declared right after them (ALIGNED_* are
+# `char NAME[N];`, so N is evaluated as the constant expression it is).
 PACKED_STRUCT = "__pfx_packed"
 PACKED_MEMBER = "__pfx_packed_member"
+ALIGNED_STRUCT = "__pfx_aligned"
+ALIGNED_MEMBER = "__pfx_aligned_member"
 _STRUCT_KEYWORD = re.compile(r"\b(?:struct|union)\s*$")
+_AFTER_KEYWORD = re.compile(r"(?:\s|\b__attribute(?:__)?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\))*"
+                            r"(?:[A-Za-z_]\w*)?\s*\{")
 _ATTRIBUTE_TEXT = re.compile(r"\b__attribute(?:__)?\s*\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)")
 
 
@@ -139,9 +144,27 @@ def _is_struct_body(text: str, brace: int) -> bool:
     return bool(_STRUCT_KEYWORD.search(head))
 
 
-def _packed_edits(text: str, start: int, end: int, filename: str) -> list[tuple[int, int, str]] | None:
-    """Edits that turn `__attribute__((packed))` at text[start:end] into a marker member, or None when
-    gcc ignores it there (a variable or typedef that is not a struct member)."""
+def _markers(layout: list[tuple[str, str | None]], member: bool) -> str:
+    out = []
+    for name, arg in layout:
+        if name == "packed":
+            out.append(f"int {PACKED_MEMBER if member else PACKED_STRUCT}:0;")
+        else:
+            out.append(f"char {ALIGNED_MEMBER if member else ALIGNED_STRUCT}[{arg}];")
+    return "".join(out)
+
+
+def _not_on_struct(layout: list[tuple[str, str | None]], text: str, start: int, filename: str) -> None:
+    """packed where gcc ignores it is ignored; aligned there (a variable's or typedef's) is rejected."""
+    if any(name == "aligned" for name, _ in layout):
+        raise CompileError("unsupported: __attribute__((aligned)) on a variable, typedef or function (it is "
+                           "supported on struct and union types and members)", _coord(text, start, filename))
+
+
+def _layout_edits(text: str, start: int, end: int, filename: str,
+                  layout: list[tuple[str, str | None]]) -> list[tuple[int, int, str]] | None:
+    """Edits that turn a `packed` / `aligned(N)` attribute at text[start:end] into marker members, or None
+    when gcc ignores it there (packed on a variable or typedef that is not a struct member)."""
     blank = "".join(c if c == "\n" else " " for c in text[start:end])
     k = _prev_nonspace(text, start)
     while k >= 0 and text[k] == ")":  # skip attributes written before this one
@@ -153,21 +176,23 @@ def _packed_edits(text: str, start: int, end: int, filename: str) -> list[tuple[
         k = _prev_nonspace(text, m.start())
     if k >= 0 and text[k] == "}" and _is_struct_body(text, _match_back(text, k)):
         # `struct S {...} __attribute__((packed))`: the marker goes before the '}', in the attribute's room
-        if text[k + 1:start].strip():
-            return [(k, k, f"int {PACKED_STRUCT}:0;"), (start, end, blank)]
+        markers = _markers(layout, member=False)
         span = text[k:end]
-        marker = f"int {PACKED_STRUCT}:0;}}"
+        if text[k + 1:start].strip() or len(markers) + 1 > len(span):
+            return [(k, k, markers), (start, end, blank)]
+        marker = markers + "}"
         rest = "".join(c if c == "\n" else " " for c in span[len(marker):])
         return [(k, end, marker + rest + "\n" * span[:len(marker)].count("\n"))]
-    if _STRUCT_KEYWORD.search(text[max(0, start - 20):start]):
+    if k >= 0 and _STRUCT_KEYWORD.search(text[max(0, k - 19):k + 1]):
         # `struct __attribute__((packed)) S {...}`: the marker goes before the body's '}'
-        m = re.compile(r"\s*(?:[A-Za-z_]\w*)?\s*\{").match(text, end)
+        m = _AFTER_KEYWORD.match(text, end)
         if m is None:
-            return [(start, end, blank)]  # a reference to the type, where gcc ignores it
+            _not_on_struct(layout, text, start, filename)
+            return [(start, end, blank)]  # a reference to the type, where gcc ignores packed
         close = _match_forward(text, m.end() - 1)
         if close < 0:
-            raise CompileError("unbalanced braces after __attribute__((packed))", _coord(text, start, filename))
-        return [(start, end, blank), (close, close, f"int {PACKED_STRUCT}:0;")]
+            raise CompileError("unbalanced braces after __attribute__", _coord(text, start, filename))
+        return [(start, end, blank), (close, close, _markers(layout, member=False))]
     # on a declarator: a struct member's is packed, anything else's is ignored (as gcc does)
     i, depth = start - 1, 0
     while i >= 0:
@@ -179,19 +204,20 @@ def _packed_edits(text: str, start: int, end: int, filename: str) -> list[tuple[
         elif c in "([{":
             depth -= 1
         elif depth == 0 and c == ",":
-            raise CompileError("unsupported: __attribute__((packed)) on one of several declarators",
+            raise CompileError(f"unsupported: __attribute__(({layout[0][0]})) on one of several declarators",
                                _coord(text, start, filename))
         i -= 1
     if i < 0 or not (_is_struct_body(text, i) if text[i] == "{" else _inside_struct(text, i)):
+        _not_on_struct(layout, text, start, filename)
         return None
     j, depth = end, 0
     while j < len(text) and not (depth == 0 and text[j] in ";}"):
         if depth == 0 and text[j] == ",":
-            raise CompileError("unsupported: __attribute__((packed)) on one of several declarators",
+            raise CompileError(f"unsupported: __attribute__(({layout[0][0]})) on one of several declarators",
                                _coord(text, start, filename))
         depth += {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}.get(text[j], 0)
         j += 1
-    return [(i + 1, i + 1, f"int {PACKED_MEMBER}:0;"), (start, end, blank)]
+    return [(i + 1, i + 1, _markers(layout, member=True)), (start, end, blank)]
 
 
 def _inside_struct(text: str, i: int) -> bool:
@@ -239,15 +265,17 @@ def strip_attributes(text: str, filename: str = "<input>") -> str:
                 break
         if depth:
             raise CompileError("unbalanced parentheses in __attribute__", _coord(text, m.start(), filename))
-        packed = False
-        for name in _attribute_names(text[i + 1:j - 1]):
+        layout: list[tuple[str, str | None]] = []
+        for name, arg in _attributes(text[i + 1:j - 1]):
             if name == "packed":
-                packed = True
+                layout.append((name, None))
+            elif name == "aligned":
+                layout.append((name, arg if arg and arg.strip() else "16"))  # bare `aligned`: x86-64's 16
             elif name not in IGNORED_ATTRIBUTES:
                 raise CompileError(f"unsupported: __attribute__(({name}))", _coord(text, m.start(), filename))
         pos = j
-        if packed:
-            edits.extend(_packed_edits(text, m.start(), j, filename) or [(m.start(), j, None)])
+        if layout:
+            edits.extend(_layout_edits(text, m.start(), j, filename, layout) or [(m.start(), j, None)])
         else:
             edits.append((m.start(), j, None))
     edits.sort(key=lambda e: (e[0], e[1]))
@@ -262,6 +290,12 @@ def strip_attributes(text: str, filename: str = "<input>") -> str:
 
 def _attribute_names(inner: str) -> list[str]:
     """`(noinline, format(printf, 1, 2))` -> ['noinline', 'format'] (the names at the top level)."""
+    return [name for name, _ in _attributes(inner)]
+
+
+def _attributes(inner: str) -> list[tuple[str, str | None]]:
+    """`(noinline, aligned(8+8))` -> [('noinline', None), ('aligned', '8+8')]: top-level names (with GNU's
+    `__name__` spelling folded) and the text of their arguments."""
     inner = inner.strip()
     if inner.startswith("(") and inner.endswith(")"):
         inner = inner[1:-1]
@@ -272,8 +306,10 @@ def _attribute_names(inner: str) -> list[str]:
             cur = []
             if word:
                 name = re.match(r"\w*", word).group(0)
-                names.append(name[2:-2] if name.startswith("__") and name.endswith("__") and len(name) > 4
-                             else name)
+                rest = word[len(name):].strip()
+                arg = rest[1:-1] if rest.startswith("(") and rest.endswith(")") else None
+                names.append((name[2:-2] if name.startswith("__") and name.endswith("__") and len(name) > 4
+                              else name, arg))
             continue
         depth += {"(": 1, ")": -1}.get(c, 0)
         cur.append(c)

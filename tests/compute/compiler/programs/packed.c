@@ -1,5 +1,6 @@
-/* GNU __attribute__((packed)): layout (sizeof, offsetof, alignment inside other structs) as gcc on
-   x86-64, and reads/writes of the unaligned members, struct copies and arrays of packed structs. */
+/* GNU __attribute__((packed)) and aligned(N) on struct/union types and members: layout (sizeof,
+   offsetof, _Alignof, alignment inside other structs) as gcc on x86-64, and reads/writes of the
+   unaligned members, struct copies and arrays of packed structs. */
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
@@ -13,6 +14,17 @@ struct D { char c; int i __attribute__((packed)); long l; short s __attribute__(
 struct E { char c; struct A a; int z; };          /* a packed struct inside a normal one */
 struct F { char c; struct { char k; long v; } __attribute__((packed)) n[2]; };
 struct G { char c; long arr[2] __attribute__((packed)); };
+
+struct __attribute__((aligned(8))) H { int a; };
+struct I { char c; } __attribute__((aligned(16)));
+struct __attribute__((aligned(8), packed)) J { char a; int b; };
+struct K { char a; int b; } __attribute__((aligned(8))) __attribute__((packed));
+struct __attribute__((aligned(4))) __attribute__((packed)) L { char a; short b; char c[3]; };
+struct M { char c; int x __attribute__((aligned(16))); char d; short s __attribute__((aligned(4), packed)); };
+struct N { char c; struct H h; struct I i[2]; };
+union __attribute__((aligned(8 + 8))) O { char c; int i; };
+struct __attribute__((__aligned__)) P { char c; };
+struct Q { char c; int z __attribute__((packed, aligned(2))); };
 
 static long sum_a(struct A a) { return a.c + a.i + a.s + a.l; }
 static struct B make_b(int k) { struct B b = {(char)k, k * 1000, (short)(k * 7), k * 100000L}; return b; }
@@ -29,6 +41,19 @@ int main(void) {
     printf("F %zu %zu\n", sizeof(struct F), offsetof(struct F, n[1].v));
     printf("G %zu %zu\n", sizeof(struct G), offsetof(struct G, arr[1]));
 
+    printf("H %zu %zu I %zu %zu J %zu %zu %zu K %zu %zu %zu\n", sizeof(struct H), _Alignof(struct H),
+           sizeof(struct I), _Alignof(struct I), sizeof(struct J), _Alignof(struct J), offsetof(struct J, b),
+           sizeof(struct K), _Alignof(struct K), offsetof(struct K, b));
+    printf("L %zu %zu %zu M %zu %zu %zu %zu %zu %zu\n", sizeof(struct L), _Alignof(struct L),
+           offsetof(struct L, c), sizeof(struct M), _Alignof(struct M), offsetof(struct M, x),
+           offsetof(struct M, d), offsetof(struct M, s), offsetof(struct M, s) % 4);
+    printf("N %zu %zu %zu %zu O %zu %zu P %zu %zu Q %zu %zu\n", sizeof(struct N), _Alignof(struct N),
+           offsetof(struct N, h), offsetof(struct N, i[1]), sizeof(union O), _Alignof(union O),
+           sizeof(struct P), _Alignof(struct P), sizeof(struct Q), offsetof(struct Q, z));
+    static struct N gn[2];
+    gn[1].i[1].c = 'q';
+    gn[1].h.a = 12345;
+    printf("%c %d %d\n", gn[1].i[1].c, gn[1].h.a, (int)(((char *)&gn[1] - (char *)&gn[0]) % 16));
     struct A arr[3];
     for (int k = 0; k < 3; k++) {
         arr[k].c = (char)('a' + k);

@@ -75,6 +75,8 @@ class LowererBase(c_ast.NodeVisitor):
 
     def frame_alloc(self, t: T.CType) -> int:
         a = max(t.align, 1)
+        if a > 16:  # frames are 16-byte aligned; a stricter alignment (aligned(N)) would not hold
+            raise CompileError(f"unsupported: a local object of type {t} aligned to {a} bytes (over 16)")
         size = max(t.size, 1)
         self.fn.frame_size = -(-(self.fn.frame_size + size) // a) * a
         if self.fn.frame_size > (8 << 20):

@@ -7,7 +7,7 @@ from pycparser import c_ast
 
 from .. import ctype as T
 from ..errors import CompileError
-from ..frontend import PACKED_MEMBER, PACKED_STRUCT
+from ..frontend import ALIGNED_MEMBER, ALIGNED_STRUCT, PACKED_MEMBER, PACKED_STRUCT
 from .base import LowererBase
 from .common import Sym, unsupported
 from .consteval import ConstEval
@@ -96,18 +96,33 @@ class TypeLowering(LowererBase):
                 self.tags[-1][node.name] = st
         members: list[tuple[str | None, T.CType, int | None]] = []
         packed, packed_members, pack_next = False, set(), False
+        aligned, member_aligns, align_next = 0, {}, 0
         for d in node.decls or []:
             if not isinstance(d, c_ast.Decl):
                 raise unsupported(f"{type(d).__name__} in struct", d)
-            if d.name == PACKED_STRUCT:  # markers of __attribute__((packed)) (frontend.py)
+            if d.name == PACKED_STRUCT:  # markers of __attribute__((packed)) and aligned(N) (frontend.py)
                 packed = True
                 continue
             if d.name == PACKED_MEMBER:
                 pack_next = True
                 continue
+            if d.name in (ALIGNED_STRUCT, ALIGNED_MEMBER):
+                n = self.decl_type(d.type).length
+                if n is None or n <= 0 or n & (n - 1) or n > (1 << 12):
+                    raise CompileError("requested alignment is not a power of 2 up to 4096", d.coord)
+                if d.name == ALIGNED_STRUCT:
+                    aligned = max(aligned, n)
+                else:
+                    align_next = max(align_next, n)
+                continue
             if pack_next:
                 packed_members.add(len(members))
                 pack_next = False
+            if align_next:
+                if d.bitsize is not None:
+                    raise unsupported("__attribute__((aligned)) on a bit-field", d)
+                member_aligns[len(members)] = align_next
+                align_next = 0
             mt = self.decl_type(d.type)
             width = None
             if d.bitsize is not None:
@@ -121,7 +136,7 @@ class TypeLowering(LowererBase):
             members.append((d.name, mt, width))
         if (packed or packed_members) and any(w is not None for _, _, w in members):
             raise unsupported("bit-fields in a packed struct", node)
-        st.layout(members, packed, packed_members)
+        st.layout(members, packed, packed_members, aligned, member_aligns)
         self.note_member_qtypes(st, node.decls or [])
         self.struct_defs[id(node)] = st
         return st
