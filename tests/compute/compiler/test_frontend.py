@@ -25,6 +25,8 @@ REJECTED = [
     ("int main(int n, char **v) { static char a[n]; return 0; }", "variable-length array 'a' with static storage"),
     ("int main(int n, char **v) { char a[n] = {0}; return 0; }", "variable-length array 'a' cannot be initialised"),
     ("int main(int n, char **v) { char a[n++]; return 0; }", "unsupported: a variable-length array size with side effects"),
+    ("int main(int n, char **v) { char a[n][n]; int i = 0; return sizeof a[i++]; }",
+     "unsupported: sizeof of a variable-length array expression with side effects"),
     ("int f(int n, int a[n][n]) { return a[0][0]; } int main(void) { return 0; }",
      "unsupported: a variable-length array parameter with a runtime size below its first dimension"),
     ("int main(int n, char **v) { goto in; { char a[n]; in: a[0] = 1; } return 0; }",

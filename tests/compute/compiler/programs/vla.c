@@ -77,6 +77,12 @@ int main(int argc, char **argv) {
     int *p = a + 2;
     p[1] = -7;
     printf("a[3]=%d last=%d\n", a[3], *(a + n - 1));
+    typedef int Row[n];  /* the size is taken when the typedef runs */
+    n += 100;
+    Row rows[2], *rp = rows;
+    for (int i = 0; i < (int)(sizeof(Row) / sizeof(int)); i++) { rows[0][i] = i; rows[1][i] = 10 * i; }
+    printf("typedef: %zu %zu %d %d\n", sizeof(Row), sizeof rows, rp[1][2], (*(rp + 1))[4]);
+    n -= 100;
     {
         char inner[n * 3];
         for (int i = 0; i < (int)sizeof inner; i++) inner[i] = (char)('A' + i);

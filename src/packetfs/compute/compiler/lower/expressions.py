@@ -10,6 +10,7 @@ from ..errors import CompileError
 from .base import LowererBase
 from .common import _EXPR_NODES, RUNTIME, LVal, Val, _dtype_bits, unsupported
 from .literals import parse_constant
+from .vla import has_side_effects
 
 
 _SAME_SCALAR = (T.IntType, T.FloatType)
@@ -383,6 +384,9 @@ class ExprLowering(LowererBase):
                 t = self.decl_type(node.expr)
             else:
                 t = self.type_of(node.expr)
+                if isinstance(t, T.VlaType) and has_side_effects(node.expr):
+                    # C evaluates a VLA-typed operand of sizeof; type_of does not keep its code
+                    raise unsupported("sizeof of a variable-length array expression with side effects", node)
             return Val(self.size_value(t), T.SIZE_T)
         if op == "_Alignof":  # C11 on a type name; gcc's __alignof__ also on an expression
             t = self.decl_type(node.expr) if isinstance(node.expr, c_ast.Typename) else self.type_of(node.expr)
