@@ -9,6 +9,11 @@ Modes (per link):
   later peer, also after a restart);
 - ``lightning (warm, inline)``: the same with `--decode-jobs 0`: frames decoded in the syncing process
   itself (no hand-over to a decoding process; on a machine whose cores are all busy this can be faster);
+- ``lightning + swiftsync``: `packetfs bitcoin sync --mode swiftsync --hints F -j N` (hints at the chain's tip,
+  made from the server's chainstate with `packetfs bitcoin hints`; N = PACKETFS_BENCH_RELAY_SWIFT_JOBS, default
+  2, validation processes): every block validated with SwiftSync in any order, blocks and their spent coins
+  (getbspent) from the server (swiftsync/netsync.py, as frames where it asks for them), then the ordinary sync
+  finds nothing left; its wall, bytes and CPU cover both phases, CPU includes the validation workers';
 - ``bcoin -> bcoin``: a fresh bcoin 1.0.2 syncing the chain from a bcoin that holds it (anchor);
 - ``kernel import`` (once, from disk, no link): libbitcoinkernel's ChainstateManager importing the chain's
   blk files with 2 worker threads: the bar for "validated chainstate" on these 2 cores.
@@ -58,10 +63,15 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests" / "support"))
 CACHE = REPO / ".bench-cache"
 PACKETFS = str(Path(sys.executable).parent / "packetfs")
-NS_CLIENT = "pfsrelay-cli"
-DEV_SERVER, DEV_CLIENT = "pfsr-s", "pfsr-c"
-ADDR_SERVER, ADDR_CLIENT = "10.231.0.1", "10.231.0.2"
-MODES = ("plain", "lightning (cold)", "lightning (warm)", "lightning (warm, inline)")
+# Names and subnet of this process's shaped link: two benches running at once (this one and
+# bench/sync_swiftnet.py, which uses the same link) must not delete or reuse each other's namespace.
+_TAG = os.getpid()
+NS_PREFIX = "pfsrelay-"
+NS_CLIENT = f"{NS_PREFIX}{_TAG}"
+DEV_SERVER, DEV_CLIENT = f"pfsr{_TAG}s", f"pfsr{_TAG}c"  # at most 15 characters
+ADDR_SERVER, ADDR_CLIENT = f"10.231.{_TAG % 250}.1", f"10.231.{_TAG % 250}.2"
+MODES = ("plain", "lightning (cold)", "lightning (warm)", "lightning (warm, inline)", "lightning + swiftsync")
+SWIFT_MODE = "lightning + swiftsync"
 
 PITCH = ("the pitch: `packetfs-bitcoin --sync --mode lightning`, \"stream compressed blocks, decompress and verify in "
          "parallel, index while streaming\" (no figure given)")
@@ -123,8 +133,15 @@ class Server:
 
 
 def _cleanup_link() -> None:
+    """Delete this process's namespace and veth pair, and those left by bench processes that are gone
+    (killed before their ``finally``); deleting a namespace deletes the veth pair that ends in it."""
     subprocess.run(["ip", "netns", "del", NS_CLIENT], capture_output=True)
     subprocess.run(["ip", "link", "del", DEV_SERVER], capture_output=True)
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in listed.splitlines() if line.strip()):
+        pid = name.removeprefix(NS_PREFIX)
+        if name.startswith(NS_PREFIX) and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 @contextlib.contextmanager
@@ -169,7 +186,8 @@ def _sync(mode: str, datadir: Path, host: str, port: int, ns: str | None, extra:
     return report
 
 
-def _ours(link: str, work: Path, src: Path, host: str, ns: str | None, repeat: int) -> dict[str, list[dict]]:
+def _ours(link: str, work: Path, src: Path, host: str, ns: str | None, repeat: int, hints: Path,
+          swift_jobs: int) -> dict[str, list[dict]]:
     runs: dict[str, list[dict]] = {}
     for r in range(repeat):
         shutil.rmtree(src / "pfs-frames", ignore_errors=True)  # cold: this server has encoded nothing yet
@@ -179,7 +197,10 @@ def _ours(link: str, work: Path, src: Path, host: str, ns: str | None, repeat: i
                 d = work / f"{link}-{mode.split()[0]}-{len(runs.get(mode, []))}-{r}"
                 before = _tree(server.proc.pid)[0]
                 extra = ["--decode-jobs", "0"] if "inline" in mode else []
-                report = _sync("plain" if mode == "plain" else "lightning", d, host, server.port, ns, extra)
+                kind = "plain" if mode == "plain" else "lightning"
+                if mode == SWIFT_MODE:
+                    kind, extra = "swiftsync", ["--hints", str(hints), "-j", str(swift_jobs)]
+                report = _sync(kind, d, host, server.port, ns, extra)
                 report["server_cpu_s"] = _tree(server.proc.pid)[0] - before
                 report["state"] = report["utxo_digest"]
                 runs.setdefault(mode, []).append(report)
@@ -310,6 +331,7 @@ def relay_table(console: Console, quick: bool = False) -> dict:
     n_blocks = int(os.environ.get("PACKETFS_BENCH_RELAY_BLOCKS", "150" if quick else "1000"))
     txs = int(os.environ.get("PACKETFS_BENCH_RELAY_TXS", "20"))
     repeat = int(os.environ.get("PACKETFS_BENCH_REPEAT", "1"))
+    swift_jobs = int(os.environ.get("PACKETFS_BENCH_RELAY_SWIFT_JOBS", "2"))
     can_shape = os.geteuid() == 0 and shutil.which("tc") is not None and shutil.which("ip") is not None
     default_links = ("loopback,20mbit" if quick else "loopback,100mbit,20mbit") if can_shape else "loopback"
     links = os.environ.get("PACKETFS_BENCH_RELAY_LINKS", default_links).split(",")
@@ -333,6 +355,9 @@ def relay_table(console: Console, quick: bool = False) -> dict:
         subprocess.run([PACKETFS, "bitcoin", "import", str(chain_dir), "--network", "regtest", "--datadir", str(src),
                         "--store", "codec", "--json"], check=True, capture_output=True)
         coins, amount, digest = _our_coins(src)
+        hints = work / "tip.hints"
+        subprocess.run([PACKETFS, "bitcoin", "hints", "--datadir", str(src), "--height", str(summary["height"]),
+                        "-o", str(hints)], check=True, capture_output=True)
         kernel = _kernel(chain_dir, work)
         bsrc = None
         if not with_bcoin:
@@ -349,7 +374,7 @@ def relay_table(console: Console, quick: bool = False) -> dict:
                 with shaped_link(mbit) if mbit else contextlib.nullcontext():
                     ns = NS_CLIENT if mbit else None
                     host = ADDR_SERVER if mbit else "127.0.0.1"
-                    for mode, runs in _ours(link, work, src, host, ns, repeat).items():
+                    for mode, runs in _ours(link, work, src, host, ns, repeat, hints, swift_jobs).items():
                         results[(link, mode)] = runs
                     if bsrc is not None:
                         results[(link, "bcoin -> bcoin")] = [_bcoin_sync(bsrc, host, ns, summary["tip"])
@@ -413,6 +438,12 @@ def relay_table(console: Console, quick: bool = False) -> dict:
         if b is not None:
             line += f"; warm vs bcoin->bcoin {b['wall_s'] / r['wall_s']:.2f}x"
         console.print(line)
+        sw = out["runs"].get(f"{link}/{SWIFT_MODE}")
+        if sw is not None:
+            console.print(f"{link}: {SWIFT_MODE} (-j {swift_jobs}): {sw['wall_s']:.2f} s, bytes {sw['bytes_ratio']:.3f} "
+                          f"of plain; speed vs plain {sw['speedup']:.2f}x, vs lightning warm "
+                          f"{r['wall_s'] / sw['wall_s']:.2f}x, vs kernel import {kernel_wall / sw['wall_s']:.2f}x "
+                          f"(goal: faster than the kernel's import: {'met' if sw['wall_s'] < kernel_wall else 'NOT met'})")
     all_equal = all(r["state_equal"] for r in out["runs"].values())
     out["states_equal"] = all_equal
     console.print(f"final state equal in every run: {'yes' if all_equal else 'NO'} (utxo_digest {digest[:16]}…, "

@@ -286,8 +286,8 @@ def test_a_killed_decoding_process_is_replaced_and_blames_nobody(chain, tmp_path
             deadline = time.monotonic() + 90
             while b.cs.tip.hash_hex != chain["tip"]:
                 assert time.monotonic() < deadline, f"no sync after the kill (height {b.cs.tip.height})"
-                if not killed and b.cs.tip.height >= 105 and relay._dpool is not None:
-                    for pid in list(relay._dpool._processes):  # the executor's worker processes
+                if not killed and b.cs.tip.height >= 105 and relay.decoder_pids():
+                    for pid in relay.decoder_pids():
                         os.kill(pid, signal.SIGKILL)
                     killed = True
                 await asyncio.sleep(0.01)

@@ -126,8 +126,13 @@ class HeaderTree:
 
     # ------------------------------------------------------------------ accepting headers
     def expected_bits(self, prev: IndexEntry, new_time: int) -> int:
+        # The min-difficulty walk asks for heights one below another: each walk starts where the last
+        # ended (was one walk from ``prev`` per height, quadratic in the distance walked).
+        last = [prev]
+
         def header_at(height: int) -> tuple[int, int]:
-            e = self.ancestor(prev, height)
+            start = last[0] if last[0].height >= height else prev
+            e = last[0] = self.ancestor(start, height)
             return e.time, e.header.bits
 
         return next_work_required(prev.height, new_time, header_at, self.params)

@@ -57,6 +57,8 @@ from ..primitives.block import Block
 from ..primitives.hashes import hash_to_hex
 from ..script import sigcache
 from ..storage.undo import decode_block_undo
+from .decoder_process import DecoderProcess
+from .download import MAX_BLOCKS_IN_TRANSIT_PER_PEER
 from .node import Node, NodeConfig
 from .peer import Peer
 
@@ -292,7 +294,8 @@ class LightningRelay:
         # process decodes in submission order, which lets a frame name an ancestor still being decoded.
         self.decode_jobs = max(0, decode_jobs)  # 0: decode in the node's own process, no hand-over
         self.max_pending = max_pending if max_pending is not None else max(8, 4 * self.decode_jobs)
-        self._dpool: ProcessPoolExecutor | None = None
+        self._decoders: list[DecoderProcess] = []
+        self._next_decoder = 0
         self._decoding: set[bytes] = set()  # blocks submitted to the decoder, result not handled yet
         self.stats = StageStats()
         self.pfs_peers: set[int] = set()  # peers we fetch frames from
@@ -310,6 +313,11 @@ class LightningRelay:
         self._frame_bytes = 0
         if serve:
             node.services |= NODE_PFS
+        if fetch:
+            # A frame's block counts as in flight until it is decoded (a plain block's, until it arrives):
+            # the per-peer window is widened by the decode queue, so that as many blocks are on the wire
+            # from a PFS peer as from a plain one while frames wait for the decoder.
+            node.download.per_peer = max(node.download.per_peer, MAX_BLOCKS_IN_TRANSIT_PER_PEER + self.max_pending)
         node.set_handler(SendPfs, self.on_sendpfs)
         node.set_handler(GetPfsBlocks, self.on_getpfsblks)
         node.set_handler(PfsBlock, self.on_pfsblock)
@@ -326,23 +334,37 @@ class LightningRelay:
             self._pool = ProcessPoolExecutor(self.jobs, mp_context=multiprocessing.get_context("forkserver"))
         return self._pool
 
-    def decoder(self) -> ProcessPoolExecutor | None:
-        """The decoding processes (``decode_jobs``; fork server, as ``pool``). Started at once, each with
-        the codec imported (``_ready``), so the first frame does not wait for a process to start."""
-        if self._dpool is None and self.decode_jobs:
-            self._dpool = ProcessPoolExecutor(self.decode_jobs, mp_context=multiprocessing.get_context("forkserver"))
-            for _ in range(self.decode_jobs):
-                self._dpool.submit(_ready)
-        return self._dpool
+    def decoder(self) -> list[DecoderProcess]:
+        """The decoding processes (``decode_jobs``, fed from the event loop without threads, see
+        node/decoder_process.py), started now if they are not (or were replaced after dying); frames
+        are decoded inline until they have started (``decoder_ready``)."""
+        for dead in [d for d in self._decoders if d.broken]:
+            self._decoders.remove(dead)
+            dead.close()
+        while len(self._decoders) < self.decode_jobs:
+            self._decoders.append(DecoderProcess(_decode_job))
+        return self._decoders
+
+    def decoder_pids(self) -> list[int]:
+        """Process ids of the decoding processes that have started."""
+        return [d.pid for d in self._decoders if d.pid is not None]
+
+    def decoder_ready(self) -> bool:
+        """Whether the decoding processes are up (have imported the codec). Until then frames are decoded
+        here, inline: starting a process costs a few hundred milliseconds, which would otherwise be the
+        first frames' wait at the start of a sync."""
+        return all(d.ready and not d.broken for d in self.decoder())
 
     def close(self) -> None:
         if self._tick_task is not None:
             self._tick_task.cancel()
             self._tick_task = None
-        for pool in (self._pool, self._dpool):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        self._pool = self._dpool = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self._pool = None
+        for d in self._decoders:
+            d.close()
+        self._decoders = []
         if self._store is not None:
             self._store.close()
             self._store = None
@@ -362,10 +384,10 @@ class LightningRelay:
         return asyncio.wrap_future(fut)
 
     def _renew_decoder(self) -> None:
-        """Replace a broken decoding pool (its process died) with a new one on next use."""
-        old, self._dpool = self._dpool, None
-        if old is not None:
-            old.shutdown(wait=False, cancel_futures=True)
+        """Replace decoding processes that died (started again on next use)."""
+        for dead in [d for d in self._decoders if d.broken]:
+            self._decoders.remove(dead)
+            dead.close(timeout=0.5)
 
     # ------------------------------------------------------------------ negotiation
     def on_ready(self, peer: Peer) -> None:
@@ -700,22 +722,26 @@ class LightningRelay:
             return
         self.stats.parked_s += time.monotonic() - since
         at, outs, inflight = at
-        if self.decode_jobs == 0:
-            # Inline: decoded here and now, then validated (no process to hand frames to; on a machine
-            # whose cores are all busy, one process that never waits for another can be the faster).
+        args = (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
+        fut = None
+        if self.decode_jobs and self.decoder_ready():
+            decoders = self.decoder()
+            self._next_decoder = (self._next_decoder + 1) % len(decoders)
+            try:
+                fut = decoders[self._next_decoder].submit(*args)
+            except BrokenProcessPool:
+                self._renew_decoder()
+        if fut is None:
+            # Inline: decoded here and now, then validated (no process to hand frames to, or it is still
+            # starting or being replaced; on a machine whose cores are all busy, one process that never
+            # waits for another can be the faster). An ancestor it names that a process is decoding gives
+            # 'missing': the frame is parked until that ancestor is handled.
             fut = asyncio.get_running_loop().create_future()
-            fut.set_result(_decode_job(msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight))
+            fut.set_result(_decode_job(*args))
             self._pending.add(fut)
             self._decoding.add(msg.block_hash)
             self._decoded(peer, msg, entry, fut, since)
             return
-        try:
-            fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
-                               pool=self.decoder())
-        except BrokenProcessPool:
-            self._renew_decoder()
-            fut = self._submit(_decode_job, msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight,
-                               pool=self.decoder())
         self._pending.add(fut)
         self._decoding.add(msg.block_hash)
         self.stats.inflight_locations += len(inflight)

@@ -109,7 +109,7 @@ class NodeConfig:
     jobs: int | None = 1
     stall_timeout: float = 2.0  # Core's BLOCK_STALLING_TIMEOUT_DEFAULT
     block_timeout: float = 60.0  # a block asked for and not delivered within this: the peer is dropped
-    flush_interval: float = 1.0
+    flush_interval: float = 0.5  # seconds between chainstate flushes (block files fsynced, UTXO committed)
     progress_interval: float = 5.0
     timeouts: PeerTimeouts = field(default_factory=PeerTimeouts)
     max_send_buffer: int = 64 << 20
@@ -512,7 +512,7 @@ class Node:
 
     # ================================================================== housekeeping
     async def _housekeeping(self) -> None:
-        last_progress = time.monotonic()
+        last_progress = last_flush = time.monotonic()
         last_blocks = 0
         tty = sys.stderr.isatty()
         while not self._stop.is_set():
@@ -524,9 +524,10 @@ class Node:
                 return
             for peer in list(self.peers.values()):
                 self._send_feefilter(peer, now)
-            if cs.tip.hash != self._flushed_tip:
-                cs.flush()
+            if cs.tip.hash != self._flushed_tip and now - last_flush >= self.config.flush_interval:
+                cs.flush()  # block files fsynced, index and UTXO changes committed: blocks the loop
                 self._flushed_tip = cs.tip.hash
+                last_flush = now
             if self.addrbook is not None:
                 self.addrbook.save()
             self._write_status()

@@ -29,6 +29,11 @@ from .node import Node, NodeConfig, NodeError
 
 EXIT_ERROR = 2
 EXIT_TIMEOUT = 4
+# The chainstate is flushed (block files fsynced, UTXO changes committed, on the event loop) every this
+# many seconds while syncing, and at the end. A node's default, 0.5 s, put ~100 fsyncs and LMDB commits on
+# the loop of a 1,000-block sync (profiled under load: 1.4 s of its wall time). A sync killed in between
+# resumes from the last flush.
+SYNC_FLUSH_INTERVAL = 10.0
 NETWORKS = ("mainnet", "testnet3", "testnet4", "signet", "regtest")
 
 
@@ -65,7 +70,7 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     answered0 = sigcache.COUNTS[1]
     t0 = time.monotonic()
     config = NodeConfig(network, datadir, listen=False, connect=[(host, port)], store_mode="raw", jobs=jobs,
-                        progress_interval=3600.0)
+                        progress_interval=3600.0, flush_interval=SYNC_FLUSH_INTERVAL)
     node = Node(config)
     relay = attach_lightning(node, serve=False, fetch=mode != "plain", decode_jobs=1 if decode_jobs is None else decode_jobs)
     if mode != "plain":

@@ -1,0 +1,213 @@
+"""A worker process fed through two pipes straight from the event loop, for compressed relay's frame
+decoding (node/lightning.py).
+
+Why not a ``ProcessPoolExecutor``: its hand-over runs on two threads of the node's process (the manager
+thread, which forwards jobs and unpickles results, and the call queue's feeder thread, which pickles and
+writes them). On a machine with as many busy processes as cores, each job then costs the event loop
+GIL hand-overs to threads that the OS may have preempted, and the profile of a 1,000-block sync showed
+the loop waiting on them in every ``send`` and pipe write (seconds under load). Here jobs and results
+are written and read by the loop itself, non-blocking, with no thread in the node's process; the
+process decodes jobs in the order they were submitted (so a frame may name an ancestor submitted just
+before it) and answers them in that order.
+
+Messages use multiprocessing's connection framing (a 4-byte big-endian length, then a pickle), so the
+worker side is a plain blocking ``Connection``. The worker first answers ``("ready",)`` once it has
+imported the job function's module; a worker that dies (killed, out of memory) fails every job not yet
+answered with ``BrokenProcessPool``, as an executor would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import multiprocessing
+import os
+import pickle
+import struct
+import threading
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+
+log = logging.getLogger("packetfs.node.lightning")
+
+_LEN = struct.Struct("!i")  # multiprocessing.connection's length header (messages < 2 GiB)
+READ_CHUNK = 1 << 20
+
+
+def _serve(jobs, results, fn: Callable) -> None:
+    """The worker: answer each job ``args`` with ("ok", fn(*args)) or ("raised", message), in order,
+    until the job pipe is closed."""
+    results.send_bytes(pickle.dumps(("ready",)))
+    while True:
+        try:
+            data = jobs.recv_bytes()
+        except (EOFError, OSError):
+            return
+        try:
+            answer = ("ok", fn(*pickle.loads(data)))
+        except Exception as e:  # noqa: BLE001 - reported to the caller as the job's failure
+            answer = ("raised", f"{type(e).__name__}: {e}")
+        results.send_bytes(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+class DecoderProcess:
+    """One worker process running ``fn`` on submitted argument tuples (picklable), from the fork server
+    (a forked worker would keep the node's peer sockets open). ``ready`` turns True once it has started;
+    jobs submitted before wait in the pipe."""
+
+    def __init__(self, fn: Callable):
+        self.loop = asyncio.get_running_loop()
+        ctx = multiprocessing.get_context("forkserver")
+        self._job_r, self._job_w = ctx.Pipe(duplex=False)
+        self._res_r, self._res_w = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_serve, args=(self._job_r, self._res_w, fn), daemon=True,
+                                name="packetfs-decoder")
+        self.ready = False
+        self.broken = False
+        self._started = False  # seen by the loop: the worker's pipe ends closed here
+        self._proc_started = False  # set by the launcher thread
+        self._out = bytearray()
+        self._in = bytearray()
+        self._writing = False
+        self._futures: collections.deque[asyncio.Future] = collections.deque()
+        self._wfd, self._rfd = self._job_w.fileno(), self._res_r.fileno()
+        os.set_blocking(self._wfd, False)
+        os.set_blocking(self._rfd, False)
+        self.loop.add_reader(self._rfd, self._readable)
+        # Starting a process from the fork server blocks until the server has forked it (the first time,
+        # until the server itself has started): done on a short-lived thread, the loop goes on meanwhile.
+        self._launcher = threading.Thread(target=self._start_worker, name="packetfs-decoder-start", daemon=True)
+        self._launcher.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self._proc_started else None
+
+    def _start_worker(self) -> None:
+        err: BaseException | None = None
+        try:
+            self.proc.start()
+            self._proc_started = True
+        except Exception as e:  # noqa: BLE001 - reported on the loop, the jobs fail over to inline decoding
+            err = e
+        try:
+            self.loop.call_soon_threadsafe(self._launched, err)
+        except RuntimeError:  # the loop is closed: close() cleans up
+            pass
+
+    def _launched(self, err: BaseException | None) -> None:
+        if err is not None:
+            log.warning("decoding process did not start: %s", err)
+            self._fail()
+            return
+        if self.broken:  # closed while starting: close() stops it
+            return
+        self._started = True
+        # The worker's ends belong to it now; ours closed, so its death reads as EOF here.
+        self._job_r.close()
+        self._res_w.close()
+
+    def submit(self, *args) -> asyncio.Future:
+        """The job's result (a future of this loop), answered in submission order."""
+        if self.broken:
+            raise BrokenProcessPool("the decoding process is gone")
+        data = pickle.dumps(args, protocol=pickle.HIGHEST_PROTOCOL)
+        self._out += _LEN.pack(len(data))
+        self._out += data
+        fut = self.loop.create_future()
+        self._futures.append(fut)
+        self._flush()
+        return fut
+
+    def _flush(self) -> None:
+        while self._out and not self.broken:
+            try:
+                n = os.write(self._wfd, self._out)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._fail()
+                return
+            del self._out[:n]
+        want = bool(self._out) and not self.broken
+        if want and not self._writing:
+            self.loop.add_writer(self._wfd, self._flush)
+        elif not want and self._writing:
+            self.loop.remove_writer(self._wfd)
+        self._writing = want
+
+    def _readable(self) -> None:
+        try:
+            chunk = os.read(self._rfd, READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._fail()
+            return
+        buf = self._in
+        buf += chunk
+        while len(buf) >= 4:
+            (n,) = _LEN.unpack_from(buf)
+            if n < 0:
+                self._fail()  # a length header we never write
+                return
+            if len(buf) < 4 + n:
+                break
+            answer = pickle.loads(bytes(buf[4 : 4 + n]))
+            del buf[: 4 + n]
+            self._answer(answer)
+
+    def _answer(self, answer: tuple) -> None:
+        if answer[0] == "ready":
+            self.ready = True
+            return
+        if not self._futures:
+            self._fail()
+            return
+        fut = self._futures.popleft()
+        if fut.done():
+            return
+        if answer[0] == "ok":
+            fut.set_result(answer[1])
+        else:
+            fut.set_exception(RuntimeError(answer[1]))
+
+    def _fail(self) -> None:
+        """The worker is gone (or talks nonsense): every job not answered fails; nothing more is sent."""
+        if self.broken:
+            return
+        self.broken = True
+        self._stop_io()
+        while self._futures:
+            fut = self._futures.popleft()
+            if not fut.done():
+                fut.set_exception(BrokenProcessPool("the decoding process died"))
+        if self._started and self.proc.is_alive():
+            self.proc.kill()
+
+    def _stop_io(self) -> None:
+        self.loop.remove_reader(self._rfd)
+        if self._writing:
+            self.loop.remove_writer(self._wfd)
+            self._writing = False
+        self._out.clear()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the worker: its job pipe closed (it exits when it reads EOF), killed if it has not
+        within ``timeout``; jobs not answered are cancelled."""
+        if not self.broken:
+            self.broken = True
+            self._stop_io()
+        while self._futures:
+            self._futures.popleft().cancel()
+        self._launcher.join()  # at most the fork server's start
+        for conn in (self._job_w, self._res_r, self._job_r, self._res_w):
+            conn.close()
+        if self._proc_started:
+            self.proc.join(timeout)
+            if self.proc.is_alive():
+                self.proc.kill()
+                self.proc.join(1.0)
