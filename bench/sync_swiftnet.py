@@ -9,11 +9,13 @@ to the hints' height, then reading its chainstate's utxo_digest. Modes:
 
 - ``plain blocks``: the phase with frames turned off (``getdata``/``block`` + ``getbspent``);
 - ``frames (cold)``: frames, the server's frame store emptied first (it encodes while serving);
-- ``frames (warm)``: frames from the server's frame store (every later peer).
+- ``frames (warm)``: frames from the server's frame store (every later peer);
+- ``frames (warm, inline decode)``: the same, frames decoded in the client's own process instead of its
+  decoding process.
 
 Per run: wall seconds of the phase, bytes received on the wire by the client, CPU seconds of the client
-(its own process, where frames are decoded, plus its validation workers) and of the server (process
-tree), frames received, ECDSA checks the workers answered from what decoding proved, the final
+(its own process, its decoding process and its validation workers) and of the server (process
+tree), wall seconds spent decoding frames (in the client's process), frames received, ECDSA checks the workers answered from what decoding proved, the final
 utxo_digest (must equal the server's). Links: loopback, and as root a veth pair into a namespace shaped
 at 20 Mbit/s (bench/sync_relay.py's `shaped_link`, cleaned up in its ``finally``).
 
@@ -42,10 +44,11 @@ from rich.table import Table
 from bench.common import process_tree_usage
 from bench.sync_relay import ADDR_SERVER, CACHE, NS_CLIENT, PACKETFS, REPO, Server, _chain, shaped_link
 
-MODES = ("plain blocks", "frames (cold)", "frames (warm)")
+MODES = ("plain blocks", "frames (cold)", "frames (warm)", "frames (warm, inline decode)")
 
 
-def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, frames: bool) -> dict:
+def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, frames: bool,
+           decode_jobs: int = 1) -> dict:
     """The SwiftSync phase in this process (the bench runs it as a fresh subprocess); what it measured."""
     import asyncio
 
@@ -56,13 +59,13 @@ def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, fra
     hints = Hints.read(hints_path)
     cpu0, t0 = time.process_time(), time.perf_counter()
     r = asyncio.run(swiftsync_from_peers(datadir, "regtest", [(host, port)], hints, jobs=jobs, frames=frames,
-                                         timeout=1800))  # fmt: skip
+                                         decode_jobs=decode_jobs, timeout=1800))  # fmt: skip
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     with Chainstate(datadir, "regtest", jobs=1) as cs:
         digest = cs.info()["utxo_digest"]
     return {"mode": r.mode, "fallback_reason": r.fallback_reason, "tip": r.tip_height, "wall_s": wall,
-            "client_cpu_s": cpu + r.worker_cpu_s, "bytes_received": r.bytes_received, "frames": r.frames,
+            "client_cpu_s": cpu + r.worker_cpu_s + (r.decode_cpu_s if decode_jobs else 0.0), "bytes_received": r.bytes_received, "frames": r.frames,
             "frame_bytes": r.frame_bytes, "plain_blocks": r.plain_blocks, "proven_checks": r.proven_checks,
             "proven_answered": r.proven_answered, "decode_s": r.seconds.get("decode", 0.0),
             "utxo_digest": digest}
@@ -71,7 +74,7 @@ def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, fra
 def _run_client(mode: str, work: Path, host: str, port: int, ns: str | None, hints: Path, jobs: int) -> dict:
     d = work / f"client-{mode.split()[0]}-{time.monotonic_ns()}"
     cmd = [sys.executable, "-m", "bench.sync_swiftnet", "--client", host, str(port), str(d), str(hints), str(jobs),
-           "0" if mode == "plain blocks" else "1"]
+           "0" if mode == "plain blocks" else "1", "0" if "inline" in mode else "1"]
     if ns:
         cmd = ["ip", "netns", "exec", ns, *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=3600)
@@ -131,7 +134,7 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
                         f"({summary['blocks']} blocks, {summary['block_bytes'] / 1e6:.1f} MB; medians of {repeat}; "
                         f"load average {load_end:.1f} at the end)")
     for col in ("link", "mode", "wall s", "MB received", "bytes vs plain", "speed vs plain", "client CPU s",
-                "server CPU s", "frames", "ECDSA answered by recovery", "utxo_digest"):
+                "server CPU s", "decode s", "frames", "ECDSA answered by recovery", "utxo_digest"):
         table.add_column(col)
     out: dict = {"blocks": summary["blocks"], "block_bytes": summary["block_bytes"], "inputs": summary["inputs"],
                  "load_end": load_end, "rows": []}
@@ -142,12 +145,13 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
             row = {"link": link, "mode": mode, "wall_s": med(rows, "wall_s"), "bytes": med(rows, "bytes_received"),
                    "client_cpu_s": med(rows, "client_cpu_s"), "server_cpu_s": med(rows, "server_cpu_s"),
                    "frames": med(rows, "frames"), "answered": med(rows, "proven_answered"),
+                   "decode_s": med(rows, "decode_s"),
                    "bytes_ratio": med(rows, "bytes_received") / med(base, "bytes_received"),
                    "speed": med(base, "wall_s") / med(rows, "wall_s"), "digest_ok": all(r["digest_ok"] for r in rows)}
             out["rows"].append(row)
             table.add_row(link, mode, f"{row['wall_s']:.2f}", f"{row['bytes'] / 1e6:.2f}", f"{row['bytes_ratio']:.3f}",
                           f"{row['speed']:.2f}x", f"{row['client_cpu_s']:.1f}", f"{row['server_cpu_s']:.1f}",
-                          f"{row['frames']:.0f}", f"{row['answered']:,.0f}",
+                          f"{row['decode_s']:.1f}", f"{row['frames']:.0f}", f"{row['answered']:,.0f}",
                           "= server's" if row["digest_ok"] else "DIFFERS / fell back")
     console.print(table)
     return out
@@ -156,14 +160,15 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--client":
-        host, port, datadir, hints, jobs, frames = argv[1:7]
-        print(json.dumps(client(host, int(port), Path(datadir), Path(hints), int(jobs), frames == "1")))
+        host, port, datadir, hints, jobs, frames, decode_jobs = argv[1:8]
+        print(json.dumps(client(host, int(port), Path(datadir), Path(hints), int(jobs), frames == "1",
+                                int(decode_jobs))))
         return
     ap = argparse.ArgumentParser(prog="python -m bench.sync_swiftnet", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="150 blocks (about 1-2 minutes)")
     ap.add_argument("--json", type=Path, help="also write the table's numbers to this file")
     args = ap.parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 170))
     out = swiftnet_table(console, args.quick)
     if args.json:
         args.json.write_text(json.dumps(out, indent=1))

@@ -12,7 +12,9 @@ in ``finally``; their relays' process pools are shut down there too."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -139,14 +141,38 @@ def test_frames_from_two_peers_equal_the_ordinary_import_and_move_fewer_bytes(ch
     assert r.bytes_received < plain.bytes_received
 
 
-def test_a_plain_peer_beside_a_frame_peer(chain, codec_datadir, tmp_path):
+@pytest.mark.parametrize("decode_jobs", [1, 0])
+def test_a_plain_peer_beside_a_frame_peer(chain, codec_datadir, tmp_path, decode_jobs):
     """One peer without the relay (plain blocks) and one with it: frames resolve on blocks that came
-    plain from the other peer, and the result is the ordinary import's."""
+    plain from the other peer, and the result is the ordinary import's; frames decoded in the decoding
+    process, or (0) in the phase's own process."""
     plain = frame_server(codec_datadir, tmp_path, "plain", relay_cls=None)
     r = asyncio.run(run([plain, frame_server(codec_datadir, tmp_path, "frames")], tmp_path / "client",
-                        Hints.read(chain.hints)))
+                        Hints.read(chain.hints), decode_jobs=decode_jobs))
     assert r.mode == "swiftsync", r.fallback_reason
     assert r.frames > 0 and r.plain_blocks > 0 and r.frames + r.plain_blocks == HINTS_HEIGHT
+    assert r.decode_cpu_s > 0
+    with Chainstate(tmp_path / "client", "regtest", readonly=True) as cs:
+        assert cs.tip.hash == block_hash_at(chain, HINTS_HEIGHT)
+
+
+def test_the_decoding_process_killed_midway_is_replaced_and_nobody_blamed(chain, codec_datadir, tmp_path,
+                                                                          monkeypatch):
+    done = netsync._Phase._decode_done
+    killed: list[int] = []
+
+    def kill_once(self, item, msg, pool, fut):
+        if not killed and item.entry.height >= 40 and self.dpool is not None:
+            for pid in list(self.dpool._processes):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+        return done(self, item, msg, pool, fut)
+
+    monkeypatch.setattr(netsync._Phase, "_decode_done", kill_once)
+    r = asyncio.run(run([frame_server(codec_datadir, tmp_path, "a")], tmp_path / "client", Hints.read(chain.hints)))
+    assert killed
+    assert r.mode == "swiftsync" and r.tip_height == HINTS_HEIGHT, r.fallback_reason
+    assert r.bad_frames == 0 and not r.discouraged and r.frames == HINTS_HEIGHT
     with Chainstate(tmp_path / "client", "regtest", readonly=True) as cs:
         assert cs.tip.hash == block_hash_at(chain, HINTS_HEIGHT)
 

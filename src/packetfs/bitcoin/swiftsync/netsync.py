@@ -10,7 +10,9 @@
    names the transactions its inputs spend as (height, position) on the sender's chain; we have no
    chainstate yet, but we hold every block below it (decoded or received here): the txids and outputs
    of the last ``TXS_KEEP`` blocks stay in memory, older ones are read back from the spool, and a
-   frame naming a block not here yet waits (parked, bounded) until it is. A block's txids are used only
+   frame naming a block not here yet waits (parked, bounded) until it is, or until that block's frame
+   is with the decoding process (one process, decoding in submission order, which keeps the blocks it
+   decoded last: node/lightning.py's decode job). A block's txids are used only
    once its merkle root matches its header. A frame that does not decode, or decodes to another block,
    gets its sender discouraged and the block asked of another peer (none left: fallback). A block must
    be one we asked that peer for; its coins must cover exactly its inputs (else the peer is discouraged:
@@ -45,12 +47,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..chain.chainstate import Chainstate
 from ..chain.headers import HeaderTree, IndexEntry
-from ..codec import CodecError, decode_block
 from ..consensus.errors import ValidationError
 from ..net.addr import NetAddress
 from ..net.block import BlockMessage
@@ -61,7 +63,7 @@ from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, N
 from ..net.message import Message
 from ..net.pfs import MODE_CHAIN, NODE_PFS, PFS_VERSION, GetPfsBlocks, PfsBlock, SendPfs
 from ..node.addrbook import BanList
-from ..node.lightning import RelayContext
+from ..node.lightning import _decode_job, _ready
 from ..node.node import block_locator
 from ..node.peer import ConnectionType, Peer, PeerTimeouts
 from ..primitives.block import Block
@@ -84,6 +86,7 @@ MAX_TREE_EXTRA = 10 * MAX_HEADERS_RESULTS  # headers kept beyond H (side branche
 SPOOL_MAGIC = b"SSPL"
 TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
 MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
+MAX_DECODING = 32  # frames handed to the decoding process and not back yet
 
 
 def _validate_proven(task: RangeTask, proven: list[bytes]) -> tuple[RangeResult, int]:
@@ -128,6 +131,7 @@ class NetSwiftSyncResult:
     coins_rerequested: int = 0  # blocks whose coins did not match their inputs, asked of another peer
     proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries, sent to the workers
     proven_answered: int = 0  # of those, checks the workers answered from their signature cache
+    decode_cpu_s: float = 0.0  # CPU of decoding frames (in the decoding process: not in our rusage)
     worker_cpu_s: float = 0.0  # CPU of the validation workers (fork-server children: not in our rusage)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -183,9 +187,14 @@ class _Spool:
 class _Phase:
     def __init__(self, cs: Chainstate, hints: Hints, peers: list[tuple[str, int]], jobs: int, executor: str,
                  ray_address: str | None, result: NetSwiftSyncResult, timeout: float, request_timeout: float,
-                 progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool = True):
+                 progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool = True,
+                 decode_jobs: int = 1):
         self.cs = cs
         self.frames = frames
+        self.decode_jobs = 1 if decode_jobs else 0  # one process decodes in submission order, or inline
+        self.dpool: ProcessPoolExecutor | None = None
+        self.decoding: dict[bytes, _Item] = {}  # handed to the decoding process, result not handled yet
+        self.decode_closed = False  # the phase is over: no more decoding
         self.params = cs.params
         self.hints = hints
         self.targets = peers
@@ -295,6 +304,7 @@ class _Phase:
         elif isinstance(msg, SendPfs):
             if msg.version == PFS_VERSION and peer.id in self.pfs_asked:
                 self.pfs_peers.add(peer.id)
+                self._decoder()  # started now, while headers sync, so the first frame does not wait for it
         # Everything else (announcements, feefilter, requests to us) is for the node that follows.
 
     def on_headers(self, peer: Peer, msg: Headers) -> None:
@@ -434,20 +444,32 @@ class _Phase:
             return None
         return self._remember(height, Block.from_bytes(raw))
 
-    def _resolve(self, item: _Item) -> tuple[dict, dict] | str | None:
-        """({location: txid}, {txid: outputs}) for the frame of ``item``, from our own blocks below it;
-        None while one of them is not here (``item.wait`` says which); a string: the frame is bad."""
+    def _decoding_at(self, height: int) -> bytes | None:
+        """The hash of our block at ``height`` if its frame is with the decoding process right now."""
+        anc = self.by_height[height] if 0 < height < len(self.by_height) else None
+        return anc.entry.hash if anc is not None and anc.entry.hash in self.decoding else None
+
+    def _resolve(self, item: _Item) -> tuple[dict, dict, dict] | str | None:
+        """({location: txid}, {txid: outputs}, {location: ancestor hash}) for the frame of ``item``, from
+        our own blocks below it; the third names ancestors whose frames are with the decoding process
+        (it decodes in submission order and resolves those itself). None while a block it names is not
+        here (``item.wait`` says which); a string: the frame is bad."""
         msg = item.frame
         assert msg is not None
         at: dict[tuple[int, int], bytes] = {}
         outs: dict[bytes, tuple] = {}
+        inflight: dict[tuple[int, int], bytes] = {}
         if msg.mode != MODE_CHAIN:
-            return at, outs
+            return at, outs, inflight
         for height, pos in msg.locations:
             if height >= item.entry.height:
                 return f"location at height {height} not below the block's {item.entry.height}"
             txs = self._txs_at(height)
             if txs is None:
+                ancestor = self._decoding_at(height)
+                if ancestor is not None:
+                    inflight[(height, pos)] = ancestor
+                    continue
                 item.wait = height
                 return None
             txids, outputs = txs
@@ -456,16 +478,26 @@ class _Phase:
             txid = txids[pos * 32 : pos * 32 + 32]
             at[(height, pos)] = txid
             outs[txid] = outputs[pos]
-        return at, outs
+        return at, outs, inflight
+
+    def _decoder(self) -> ProcessPoolExecutor | None:
+        """The decoding process (fork server: this process holds sockets), started with the codec
+        imported; None when frames are decoded inline."""
+        if self.dpool is None and self.decode_jobs:
+            self.dpool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
+            self.dpool.submit(_ready)
+        return self.dpool
 
     def _decode_parked(self) -> None:
-        """Decode every parked frame whose locations can now be resolved, lowest first (a decoded block
-        may be what the next one waits for)."""
-        progress = True
+        """Decode every parked frame whose locations can now be resolved, lowest first (a decoded block,
+        or one handed to the decoding process just before, may be what the next one waits for)."""
+        progress = not self.decode_closed
         while progress and self.parked:
             progress = False
             for item in sorted(self.parked.values(), key=lambda i: i.entry.height):
-                if item.wait >= 0 and self._txs_at(item.wait) is None:
+                if self.decode_jobs and len(self.decoding) >= MAX_DECODING:
+                    return  # back-pressure: resumed as results come back
+                if item.wait >= 0 and self._txs_at(item.wait) is None and self._decoding_at(item.wait) is None:
                     continue
                 got = self._resolve(item)
                 if got is None:
@@ -478,29 +510,74 @@ class _Phase:
                 if isinstance(got, str):
                     self._bad_frame(item, got)
                     continue
-                at, outs = got
-                t = time.perf_counter()
-                proven: list[bytes] = []
+                at, outs, inflight = got
+                ctx = at if msg.mode == MODE_CHAIN else None
+                pool = self._decoder()
+                if pool is None:
+                    self._decoded(item, msg, _decode_job(msg.frame, ctx, outs, inflight))
+                    continue
                 try:
-                    raw = decode_block(msg.frame, RelayContext({}, at, outs) if msg.mode == MODE_CHAIN else None,
-                                       proven=proven)
-                    block = Block.from_bytes(raw)
-                except (CodecError, ValueError) as e:
-                    self._bad_frame(item, f"frame does not decode: {e}")
+                    fut = asyncio.wrap_future(pool.submit(_decode_job, msg.frame, ctx, outs, inflight))
+                except BrokenProcessPool:
+                    self._renew_decoder()
+                    self._park(item, msg)
                     continue
-                except Exception as e:  # noqa: BLE001 - a frame must never take the phase down; it is just bad
-                    self._bad_frame(item, f"frame does not decode ({type(e).__name__}: {e})")
-                    continue
-                finally:
-                    self.result.seconds["decode"] = self.result.seconds.get("decode", 0.0) + time.perf_counter() - t
-                if block.hash != item.entry.hash:
-                    self._bad_frame(item, f"decodes to another block {hash_to_hex(block.hash)}")
-                    continue
-                item.frame = None
-                item.proven = proven
-                self.result.proven_checks += len(proven)
-                self._have_block(item, raw, block, item.block_from or "")
-                self._complete(item)
+                self.decoding[item.entry.hash] = item
+                fut.add_done_callback(lambda f, i=item, m=msg, p=pool: self._decode_done(i, m, p, f))
+
+    def _park(self, item: _Item, msg: PfsBlock) -> None:
+        item.frame = msg
+        self.parked[item.entry.hash] = item
+        self.parked_bytes += len(msg.frame)
+
+    def _renew_decoder(self) -> None:
+        old, self.dpool = self.dpool, None
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+
+    def _decode_done(self, item: _Item, msg: PfsBlock, pool: ProcessPoolExecutor, fut: asyncio.Future) -> None:
+        self.decoding.pop(item.entry.hash, None)
+        if self.decode_closed:
+            return
+        if item.frame is not msg:  # the item was asked for again meanwhile (its peer left): stale
+            self._decode_parked()
+            return
+        if fut.cancelled():  # its pool was replaced (below): decoded again by the new one
+            result: tuple = ("missing", b"")
+        else:
+            try:
+                result = fut.result()
+            except BrokenProcessPool:
+                # Our decoding process died: not the peer's fault; a new one decodes the frame again.
+                if pool is self.dpool:
+                    self._renew_decoder()
+                result = ("missing", b"")
+            except Exception as e:  # noqa: BLE001 - a job that raised: the frame does not decode
+                result = ("error", f"frame does not decode ({type(e).__name__}: {e})")
+        self._decoded(item, msg, result)
+        self._decode_parked()
+        self.changed.set()
+
+    def _decoded(self, item: _Item, msg: PfsBlock, result: tuple) -> None:
+        """A decoding result for ``item``'s frame: ('ok', raw, hash, ...), ('missing', ancestor) when an
+        ancestor it named was not decoded there (its frame failed: wait for it again), or ('error', why)."""
+        if result[0] == "missing":
+            self._park(item, msg)
+            return
+        if result[0] != "ok":
+            self._bad_frame(item, result[1])
+            return
+        _, raw, block_hash, _txids, _outputs, seconds, proven, cpu = result
+        self.result.seconds["decode"] = self.result.seconds.get("decode", 0.0) + seconds
+        self.result.decode_cpu_s += cpu
+        if block_hash != item.entry.hash:
+            self._bad_frame(item, f"decodes to another block {hash_to_hex(block_hash)}")
+            return
+        item.frame = None
+        item.proven = proven
+        self.result.proven_checks += len(proven)
+        self._have_block(item, raw, Block.from_bytes(raw), item.block_from or "")
+        self._complete(item)
 
     def _bad_frame(self, item: _Item, reason: str) -> None:
         """A frame that is not the block asked for: its sender is discouraged (and disconnected), and the
@@ -686,9 +763,11 @@ class _Phase:
         self.result.bytes_sent = self._closed_tx
 
     def close_pool(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        self.decode_closed = True
+        for pool in (self.pool, self.dpool):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = self.dpool = None
 
     def validated_works(self) -> list[BlockWork]:
         return [i.work for i in sorted(self.items.values(), key=lambda i: i.entry.height) if i.work is not None]
@@ -736,12 +815,13 @@ async def swiftsync_from_peers(
     datadir: Path, network: str, peers: list[tuple[str, int]], hints: Hints, *, jobs: int = 1,
     executor: str = "local", ray_address: str | None = None, store_mode: str = "raw", timeout: float = 3600.0,
     request_timeout: float = 60.0, progress: Callable[[str, int, int], None] | None = None,
-    salt: bytes | None = None, frames: bool = True,
+    salt: bytes | None = None, frames: bool = True, decode_jobs: int = 1,
 ) -> NetSwiftSyncResult:
     """Run the SwiftSync phase on ``datadir`` (see the module docstring) and close it again, so the
     node can open it for its ordinary sync. Returns what happened; never raises for what peers or
     hints did wrong (that is a fallback), only for a datadir that cannot be opened. ``frames``: ask
-    peers that offer the compressed relay for codec frames (False: plain blocks from everyone)."""
+    peers that offer the compressed relay for codec frames (False: plain blocks from everyone);
+    ``decode_jobs``: 1 decodes them in a decoding process, 0 in this process."""
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r} (local or ray)")
     result = NetSwiftSyncResult("swiftsync", hints.height, executor, jobs)
@@ -755,7 +835,7 @@ async def swiftsync_from_peers(
             result.tip_height = cs.tip.height
             return result
         phase = _Phase(cs, hints, peers, jobs, executor, ray_address, result, timeout, request_timeout,
-                       progress, salt, frames)
+                       progress, salt, frames, decode_jobs)
         try:
             try:
                 chain = await phase.run()
