@@ -353,3 +353,8 @@ def parse(source: str, filename: str = "<input>", include: list[str] | None = No
         raise CompileError(f"parse error (pycparser): {_with_location(str(e), parser)}") from e
     except (RecursionError, AssertionError, IndexError, TypeError) as e:
         raise CompileError(f"parse error (pycparser): {type(e).__name__}: {e}") from e
+    finally:
+        # the parser and its lexer refer to each other (the lexer's error callback): break the cycle so
+        # the thousands of tokens are freed now, not by a later cyclic collection during lowering
+        parser.clex = None
+        parser._tokens = None
