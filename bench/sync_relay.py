@@ -360,7 +360,9 @@ def relay_table(console: Console, quick: bool = False) -> dict:
                         "-o", str(hints)], check=True, capture_output=True)
         kernel = _kernel(chain_dir, work)
         bsrc = None
-        if not with_bcoin:
+        if not with_bcoin and bcoin_env == "0":
+            notes.append("bcoin rows left out (PACKETFS_BENCH_RELAY_BCOIN=0)")
+        elif not with_bcoin:
             notes.append(f"bcoin rows left out: {n_blocks} blocks would take bcoin (JS backend) tens of minutes; "
                          "PACKETFS_BENCH_RELAY_BCOIN=1 includes them, quick mode has them")
         if with_bcoin:
