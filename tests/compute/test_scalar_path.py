@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from packetfs.compute import IMM, Instruction, Op, Program, get_backend, run_program
 from packetfs.compute.isa import ANY, INSTR, SPEC, Status, static_check
 from packetfs.compute.packet import PACKET_C, SLOT_RUNTIME, slots
 from packetfs.compute.runtime.executor import Batch, NodeGroup
+from packetfs.compute.runtime.records import ProgramError
 from packetfs.compute.runtime.scalar import NATIVE, ScalarRunner, execute_scalar
 
 _spec = importlib.util.spec_from_file_location("randprog", Path(__file__).with_name("randprog.py"))
@@ -54,8 +55,11 @@ def case(draw):
     nodes = draw(st.integers(1, 3))
     ncode = draw(st.integers(1, 5))
     code = np.array([draw(instruction(ncode, nodes)) for _ in range(ncode)], dtype=INSTR)
-    prog = Program(code, num_nodes=nodes, memory=bytes(draw(st.binary(min_size=0, max_size=MEM))), memory_size=MEM,
-                   block_shift=6, strict=False)
+    try:
+        prog = Program(code, num_nodes=nodes, memory=bytes(draw(st.binary(min_size=0, max_size=MEM))),
+                       memory_size=MEM, block_shift=6, strict=False)
+    except ProgramError:  # one accumulator reduced two ways: refused even when not strict
+        assume(False)
     p = np.zeros(1, dtype=PACKET_C)
     p["computation_id"] = draw(st.integers(0, 2**64 - 1))
     p["operation_code"] = draw(st.one_of(st.integers(0, ncode - 1), st.integers(0, ncode + 1)))
@@ -63,7 +67,7 @@ def case(draw):
     S = slots(p)
     S[0] = [draw(word) for _ in range(SLOT_RUNTIME)] + [draw(st.one_of(st.integers(0, 4), st.integers(0, 2**64 - 1)))]
     hosted = draw(st.one_of(st.none(), st.lists(st.integers(0, nodes - 1), min_size=1, max_size=nodes, unique=True)))
-    max_steps = draw(st.one_of(st.integers(1, 6), st.just(1 << 20)))
+    max_steps = draw(st.one_of(st.integers(1, 6), st.just(300)))  # loops end at the limit: keep it small
     max_rounds = draw(st.one_of(st.integers(1, 5), st.just(1 << 30)))
     return prog, p, hosted, max_steps, max_rounds
 

@@ -481,7 +481,7 @@ class ScalarRunner:
         if f["op"][pc0] not in NATIVE:
             out(f"{i0}return SLOW(S, cx, s, {pc0}, {nd})")
             return "\n".join(L) + "\n", 1
-        pc, i, seen = pc0, 0, set()
+        pc, pc_prev, i, seen = pc0, pc0, 0, set()
         while True:
             seen.add(pc)
             if i and SLOT_RUNTIME in self._reads(pc):
