@@ -223,9 +223,10 @@ def bench_scalar() -> dict:
 
 
 def main() -> None:
-    args = [a for a in sys.argv[2:] if not a.startswith("-")]
+    parts = {"inline", "local", "ray", "scaling", "scalar"}
+    args = [a for a in sys.argv[2:] if a in parts]  # other names choose other bench modules
     quick = "--quick" in sys.argv[1:] or os.environ.get("PACKETFS_BENCH_QUICK") == "1"
-    which = set(args) if args else ({"inline", "scalar"} if quick else {"inline", "local", "ray", "scaling", "scalar"})
+    which = set(args) if args else ({"inline", "scalar"} if quick else parts)
     results = {}
     for name, fn in (("inline", bench_inline), ("local", bench_local), ("ray", bench_ray), ("scaling", bench_scaling),
                      ("scalar", bench_scalar)):
