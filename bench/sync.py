@@ -123,9 +123,10 @@ def swiftsync_vs_kernel(console: Console) -> dict:
                                "{datadir}", "--hints", str(hints_path), "-j", "2", "--json"),
         }
         stages: dict[str, list[dict]] = {}
+        phases: dict[str, list[dict]] = {}
         inputs_seen = [0]
         with _serving_node(ordinary_dir) as port:
-            _run_contenders(contenders, repeat, work_dir, port, height, runs, stages, inputs_seen)
+            _run_contenders(contenders, repeat, work_dir, port, height, runs, stages, inputs_seen, phases)
 
     table = Table(title=f"SwiftSync vs libbitcoinkernel (same blk/rev files; the network row from a peer): median "
                         f"of {repeat}{' (--quick)' if quick_mode() else ''} (ordinary import: 1 run)")  # fmt: skip
@@ -155,6 +156,19 @@ def swiftsync_vs_kernel(console: Console) -> dict:
     for name, ss in stages.items():
         split.add_row(name, *(f"{statistics.median(s.get(k, 0.0) for s in ss):.2f}" for k in keys))
     console.print(split)
+    if phases:
+        # The workers' own CPU per phase of a block's validation (swiftsync.validate.PHASES), per input.
+        names = [k for k in next(iter(phases.values()))[0] if k != "workers"]
+        inside = Table(title="Inside SwiftSync's validation workers: CPU µs per input, per phase (median; all "
+                             "workers together)")  # fmt: skip
+        inside.add_column("importer")
+        for k in (*names, "sum", "workers' CPU"):
+            inside.add_column(k, justify="right")
+        for name, ps in phases.items():
+            cells = [statistics.median(p.get(k, 0.0) for p in ps) / inputs * 1e6 for k in names]
+            workers = statistics.median(p.get("workers", 0.0) for p in ps) / inputs * 1e6
+            inside.add_row(name, *(f"{c:.2f}" for c in cells), f"{sum(cells):.2f}", f"{workers:.2f}")
+        console.print(inside)
     console.print(
         f"hints file: {hints_out['bytes']:,} bytes for {hints_out['unspent_outputs']:,} unspent outputs "
         f"({hints_out['bits_per_unspent_output']} bits each), made in {hints_seconds:.1f} s.  "
@@ -165,7 +179,7 @@ def swiftsync_vs_kernel(console: Console) -> dict:
 
 
 def _run_contenders(contenders: dict, repeat: int, work_dir: Path, port: int, height: int, runs: dict,
-                    stages: dict, inputs_seen: list[int]) -> None:
+                    stages: dict, inputs_seen: list[int], phases: dict | None = None) -> None:
     for _ in range(repeat):
         for name, template in contenders.items():
             with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
@@ -188,6 +202,8 @@ def _run_contenders(contenders: dict, repeat: int, work_dir: Path, port: int, he
                     digest = out["chain"]["utxo_digest"]
                     stages.setdefault(name, []).append(out["seconds"])
                     inputs_seen[0] = out["inputs_swiftsync"]
+                    if phases is not None and out.get("validate_cpu"):
+                        phases.setdefault(name, []).append(out["validate_cpu"])
                 runs.setdefault(name, []).append((wall, cpu, rss, _du(datadir), digest))
 
 

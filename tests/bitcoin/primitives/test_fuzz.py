@@ -160,6 +160,23 @@ def test_inputs_and_outputs_same_from_bytes_and_from_views(real_blocks):
             assert [tuple(o) for o in a.outputs] == [tuple(o) for o in b.outputs] == outs, name
             assert all(type(f) is bytes for i in (*a.inputs, *b.inputs) for f in (i.prev_txid, i.script_sig))
             assert all(type(o.script_pubkey) is bytes for o in (*a.outputs, *b.outputs))
+            _check_serialized_pieces(a)
+            _check_serialized_pieces(b)
+
+
+def _check_serialized_pieces(tx: Transaction) -> None:
+    # outpoint_bytes/sequence_bytes/output_bytes (slices of the parsed bytes) equal the pieces
+    # serialized from the fields, and the outputs joined are exactly the tx's own output section.
+    ins, outs = tx.inputs, tx.outputs
+    assert tx.outpoint_bytes() == [i.prev_txid + i.prev_index.to_bytes(4, "little") for i in ins]
+    assert tx.sequence_bytes() == [i.sequence.to_bytes(4, "little") for i in ins]
+    serialized = [o.value.to_bytes(8, "little", signed=True) + compact_size(len(o.script_pubkey)) + o.script_pubkey
+                  for o in outs]  # fmt: skip
+    assert tx.output_bytes() == serialized
+    legacy = tx.serialize_legacy()
+    section = compact_size(len(outs)) + b"".join(serialized)
+    assert legacy[-4 - len(section) : -4] == section
+    assert all(type(p) is bytes for p in (*tx.outpoint_bytes(), *tx.sequence_bytes(), *tx.output_bytes()))
 
 
 @settings(max_examples=200, deadline=None)
@@ -173,6 +190,19 @@ def test_inputs_and_outputs_round_trip(ins, outs):
 
     built = Transaction(2, [TxIn(*i) for i in ins], [TxOut(*o) for o in outs], 7)
     raw = built.serialize()
+    _check_serialized_pieces(built)
     for buf in (raw, memoryview(bytearray(raw))):
         tx = Transaction.from_bytes(buf)
         assert tx.inputs == built.inputs and tx.outputs == built.outputs
+        _check_serialized_pieces(tx)
+
+
+def test_serialized_pieces_with_many_and_no_outputs():
+    from packetfs.bitcoin.primitives.transaction import TxIn, TxOut
+
+    ins = [TxIn(bytes([i % 256]) * 32, i, bytes(i % 5), 0xFFFFFFFF - i) for i in range(300)]
+    for outs in ([], [TxOut(i, bytes(i % 7)) for i in range(300)]):  # 3-byte counts, no outputs
+        for witnesses in (None, [(b"\x01",)] * len(ins)):
+            built = Transaction(1, ins, outs, 0, witnesses)
+            _check_serialized_pieces(built)
+            _check_serialized_pieces(Transaction.from_bytes(built.serialize()))

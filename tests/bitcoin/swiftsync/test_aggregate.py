@@ -105,3 +105,14 @@ def test_block_aggregate_is_the_documented_sum(chain):
     assert result.failure is None and result.added == len(spendable) - len(hinted)
     assert result.aggregate == want % MODULUS
     assert [(txid, vout) for txid, vout, _ in result.unspent] == [spendable[n][1:3] for n in hinted]
+    # the workers' keys and encodings of those coins are the UTXO set's own
+    from packetfs.bitcoin.storage.utxo import encode_coin_value, outpoint_key
+    from packetfs.bitcoin.swiftsync.validate import PHASES
+
+    assert result.unspent_encoded == [(outpoint_key(t, v), encode_coin_value(c)) for t, v, c in result.unspent]
+    assert [c for _, _, c in result.unspent] == [
+        (height, spendable[n][0] == 0, spendable[n][3].value, spendable[n][3].script_pubkey) for n in hinted
+    ]
+    # every phase timed, and together no more than the worker's CPU
+    assert set(result.phase_cpu) == set(PHASES) and all(v >= 0 for v in result.phase_cpu.values())
+    assert sum(result.phase_cpu.values()) <= result.cpu_s + 1e-3

@@ -56,6 +56,10 @@ COINBASE_PREV_TXID = bytes(32)
 COINBASE_PREV_INDEX = 0xFFFFFFFF
 
 
+def _compact_size_len(n: int) -> int:
+    return 1 if n < 0xFD else 3 if n <= 0xFFFF else 5 if n <= 0xFFFFFFFF else 9
+
+
 def _read_size(b: bytes | memoryview, o: int, end: int) -> tuple[int, int]:
     """Compact size bounded by the bytes that are left: a count can never exceed them."""
     if o >= end:
@@ -323,6 +327,44 @@ class Transaction:
                 n, p = _read_size(b, o + 8, self._end)
             result.append(_new_tuple(TxOut, (int.from_bytes(b[o : o + 8], "little", signed=True), bytes(b[p : p + n]))))
         return tuple(result)
+
+    # ------------------------------------------------------- serialized pieces (for signature hashes)
+    def outpoint_bytes(self) -> list[bytes]:
+        """Each input's outpoint as serialized (prev txid || prev index, 36 bytes), in input order:
+        slices of the parsed bytes where there are any, else built from the fields."""
+        b = self._buf
+        if type(b) is bytes:
+            return [b[o : o + 36] for o in self._in_offsets]
+        return [i.prev_txid + i.prev_index.to_bytes(4, "little") for i in self.inputs]
+
+    def sequence_bytes(self) -> list[bytes]:
+        """Each input's nSequence as serialized (4 bytes little-endian), in input order."""
+        b = self._buf
+        if type(b) is bytes:
+            # An input ends where the next begins; the last one where the output count begins.
+            ends = self._in_offsets[1:]
+            ends.append(self._outputs_start() - _compact_size_len(len(self._out_offsets)))
+            return [b[e - 4 : e] for e in ends]
+        return [i.sequence.to_bytes(4, "little") for i in self.inputs]
+
+    def output_bytes(self) -> list[bytes]:
+        """Each output as serialized (value || compact size || scriptPubKey), in output order."""
+        b = self._buf
+        if type(b) is bytes:
+            starts = self._out_offsets
+            if not starts:
+                return []
+            ends = starts[1:]
+            ends.append(self._witness_offset if self._witness_offset >= 0 else self._locktime_offset)
+            return [b[s:e] for s, e in zip(starts, ends, strict=True)]
+        return [o.value.to_bytes(8, "little", signed=True) + compact_size(len(o.script_pubkey)) + o.script_pubkey
+                for o in self.outputs]  # fmt: skip
+
+    def _outputs_start(self) -> int:
+        # where the first output begins (with no outputs: where it would, i.e. where they end)
+        if self._out_offsets:
+            return self._out_offsets[0]
+        return self._witness_offset if self._witness_offset >= 0 else self._locktime_offset
 
     @property
     def witnesses(self) -> tuple[Witness, ...]:

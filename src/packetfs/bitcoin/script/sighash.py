@@ -73,17 +73,17 @@ class PrecomputedTxData:
     # -- serialized pieces ---------------------------------------------------------------------
     def outpoints(self) -> list[bytes]:
         if self._outpoints is None:
-            self._outpoints = [i.prev_txid + i.prev_index.to_bytes(4, "little") for i in self.tx.inputs]
+            self._outpoints = self.tx.outpoint_bytes()  # slices of the tx's bytes, not re-serialized
         return self._outpoints
 
     def sequences(self) -> list[bytes]:
         if self._sequences is None:
-            self._sequences = [i.sequence.to_bytes(4, "little") for i in self.tx.inputs]
+            self._sequences = self.tx.sequence_bytes()
         return self._sequences
 
     def outputs(self) -> list[bytes]:
         if self._outputs is None:
-            self._outputs = [_ser_output(o) for o in self.tx.outputs]
+            self._outputs = self.tx.output_bytes()
         return self._outputs
 
     # -- BIP341 single-SHA256 hashes (BIP143 uses their double-SHA256 versions) -----------------

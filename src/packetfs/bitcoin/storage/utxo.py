@@ -28,7 +28,7 @@ import contextlib
 import hashlib
 import heapq
 import struct
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import lmdb
@@ -232,6 +232,8 @@ class UtxoSet:
         self._cache: dict[bytes, Coin | None] = {}
         self._dirty: set[bytes] = set()
         self._fresh: set[bytes] = set()
+        # key -> (coin, its encoding made elsewhere): used by flush while the cached coin is that very object
+        self._encoded: dict[bytes, tuple[Coin, bytes]] = {}
         self._usage = 0
         self._rtxn: lmdb.Transaction | None = None
         self._rget: Callable[[bytes], bytes | None] | None = None
@@ -360,6 +362,43 @@ class UtxoSet:
         self._dirty.add(key)
         if fresh:
             self._fresh.add(key)
+
+    def load_new_coins(self, coins: Sequence[tuple[bytes, bytes, Coin]]) -> None:
+        """Add many coins to a set that holds none (a new chainstate being given its whole UTXO set,
+        as SwiftSync does at its height): (database key, encoded value, coin) each, key and encoding
+        made elsewhere by ``outpoint_key`` and ``encode_coin_value`` (e.g. in worker processes; they are
+        not made again here, so they must come from those functions). UtxoError if the set has any coin,
+        on disk or cached, if a key repeats, or for a key, height or value out of range, an unspendable
+        script or a coin that is not a Coin of bytes; the set is then unchanged. Nothing is looked up on disk per coin (there is
+        nothing there), and flush writes the given encodings instead of making them again."""
+        if any(c is not None for c in self._cache.values()):
+            raise UtxoError("load_new_coins needs an empty UTXO set: coins are cached")
+        with self.env.begin(db=self._db) as txn:
+            if txn.stat(self._db)["entries"]:
+                raise UtxoError("load_new_coins needs an empty UTXO set: coins are on disk")
+        entries: dict[bytes, tuple[Coin, bytes]] = {}
+        total = 0
+        for key, value, coin in coins:
+            height, coinbase, amount, script = coin
+            if len(key) < 33 or not 0 <= height <= _MAX_HEIGHT or not 0 <= amount < (1 << _MAX_MONEY_BITS):
+                raise UtxoError(f"coin {key[:32][::-1].hex()} has a bad key, height or value")
+            if is_unspendable(script) or type(script) is not bytes or type(coin) is not Coin:
+                raise UtxoError(f"coin {key[:32][::-1].hex()} is unspendable or not a Coin of bytes")
+            if key in entries or key in self._cache:
+                raise UtxoError(f"coin {key[:32][::-1].hex()} given twice")
+            entries[key] = (coin, value)
+            total += amount
+        cache, dirty, fresh, made = self._cache, self._dirty, self._fresh, self._encoded
+        usage = 0
+        for key, entry in entries.items():
+            coin = entry[0]
+            cache[key] = coin
+            usage += ENTRY_OVERHEAD + len(coin.script_pubkey)
+        self._usage += usage
+        dirty.update(entries)
+        fresh.update(entries)
+        made.update(entries)
+        self._count_delta(len(entries), total)
 
     def spend(self, txid: bytes, vout: int) -> Coin:
         """Remove the unspent coin at (txid, vout) and return it; UtxoError if there is none."""
@@ -497,9 +536,14 @@ class UtxoSet:
         dirty = self._dirty
         cache = self._cache
         encoded: list[tuple[bytes, bytes | None]] = []
+        made = self._encoded
         for key in dirty:
             coin = cache[key]
-            encoded.append((key, None if coin is None else encode_coin_value(coin)))
+            if coin is None:
+                encoded.append((key, None))
+                continue
+            m = made.get(key)
+            encoded.append((key, m[1] if m is not None and m[0] is coin else encode_coin_value(coin)))
         # Sorted keys make the B-tree writes sequential: fewer page touches per commit.
         encoded.sort(key=lambda kv: kv[0])
         count = self._count
@@ -525,6 +569,7 @@ class UtxoSet:
                 self._usage -= SPENT_ENTRY_OVERHEAD
         dirty.clear()
         self._fresh.clear()
+        made.clear()
         if keep_cache is None:
             keep_cache = self._usage <= self.cache_bytes
         if not keep_cache:

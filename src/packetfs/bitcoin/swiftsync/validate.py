@@ -25,6 +25,7 @@ from ..consensus.validate import validate_block
 from ..errors import PacketFSError
 from ..primitives.block import Block
 from ..storage.undo import Coin, decode_block_undo
+from ..storage.utxo import encode_coin_value, outpoint_key
 from ..script.interpreter import MAX_SCRIPT_SIZE
 from .aggregate import COIN_FIELDS, MODULUS, CoinHasher
 from .scan import RecordRef
@@ -83,6 +84,12 @@ class BlockFailure:
     detail: str
 
 
+# What a worker does per block, in order: read its block and undo records, parse the block, decode the
+# undo data, the one pass for the aggregate (which also builds the txs' inputs and outputs), every
+# rule but the scripts (validate_block until its scripts are started and the rest judged), the scripts.
+PHASES = ("read", "parse", "undo", "aggregate", "rules", "scripts")
+
+
 @dataclass
 class RangeResult:
     """A task's outcome: the partial aggregate (mod 2**256), the coins the hints mark unspent, as
@@ -92,6 +99,9 @@ class RangeResult:
     first_height: int
     aggregate: int = 0
     unspent: list[tuple[bytes, int, Coin]] = field(default_factory=list)
+    # (database key, encoded coin) of each of those, in the same order: made here, in the workers, so
+    # writing the UTXO set at H does not encode every coin again in the importer's one process.
+    unspent_encoded: list[tuple[bytes, bytes]] = field(default_factory=list)
     coinbase_txids: list[tuple[int, bytes]] = field(default_factory=list)
     blocks: int = 0
     txs: int = 0
@@ -99,6 +109,8 @@ class RangeResult:
     inputs_verified: int = 0
     added: int = 0
     cpu_s: float = 0.0  # CPU seconds the worker spent (a fork server's workers escape the parent's rusage)
+    # CPU seconds per phase of the blocks' validation (see PHASES), summed over the blocks
+    phase_cpu: dict[str, float] = field(default_factory=dict)
     failure: BlockFailure | None = None
 
 
@@ -141,15 +153,21 @@ def _validate_range(task: RangeTask) -> RangeResult:
 
 
 def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: RangeResult) -> None:
+    clock = time.process_time
+    phase = result.phase_cpu
+    t0 = clock()
     height = work.height
     raw, undo_raw = work.load()
+    t1 = clock()
     block = Block.from_bytes(raw)
     if block.hash != work.block_hash:
         raise ValidationError("swiftsync-wrong-block", "block bytes do not hash to the header chain's block")
     txs = block.transactions
     if len(txs) > 1 and undo_raw is None:
         raise ValidationError("swiftsync-missing-undo", "no undo data for a block that spends coins")
+    t2 = clock()
     spent = decode_block_undo(undo_raw) if undo_raw is not None else []
+    t3 = clock()
     if len(spent) != len(txs) - 1:
         raise ValidationError("swiftsync-bad-undo", f"undo data for {len(spent)} txs, the block has {len(txs) - 1}")
     # One pass over the block: every created coin the hints say gets spent is added to the aggregate,
@@ -166,6 +184,7 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
     add_digest = added.append
     remove_digest = removed.append
     keep = result.unspent.append
+    keep_encoded = result.unspent_encoded.append
     fresh = hasher.salted_copy
     pack = COIN_FIELDS.pack
     earlier: set[bytes] = set()
@@ -194,22 +213,31 @@ def _validate_one(work: BlockWork, params, hasher: CoinHasher, mtp_at, result: R
             if (script and script[0] == _OP_RETURN) or len(script) > MAX_SCRIPT_SIZE:
                 continue  # unspendable (is_unspendable, inlined): never a coin, never numbered
             if u < n_unspent and unspent[u] == number:
-                keep((txid, vout, Coin(height, not tx_index, value, bytes(script))))
+                coin = Coin(height, not tx_index, value, script)
+                keep((txid, vout, coin))
+                keep_encoded((outpoint_key(txid, vout), encode_coin_value(coin)))
                 u += 1
             else:
                 h = fresh()
                 h.update(txid + pack(vout, created, value) + script)
                 add_digest(h.digest())
             number += 1
+    t4 = clock()
     if params.signet_challenge is not None:
         check_signet_solution(block, params.signet_challenge)
+    rules_done = [t4]
     checked = validate_block(
         block, spent, height, params,
         prev_mtp=mtp_at(height - 1), mtp_at=mtp_at,
         check_pow=False,  # the header chain was checked (proof of work, difficulty, times) up front
         output_exists=None,  # BIP30: duplicate coinbase txids are checked across all blocks instead
-        jobs=1,
+        jobs=1,  # in this process: the scripts run once every other rule has passed (after the hook)
+        while_scripts_run=lambda: rules_done.append(clock()),
     )  # fmt: skip
+    t6 = clock()
+    t5 = rules_done[-1]
+    for name, seconds in zip(PHASES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True):
+        phase[name] = phase.get(name, 0.0) + seconds
     if u != n_unspent:
         raise ValidationError("swiftsync-bad-hints", f"hint {unspent[u]} is beyond the block's {number} outputs")
     little = repeat("little")
@@ -238,9 +266,12 @@ def merge(results: Sequence[RangeResult]) -> RangeResult:
     for r in sorted(results, key=lambda r: r.first_height):
         total.aggregate = (total.aggregate + r.aggregate) % MODULUS
         total.unspent.extend(r.unspent)
+        total.unspent_encoded.extend(r.unspent_encoded)
         total.coinbase_txids.extend(r.coinbase_txids)
         for name in ("blocks", "txs", "inputs", "inputs_verified", "added", "cpu_s"):
             setattr(total, name, getattr(total, name) + getattr(r, name))
+        for name, seconds in r.phase_cpu.items():
+            total.phase_cpu[name] = total.phase_cpu.get(name, 0.0) + seconds
         if r.failure is not None and (total.failure is None or r.failure.height < total.failure.height):
             total.failure = r.failure
     return total
