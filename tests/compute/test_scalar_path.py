@@ -31,7 +31,8 @@ MEM = 256  # bytes of memory, blocks of 64 (block_shift 6)
 EDGE = [0, 1, 2, 3, 7, 8, 31, 32, 63, 64, 65, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF,
         0x80000000, 0xFFFFFFFF, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64 - 2, 0x3FF0000000000000,
         0x7FF0000000000000, 0xFFF0000000000000, 0x7FF8000000000000, 0x7FF0000000000001, 0x8000000000000000,
-        0x43E0000000000000, 0xC3E0000000000000, 0x47EFFFFFE0000000, 0x3CB0000000000000,
+        0x43E0000000000000, 0xC3E0000000000000, 0x47EFFFFFE0000000, 0x3CB0000000000000, 0x7FEFFFFFFFFFFFFF,
+        0x0010000000000000, 0x000FFFFFFFFFFFFF, 0xFFF4000000000000, 0x7FF4000000000001, 0xBFF8000000000000,
         MEM - 8, MEM - 1, MEM, 60, 62, 120, 128, 192]  # fmt: skip
 
 word = st.one_of(st.sampled_from(EDGE), st.integers(0, 2**64 - 1), st.integers(0, MEM + 8),
@@ -123,7 +124,7 @@ def test_many_random_instructions_scalar_equals_vectorized(c):
 
 def _every_op_cases():
     """Every native opcode x width x signedness x lane count, each on operand slots and an immediate."""
-    for op in sorted(NATIVE):
+    for op in sorted(NATIVE | {int(Op.FADD), int(Op.FSUB), int(Op.FMUL), int(Op.FDIV)}):  # + the interpreter's floats
         for width in (1, 2, 4, 8):
             for signed in (False, True):
                 for count in (1, 3):

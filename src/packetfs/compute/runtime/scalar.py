@@ -129,6 +129,16 @@ _PY_CMP = {int(Op.EQ): lambda x, y: x == y, int(Op.NE): lambda x, y: x != y, int
            int(Op.GES): lambda x, y: x >= y}
 
 
+def _fdiv(x: float, y: float) -> float:
+    return x / y
+
+
+_PY_FLOAT = {int(Op.FADD): lambda x, y: x + y, int(Op.FSUB): lambda x, y: x - y, int(Op.FMUL): lambda x, y: x * y,
+             int(Op.FDIV): _fdiv}
+_EXP, _FRAC, _QUIET = 0x7FF0000000000000, 0x000FFFFFFFFFFFFF, 0x0008000000000000
+_U64, _F64 = struct.Struct("<Q"), struct.Struct("<d")
+
+
 def _const_zx(v: int, w: int) -> int:
     return v & _MASK[w]
 
@@ -161,7 +171,7 @@ class ScalarRunner:
         self.max_steps = group.max_steps
         sh = prog.shard
         self.size, self.shift, self.block = sh.size, sh.block_shift, sh.block
-        self.env: dict = {"RX": self.route_exit, "SLOW": self.slow, "LIMIT": self.max_steps}
+        self.env: dict = {"RX": self.route_exit, "STEP": self.step, "LIMIT": self.max_steps}
         for n, mem in group.memory.items():
             self.env[f"MV{n}"] = memoryview(mem.data)
         for w, ch in _FMT.items():
@@ -244,6 +254,8 @@ class ScalarRunner:
             kind, fn = 3, None
         elif op in (Op.NOP, Op.CALL):
             kind, fn, a = (4 if op == Op.NOP else 5), None, IMM  # a is not an operand: never read it
+        elif op in _PY_FLOAT:
+            kind, fn, b = 8, _PY_FLOAT[op], b
         elif op in (Op.LOAD, Op.STORE) and self.nn == 1 and w <= self.block and w <= self.size:
             # one node: every valid address is node 0's, at offset = address
             kind = 6 if op == Op.LOAD else 7
@@ -284,6 +296,17 @@ class ScalarRunner:
             elif kind == 5:
                 S[d] = q
                 q = alt
+            elif kind == 8:  # float64 + - * /: x86's NaN rule (a's NaN, else b's, quieted), as isa._fbinary
+                y = imm if b == IMM else S[b]
+                if (x & _EXP) == _EXP and x & _FRAC:
+                    S[d] = x | _QUIET
+                elif (y & _EXP) == _EXP and y & _FRAC:
+                    S[d] = y | _QUIET
+                else:
+                    fy = _F64.unpack(_U64.pack(y))[0]
+                    if fy == 0.0 and fn is _fdiv:
+                        return self.slow(S, cx, s, pc, nd)  # x / 0: IEEE's inf or NaN, as numpy makes it
+                    S[d] = _U64.unpack(_F64.pack(fn(_F64.unpack(_U64.pack(x))[0], fy)))[0]
             elif kind >= 6:
                 U, mv, lim, bmask, blim = fn
                 ad = ((0 if a == IMM else x) + imm) & M64
@@ -478,8 +501,8 @@ class ScalarRunner:
             if self.nn > 1:
                 out(f"{i0}if (ad >> {self.shift}) % {self.nn} != {nd}:")
                 out(f"{i0}    return cx.fin(S, {int(Status.MISROUTED)}, {nd}, {pc0}, s + 1, {nd})")
-        if f["op"][pc0] not in NATIVE:
-            out(f"{i0}return SLOW(S, cx, s, {pc0}, {nd})")
+        if f["op"][pc0] not in NATIVE:  # the interpreter's step: its float short path, else the kernel
+            out(f"{i0}return STEP(S, cx, s, {pc0}, {nd})")
             return "\n".join(L) + "\n", 1
         pc, pc_prev, i, seen = pc0, pc0, 0, set()
         while True:
