@@ -133,6 +133,7 @@ class Field:
     offset: int
     bit_width: int | None = None
     bit_offset: int = 0
+    align: int = 0  # the member's alignment as laid out (packed, aligned(N)); 0: its type's
 
 
 @dataclass(eq=False)
@@ -153,7 +154,8 @@ class StructType(CType):
             if f.name is None and isinstance(f.ctype, StructType):  # anonymous member (C11)
                 inner = f.ctype.lookup(name)
                 if inner is not None:
-                    return Field(inner.name, inner.ctype, f.offset + inner.offset, inner.bit_width, inner.bit_offset)
+                    return Field(inner.name, inner.ctype, f.offset + inner.offset, inner.bit_width, inner.bit_offset,
+                                 inner.align)
         return None
 
     def layout(self, members: list[tuple[str | None, CType, int | None]], packed: bool = False,
@@ -195,11 +197,11 @@ class StructType(CType):
                 a = max(a, member_aligns[index])
             align = max(align, a)
             if self.is_union:
-                fields.append(Field(name, ctype, 0))
+                fields.append(Field(name, ctype, 0, align=a))
                 size = max(size, ctype.size)
             else:
                 off = -(-offset_bits // (a * 8)) * a
-                fields.append(Field(name, ctype, off))
+                fields.append(Field(name, ctype, off, align=a))
                 offset_bits = (off + ctype.size) * 8
         if not self.is_union:
             size = -(-offset_bits // 8)

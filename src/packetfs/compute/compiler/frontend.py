@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import weakref
 from functools import lru_cache
 from pathlib import Path
 
@@ -343,12 +344,43 @@ def _with_location(message: str, parser: c_parser.CParser) -> str:
     return f"{tok.filename}:{tok.lineno}:{tok.column}: {message.split(': ', 1)[-1]} (near '{tok.value}')"
 
 
+# `_Alignof` (and gcc's `__alignof__`, defined to it) is parsed as `sizeof`, whose grammar takes both a
+# type name and an expression (pycparser's _Alignof takes only a type name; gcc also allows an
+# expression): the keyword is rewritten to `sizeof  ` (same columns) and the file:line:column of each is
+# kept here for the unit's AST; the lowering turns the `sizeof` at those places into _Alignof and fails
+# if any is left unmatched, so a position mismatch can never turn an _Alignof into a sizeof.
+ALIGNOF_AT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ALIGNOF = re.compile(r"\b_Alignof\b")
+
+
+def _alignof_as_sizeof(text: str, filename: str) -> tuple[str, set[str]]:
+    if "_Alignof" not in text:
+        return text, set()
+    skips = [(m.start(), m.end()) for m in _SKIP.finditer(text)]
+    out, places, pos, si = [], set(), 0, 0
+    for m in _ALIGNOF.finditer(text):
+        while si < len(skips) and skips[si][1] <= m.start():
+            si += 1
+        if si < len(skips) and skips[si][0] <= m.start():
+            continue  # inside a string, character constant or line marker
+        places.add(_coord(text, m.start(), filename))
+        out.append(text[pos:m.start()])
+        out.append("sizeof  ")
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out), places
+
+
 def parse(source: str, filename: str = "<input>", include: list[str] | None = None,
           defines: list[str] | None = None) -> c_ast.FileAST:
     text = strip_attributes(preprocess(source, filename, include, defines), filename)
+    text, alignof_at = _alignof_as_sizeof(text, filename)
     parser = c_parser.CParser(lexer=FastCLexer)
     try:
-        return parser.parse(text, filename)
+        ast = parser.parse(text, filename)
+        if alignof_at:
+            ALIGNOF_AT[ast] = alignof_at
+        return ast
     except ParseError as e:
         raise CompileError(f"parse error (pycparser): {_with_location(str(e), parser)}") from e
     except (RecursionError, AssertionError, IndexError, TypeError) as e:

@@ -26,6 +26,10 @@ union __attribute__((aligned(8 + 8))) O { char c; int i; };
 struct __attribute__((__aligned__)) P { char c; };
 struct Q { char c; int z __attribute__((packed, aligned(2))); };
 
+static struct J gj[2];
+static const unsigned long file_scope[] = {sizeof(gj), sizeof(gj[1].b), __alignof__(gj[0].b), _Alignof(gj),
+                                           sizeof(*gj), __alignof__(gj->a)};
+
 static long sum_a(struct A a) { return a.c + a.i + a.s + a.l; }
 static struct B make_b(int k) { struct B b = {(char)k, k * 1000, (short)(k * 7), k * 100000L}; return b; }
 
@@ -50,6 +54,12 @@ int main(void) {
     printf("N %zu %zu %zu %zu O %zu %zu P %zu %zu Q %zu %zu\n", sizeof(struct N), _Alignof(struct N),
            offsetof(struct N, h), offsetof(struct N, i[1]), sizeof(union O), _Alignof(union O),
            sizeof(struct P), _Alignof(struct P), sizeof(struct Q), offsetof(struct Q, z));
+    struct J jv;
+    double dv[3];
+    printf("alignof expr: %zu %zu %zu %zu %zu\n", _Alignof(jv), __alignof__(jv.b), _Alignof(dv),
+           __alignof__(dv[1] + 1), _Alignof((char)1));
+    printf("file scope: %lu %lu %lu %lu %lu %lu\n", file_scope[0], file_scope[1], file_scope[2], file_scope[3],
+           file_scope[4], file_scope[5]);
     static struct N gn[2];
     gn[1].i[1].c = 'q';
     gn[1].h.a = 12345;

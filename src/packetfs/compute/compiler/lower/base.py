@@ -110,6 +110,18 @@ class LowererBase(c_ast.NodeVisitor):
         else:
             raise CompileError(f"cannot store a value of type {t}")
 
+    alignof_at: set[str] = set()
+
+    def is_alignof(self, node: c_ast.UnaryOp) -> bool:
+        """Whether this `sizeof` was written `_Alignof` (frontend.py parses it as sizeof)."""
+        if not self.alignof_at or node.coord is None:
+            return False
+        where = f"{node.coord.file}:{node.coord.line}:{node.coord.column}"
+        if where in self.alignof_at:
+            self.alignof_used.add(where)
+            return True
+        return False
+
     def addr_add(self, base: int, offset: int) -> int:
         if offset == 0:
             return base

@@ -34,6 +34,29 @@ class ConstEval:
         return v
 
     def type_only(self, node: c_ast.Node) -> T.CType:
+        """An expression's type at file scope, where it is not evaluated (sizeof, _Alignof): objects are
+        typed from their declarations, not their values."""
+        if isinstance(node, c_ast.ID):
+            sym = self.lw.lookup(node.name, node)
+            if sym.kind in ("global", "func"):
+                return sym.ctype
+        elif isinstance(node, c_ast.StructRef):
+            base = self.type_only(node.name)
+            if node.type == "->" and isinstance(base, T.PointerType | T.ArrayType):
+                base = base.target if isinstance(base, T.PointerType) else base.elem
+            if isinstance(base, T.StructType):
+                f = base.lookup(node.field.name)
+                if f is None:
+                    raise CompileError(f"{base} has no member '{node.field.name}'", node.coord)
+                return f.ctype
+        elif isinstance(node, c_ast.ArrayRef):
+            base = self.type_only(node.name)
+            if isinstance(base, T.PointerType | T.ArrayType):
+                return base.target if isinstance(base, T.PointerType) else base.elem
+        elif isinstance(node, c_ast.UnaryOp) and node.op == "*":
+            base = self.type_only(node.expr)
+            if isinstance(base, T.PointerType | T.ArrayType):
+                return base.target if isinstance(base, T.PointerType) else base.elem
         return self.ev(node)[1]
 
     def ev(self, node: c_ast.Node):
@@ -112,22 +135,20 @@ class ConstEval:
 
     def c_UnaryOp(self, node):
         op = node.op
+        if op == "sizeof" and self.lw.is_alignof(node):
+            op = "_Alignof"
         if op == "sizeof":
             if isinstance(node.expr, c_ast.Typename):
                 t = self.lw.decl_type(node.expr)
             elif self.lw.fn is not None:
                 t = self.lw.type_of(node.expr)
             else:
-                t = self.ev(node.expr)[1]
+                t = self.type_only(node.expr)
             return t.size, T.SIZE_T
         if op == "_Alignof":
             if isinstance(node.expr, c_ast.Typename):
-                t = self.lw.decl_type(node.expr)
-            elif self.lw.fn is not None:
-                t = self.lw.type_of(node.expr)
-            else:
-                t = self.ev(node.expr)[1]
-            return t.align, T.SIZE_T
+                return self.lw.decl_type(node.expr).align, T.SIZE_T
+            return self.lw.alignof_expr(node.expr), T.SIZE_T
         if op == "&":
             a, t = self.addr_of(node.expr)
             return a, T.PointerType(t)

@@ -7,6 +7,7 @@ from pycparser import c_ast
 
 from .. import ctype as T
 from ..errors import CompileError
+from ..frontend import ALIGNOF_AT
 from ..ir import Module
 from .base import LowererBase
 from .common import FUNC_BASE, Sym, unsupported
@@ -20,6 +21,8 @@ class DeclLowering(LowererBase):
     # ------------------------------------------------------------------ module level
     def lower(self, ast: c_ast.FileAST) -> Module:
         self._defined_names = {e.decl.name for e in ast.ext if isinstance(e, c_ast.FuncDef)}
+        self.alignof_at = set(ALIGNOF_AT.get(ast, ()))  # frontend.py: `sizeof`s that were _Alignof
+        self.alignof_used: set[str] = set()
         for ext in ast.ext:
             if isinstance(ext, c_ast.FuncDef):
                 self.func_def(ext)
@@ -36,6 +39,9 @@ class DeclLowering(LowererBase):
                 if isinstance(t, T.ArrayType) and t.length is None:
                     t = T.ArrayType(t.elem, 1)
                 self.alloc_global(name, t, None)
+        if self.alignof_at - self.alignof_used:
+            where = min(self.alignof_at - self.alignof_used)
+            raise CompileError("unsupported: _Alignof here (in code that is not compiled, or not found)", where)
         names = list(self.functions)
         func_ids = {n: FUNC_BASE + 16 * i for i, n in enumerate(names)}
         return Module(self.functions, self.data, self.symbols, self.relocs, func_ids,
@@ -46,6 +52,8 @@ class DeclLowering(LowererBase):
         self.note_qtype(self.scopes[-1][node.name], node.type)
 
     def global_decl(self, d: c_ast.Decl) -> None:
+        if d.align:
+            raise unsupported("_Alignas", d)
         if d.name is None:
             self.decl_type(d.type)  # struct/union/enum declaration
             return
@@ -143,6 +151,8 @@ class DeclLowering(LowererBase):
             self.note_qtype(self.scopes[-1].get(d.name), d.type)
 
     def local_decl(self, d: c_ast.Decl) -> None:
+        if d.align:
+            raise unsupported("_Alignas", d)
         if d.name is None:
             self.decl_type(d.type)
             return

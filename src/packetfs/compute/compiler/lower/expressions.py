@@ -379,6 +379,8 @@ class ExprLowering(LowererBase):
 
     def e_UnaryOp(self, node: c_ast.UnaryOp) -> Val:
         op = node.op
+        if op == "sizeof" and self.is_alignof(node):
+            op = "_Alignof"
         if op == "sizeof":
             if isinstance(node.expr, c_ast.Typename):
                 t = self.decl_type(node.expr)
@@ -389,8 +391,9 @@ class ExprLowering(LowererBase):
                     raise unsupported("sizeof of a variable-length array expression with side effects", node)
             return Val(self.size_value(t), T.SIZE_T)
         if op == "_Alignof":  # C11 on a type name; gcc's __alignof__ also on an expression
-            t = self.decl_type(node.expr) if isinstance(node.expr, c_ast.Typename) else self.type_of(node.expr)
-            return Val(self.const(t.align), T.SIZE_T)
+            if isinstance(node.expr, c_ast.Typename):
+                return Val(self.const(self.decl_type(node.expr).align), T.SIZE_T)
+            return Val(self.const(self.alignof_expr(node.expr)), T.SIZE_T)
         if op == "&":
             if isinstance(node.expr, c_ast.UnaryOp) and node.expr.op == "*":
                 v = self.rvalue(node.expr.expr)
@@ -440,6 +443,21 @@ class ExprLowering(LowererBase):
             self.emit("not", d, v.reg)
             return Val(self.narrow(d, t), t)
         raise unsupported(f"unary operator '{op}'", node)
+
+    def alignof_expr(self, node: c_ast.Node) -> int:
+        """gcc's __alignof__ of an expression: a struct member's alignment as laid out (1 when packed),
+        else its type's."""
+        if isinstance(node, c_ast.StructRef):
+            base = self.type_of(node.name)
+            if node.type == "->" and isinstance(base, T.PointerType):
+                base = base.target
+            if isinstance(base, T.StructType):
+                f = base.lookup(node.field.name)
+                if f is not None and f.bit_width is not None:
+                    raise CompileError("_Alignof applied to a bit-field", node.coord)
+                if f is not None and f.align:
+                    return f.align
+        return self.type_of(node).align
 
     def copy(self, v: Val) -> Val:
         d = self.new()

@@ -100,6 +100,8 @@ class TypeLowering(LowererBase):
         for d in node.decls or []:
             if not isinstance(d, c_ast.Decl):
                 raise unsupported(f"{type(d).__name__} in struct", d)
+            if d.align:
+                raise unsupported("_Alignas", d)
             if d.name == PACKED_STRUCT:  # markers of __attribute__((packed)) and aligned(N) (frontend.py)
                 packed = True
                 continue
