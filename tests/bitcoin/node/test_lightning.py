@@ -381,12 +381,12 @@ def test_decode_job_turns_any_bytes_into_an_error_never_an_exception() -> None:
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    from packetfs.bitcoin.node.lightning import _decode_job
+    from packetfs.bitcoin.node.lightning import decode_frame_job
 
     @settings(max_examples=200, deadline=None)
     @given(st.binary(max_size=400), st.booleans())
     def check(frame: bytes, chain_mode: bool) -> None:
-        result = _decode_job(frame, {(1, 0): bytes(32)} if chain_mode else None, {})
+        result = decode_frame_job(frame, {(1, 0): bytes(32)} if chain_mode else None, {})
         assert result[0] in ("ok", "error")
         if result[0] == "error":
             assert isinstance(result[1], str) and result[1]

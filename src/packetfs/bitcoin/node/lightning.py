@@ -117,7 +117,7 @@ def _outputs(block: Block) -> tuple:
     return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
 
 
-def _ready() -> bool:
+def decoder_warmup() -> bool:
     """A no-op job: a new worker process has imported this module (and the codec) once it ran."""
     return True
 
@@ -131,7 +131,7 @@ _DECODED: OrderedDict[bytes, tuple[bytes, tuple]] = OrderedDict()
 DECODED_KEEP = 256
 
 
-def _decode_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None,
+def decode_frame_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None,
                 inflight: dict[tuple[int, int], bytes] | None = None) -> tuple:
     """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks), ('missing',
     ancestor hash) when an in-flight ancestor was not decoded here, or ('error', reason). ``inflight``:
@@ -342,7 +342,7 @@ class LightningRelay:
             self._decoders.remove(dead)
             dead.close()
         while len(self._decoders) < self.decode_jobs:
-            self._decoders.append(DecoderProcess(_decode_job))
+            self._decoders.append(DecoderProcess(decode_frame_job))
         return self._decoders
 
     def decoder_pids(self) -> list[int]:
@@ -737,7 +737,7 @@ class LightningRelay:
             # waits for another can be the faster). An ancestor it names that a process is decoding gives
             # 'missing': the frame is parked until that ancestor is handled.
             fut = asyncio.get_running_loop().create_future()
-            fut.set_result(_decode_job(*args))
+            fut.set_result(decode_frame_job(*args))
             self._pending.add(fut)
             self._decoding.add(msg.block_hash)
             self._decoded(peer, msg, entry, fut, since)

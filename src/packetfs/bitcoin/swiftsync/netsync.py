@@ -53,7 +53,6 @@ from pathlib import Path
 
 from ..chain.chainstate import Chainstate
 from ..chain.headers import HeaderTree, IndexEntry
-from ..codec import CodecError, decode_block
 from ..consensus.errors import ValidationError
 from ..net.addr import NetAddress
 from ..net.block import BlockMessage
@@ -64,7 +63,7 @@ from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, N
 from ..net.message import Message
 from ..net.pfs import MODE_CHAIN, NODE_PFS, PFS_VERSION, GetPfsBlocks, PfsBlock, SendPfs
 from ..node.addrbook import BanList
-from ..node.lightning import RelayContext
+from ..node.lightning import decode_frame_job, decoder_warmup
 from ..node.node import block_locator
 from ..node.peer import ConnectionType, Peer, PeerTimeouts
 from ..primitives.block import Block
@@ -88,50 +87,6 @@ SPOOL_MAGIC = b"SSPL"
 TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
 MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
 MAX_DECODING = 32  # frames handed to the decoding process and not back yet
-
-
-# In the decoding process: the blocks it decoded last (hash -> (txids, outputs per tx)). It decodes in
-# submission order, so a frame may name transactions of an ancestor handed over just before it, whose
-# result the phase has not seen yet; they are resolved here.
-_DECODED: OrderedDict[bytes, tuple[bytes, tuple]] = OrderedDict()
-DECODED_KEEP = 256
-
-
-def _decoder_ready() -> bool:
-    """A no-op job: the decoding process has imported this module (and the codec) once it ran."""
-    return True
-
-
-def _decode_frame(frame: bytes, at: dict | None, outs: dict, inflight: dict) -> tuple:
-    """('ok', raw, block hash, seconds, proven checks, CPU seconds), ('missing', ancestor hash) when an
-    ancestor named in ``inflight`` (location -> block hash) was not decoded here, or ('error', reason).
-    Never raises for a bad frame."""
-    t0, cpu0 = time.perf_counter(), time.process_time()
-    if inflight:
-        at, outs = dict(at or {}), dict(outs)
-        for (height, pos), ancestor in inflight.items():
-            got = _DECODED.get(ancestor)
-            if got is None:
-                return ("missing", ancestor)
-            txids, outputs = got
-            if (pos + 1) * 32 > len(txids):
-                return ("error", f"no transaction {pos} in our block at height {height}")
-            txid = txids[pos * 32 : pos * 32 + 32]
-            at[(height, pos)] = txid
-            outs[txid] = outputs[pos]
-    proven: list[bytes] = []
-    try:
-        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven)
-        block = Block.from_bytes(raw)
-    except (CodecError, ValueError) as e:
-        return ("error", f"frame does not decode: {e}")
-    except Exception as e:  # noqa: BLE001 - a frame must never take the phase down; it is just bad
-        return ("error", f"frame does not decode ({type(e).__name__}: {e})")
-    _DECODED[block.hash] = (b"".join(tx.txid for tx in block.transactions),
-                            tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions))
-    while len(_DECODED) > DECODED_KEEP:
-        _DECODED.popitem(last=False)
-    return ("ok", raw, block.hash, time.perf_counter() - t0, proven, time.process_time() - cpu0)
 
 
 def _validate_proven(task: RangeTask, proven: list[bytes]) -> tuple[RangeResult, int]:
@@ -530,7 +485,7 @@ class _Phase:
         imported; None when frames are decoded inline."""
         if self.dpool is None and self.decode_jobs:
             self.dpool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"))
-            self.dpool.submit(_decoder_ready)
+            self.dpool.submit(decoder_warmup)
         return self.dpool
 
     def _decode_parked(self) -> None:
@@ -559,10 +514,10 @@ class _Phase:
                 ctx = at if msg.mode == MODE_CHAIN else None
                 pool = self._decoder()
                 if pool is None:
-                    self._decoded(item, msg, _decode_frame(msg.frame, ctx, outs, inflight))
+                    self._decoded(item, msg, decode_frame_job(msg.frame, ctx, outs, inflight))
                     continue
                 try:
-                    fut = asyncio.wrap_future(pool.submit(_decode_frame, msg.frame, ctx, outs, inflight))
+                    fut = asyncio.wrap_future(pool.submit(decode_frame_job, msg.frame, ctx, outs, inflight))
                 except BrokenProcessPool:
                     self._renew_decoder()
                     self._park(item, msg)
@@ -612,7 +567,7 @@ class _Phase:
         if result[0] != "ok":
             self._bad_frame(item, result[1])
             return
-        _, raw, block_hash, seconds, proven, cpu = result
+        _, raw, block_hash, _txids, _outputs, seconds, proven, cpu = result
         self.result.seconds["decode"] = self.result.seconds.get("decode", 0.0) + seconds
         self.result.decode_cpu_s += cpu
         if block_hash != item.entry.hash:
