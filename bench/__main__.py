@@ -8,7 +8,7 @@ import sys
 
 MODULES = (
     "bench.parse", "bench.script", "bench.codec", "bench.storage", "bench.chain",
-    "bench.net", "bench.mempool", "bench.sync", "bench.sync_relay",
+    "bench.net", "bench.mempool", "bench.sync", "bench.sync_relay", "bench.sync_swiftnet",
     "bench.compute", "bench.compiler", "bench.workloads", "bench.fold",
 )
 
