@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.sync_swiftnet", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="150 blocks (about 1-2 minutes)")
     ap.add_argument("--json", type=Path, help="also write the table's numbers to this file")
-    args = ap.parse_args(argv)
+    # parse_known_args: under `python -m bench sync_swiftnet --quick` the argv also holds module names
+    args, _ = ap.parse_known_args(argv)
     console = Console(width=max(Console().width, 170))
     out = swiftnet_table(console, args.quick)
     if args.json:
