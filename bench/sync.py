@@ -12,7 +12,9 @@ once for reference). Each import runs in its own process from an empty datadir; 
 peak RSS of the largest process, and the final UTXO digest (all packetfs runs must agree with the
 ordinary import's; the kernel's tip height is checked). The network row is `packetfs bitcoin sync --mode
 swiftsync` from a `packetfs node` serving the ordinary import (its CPU is the client's only: the
-serving node's is not counted). Environment as bench.chain:
+serving node's is not counted). A third table splits the validation workers' CPU by phase of a
+block (read, parse, undo, aggregate, rules, scripts; the importer's --json validate_cpu). Environment
+as bench.chain:
 PACKETFS_BENCH_CHAIN_BLOCKS (180), PACKETFS_BENCH_CHAIN_PROFILE (2016), PACKETFS_BENCH_REPEAT (3).
 """
 
