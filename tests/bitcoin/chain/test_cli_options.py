@@ -13,8 +13,8 @@ LONG = ("import", "compress", "decompress", "patterns", "blocks-dir-info")
 
 
 def _commands() -> dict[str, click.Command]:
-    group = main.commands["bitcoin"]
-    return {name: group.commands[name] for name in MINE}
+    group = main.get_command(None, "bitcoin")
+    return {name: group.get_command(None, name) for name in MINE}
 
 
 def _option(cmd: click.Command, name: str) -> click.Option | None:

@@ -13,7 +13,7 @@ from .conftest import CHAIN_BLOCKS, HINTS_HEIGHT, chain_info, packetfs
 
 
 def test_registered_import_is_the_one_with_swiftsync_and_replaces_chains() -> None:
-    assert bitcoin.commands["import"] is import_command
+    assert bitcoin.get_command(None, "import") is import_command
     assert REPLACES is chain_cli.import_command and REPLACES is not import_command
     theirs = {p.name for p in chain_cli.import_command.params}
     ours = {p.name for p in import_command.params}
@@ -22,7 +22,7 @@ def test_registered_import_is_the_one_with_swiftsync_and_replaces_chains() -> No
     import inspect
 
     assert "swiftsync" not in inspect.getsource(chain_cli)
-    assert bitcoin.commands["swiftsync-import"].name == "swiftsync-import"  # the alias is kept
+    assert bitcoin.get_command(None, "swiftsync-import").name == "swiftsync-import"  # the alias is kept
 
 
 def test_import_with_swiftsync_equals_ordinary_import(chain, tmp_path) -> None:
