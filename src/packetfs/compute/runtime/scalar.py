@@ -69,7 +69,7 @@ NATIVE = (set(_BIN) | set(_CMP) | _DIV | _SHIFT
 NATIVE = frozenset(int(o) for o in NATIVE)
 _TERMINATORS = frozenset(int(o) for o in (Op.BR, Op.RET, Op.HOP, Op.HALT, Op.TRAP))
 
-# compiled function code per (program, pc, node, fused): shared by every NodeGroup of a program
+# compiled function code per (program, pc, node): shared by every NodeGroup of a program
 _CODE_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -171,7 +171,7 @@ class ScalarRunner:
         self.max_steps = group.max_steps
         sh = prog.shard
         self.size, self.shift, self.block = sh.size, sh.block_shift, sh.block
-        self.env: dict = {"RX": self.route_exit, "STEP": self.step, "LIMIT": self.max_steps}
+        self.env: dict = {"RX": self.route_exit, "STEP": self.step}
         for n, mem in group.memory.items():
             self.env[f"MV{n}"] = memoryview(mem.data)
         for w, ch in _FMT.items():
@@ -434,12 +434,12 @@ class ScalarRunner:
         return self.route_exit(S, cx, nxt, nd, pc, s1, 1)
 
     # code generation ------------------------------------------------------------------------------------
-    def function(self, pc: int, nd: int, fused: bool):
-        key = (pc, nd, fused)
+    def function(self, pc: int, nd: int):
+        key = (pc, nd)
         fcode = self.codes.get(key)
         length = None
         if fcode is None:
-            src, length = self._source(pc, nd, fused)
+            src, length = self._source(pc, nd)
             mod = compile(src, f"<packet block pc={pc} node={nd}>", "exec")
             fcode = next(c for c in mod.co_consts if isinstance(c, CodeType))
             self.codes[key] = fcode
@@ -481,7 +481,7 @@ class ScalarRunner:
             return v
         return f"(((({v}) >> {self.shift}) // {self.nn}) << {self.shift}) | (({v}) & {self.block - 1})"
 
-    def _source(self, pc0: int, nd: int, fused: bool) -> tuple[str, int]:
+    def _source(self, pc0: int, nd: int) -> tuple[str, int]:
         L: list[str] = ["def blk(S, cx, s):"]
         f = self.f
         out = L.append
@@ -509,16 +509,16 @@ class ScalarRunner:
             seen.add(pc)
             if i and SLOT_RUNTIME in self._reads(pc):
                 out(f"{i0}S[{SLOT_RUNTIME}] = {pc_prev << 32} | (s + {i})")
-            nxt = self._body(pc, i, nd, fused, L)
+            nxt = self._body(pc, i, nd, L)
             if nxt is None:
                 break
-            cont = fused and i + 1 < MAX_BLOCK and nxt not in seen and self._continuable(nxt, nd)
-            if not self._goto(nxt, pc, i, nd, fused, cont, L, i0):
+            cont = i + 1 < MAX_BLOCK and nxt not in seen and self._continuable(nxt, nd)
+            if not self._goto(nxt, pc, i, nd, cont, L, i0):
                 break
             pc_prev, pc, i = pc, nxt, i + 1
         return "\n".join(L) + "\n", i + 1
 
-    def _goto(self, q: int, pc: int, i: int, nd: int, fused: bool, cont: bool, L: list[str], ind: str) -> bool:
+    def _goto(self, q: int, pc: int, i: int, nd: int, cont: bool, L: list[str], ind: str) -> bool:
         """Routing from instruction ``pc`` (the block's i-th) to ``q``: fault, leave the block, or (when
         ``cont`` and the packet stays here) fall through to generate q's body next. True: fall through."""
         k = i + 1
@@ -529,9 +529,6 @@ class ScalarRunner:
         if q >= self.ncode:
             out(f"{ind}return cx.fin(S, {int(Status.BAD_PC)}, {q}, {pc}, s + {k}, {nd})")
             return False
-        if not fused:
-            out(f"{ind}if s + {k} >= LIMIT:")
-            out(f"{ind}    return cx.fin(S, {int(Status.STEP_LIMIT)}, s + {k}, {pc}, s + {k}, {nd})")
         nq = f["node"][q]
         if self.is_memory[q] and not self.static_fault[q]:
             nb = f["width"][q] * f["count"][q]
@@ -565,7 +562,7 @@ class ScalarRunner:
         out(f"{ind}return {ret}")
         return False
 
-    def _body(self, pc: int, i: int, nd: int, fused: bool, L: list[str]) -> int | None:
+    def _body(self, pc: int, i: int, nd: int, L: list[str]) -> int | None:
         """The instruction's effect; returns the static next pc, or None when the code returns on every path."""
         f = self.f
         op, d, a, b = f["op"][pc], f["dst"][pc], f["a"][pc], f["b"][pc]
@@ -665,7 +662,7 @@ class ScalarRunner:
         elif op == Op.BR:
             cond = zx(a, 0)
             out(f"{ind}if {cond}:")
-            self._goto(alt, pc, i, nd, fused, False, L, ind + "    ")
+            self._goto(alt, pc, i, nd, False, L, ind + "    ")
             return nxt
         elif op == Op.RET:
             out(f"{ind}t = {zx(a, 0)}")
@@ -725,7 +722,7 @@ class ScalarRunner:
                 c = counts.get(key, 0) + 1
                 counts[key] = c
                 if c >= self.hot:
-                    ent = fused_fns[key] = self.function(pc, node, True)
+                    ent = fused_fns[key] = self.function(pc, node)
             if ent is not None and s + ent[1] < limit and rounds + ent[1] <= budget:
                 r = ent[0](S, cx, s)
             else:
