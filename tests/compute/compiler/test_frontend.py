@@ -265,8 +265,9 @@ def test_fast_lexer_matches_on_random_text(parts):
 
 def test_cc1_preprocessing_equals_gcc_driver():
     """frontend runs the cc1 that `gcc -E` would run (from `gcc -###`): the same text and errors."""
-    import packetfs.compute.compiler.frontend as fe
     from test_ctestsuite import SUITE
+
+    import packetfs.compute.compiler.frontend as fe
 
     sources = [p.read_text(errors="surrogateescape") for p in sorted(SUITE.glob("*.c"))[::10]]
     sources += ['#include "missing.h"\n', "#error boom\n", "#define F(a) a\nint x = F(1\n", "#if\n#endif\n"]

@@ -15,8 +15,8 @@ import gc
 import struct
 import time
 from collections.abc import Sequence
-from itertools import repeat
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 
 from ..chain.signet import check_signet_solution
 from ..consensus.errors import ContextError, ValidationError
@@ -24,9 +24,9 @@ from ..consensus.params import get_params
 from ..consensus.validate import validate_block
 from ..errors import PacketFSError
 from ..primitives.block import Block
+from ..script.interpreter import MAX_SCRIPT_SIZE
 from ..storage.undo import Coin, decode_block_undo
 from ..storage.utxo import encode_coin_value, outpoint_key
-from ..script.interpreter import MAX_SCRIPT_SIZE
 from .aggregate import COIN_FIELDS, MODULUS, CoinHasher
 from .scan import RecordRef
 

@@ -169,9 +169,8 @@ def _layout_edits(text: str, start: int, end: int, filename: str,
     blank = "".join(c if c == "\n" else " " for c in text[start:end])
     k = _prev_nonspace(text, start)
     while k >= 0 and text[k] == ")":  # skip attributes written before this one
-        m = None
-        for m in _ATTRIBUTE_TEXT.finditer(text, max(0, k - 300), k + 1):
-            pass
+        matches = list(_ATTRIBUTE_TEXT.finditer(text, max(0, k - 300), k + 1))
+        m = matches[-1] if matches else None  # the last attribute that ends here, if any
         if m is None or m.end() != k + 1:
             break
         k = _prev_nonspace(text, m.start())

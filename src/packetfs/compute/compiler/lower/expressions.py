@@ -12,7 +12,6 @@ from .common import _EXPR_NODES, RUNTIME, LVal, Val, _dtype_bits, unsupported
 from .literals import parse_constant
 from .vla import has_side_effects
 
-
 _SAME_SCALAR = (T.IntType, T.FloatType)
 
 

@@ -26,6 +26,7 @@ from ..errors import CompileError
 from .base import LowererBase
 from .common import unsupported
 
+
 class NeedQualifiedTypes(Exception):
     """Raised at a _Generic met while qualified types were not recorded: the driver lowers the unit
     again with them (most programs never pay for recording them)."""

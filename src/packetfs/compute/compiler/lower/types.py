@@ -13,7 +13,6 @@ from .common import Sym, unsupported
 from .consteval import ConstEval
 from .vla import has_side_effects
 
-
 _TYPE_WORDS = frozenset({"int", "char", "short", "long", "float", "double", "void", "_Bool", "signed", "unsigned"})
 _BUILTIN_TYPES: dict[tuple[str, ...], T.CType] = {}  # ('unsigned', 'int') -> its type, filled as met
 
