@@ -111,27 +111,16 @@ def _prev_nonspace(text: str, i: int) -> int:
     return i
 
 
-def _match_back(text: str, close: int) -> int:
-    """Index of the '{' matching the '}' at close (-1 if none)."""
+def _match_brace(text: str, at: int, step: int) -> int:
+    """Index of the brace matching the one at ``at``: scanning forward from a '{' (step 1) or back from a
+    '}' (step -1); -1 if none."""
+    opening, closing = ("{", "}") if step == 1 else ("}", "{")
     depth = 0
-    for i in range(close, -1, -1):
+    for i in range(at, len(text) if step == 1 else -1, step):
         c = text[i]
-        if c == "}":
+        if c == opening:
             depth += 1
-        elif c == "{":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
-
-
-def _match_forward(text: str, open_: int) -> int:
-    depth = 0
-    for i in range(open_, len(text)):
-        c = text[i]
-        if c == "{":
-            depth += 1
-        elif c == "}":
+        elif c == closing:
             depth -= 1
             if depth == 0:
                 return i
@@ -174,7 +163,7 @@ def _layout_edits(text: str, start: int, end: int, filename: str,
         if m is None or m.end() != k + 1:
             break
         k = _prev_nonspace(text, m.start())
-    if k >= 0 and text[k] == "}" and _is_struct_body(text, _match_back(text, k)):
+    if k >= 0 and text[k] == "}" and _is_struct_body(text, _match_brace(text, k, -1)):
         # `struct S {...} __attribute__((packed))`: the marker goes before the '}', in the attribute's room
         markers = _markers(layout, member=False)
         span = text[k:end]
@@ -189,7 +178,7 @@ def _layout_edits(text: str, start: int, end: int, filename: str,
         if m is None:
             _not_on_struct(layout, text, start, filename)
             return [(start, end, blank)]  # a reference to the type, where gcc ignores packed
-        close = _match_forward(text, m.end() - 1)
+        close = _match_brace(text, m.end() - 1, 1)
         if close < 0:
             raise CompileError("unbalanced braces after __attribute__", _coord(text, start, filename))
         return [(start, end, blank), (close, close, _markers(layout, member=False))]
