@@ -113,6 +113,18 @@ def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]], spent: dict[by
     return frame, locations, time.perf_counter() - t0
 
 
+def take_location(txs: tuple[bytes, tuple], height: int, pos: int, at: dict, outs: dict) -> str | None:
+    """Resolve chain-context location (height, pos) on that block's (concatenated txids, outputs per tx):
+    the txid goes to ``at`` and its outputs to ``outs``; a string when the block has no such transaction."""
+    txids, outputs = txs
+    if (pos + 1) * 32 > len(txids):
+        return f"no transaction {pos} in our block at height {height}"
+    txid = txids[pos * 32 : pos * 32 + 32]
+    at[(height, pos)] = txid
+    outs[txid] = outputs[pos]
+    return None
+
+
 def _outputs(block: Block) -> tuple:
     return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
 
@@ -146,12 +158,9 @@ def decode_frame_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs
             got = _DECODED.get(ancestor)
             if got is None:
                 return ("missing", ancestor)
-            txids, outputs = got
-            if (pos + 1) * 32 > len(txids):
-                return ("error", f"no transaction {pos} in our block at height {height}")
-            txid = txids[pos * 32 : pos * 32 + 32]
-            at[(height, pos)] = txid
-            outs[txid] = outputs[pos]
+            bad = take_location(got, height, pos, at, outs)
+            if bad is not None:
+                return ("error", bad)
     try:
         raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven)
         block = Block.from_bytes(raw)
@@ -675,12 +684,9 @@ class LightningRelay:
                     inflight[(height, pos)] = anc.hash
                     continue
                 return None
-            txids, outputs = txs
-            if (pos + 1) * 32 > len(txids):
-                return f"no transaction {pos} in our block at height {height}"
-            txid = txids[pos * 32 : pos * 32 + 32]
-            at[(height, pos)] = txid
-            outs[txid] = outputs[pos]
+            bad = take_location(txs, height, pos, at, outs)
+            if bad is not None:
+                return bad
         return at, outs, inflight
 
     def _bad_frame(self, peer: Peer, block_hash: bytes, reason: str) -> None:

@@ -63,7 +63,7 @@ from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, N
 from ..net.message import Message
 from ..net.pfs import MODE_CHAIN, NODE_PFS, PFS_VERSION, GetPfsBlocks, PfsBlock, SendPfs
 from ..node.addrbook import BanList
-from ..node.lightning import decode_frame_job, decoder_warmup
+from ..node.lightning import decode_frame_job, decoder_warmup, take_location
 from ..node.node import block_locator
 from ..node.peer import ConnectionType, Peer, PeerTimeouts
 from ..primitives.block import Block
@@ -472,12 +472,9 @@ class _Phase:
                     continue
                 item.wait = height
                 return None
-            txids, outputs = txs
-            if (pos + 1) * 32 > len(txids):
-                return f"no transaction {pos} in our block at height {height}"
-            txid = txids[pos * 32 : pos * 32 + 32]
-            at[(height, pos)] = txid
-            outs[txid] = outputs[pos]
+            bad = take_location(txs, height, pos, at, outs)
+            if bad is not None:
+                return bad
         return at, outs, inflight
 
     def _decoder(self) -> ProcessPoolExecutor | None:
