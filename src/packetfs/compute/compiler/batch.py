@@ -255,7 +255,7 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
         # transpose
         at = 0
         for i, (k, _first, _step) in enumerate(plan):
-            mem.fill(argv_off // 8 + i, Rel(s0 + at), m.base)
+            mem.fill(argv_off // 8 + i, Rel(s0 + at))
             at += k + 1
         rows = mem.M[s0 // 8:L // 8]  # zero: a new buffer, or one whose written rows release() cleared
         mem.spans.append((s0 // 8, L // 8))
@@ -281,7 +281,7 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     for i in range(argc):
         col = starts[:, i]
         if (col == col[0]).all():
-            mem.fill(argv_off // 8 + i, Rel(int(col[0])), m.base)
+            mem.fill(argv_off // 8 + i, Rel(int(col[0])))
         else:
             mem.M[argv_off // 8 + i] = m.base + col.astype(np.uint64)
             mem.rows.add(argv_off // 8 + i)

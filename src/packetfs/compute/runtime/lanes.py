@@ -139,25 +139,24 @@ class LaneMemory:
             self.rows.update((np.unique(w) + 1).tolist())
 
     def release(self) -> None:
-        """Zero every row written and keep the buffer for the next LaneMemory of this shape."""
-        M = self._buf
+        """Zero every row written (only this machine's columns were) and keep the buffer for the next
+        LaneMemory of this shape."""
+        M = self.M
         for w in self.rows:
             M[w] = 0
         for lo, hi in self.spans:
             M[lo:hi] = 0
         LaneMemory._pool.clear()  # one buffer kept: machines of a batch run one after another
-        LaneMemory._pool[M.shape] = M
+        LaneMemory._pool[self._buf.shape] = self._buf
         self.M = self._buf = None
 
-    def fill(self, w: int, value, base: np.ndarray) -> None:
-        """Row w := a uniform or lane-relative value in every lane (and remember it)."""
-        if isinstance(value, Rel):
-            self.M[w] = base + _U64(value.c)
-        else:
-            self.M[w] = value
-        self.rows.add(w)
+    def fill(self, w: int, value) -> None:
+        """Row w := a uniform or lane-relative value in every current lane. Only the shadow records it:
+        the row is written to M when something reads M there (settle), which most such rows (saved
+        return addresses, frame pointers, argv pointers) never are; a row never written costs neither
+        the write nor release()'s clearing (each a pass over the whole row, 8 bytes per lane)."""
         self.shadow[w] = value
-        self.pending.discard(w)
+        self.pending.add(w)
 
     def preset(self, w: int, value) -> None:
         """Row w holds ``value`` in every lane, written to M only when something reads M there
@@ -781,13 +780,7 @@ class LaneMachine:
         full = rows is None
         if width == 8 and sh == 0:
             if full and not isinstance(v, np.ndarray):
-                if self.col is None:
-                    mem.fill(w, v, self.base)
-                else:
-                    mem.M[w, cols] = self.vec(v, None)
-                    mem.rows.add(w)
-                    mem.shadow[w] = v
-                    mem.pending.discard(w)
+                mem.fill(w, v)  # every current lane (settle writes the current lanes' columns)
                 return
             if mem.pending:
                 mem.settle((w,), self.base, self._cols(None))
@@ -799,7 +792,7 @@ class LaneMachine:
         old = mem.shadow.get(w)
         if full and self.col is None and sh + 8 * width <= 64 and old is not None and not isinstance(old, Rel) \
                 and not isinstance(v, (np.ndarray, Rel)):
-            mem.fill(w, _U64((int(old) & ~(mask << sh) & M64) | ((int(v) & mask) << sh)), self.base)
+            mem.fill(w, _U64((int(old) & ~(mask << sh) & M64) | ((int(v) & mask) << sh)))
             return
         if mem.pending:
             mem.settle((w, w + 1), self.base, self._cols(None))
