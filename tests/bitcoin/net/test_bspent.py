@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 from packetfs.bitcoin.net.bspent import (
     MAX_BSPENT_COINS,
+    MAX_BSPENTSEL_PAYLOAD,
     NODE_BLOCK_UNDO,
     BSpent,
     GetBSpent,
+    GetBSpentSel,
     SpentCoin,
     encode_script,
 )
@@ -25,6 +27,7 @@ K32 = bytes(range(200, 232))
 
 def test_registered_and_service_bit_is_experimental() -> None:
     assert MESSAGE_TYPES["getbspent"] is GetBSpent and MESSAGE_TYPES["bspent"] is BSpent
+    assert MESSAGE_TYPES["getbspentsel"] is GetBSpentSel
     assert 24 <= NODE_BLOCK_UNDO.bit_length() - 1 <= 31
     assert MAX_BSPENT_COINS == 24390  # 4,000,000 weight / (4 * 41 bytes per input)
 
@@ -35,6 +38,42 @@ def test_getbspent_bytes() -> None:
     assert GetBSpent.decode(msg.encode()) == msg
     with pytest.raises(MessageError, match="trailing"):
         GetBSpent.decode(msg.encode() + b"\x00")
+
+
+def test_getbspentsel_bytes() -> None:
+    # Indexes 0, 1, 5, 300: gaps 0, 0, 3, 294 (0x126, a 3-byte CompactSize).
+    msg = GetBSpentSel(H, (0, 1, 5, 300))
+    want = b"\x00" + H + b"\x04" + b"\x00" + b"\x00" + b"\x03" + b"\xfd\x26\x01"
+    assert msg.encode() == want
+    assert GetBSpentSel.decode(want) == msg
+    # The largest selection fits its cap exactly: every input of the fullest block, the first one last.
+    biggest = GetBSpentSel(H, (MAX_BSPENT_COINS - 1,)).encode()
+    assert len(biggest) == 1 + 32 + 1 + 3 and MAX_BSPENTSEL_PAYLOAD >= len(GetBSpentSel(H, tuple(range(MAX_BSPENT_COINS))).encode())
+
+
+@pytest.mark.parametrize("payload, why", [
+    (b"\x00" + H + b"\x00", "empty getbspentsel"),
+    (b"\x00" + H + b"\x03\x00\x00", "exceeds"),  # 3 gaps, 2 bytes left: refused before the list
+    (b"\x00" + H + b"\x01\xfd\x46\x5f", "above the most inputs"),  # gap 24390: index 24390
+    (b"\x00" + H + b"\x02\xfd\x45\x5f\x00", "above the most inputs"),  # 24389, then 24390
+    (b"\x00" + H + b"\x01\xfe\x00\x00\x01\x00", "above the limit"),
+    (b"\x00" + H + b"\x01\xfd\x01\x00", "non-canonical"),
+    (b"\x00" + H + b"\x01\x00!", "trailing"),
+    (b"\x00" + H[:20], "truncated"),
+])
+def test_bad_getbspentsel_payloads_are_message_errors(payload: bytes, why: str) -> None:
+    with pytest.raises(MessageError, match=why):
+        GetBSpentSel.decode(payload)
+
+
+@given(indexes=st.sets(st.integers(0, MAX_BSPENT_COINS - 1), min_size=1, max_size=300),
+       block_hash=st.binary(min_size=32, max_size=32), version=st.integers(0, 255))
+@settings(max_examples=200)
+def test_getbspentsel_round_trip(indexes, block_hash, version) -> None:
+    msg = GetBSpentSel(block_hash, tuple(sorted(indexes)), version)
+    assert GetBSpentSel.decode(msg.encode()) == msg
+    t = V1Transport(bytes.fromhex("fabfb5da"))
+    assert t.feed(t.encode(msg)) == [msg]
 
 
 @pytest.mark.parametrize("script, form", [
@@ -109,7 +148,7 @@ def test_round_trip(coins, block_hash) -> None:
 @given(st.binary(max_size=400))
 @settings(max_examples=500)
 def test_decoders_raise_only_message_errors(data: bytes) -> None:
-    for cls in (BSpent, GetBSpent):
+    for cls in (BSpent, GetBSpent, GetBSpentSel):
         try:
             msg = cls.decode(data)
         except MessageError:

@@ -4,7 +4,10 @@ yet), and end in the same chainstate as the ordinary import (expected values fro
 import of the generator's blocks, apart from any network code). A frame that does not decode, or decodes
 to another block, gets its sender discouraged and the block fetched from another peer (none left: the
 phase falls back); a frame of a bad block and a peer lying about a coin are caught as with plain blocks;
-a coin count that does not match the block is asked of another peer that serves spent coins.
+a coin count that does not match the block is asked of another peer that serves spent coins. The spent
+coins of blocks that come as frames are derived from the blocks the client holds (the client's undo data
+afterwards equals the ordinary import's); only coins it cannot derive are asked (``getbspentsel``), and
+the lying-peer cases run both on those and with every coin asked (``derive=False``).
 
 Serving nodes run in this process on free loopback ports, inside the test's event loop, and are stopped
 in ``finally``; their relays' process pools are shut down there too."""
@@ -20,13 +23,16 @@ from pathlib import Path
 import pytest
 
 from packetfs.bitcoin.chain.chainstate import Chainstate
-from packetfs.bitcoin.net.pfs import MODE_CHAIN, PfsBlock
+from packetfs.bitcoin.codec import encode_block
+from packetfs.bitcoin.net.bspent import BSpent, SpentCoin
+from packetfs.bitcoin.net.pfs import MODE_CHAIN, MODE_ISOLATED, PfsBlock
 from packetfs.bitcoin.node.lightning import LightningRelay
 from packetfs.bitcoin.node.node import Node, NodeConfig
-from packetfs.bitcoin.storage.undo import Coin
+from packetfs.bitcoin.primitives.block import Block
+from packetfs.bitcoin.storage.undo import Coin, decode_block_undo
 from packetfs.bitcoin.swiftsync import Hints, netsync
 from packetfs.bitcoin.swiftsync.netsync import swiftsync_from_peers
-from packetfs.bitcoin.swiftsync.serve import SpentCoinServer, attach_bspent_server
+from packetfs.bitcoin.swiftsync.serve import SpentCoinServer, attach_bspent_server, selected_coins
 
 from .conftest import CHAIN_BLOCKS, HINTS_HEIGHT, chain_info
 from .test_netsync import LIE_HEIGHT, _LyingCoins, _missing_coin, _wrong_value, block_hash_at, finish_sync
@@ -89,6 +95,34 @@ class Tampering(Recording):
         return PfsBlock(msg.block_hash, other.mode, other.locations, other.frame)
 
 
+class Isolating(Recording):
+    """Frames without chain context (as a sender without a tx index sends them) for the blocks in
+    ``targets`` (None: every block): the client can derive only their same-block spends and must ask
+    for the other coins (getbspentsel)."""
+
+    raws: dict[bytes, bytes] = {}
+    targets: set[bytes] | None = None
+
+    def tamper(self, msg: PfsBlock) -> PfsBlock:
+        if self.targets is not None and msg.block_hash not in self.targets:
+            return msg
+        return PfsBlock(msg.block_hash, MODE_ISOLATED, (), encode_block(self.raws[msg.block_hash]))
+
+
+def isolating(chain, targets: set[bytes] | None) -> type[Isolating]:
+    raws = {Block.from_bytes(raw).hash: raw for raw, _ in chain.records}
+    return type("Iso", (Isolating,), {"raws": raws, "targets": targets})
+
+
+def undo_by_height(datadir: Path, upto: int) -> list:
+    with Chainstate(datadir, "regtest", readonly=True) as cs:
+        out = []
+        for h in range(1, upto + 1):
+            e = cs.tree.ancestor(cs.tip, h)
+            out.append(decode_block_undo(cs.store.get_undo(e.undo_pos)) if e.undo_pos else [])
+        return out
+
+
 def frame_server(src: Path, root: Path, name: str, relay_cls=Recording, coins=True) -> tuple[Node, LightningRelay | None]:
     """A node serving the codec datadir's chain: frames with ``relay_cls`` (None: plain blocks only),
     spent coins unless ``coins`` is False."""
@@ -130,6 +164,10 @@ def test_frames_from_two_peers_equal_the_ordinary_import_and_move_fewer_bytes(ch
     assert len(seen) == HINTS_HEIGHT and len({relay.seen != [] for _, relay in servers}) == 1  # both served
     chained = [m for m in seen if m.mode == MODE_CHAIN and m.locations]
     assert len(chained) >= HINTS_HEIGHT - 100  # every block past coinbase maturity spends earlier outputs
+    # Every spent coin derived from blocks the client holds (the server keeps a tx index: every prevout
+    # is located), none asked; what the client stored as undo data is the ordinary import's.
+    assert r.coins_derived == r.inputs_script_checked > 0 and r.coins_served == 0 and r.selections == 0
+    assert undo_by_height(tmp_path / "client", HINTS_HEIGHT) == undo_by_height(chain.reference_datadir, HINTS_HEIGHT)
     # The keys the decoder recovered answered the workers' curve checks.
     assert 0 < r.proven_answered <= r.proven_checks
     digest = asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client"))
@@ -138,7 +176,19 @@ def test_frames_from_two_peers_equal_the_ordinary_import_and_move_fewer_bytes(ch
     # The same server asked for plain blocks: more bytes on the wire for the same result.
     plain = asyncio.run(run([frame_server(codec_datadir, tmp_path, "c")], tmp_path / "plain", hints, frames=False))
     assert plain.mode == "swiftsync" and plain.frames == 0 and plain.plain_blocks == HINTS_HEIGHT
+    assert plain.coins_served == plain.inputs_script_checked and plain.coins_derived == 0
     assert r.bytes_received < plain.bytes_received
+
+
+def test_coins_of_frames_without_context_are_asked_for(chain, codec_datadir, tmp_path):
+    """Every frame isolated (no locations): only same-block spends are derived, the rest asked with
+    getbspentsel; the result is still the ordinary import's, undo data included."""
+    r = asyncio.run(run([frame_server(codec_datadir, tmp_path, "a", isolating(chain, None))], tmp_path / "client",
+                        Hints.read(chain.hints)))
+    assert r.mode == "swiftsync" and r.tip_height == HINTS_HEIGHT, r.fallback_reason
+    assert r.selections >= HINTS_HEIGHT - 101 and r.coins_served > 0
+    assert r.coins_served + r.coins_derived == r.inputs_script_checked
+    assert undo_by_height(tmp_path / "client", HINTS_HEIGHT) == undo_by_height(chain.reference_datadir, HINTS_HEIGHT)
 
 
 @pytest.mark.parametrize("decode_jobs", [1, 0])
@@ -226,45 +276,68 @@ def test_a_frame_of_a_bad_block_is_caught_as_a_bad_block(chain, codec_datadir, t
     assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
 
 
-def test_a_frame_peer_lying_about_a_coin_is_caught(chain, codec_datadir, tmp_path):
+@pytest.mark.parametrize("derive", [True, False])
+def test_a_frame_peer_lying_about_a_coin_is_caught(chain, codec_datadir, tmp_path, derive):
     """Blocks as frames, one coin's amount a lie (alone, so its lie is surely used; the two-peer blame is
     test_netsync.py's): the block fails its script check, the phase falls back, ordinary validation of
-    the received blocks finds the served coin differs from the true undo data and blames the liar."""
-    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
-    _LyingCoins(liar[0], block_hash_at(chain, LIE_HEIGHT), _wrong_value)
-    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints)))
+    the received blocks finds the served coin differs from the true undo data and blames the liar. With
+    derivation the lying block comes without context, so its coins are asked (getbspentsel)."""
+    target = block_hash_at(chain, LIE_HEIGHT)
+    liar = frame_server(codec_datadir, tmp_path, "liar", isolating(chain, {target}), coins=False)
+    _LyingCoins(liar[0], target, _wrong_value)
+    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints), derive=derive))
     assert r.mode == "fallback" and r.frames == HINTS_HEIGHT, r.fallback_reason
+    assert (r.selections == 1) if derive else (r.coins_derived == 0)
     assert list(r.discouraged) == ["127.0.0.1"] and "served wrong spent coins" in r.discouraged["127.0.0.1"]
     assert r.tip_height == HINTS_HEIGHT  # every block is valid: only the coin was wrong
     assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
 
 
 class _ExtraCoin(SpentCoinServer):
-    """Serves one coin too many for every block (so whichever block it is asked for, it lies)."""
+    """Serves one coin too many for every block (so whichever block it is asked for, it lies), also when
+    asked for some coins only."""
 
     def undo_for(self, block_hash):
         undo = super().undo_for(block_hash)
         return None if undo is None else [*undo, [Coin(1, False, 1, b"\x51")]]
 
+    async def on_getbspentsel(self, peer, msg):
+        coins = selected_coins(self.undo_for(msg.block_hash), msg.indexes)
+        peer.send(BSpent(msg.block_hash, (*coins, SpentCoin(msg.indexes[-1] + 1, 1, False, 1, b"\x51"))))
 
-def test_a_missing_or_extra_coin_is_asked_of_another_peer(chain, codec_datadir, tmp_path):
-    """A coin count that does not match the block's inputs is a lie seen at once: the liar is discouraged
-    and the block with its coins is asked of the other peer serving spent coins; SwiftSync still ends at
-    H, and the state is the ordinary import's."""
-    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
+
+class _ShortSelection(SpentCoinServer):
+    """Answers getbspentsel with the last coin asked for left out."""
+
+    async def on_getbspentsel(self, peer, msg):
+        coins = selected_coins(self.undo_for(msg.block_hash), msg.indexes)
+        peer.send(BSpent(msg.block_hash, coins[:-1]))
+
+
+@pytest.mark.parametrize("derive", [True, False])
+def test_a_missing_or_extra_coin_is_asked_of_another_peer(chain, codec_datadir, tmp_path, derive):
+    """A coin count that does not match the block's inputs (or the inputs asked) is a lie seen at once:
+    the liar is discouraged and the block with its coins (or the coins asked) is asked of the other peer
+    serving spent coins; SwiftSync still ends at H, and the state is the ordinary import's."""
+    liar = frame_server(codec_datadir, tmp_path, "liar", isolating(chain, None), coins=False)
     _ExtraCoin(liar[0])
     honest = frame_server(codec_datadir, tmp_path, "honest0")
-    r = asyncio.run(run([liar, honest], tmp_path / "client", Hints.read(chain.hints)))
+    r = asyncio.run(run([liar, honest], tmp_path / "client", Hints.read(chain.hints), derive=derive))
     assert r.mode == "swiftsync", r.fallback_reason
     assert r.coins_rerequested >= 1 and "coins for" in r.discouraged["127.0.0.1"]
     assert r.tip_height == HINTS_HEIGHT
     assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
 
 
-def test_a_missing_coin_from_the_only_peer_falls_back(chain, codec_datadir, tmp_path):
-    liar = frame_server(codec_datadir, tmp_path, "liar", coins=False)
-    _LyingCoins(liar[0], block_hash_at(chain, LIE_HEIGHT), _missing_coin)
-    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints)))
+@pytest.mark.parametrize("derive", [True, False])
+def test_a_missing_coin_from_the_only_peer_falls_back(chain, codec_datadir, tmp_path, derive):
+    target = block_hash_at(chain, LIE_HEIGHT)
+    liar = frame_server(codec_datadir, tmp_path, "liar", isolating(chain, {target}), coins=False)
+    if derive:
+        _ShortSelection(liar[0])
+    else:
+        _LyingCoins(liar[0], target, _missing_coin)
+    r = asyncio.run(run([liar], tmp_path / "client", Hints.read(chain.hints), derive=derive))
     assert r.mode == "fallback" and "no peer left" in r.fallback_reason
     assert r.coins_rerequested == 1 and "coins for" in r.discouraged["127.0.0.1"]
     assert 0 < r.tip_height < LIE_HEIGHT

@@ -9,6 +9,11 @@ BIP's encoding (2140-dev/swiftsync-bips block-undo.md): input index u32, height 
 PacketFS codec and Core's script compression use) and the amount as ``CompactSize(CompressAmount)``.
 With a non-zero cutoff only coins created below that height are listed.
 
+``getbspentsel(version, block hash, input indexes)`` (a PacketFS addition, docs/swiftsync-bspent.md) asks
+for the coins of the listed inputs only: a client that gets blocks as chain-context frames derives most
+coins from the blocks it already holds and asks only for the rest. The answer is an ordinary ``bspent``
+listing exactly those inputs.
+
 Nothing in a bspent is trusted: the receiver checks it covers exactly the inputs it should (before the
 block is validated) and the SwiftSync aggregate checks every coin's content at the hints' height.
 """
@@ -34,6 +39,8 @@ MAX_COIN_SCRIPT_SIZE = MAX_SCRIPT_SIZE  # a longer script is unspendable, so nev
 MAX_BSPENT_COINS = MAX_BLOCK_WEIGHT // (4 * 41)
 MIN_COIN_SIZE = 4 + 4 + 2 + 1  # index, height code, prefix 0x00 with an empty script, amount
 MAX_HEIGHT_CODE = 0xFFFF_FFFF
+# getbspentsel: version, hash, CompactSize(n) and n index gaps of at most 3 bytes each (indexes < 2^16).
+MAX_BSPENTSEL_PAYLOAD = 1 + 32 + 3 + 3 * MAX_BSPENT_COINS
 
 # Reconstructable script prefixes: (prefix, script head, payload size, script tail).
 S_UNKNOWN = 0x00
@@ -151,4 +158,48 @@ class BSpent(Message):
         return f"BSpent({self.block_hash[::-1].hex()}, {len(self.coins)} coins)"
 
 
-BSPENT_MESSAGES: tuple[type[Message], ...] = (GetBSpent, BSpent)
+@dataclass(frozen=True, slots=True)
+class GetBSpentSel(Message):
+    """``getbspentsel``: version (u8) | block hash | CompactSize(n) | n gaps: the coins spent by these
+    inputs of block ``block_hash`` (numbered as in bspent), in coin serialization ``version``.
+
+    The indexes are strictly ascending; each is written as a CompactSize gap, the first as the index
+    itself and every later one as ``index - previous - 1``. At least one, at most MAX_BSPENT_COINS, each
+    below MAX_BSPENT_COINS (so a gap takes at most 3 bytes)."""
+
+    command: ClassVar[str] = "getbspentsel"
+    max_payload: ClassVar[int] = MAX_BSPENTSEL_PAYLOAD
+
+    block_hash: bytes
+    indexes: tuple[int, ...]
+    version: int = BSPENT_VERSION
+
+    def encode(self) -> bytes:
+        parts = [bytes((self.version,)), self.block_hash, compact_size(len(self.indexes))]
+        prev = -1
+        for i in self.indexes:
+            parts.append(compact_size(i - prev - 1))
+            prev = i
+        return b"".join(parts)
+
+    @classmethod
+    def read(cls, r: Reader) -> GetBSpentSel:
+        version = r.u8()
+        block_hash = r.hash()
+        n = r.count(MAX_BSPENT_COINS, 1)  # checked against the bytes left before the list
+        if n == 0:
+            raise r.fail("empty getbspentsel", "at least one input index")
+        indexes = []
+        index = -1
+        for _ in range(n):
+            index += 1 + r.compact(MAX_BSPENT_COINS)
+            if index >= MAX_BSPENT_COINS:
+                raise r.fail(f"input index {index} above the most inputs a block can hold")
+            indexes.append(index)
+        return cls(block_hash, tuple(indexes), version)
+
+    def __repr__(self) -> str:
+        return f"GetBSpentSel({self.block_hash[::-1].hex()}, {len(self.indexes)} inputs)"
+
+
+BSPENT_MESSAGES: tuple[type[Message], ...] = (GetBSpent, BSpent, GetBSpentSel)

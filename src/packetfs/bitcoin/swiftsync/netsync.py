@@ -56,7 +56,7 @@ from ..chain.headers import HeaderTree, IndexEntry
 from ..consensus.errors import ValidationError
 from ..net.addr import NetAddress
 from ..net.block import BlockMessage
-from ..net.bspent import NODE_BLOCK_UNDO, BSpent, GetBSpent
+from ..net.bspent import NODE_BLOCK_UNDO, BSpent, GetBSpent, GetBSpentSel, SpentCoin
 from ..net.headers import GetHeaders, Headers
 from ..net.inv import GetData, InvVector
 from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, NODE_WITNESS
@@ -87,6 +87,47 @@ SPOOL_MAGIC = b"SSPL"
 TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
 MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
 MAX_DECODING = 32  # frames handed to the decoding process and not back yet
+
+
+def derive_spent_coins(block: Block, height: int,
+                       located: dict[bytes, tuple[int, int, tuple] | None]) -> list[SpentCoin | None]:
+    """The coin each non-coinbase input of ``block`` (at ``height`` on our header chain) spends, in
+    bspent's numbering, where blocks we hold name it; None where they do not (the coin must be asked
+    for). ``located``: txid -> (height, position, outputs) of the transactions a chain-context frame's
+    locations resolved to on our own blocks (None: that txid is at two locations, so ambiguous).
+
+    An input spending output ``vout`` of an earlier transaction of the same block gets (height, that
+    transaction is the coinbase, its output); one spending a located transaction gets (the location's
+    height, position 0, its output). Everything else is None: a txid of neither, an output index past the
+    transaction's outputs, a txid both in this block and located, or a txid twice among the block's
+    earlier transactions. Nothing here is trusted more than a peer's coin: the SwiftSync aggregate and
+    the script checks judge both the same way."""
+    coins: list[SpentCoin | None] = []
+    inside: dict[bytes, int | None] = {}
+    txs = block.transactions
+    index = 0
+    for i, tx in enumerate(txs):
+        if i:
+            for txin in tx.inputs:
+                ptx, vout = txin.prev_txid, txin.prev_index
+                j = inside.get(ptx, -1)
+                where = located.get(ptx, ())
+                coin = None
+                if j is not None and j >= 0 and where == ():
+                    outs = txs[j].outputs
+                    if vout < len(outs):
+                        o = outs[vout]
+                        coin = SpentCoin(index, height, j == 0, o.value, o.script_pubkey)
+                elif j == -1 and where:
+                    h, pos, outs = where
+                    if vout < len(outs):
+                        value, script = outs[vout]
+                        coin = SpentCoin(index, h, pos == 0, value, script)
+                coins.append(coin)
+                index += 1
+        txid = tx.txid
+        inside[txid] = None if txid in inside else i
+    return coins
 
 
 def _validate_proven(task: RangeTask, proven: list[bytes]) -> tuple[RangeResult, int]:
@@ -129,6 +170,10 @@ class NetSwiftSyncResult:
     plain_blocks: int = 0
     bad_frames: int = 0
     coins_rerequested: int = 0  # blocks whose coins did not match their inputs, asked of another peer
+    coins_derived: int = 0  # spent coins derived from blocks we hold (frames' locations, same-block spends)
+    coins_served: int = 0  # spent coins peers sent (getbspent, getbspentsel)
+    selections: int = 0  # getbspentsel requests (blocks with coins we could not derive)
+    derived_wrong: int = 0  # derived coins that ordinary validation found different (fallback only)
     proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries, sent to the workers
     proven_answered: int = 0  # of those, checks the workers answered from their signature cache
     decode_cpu_s: float = 0.0  # CPU of decoding frames (in the decoding process: not in our rusage)
@@ -157,6 +202,11 @@ class _Item:
     block_from: str | None = None
     coins_from: str | None = None
     work: BlockWork | None = None
+    derive: bool = False  # asked of a frame peer: coins derived here, the rest asked with getbspentsel
+    derived: list | None = None  # derived coins (None where not derivable) while the selection is asked
+    sel: tuple[int, ...] = ()  # input indexes asked with getbspentsel
+    sel_peer: int | None = None
+    served: frozenset | None = None  # indexes whose coins a peer served (None: all of them)
 
 
 class _Spool:
@@ -188,9 +238,10 @@ class _Phase:
     def __init__(self, cs: Chainstate, hints: Hints, peers: list[tuple[str, int]], jobs: int, executor: str,
                  ray_address: str | None, result: NetSwiftSyncResult, timeout: float, request_timeout: float,
                  progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool = True,
-                 decode_jobs: int = 1):
+                 decode_jobs: int = 1, derive: bool = True):
         self.cs = cs
         self.frames = frames
+        self.derive = derive  # coins of blocks asked as frames: derived here, only the rest asked
         self.decode_jobs = 1 if decode_jobs else 0  # one process decodes in submission order, or inline
         self.dpool: ProcessPoolExecutor | None = None
         self.decoding: dict[bytes, _Item] = {}  # handed to the decoding process, result not handled yet
@@ -218,6 +269,7 @@ class _Phase:
         self.by_height: list[_Item | None] = [None]  # index = height (0: genesis, not fetched)
         self.queue: list[tuple[int, _Item]] = []  # heap: the lowest height is asked for first
         self.in_flight: dict[int, set[bytes]] = {}  # per peer: asked, not yet fully delivered
+        self.sel_flight: dict[int, set[bytes]] = {}  # per peer: blocks whose getbspentsel it has not answered
         self.pfs_asked: set[int] = set()  # peers we sent sendpfs to
         self.pfs_peers: set[int] = set()  # ... and that answered it: blocks are asked as frames
         self.parked: dict[bytes, _Item] = {}  # frames received, waiting for an ancestor's txids
@@ -260,6 +312,7 @@ class _Phase:
                     timeouts=PeerTimeouts(handshake=10.0), relay=False)
         self.peers[peer.id] = peer
         self.in_flight[peer.id] = set()
+        self.sel_flight[peer.id] = set()
         try:
             await peer.run(self.handle, self.on_ready)
         finally:
@@ -276,6 +329,10 @@ class _Phase:
                     self._requeue(item)
             self.pfs_asked.discard(peer.id)
             self.pfs_peers.discard(peer.id)
+            for h in self.sel_flight.pop(peer.id, set()):
+                item = self.items[h]
+                if item.work is None and item.sel_peer == peer.id:
+                    self._ask_selection(item)
             self.changed.set()
 
     async def on_ready(self, peer: Peer) -> None:
@@ -354,6 +411,8 @@ class _Phase:
         if item.raw is None and item.frame is None:
             self.result.plain_blocks += 1
             self._have_block(item, msg.raw, msg.block, peer.host)
+            if item.derive:  # asked as a frame, sent plain: only same-block spends can be derived
+                self._derive(item, msg.block, {})
             self._decode_parked()
         self._delivered(peer, item)
 
@@ -375,18 +434,23 @@ class _Phase:
 
     def on_bspent(self, peer: Peer, msg: BSpent) -> None:
         h = msg.block_hash
-        if h not in self.in_flight.get(peer.id, ()):
+        if h in self.sel_flight.get(peer.id, ()):
+            self._on_selection(peer, self.items[h], msg)
+            return
+        item = self.items.get(h)
+        if h not in self.in_flight.get(peer.id, ()) or item is None or item.derive:
             self.discourage(peer, f"unrequested bspent for {hash_to_hex(h)}")
             return
-        item = self.items[h]
         if item.coins is None:
-            item.coins, item.coins_from = msg.coins, peer.host
+            item.coins, item.coins_from, item.served = msg.coins, peer.host, None
+            self.result.coins_served += len(msg.coins)
             self._delivered(peer, item)
 
     def _delivered(self, peer: Peer, item: _Item) -> None:
         """Once the block (or its frame) and its coins are both here, the peer has done its part: the
-        request leaves its window (a frame may still wait here for an ancestor from another peer)."""
-        if (item.raw is None and item.frame is None) or item.coins is None:
+        request leaves its window (a frame may still wait here for an ancestor from another peer). Coins
+        we derive are not the peer's part: a selection of the rest is a request of its own."""
+        if (item.raw is None and item.frame is None) or (item.coins is None and not item.derive):
             return
         self.in_flight[peer.id].discard(item.entry.hash)
         self._complete(item)
@@ -396,9 +460,12 @@ class _Phase:
         """Ask for ``item`` again (its peer left, or sent a bad frame): whatever it delivered is dropped."""
         if item.frame is not None and self.parked.pop(item.entry.hash, None) is not None:
             self.parked_bytes -= len(item.frame.frame)
-        item.peer_id = None
-        item.raw = item.coins = item.frame = item.proven = None
-        item.good = False
+        if item.sel_peer is not None:
+            self.sel_flight.get(item.sel_peer, set()).discard(item.entry.hash)
+        item.peer_id = item.sel_peer = None
+        item.raw = item.coins = item.frame = item.proven = item.derived = item.served = None
+        item.good = item.derive = False
+        item.sel = ()
         if not item.queued:
             item.queued = True
             heapq.heappush(self.queue, (item.entry.height, item))
@@ -573,8 +640,79 @@ class _Phase:
         item.frame = None
         item.proven = proven
         self.result.proven_checks += len(proven)
-        self._have_block(item, raw, Block.from_bytes(raw), item.block_from or "")
+        block = Block.from_bytes(raw)
+        self._have_block(item, raw, block, item.block_from or "")
+        if item.derive:
+            self._derive(item, block, self._located(msg))
         self._complete(item)
+
+    # ------------------------------------------------------------------ spent coins from our own blocks
+    def _located(self, msg: PfsBlock) -> dict[bytes, tuple[int, int, tuple] | None]:
+        """txid -> (height, position, outputs) for the frame's locations on our blocks (the frame decoded,
+        so each resolved: its ancestors are here, or were decoded just before it); a txid at two
+        locations maps to None. A location whose block is not usable here is left out (its coins are
+        asked for)."""
+        located: dict[bytes, tuple[int, int, tuple] | None] = {}
+        if msg.mode != MODE_CHAIN:
+            return located
+        for height, pos in msg.locations:
+            txs = self._txs_at(height)
+            if txs is None or (pos + 1) * 32 > len(txs[0]):
+                continue
+            txid = txs[0][pos * 32 : pos * 32 + 32]
+            located[txid] = None if txid in located else (height, pos, txs[1][pos])
+        return located
+
+    def _derive(self, item: _Item, block: Block, located: dict) -> None:
+        """Derive the block's spent coins (``derive_spent_coins``); the rest are asked with getbspentsel.
+        Only for a block whose merkle root matches its header (else its inputs are not the header's:
+        every coin is asked, and the block fails validation anyway)."""
+        coins = derive_spent_coins(block, item.entry.height, located) if item.good else [None] * sum(item.counts)
+        missing = tuple(i for i, c in enumerate(coins) if c is None)
+        self.result.coins_derived += len(coins) - len(missing)
+        if not missing:
+            item.coins, item.served = tuple(coins), frozenset()  # type: ignore[arg-type]
+            return
+        item.derived, item.sel = coins, missing
+        self._ask_selection(item)
+
+    def _ask_selection(self, item: _Item) -> None:
+        """Ask the coins we could not derive of a peer that speaks getbspentsel (a frame peer: the one that
+        sent the block if it still can); with none left, the block is asked again as a whole."""
+        item.sel_peer = None
+        peers = [p for p in self.peers.values()
+                 if p.id in self.pfs_peers and p.id in self.serving and not p.closed.is_set()]
+        if not peers:
+            self._requeue(item)
+            self.changed.set()
+            return
+        peer = next((p for p in peers if p.id == item.peer_id), peers[0])
+        item.sel_peer, item.asked_at = peer.id, time.monotonic()
+        self.sel_flight[peer.id].add(item.entry.hash)
+        self.result.selections += 1
+        peer.send(GetBSpentSel(item.entry.hash, item.sel))
+
+    def _on_selection(self, peer: Peer, item: _Item, msg: BSpent) -> None:
+        """The coins asked with getbspentsel: exactly the inputs asked, else the peer lied (seen at once:
+        discouraged, the selection asked of another peer)."""
+        self.sel_flight[peer.id].discard(item.entry.hash)
+        if item.derived is None or item.sel_peer != peer.id:
+            return
+        if tuple(c.input_index for c in msg.coins) != item.sel:
+            self.result.coins_rerequested += 1
+            self.discourage(peer, f"bspent for block {item.entry.height} has {len(msg.coins)} coins for "
+                                  f"{len(item.sel)} inputs asked")
+            self._ask_selection(item)
+            self.changed.set()
+            return
+        coins = item.derived
+        for c in msg.coins:
+            coins[c.input_index] = c
+        self.result.coins_served += len(msg.coins)
+        item.coins, item.coins_from, item.served = tuple(coins), peer.host, frozenset(item.sel)
+        item.derived, item.sel_peer = None, None
+        self._complete(item)
+        self.changed.set()
 
     def _bad_frame(self, item: _Item, reason: str) -> None:
         """A frame that is not the block asked for: its sender is discouraged (and disconnected), and the
@@ -714,7 +852,8 @@ class _Phase:
             now = time.monotonic()
             for peer in serving:
                 flight = self.in_flight[peer.id]
-                if any(now - self.items[h].asked_at > self.request_timeout for h in flight):
+                if any(now - self.items[h].asked_at > self.request_timeout
+                       for h in (*flight, *self.sel_flight[peer.id])):
                     peer.close(f"block or spent coins not delivered within {self.request_timeout:.0f} s")
                     continue
                 asks = []
@@ -732,8 +871,11 @@ class _Phase:
                         peer.send(GetPfsBlocks(tuple(asks)))
                     else:
                         peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
+                    derive = self.derive and peer.id in self.pfs_peers
                     for h in asks:
-                        peer.send(GetBSpent(h))
+                        self.items[h].derive = derive
+                        if not derive:
+                            peer.send(GetBSpent(h))
             if not self.queue and all(i.work is not None for i in self.items.values()):
                 self._submit()
                 if self.tasks_pending == 0:
@@ -799,8 +941,18 @@ class _Phase:
         for item in connected:
             e = cs.tree.get(item.entry.hash)
             truth = decode_block_undo(cs.store.get_undo(e.undo_pos)) if e.undo_pos else []
-            served = decode_block_undo(item.work.undo.read()) if item.work.undo is not None else []  # type: ignore[union-attr]
-            if served != truth and item.coins_from:
+            used = decode_block_undo(item.work.undo.read()) if item.work.undo is not None else []  # type: ignore[union-attr]
+            if used == truth:
+                continue
+            flat_used = [c for tx in used for c in tx]
+            flat_truth = [c for tx in truth for c in tx]
+            wrong = {i for i in range(max(len(flat_used), len(flat_truth)))
+                     if i >= len(flat_used) or i >= len(flat_truth) or flat_used[i] != flat_truth[i]}
+            served = wrong if item.served is None else wrong & item.served
+            # A derived coin differs only where a txid is on our chain twice (the location named the
+            # other one): the frame's block was right, so nobody is blamed for it.
+            self.result.derived_wrong += len(wrong - served)
+            if served and item.coins_from:
                 self.discourage(item.coins_from, f"served wrong spent coins for block {item.entry.height}")
 
     def _blame_block(self, item: _Item, reason: str) -> None:
@@ -812,13 +964,15 @@ async def swiftsync_from_peers(
     datadir: Path, network: str, peers: list[tuple[str, int]], hints: Hints, *, jobs: int = 1,
     executor: str = "local", ray_address: str | None = None, store_mode: str = "raw", timeout: float = 3600.0,
     request_timeout: float = 60.0, progress: Callable[[str, int, int], None] | None = None,
-    salt: bytes | None = None, frames: bool = True, decode_jobs: int = 1,
+    salt: bytes | None = None, frames: bool = True, decode_jobs: int = 1, derive: bool = True,
 ) -> NetSwiftSyncResult:
     """Run the SwiftSync phase on ``datadir`` (see the module docstring) and close it again, so the
     node can open it for its ordinary sync. Returns what happened; never raises for what peers or
     hints did wrong (that is a fallback), only for a datadir that cannot be opened. ``frames``: ask
     peers that offer the compressed relay for codec frames (False: plain blocks from everyone);
-    ``decode_jobs``: 1 decodes them in a decoding process, 0 in this process."""
+    ``decode_jobs``: 1 decodes them in a decoding process, 0 in this process; ``derive``: the spent
+    coins of blocks asked as frames are derived from the blocks we hold and only the rest asked
+    (``getbspentsel``; False: every coin asked with ``getbspent``, as of plain-block peers)."""
     if executor not in ("local", "ray"):
         raise ValueError(f"unknown executor {executor!r} (local or ray)")
     result = NetSwiftSyncResult("swiftsync", hints.height, executor, jobs)
@@ -832,7 +986,7 @@ async def swiftsync_from_peers(
             result.tip_height = cs.tip.height
             return result
         phase = _Phase(cs, hints, peers, jobs, executor, ray_address, result, timeout, request_timeout,
-                       progress, salt, frames, decode_jobs)
+                       progress, salt, frames, decode_jobs, derive)
         try:
             try:
                 chain = await phase.run()

@@ -5,6 +5,8 @@ Attached to a node with :func:`attach_bspent_server`: the node advertises ``NODE
 spent, in the draft's encoding (net/bspent.py). A request for a block we have no undo data for, or in a
 version we do not speak, is ignored, as Core ignores what it cannot serve; the requester's deadline
 handles it. An answer that would not fit one message is not sent either (no real block comes close).
+``getbspentsel`` (only some inputs' coins) is answered the same way with exactly the coins asked for; a
+selection naming an input the block does not have is ignored like a block we lack.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Iterable, Sequence
 
 from ..chain.headers import HAVE_UNDO
-from ..net.bspent import BSPENT_VERSION, NODE_BLOCK_UNDO, BSpent, GetBSpent, SpentCoin
+from ..net.bspent import BSPENT_VERSION, NODE_BLOCK_UNDO, BSpent, GetBSpent, GetBSpentSel, SpentCoin
 from ..net.limits import MAX_PROTOCOL_MESSAGE_LENGTH
 from ..node.node import SEND_PAUSE_BYTES, Node
 from ..node.peer import Peer
@@ -35,6 +37,15 @@ def spent_coins(block_undo: Iterable[Sequence[Coin]], cutoff: int = 0) -> tuple[
     return tuple(out)
 
 
+def selected_coins(block_undo: Iterable[Sequence[Coin]], indexes: Sequence[int]) -> tuple[SpentCoin, ...] | None:
+    """The coins of inputs ``indexes`` (ascending, numbered as in bspent), or None if the block has no
+    input with the highest of them."""
+    flat = [c for tx_coins in block_undo for c in tx_coins]
+    if indexes and indexes[-1] >= len(flat):
+        return None
+    return tuple(SpentCoin(i, flat[i].height, flat[i].coinbase, flat[i].value, flat[i].script_pubkey) for i in indexes)
+
+
 class SpentCoinServer:
     """Answers getbspent on ``node`` (see the module docstring); ``served`` counts answers."""
 
@@ -43,6 +54,7 @@ class SpentCoinServer:
         self.served = 0
         node.services |= NODE_BLOCK_UNDO
         node._handlers[GetBSpent] = self.on_getbspent  # the node's one dispatch table (as lightning.py)
+        node._handlers[GetBSpentSel] = self.on_getbspentsel
 
     def undo_for(self, block_hash: bytes) -> list[list[Coin]] | None:
         """The coins a block we connected spent, or None if we have no undo data for it."""
@@ -59,9 +71,22 @@ class SpentCoinServer:
         if undo is None:
             log.debug("%r asked for the spent coins of %s, which we cannot serve", peer, msg.block_hash[::-1].hex())
             return
-        answer = BSpent(msg.block_hash, spent_coins(undo, msg.cutoff))
+        await self._answer(peer, BSpent(msg.block_hash, spent_coins(undo, msg.cutoff)))
+
+    async def on_getbspentsel(self, peer: Peer, msg: GetBSpentSel) -> None:
+        if msg.version != BSPENT_VERSION:
+            return
+        undo = self.undo_for(msg.block_hash)
+        coins = selected_coins(undo, msg.indexes) if undo is not None else None
+        if coins is None:
+            log.debug("%r asked for %d spent coins of %s, which we cannot serve", peer, len(msg.indexes),
+                      msg.block_hash[::-1].hex())
+            return
+        await self._answer(peer, BSpent(msg.block_hash, coins))
+
+    async def _answer(self, peer: Peer, answer: BSpent) -> None:
         if len(answer.encode()) > MAX_PROTOCOL_MESSAGE_LENGTH:
-            log.warning("spent coins of %s do not fit one message; not served", msg.block_hash[::-1].hex())
+            log.warning("spent coins of %s do not fit one message; not served", answer.block_hash[::-1].hex())
             return
         peer.send(answer)
         self.served += 1
