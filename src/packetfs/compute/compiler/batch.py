@@ -102,6 +102,9 @@ class ArgvTable:
     argc: np.ndarray  # int64 (n,)
     start: np.ndarray  # int64 (n, width)
     length: np.ndarray  # int64 (n, width); 0 past argc
+    # when known (a file of equal-length lines): every row's argc and lengths are row 0's and argument i
+    # of row k starts at start[0, i] + k * stride[i], so the loader need not check that row by row
+    stride: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.argc)
@@ -136,12 +139,18 @@ class ArgvTable:
         if (one_word and step > 1 and len(data) % step == 0 and newlines == len(data) // step
                 and (arr[step - 1::step] == 10).all()):
             # lines of one length, one word each (a generated batch file): every newline is at a multiple
-            # of the line length, so the words are where they are without searching
-            begins = np.arange(0, len(data), step, dtype=np.int64)
-            ends = begins + (step - 1)
-            first = np.arange(len(begins))
-            counts = np.ones(len(begins), dtype=np.int64)
-        elif one_word:  # one word per line (the usual batch file)
+            # of the line length, so the words are where they are without searching, and the table is
+            # two constant columns and one arithmetic one (written once each, into uninitialised arrays)
+            n = len(data) // step
+            start = np.empty((n, 2), dtype=np.int64)
+            length = np.empty((n, 2), dtype=np.int64)
+            start[:, 0] = len(arr)
+            np.multiply(np.arange(n, dtype=np.int64), step, out=start[:, 1])
+            length[:, 0] = len(name)
+            length[:, 1] = step - 1
+            buf = np.concatenate([arr, np.frombuffer(name, dtype=np.uint8)])
+            return cls(buf, np.full(n, 2, dtype=np.int64), start, length, (0, step))
+        if one_word:  # one word per line (the usual batch file)
             nl = np.flatnonzero(arr == 10)
             begins = np.concatenate([[0], nl + 1])
             ends = np.append(nl, len(arr))
@@ -176,7 +185,9 @@ class ArgvTable:
         return cls(buf, argc, start, length)
 
     def take(self, idx) -> ArgvTable:
-        return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx])
+        # a run of consecutive rows of a regular table is regular
+        keep = self.stride is not None and isinstance(idx, slice) and idx.step in (None, 1)
+        return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx], self.stride if keep else None)
 
     def compact(self) -> ArgvTable:
         """The same argvs with only the bytes they use (argv[0], shared, and the span of the others) and
@@ -247,7 +258,7 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     src = table.start[:, :argc]
     buf = table.buf
     mem.shadow[argv_off // 8 + argc] = _U64(0)
-    plan = _string_plan(lens, src, n) if n else None
+    plan = _string_plan(lens, src, n, table.stride) if n else None
     if plan is not None:
         # every argument has one length in every lane (so one place), its bytes the same in every lane or
         # evenly spaced in the file: argv[i] is one lane-relative pointer, and each byte column is written
@@ -313,11 +324,15 @@ def _registers(m: LaneMachine, argc: int, argv_off: int) -> LaneMachine:
     return m
 
 
-def _string_plan(lens: np.ndarray, src: np.ndarray, n: int) -> list | None:
+def _string_plan(lens: np.ndarray, src: np.ndarray, n: int, stride: tuple | None = None) -> list | None:
     """[(length, first source byte, source step)] per argument when every argument has one length in
     every lane (then one place too: the strings follow each other) and its bytes are the same in every
-    lane (step 0) or evenly spaced in the buffer (a batch file of equal-length lines); else None."""
+    lane (step 0) or evenly spaced in the buffer (a batch file of equal-length lines); else None.
+    ``stride``: the table's, when it is known regular (then nothing is checked row by row)."""
     first_row = lens[0]
+    if stride is not None:
+        return [(int(k), int(s), step if n > 1 and k else 0)
+                for k, s, step in zip(first_row.tolist(), src[0].tolist(), stride, strict=False)]
     if not (lens == first_row).all():
         return None
     plan = []
@@ -408,7 +423,8 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
     wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
     image = _Image(compiled)
     n = len(argvs)
-    if n and (argvs.argc == argvs.argc[0]).all() and (argvs.length == argvs.length[0]).all():
+    if n and (argvs.stride is not None
+              or ((argvs.argc == argvs.argc[0]).all() and (argvs.length == argvs.length[0]).all())):
         # every argv of one shape (a file of equal-length lines): one layout, from the first row
         argc = np.broadcast_to(np.int64(argvs.argc[0]), (n,))
         argv_off = np.broadcast_to(_layout(argvs.take(slice(0, 1)), L)[0], (n,))
@@ -846,11 +862,11 @@ def _decimal(v: np.ndarray, bits: int, signed: bool, out: np.ndarray | None = No
             np.add(idx, _U64(20_000 if j == groups else 10_000), out=idx, where=flag)
         np.take(_DIGITS4, idx.view(np.int64), out=words[:, j - 1 + shift], mode="clip")  # indices < 30,000 by construction
         q = q2
-    ndig = np.ones(n, dtype=np.int64)
+    # digits: 1, plus one for each power of ten a lane's number reaches (the powers every lane reaches,
+    # those at or below the smallest number, counted once for all lanes)
+    ndig = np.full(n, 1 + sum(1 for p in range(1, 20) if low >= 10**p), dtype=np.int64)
     for p in range(1, 20):
-        if low >= 10**p:
-            ndig += 1
-        elif (1 << bits) > 10**p:
+        if low < 10**p < (1 << bits):
             np.greater_equal(x, _POWERS[p], out=flag)
             ndig += flag
     if neg is not None:
