@@ -225,10 +225,59 @@ def _random_lane_program(seed: int):
     return code, n, vals, addr, image
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_random_instruction_programs_match_the_packet_executor(seed):
+# values at the edges of every width, signed and unsigned (as uint64): where an extension changes a value
+EDGES = [0, 1, 2, 0x7E, 0x7F, 0x80, 0x81, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000,
+         0xFFFFFFFF, 2**32, 2**63 - 1, 2**63, 2**64 - 1, 2**64 - 0x80, 2**64 - 0x81, 2**64 - 0x8000, 2**64 - 2**31]
+RANGE_OPS = [Op.ADD, Op.SUB, Op.MUL, Op.AND, Op.OR, Op.XOR, Op.SHR, Op.SAR, Op.SHL, Op.LTS, Op.GES, Op.LTU,
+             Op.EQ]
+
+
+def _ranged_lane_program(seed: int):
+    """Chains of narrow loads (bytes at the edges of every width) and +, -, *, &, |, ^, shifts and
+    compares at every width with immediates at the edges: the values whose ranges the lane executor
+    tracks to skip extensions, with the lanes that leave a width's range and the ones that stay in it."""
     code, n, vals, addr, image = _random_lane_program(seed)
+    rng = np.random.default_rng(seed ^ 0x5A5A)
+    code = []
+    length = int(rng.integers(8, 50))
+    recent = [3, 4]  # slots written last: operands are mostly these, so values flow through chains
+    w, sg = 1, True
+    for pc in range(length):
+        r = rng.random()
+        if rng.random() < 0.4:  # mostly the width and sign of the instruction before
+            w, sg = int(rng.choice([1, 2, 4, 8])), bool(rng.random() < 0.5)
+        dst = int(rng.integers(0, 12)) if rng.random() < 0.3 else int(rng.choice([0, 1, 3, 4, 5]))
+
+        def src():
+            return recent[-1 - int(rng.integers(0, 2))] if rng.random() < 0.7 else int(rng.integers(0, 12))
+
+        if r < 0.3:
+            code.append(I(Op.LOAD, dst=dst, a=20 if rng.random() < 0.8 else 12, imm=int(rng.integers(0, 64)),
+                          width=w, signed=sg))
+        elif r < 0.85:
+            b = IMM if rng.random() < 0.6 else src()
+            code.append(I(int(rng.choice(RANGE_OPS)), dst=dst, a=src(), b=b, width=w, signed=sg,
+                          imm=EDGES[int(rng.integers(len(EDGES)))]))
+        elif r < 0.93:
+            code.append(I(Op.MOV, dst=dst, a=src(), width=w, signed=sg))
+        elif pc + 2 < length:
+            code.append(I(Op.BR, a=src(), width=w, alt=int(rng.integers(pc + 1, length))))
+            continue
+        else:
+            code.append(I(Op.EMIT, dst=0, a=src(), width=w))
+            continue
+        recent.append(dst)
+    code.append(I(Op.HALT, a=src()))
+    edge_bytes = np.array([0, 1, 0x7F, 0x80, 0x81, 0xFF, 0xFE], dtype=np.uint8)
+    image = np.where(rng.random(len(image)) < 0.7, edge_bytes[rng.integers(0, len(edge_bytes), len(image))], image)
+    vals[3] = ("v", np.array(EDGES, dtype=np.uint64)[rng.integers(0, len(EDGES), n)])
+    return code, n, vals, addr, image.astype(np.uint8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.booleans())
+def test_random_instruction_programs_match_the_packet_executor(seed, ranged):
+    code, n, vals, addr, image = (_ranged_lane_program if ranged else _random_lane_program)(seed)
     prog = Program(code, memory=image.tobytes(), memory_size=n * LANE, block_shift=12)
     base = np.arange(n, dtype=np.uint64) * np.uint64(LANE)
     inputs = np.zeros((n, 22), dtype=np.uint64)

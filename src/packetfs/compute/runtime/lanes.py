@@ -249,6 +249,11 @@ def _ext(v, width: int, signed: bool):
     return sext(v, width) if signed else zext(v, width)
 
 
+# the values a width-byte extension produces (as int64): what a column is known to hold after one
+_EXT_RANGE = {(w, s): ((-(1 << (8 * w - 1)), (1 << (8 * w - 1)) - 1) if s else (0, (1 << (8 * w)) - 1))
+              for w in (1, 2, 4) for s in (False, True)}
+
+
 class LaneMachine:
     """Runs ``n`` lanes of one program: code (INSTR array), per-lane memory of ``lane_size`` bytes at lane
     base ``base[k]`` (addresses base[k] .. base[k] + lane_size - 1), registers and memory as loaded."""
@@ -277,6 +282,9 @@ class LaneMachine:
         self.cids = np.asarray(cids, dtype=np.uint64)
         self.nodes = np.asarray(nodes, dtype=np.uint32)
         self.regs: list = [_U64(0)] * NUM_SLOTS
+        # value ranges known for recent columns: id -> (column, lo, hi), every lane's value read as int64
+        # in [lo, hi]; an extension to a width the range already fits is then the column itself
+        self.known: dict[int, tuple] = {}
         self.steps_base = 0
         self.steps_extra = np.zeros(n, dtype=np.uint64)
         self.any_extra = False
@@ -386,6 +394,7 @@ class LaneMachine:
                 live = len(self.base)
         self.res.accumulators = self.acc.final()
         self.res.total_steps = self.total_steps
+        self.known.clear()
         self.mem.release()
         return self.res
 
@@ -467,7 +476,7 @@ class LaneMachine:
                     self.put(ins.dst, a, rows)
                 else:
                     # sext and zext read only the low width bytes: no mask first
-                    self.put(ins.dst, _ext(self.val(a, rows), ins.width, ins.signed), rows)
+                    self.put(ins.dst, self.ext(self.val(a, rows), ins.width, ins.signed), rows)
                 return ins.next, None
             if op == _op.BR:
                 return self.branch(ins, rows), None
@@ -515,6 +524,59 @@ class LaneMachine:
         """A uniform value stays a scalar; a lane-relative one becomes its column."""
         return self.vec(v, rows) if isinstance(v, Rel) else v
 
+    # value ranges: a column's lanes known to lie in [lo, hi] (as int64) skip extensions they fit -------
+    def _range(self, v):
+        """(lo, hi) holding every lane's value of v read as int64, when known: a uniform value's own, a
+        column's if recorded for that very column (columns are never written in place), else None."""
+        if isinstance(v, np.ndarray):
+            k = self.known.get(id(v))
+            return (k[1], k[2]) if k is not None and k[0] is v else None
+        if isinstance(v, Rel):
+            return None
+        x = int(v)
+        x = x - (1 << 64) if x >> 63 else x
+        return x, x
+
+    def _note(self, col, lo: int, hi: int):
+        """Record that every lane of the column ``col`` lies in [lo, hi] (a few recent columns are kept)."""
+        if isinstance(col, np.ndarray) and -(1 << 63) <= lo <= hi < (1 << 63):
+            known = self.known
+            known[id(col)] = (col, lo, hi)
+            if len(known) > 32:
+                del known[next(iter(known))]
+        return col
+
+    def ext(self, v, width: int, signed: bool):
+        """_ext (the low width bytes of v, sign- or zero-extended), and the column itself when its known
+        range already fits: extension then changes no lane's value."""
+        if width == 8 or not isinstance(v, np.ndarray):
+            return _ext(v, width, signed)
+        lo, hi = _EXT_RANGE[width, signed]
+        r = self._range(v)
+        if r is not None and lo <= r[0] and r[1] <= hi:
+            return v
+        return self._note(_ext(v, width, signed), lo, hi)
+
+    def _binary_range(self, op: int, a, b):
+        """The range of a (+, -, *, &, |, ^) b over 64-bit values as integers, from the operands' ranges
+        (None when unknown); _note keeps it only when it lies in int64 (the op then did not wrap)."""
+        ra, rb = self._range(a), self._range(b)
+        if op == _op.AND:
+            his = [r[1] for r in (ra, rb) if r is not None and r[0] >= 0]
+            return (0, min(his)) if his else None  # x & y lies in [0, y] for y >= 0, whatever x is
+        if ra is None or rb is None:
+            return None
+        if op == _op.ADD:
+            return ra[0] + rb[0], ra[1] + rb[1]
+        if op == _op.SUB:
+            return ra[0] - rb[1], ra[1] - rb[0]
+        if op == _op.MUL:
+            c = (ra[0] * rb[0], ra[0] * rb[1], ra[1] * rb[0], ra[1] * rb[1])
+            return min(c), max(c)
+        if ra[0] >= 0 and rb[0] >= 0:  # | and ^ of values below 2**k stay below 2**k
+            return 0, (1 << max(ra[1], rb[1]).bit_length()) - 1
+        return None
+
     def _group_rows(self, rows) -> np.ndarray:
         return np.arange(len(self.base)) if rows is None else rows
 
@@ -540,11 +602,15 @@ class LaneMachine:
                 self.put(ins.dst, _U64((a.c - b.c) & M64), rows)
                 return
         a, b = self.val(a, rows), self.val(b, rows)
-        fn = _BIN_FN[op]
+        r = _BIN_FN[op](a, b)
+        if isinstance(r, np.ndarray):
+            rng = self._binary_range(op, a, b)
+            if rng is not None:
+                self._note(r, *rng)
         if ins.width == 8:
-            self.put(ins.dst, fn(a, b), rows)
+            self.put(ins.dst, r, rows)
         else:  # +, -, *, &, |, ^: the result's low bytes depend only on the operands' low bytes
-            self.put(ins.dst, _ext(fn(a, b), ins.width, ins.signed), rows)
+            self.put(ins.dst, self.ext(r, ins.width, ins.signed), rows)
 
     def compare(self, ins: _Ins, rows) -> None:
         a = self.read(ins.a, ins, rows)
@@ -556,14 +622,15 @@ class LaneMachine:
             return
         a, b = self.val(a, rows), self.val(b, rows)
         if signed:
-            a, b = sext(a, ins.width), sext(b, ins.width)
+            a, b = self.ext(a, ins.width, True), self.ext(b, ins.width, True)
             a = a.view(np.int64) if isinstance(a, np.ndarray) else np.int64(np.asarray(a).view(np.int64))
             b = b.view(np.int64) if isinstance(b, np.ndarray) else np.int64(np.asarray(b).view(np.int64))
         else:
-            a, b = zext(a, ins.width), zext(b, ins.width)
+            a, b = self.ext(a, ins.width, False), self.ext(b, ins.width, False)
         r = fn(a, b)
         # 0 or 1: already what extension from any width gives
-        self.put(ins.dst, r.astype(np.uint64) if isinstance(r, np.ndarray) else _U64(int(r)), rows)
+        self.put(ins.dst, self._note(r.astype(np.uint64), 0, 1) if isinstance(r, np.ndarray)
+                 else _U64(int(r)), rows)
 
     def shift(self, ins: _Ins, rows) -> None:
         a = self.val(self.read(ins.a, ins, rows), rows)
@@ -579,7 +646,7 @@ class LaneMachine:
             nn = n.astype(np.int64) if isinstance(n, np.ndarray) else np.int64(int(n))
             r = sa >> nn
             r = r.view(np.uint64) if isinstance(r, np.ndarray) else _U64(int(r) & M64)
-        self.put(ins.dst, _ext(r, ins.width, ins.signed), rows)
+        self.put(ins.dst, self.ext(r, ins.width, ins.signed), rows)
 
     def branch(self, ins: _Ins, rows):
         a = self.read(ins.a, ins, rows)
@@ -587,13 +654,13 @@ class LaneMachine:
             a = self.vec(a, rows)
         if not isinstance(a, np.ndarray):
             return ins.alt if int(zext(a, ins.width)) != 0 else ins.next
-        taken = zext(a, ins.width) != 0
-        k = int(np.count_nonzero(taken))
+        a = self.ext(a, ins.width, False)
+        k = int(np.count_nonzero(a))  # one pass; the mask only when the lanes split
         if k == 0:
             return ins.next
-        if k == len(taken):
+        if k == len(a):
             return ins.alt
-        return np.where(taken, ins.alt, ins.next).astype(np.int64)
+        return np.where(a != 0, ins.alt, ins.next).astype(np.int64)
 
     def ret(self, ins: _Ins, rows):
         a = self.read(ins.a, ins, rows)
@@ -660,8 +727,12 @@ class LaneMachine:
             for i in range(ins.count):
                 v = self._load_uniform(off + i * ins.width, ins.width, rows, ins.signed)
                 # a column comes back extended as the instruction asks; a scalar or Rel is extended here
-                self.put(ins.dst + i, v if (isinstance(v, np.ndarray) or (ins.width == 8 and isinstance(v, Rel)))
-                         else _ext(self.val(v, rows), ins.width, ins.signed), rows)
+                if isinstance(v, np.ndarray):
+                    if ins.width < 8:
+                        self._note(v, *_EXT_RANGE[ins.width, ins.signed])
+                elif not (ins.width == 8 and isinstance(v, Rel)):
+                    v = _ext(self.val(v, rows), ins.width, ins.signed)
+                self.put(ins.dst + i, v, rows)
             return None
         return self._gather(ins, rows, addr, nbytes)
 
@@ -729,7 +800,7 @@ class LaneMachine:
             if span.any():
                 hi = self.mem.M[w + 1, cols_all] << ((_U64(64) - sh) & _U64(63))
                 lo = np.where(span, lo | hi, lo)
-            self.put(ins.dst + i, _ext(lo, ins.width, ins.signed), rows)
+            self.put(ins.dst + i, self.ext(lo, ins.width, ins.signed), rows)
         return fin
 
     def store(self, ins: _Ins, rows):
