@@ -55,3 +55,101 @@ def test_second_node_in_same_datadir_is_refused(nodes, tmp_path) -> None:
     else:
         raise AssertionError("a second node on the same datadir started")
     time.sleep(0)
+
+
+# ---------------------------------------------------------------- download window, cached path
+def _reference_next_blocks(d, peer_id, tip, peer_best):
+    """FindNextBlocksToDownload written the plain way (walk back from the window's top every time), to
+    check the cached-path version in node/download.py against."""
+    from packetfs.bitcoin.chain.headers import HAVE_DATA, HeaderTree
+
+    free = d.per_peer - d.count(peer_id)
+    if free <= 0 or peer_best is None or peer_best.failed or peer_best.chainwork <= tip.chainwork:
+        return [], None
+    fork = HeaderTree.fork_point(tip, peer_best)
+    window_end = fork.height + d.window
+    top = peer_best
+    while top.height > window_end:
+        top = top.prev
+    path = []
+    e = top
+    while e is not None and e is not fork:
+        path.append(e)
+        e = e.prev
+    path.reverse()
+    out, waiting_for = [], None
+    for e in path:
+        if e.failed:
+            break
+        if e.status & HAVE_DATA:
+            continue
+        holder = d.in_flight.get(e.hash)
+        if holder is not None:
+            waiting_for = holder[0] if waiting_for is None else waiting_for
+            continue
+        out.append(e)
+        if len(out) >= free:
+            return out, None
+    staller = None
+    if not out and top.height == window_end and peer_best.height > window_end and waiting_for is not None \
+            and waiting_for != peer_id:
+        staller = waiting_for
+    return out, staller
+
+
+def test_next_blocks_with_cached_path_equals_the_plain_walk() -> None:
+    """Random trees (forks, reorgs of tip and peers' best headers, blocks arriving out of order, failed
+    blocks, small windows): every answer of the cached version equals the plain walk's."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from packetfs.bitcoin.chain.headers import FAILED, HAVE_DATA, HeaderTree
+    from packetfs.bitcoin.consensus.params import get_params
+    from packetfs.bitcoin.node.download import BlockDownload
+    from packetfs.bitcoin.primitives.block import BlockHeader
+
+    step = st.tuples(st.integers(0, 7), st.integers(0, 10**6), st.integers(1, 3))
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(step, min_size=1, max_size=60), st.integers(2, 40), st.integers(1, 6))
+    def check(steps, window, per_peer) -> None:
+        tree = HeaderTree(get_params("regtest"))
+        entries = [tree.genesis]
+        nonce = [0]
+
+        def grow(base, n):
+            e = base
+            for _ in range(n):
+                nonce[0] += 1
+                h = BlockHeader(0x20000000, e.hash, bytes(32), e.header.time + 1, 0x207FFFFF, nonce[0])
+                e = tree.insert(h, e)
+                entries.append(e)
+            return e
+
+        grow(tree.genesis, 12)
+        d = BlockDownload(per_peer=per_peer, window=window)
+        tip, best = tree.genesis, {1: entries[-1], 2: entries[-1]}
+        for op, r, n in steps:
+            pick = entries[r % len(entries)]
+            if op == 0:
+                grow(pick, n * 4)  # a fork or an extension
+            elif op == 1:
+                best[1 + r % 2] = pick
+            elif op == 2:
+                tip = pick if pick.height <= tip.height + 3 else tip
+            elif op == 3:
+                pick.status |= HAVE_DATA
+            elif op == 4 and r % 5 == 0:
+                pick.status |= FAILED
+            elif op == 5:
+                d.received(pick.hash)
+            elif op == 6:
+                d.peer_gone(1 + r % 2)
+            for peer in (1, 2):
+                want = _reference_next_blocks(d, peer, tip, best[peer])
+                got = d.next_blocks(peer, tip, best[peer])
+                assert (got.blocks, got.staller) == want
+                for e in got.blocks:
+                    d.request(peer, e.hash)
+
+    check()

@@ -604,9 +604,7 @@ class Chainstate:
         return raw, Block.from_bytes(raw)
 
     def _best_candidate(self) -> IndexEntry | None:
-        for cand in self.tree.candidates():
-            if cand.chainwork <= self.tip.chainwork:
-                return None
+        for cand in self.tree.candidates(self.tip.chainwork):
             fork = self.tree.fork_point(self.tip, cand)
             if all(e.status & HAVE_DATA and not e.failed for e in self.tree.path(cand, fork)):
                 return cand

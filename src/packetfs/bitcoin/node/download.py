@@ -28,6 +28,11 @@ class BlockDownload:
         self.in_flight: dict[bytes, tuple[int, float]] = {}  # hash -> (peer id, requested at)
         self.by_peer: dict[int, dict[bytes, float]] = {}
         self.stalling_since: dict[int, float] = {}
+        # The last path handed out: entries of one chain at ascending heights, each the previous one's
+        # child (see _chain_to). Asked once per block received, a walk from the peer's best header
+        # down to our tip costs the whole window (1,024 entries) every time; with this it costs the
+        # headers that are new since the last call.
+        self._chain: list[IndexEntry] = []
 
     def count(self, peer_id: int) -> int:
         return len(self.by_peer.get(peer_id, ()))
@@ -69,17 +74,11 @@ class BlockDownload:
         free = self.per_peer - self.count(peer_id)
         if free <= 0 or peer_best is None or peer_best.failed or peer_best.chainwork <= tip.chainwork:
             return out
-        fork = HeaderTree.fork_point(tip, peer_best)
+        fork = HeaderTree.fork_point(tip, self._ancestor(peer_best, tip.height) if peer_best.height > tip.height
+                                     else peer_best)
         window_end = fork.height + self.window
-        top = peer_best
-        while top.height > window_end:
-            top = top.prev  # type: ignore[assignment]
-        path = []
-        e: IndexEntry | None = top
-        while e is not None and e is not fork:
-            path.append(e)
-            e = e.prev
-        path.reverse()
+        top = self._ancestor(peer_best, window_end) if peer_best.height > window_end else peer_best
+        path = self._chain_to(fork, top)
         waiting_for: int | None = None
         for e in path:
             if e.failed:
@@ -98,3 +97,38 @@ class BlockDownload:
                 and waiting_for is not None and waiting_for != peer_id:
             out.staller = waiting_for
         return out
+
+    def _ancestor(self, entry: IndexEntry, height: int) -> IndexEntry:
+        """``entry``'s ancestor at ``height`` (<= its own), through the cached chain where it holds
+        ``entry`` and reaches down to ``height``, else by walking back."""
+        chain = self._chain
+        if chain:
+            base = chain[0].height
+            i = entry.height - base
+            j = height - base
+            if 0 <= j and i < len(chain) and chain[i] is entry:
+                return chain[j]
+        return HeaderTree.ancestor(entry, height)
+
+    def _chain_to(self, fork: IndexEntry, top: IndexEntry) -> list[IndexEntry]:
+        """The entries above ``fork`` up to ``top`` (``fork`` an ancestor of ``top``), lowest first; kept
+        as the cached chain. Walks back from ``top`` only until it meets the cached chain."""
+        chain = self._chain
+        base = chain[0].height if chain else 0
+        lo = fork.height + 1 - base
+        walked: list[IndexEntry] = []
+        e: IndexEntry | None = top
+        while e is not None and e is not fork:
+            i = e.height - base
+            if chain and lo >= 0 and 0 <= i < len(chain) and chain[i] is e:
+                # ``e`` is on the cached chain, so are its ancestors down to fork's child
+                path = chain[lo : i + 1]
+                path.extend(reversed(walked))
+                break
+            walked.append(e)
+            e = e.prev
+        else:
+            walked.reverse()
+            path = walked
+        self._chain = path
+        return path
