@@ -91,6 +91,10 @@ class _Image:
         self.first = DATA_BASE // 8
         self.words = wa
         self.rel = set(moved.tolist())
+        # what every machine's memory starts with, made once: each word's value in every lane (the
+        # shadow) and the non-zero words, written to lane memory only when something reads memory there
+        self.shadow = {self.first + i: (Rel(w) if i in self.rel else _U64(w)) for i, w in enumerate(wa.tolist())}
+        self.pending = {self.first + i for i, w in enumerate(wa.tolist()) if w or i in self.rel}
 
 
 @dataclass
@@ -244,14 +248,8 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     m = LaneMachine(code, L, base, ids.astype(np.uint64), np.full(n, node, dtype=np.uint32), max_steps,
                     block=min(L, 4096) if single else L, pool_width=wave)
     mem = m.mem
-    for i, w in enumerate(image.words.tolist()):
-        row = image.first + i
-        if i in image.rel:
-            mem.preset(row, Rel(w))
-        elif w:
-            mem.preset(row, _U64(w))
-        else:
-            mem.shadow[row] = _U64(0)
+    mem.shadow.update(image.shadow)  # the data image (LaneMemory.preset of every word, in two C-level copies)
+    mem.pending.update(image.pending)
     # argv: the pointer array, then the strings (as layout.write_argv lays them out)
     s0 = argv_off + 8 * (argc + 1)
     lens = table.length[:, :argc]
@@ -417,8 +415,10 @@ def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: i
 
 def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, max_steps: int,
               wave: int, single: bool) -> dict:
-    """Instances ``ids`` (global numbers; table row i is instance ids[i]'s): their rendered output in
-    machine chunks, status, faults and steps."""
+    """Instances ``ids`` (global numbers, a contiguous range; table row i is instance ids[i]'s): their
+    rendered output in machine chunks, status, faults and steps."""
+    if len(ids) and int(ids[-1]) - int(ids[0]) + 1 != len(ids):
+        raise ValueError("a part's instances are a contiguous range")
     L = compiled.lane_size
     wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
     image = _Image(compiled)
@@ -476,17 +476,17 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
 
 def _merge(parts: list[dict], n: int) -> BatchOutcome:
     """Outputs back in input order: one gather over the concatenated machine outputs."""
-    status = np.zeros(n, dtype=np.int16)
-    lens = np.zeros(n, dtype=np.int64)
-    src_start = np.zeros(n, dtype=np.int64)
+    status = np.empty(n, dtype=np.int16)
+    lens = np.empty(n, dtype=np.int64)
     chunks = []
     pos = 0
     faults: dict[int, str] = {}
     steps = machines = 0
     for part in parts:
-        ids = part["ids"]
-        status[ids] = part["status"]
-        lens[ids] = part["lens"]
+        ids = part["ids"]  # a contiguous range of instances (what run_batch and _run_nodes hand out)
+        lo = int(ids[0]) if len(ids) else 0
+        status[lo:lo + len(ids)] = part["status"]
+        lens[lo:lo + len(ids)] = part["lens"]
         chunks.extend(part["blobs"])
         faults.update(part["faults"])
         steps += part["steps"]
@@ -511,6 +511,7 @@ def _merge(parts: list[dict], n: int) -> BatchOutcome:
         # machines (on any node) ran consecutive blocks of instances: their outputs follow each other
         return BatchOutcome(b"".join(chunks[i] for _f, _c, i in runs), ends, status, dict(sorted(faults.items())),
                             steps, machines)
+    src_start = np.zeros(n, dtype=np.int64)
     for part in parts:  # where each instance's output starts in the concatenated machine outputs
         for blob, local in zip(part["blobs"], part["which"], strict=True):
             gl = part["ids"][local]

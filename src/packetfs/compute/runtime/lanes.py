@@ -225,6 +225,9 @@ def decode(code: np.ndarray) -> list:
     got = _DECODED.get(key)
     if got is None:
         got = [_Ins(code[pc], pc) for pc in range(len(code))]
+        for ins in got:
+            if ins.op in UNSUPPORTED:
+                raise ProgramError(f"the lane executor does not run {Op(ins.op).name} (instruction {ins.pc})")
         if len(_DECODED) > 8:
             _DECODED.clear()
         _DECODED[key] = got
@@ -262,10 +265,7 @@ class LaneMachine:
                  nodes: np.ndarray, max_steps: int, block: int | None = None,
                  static_fault: np.ndarray | None = None, static_detail: np.ndarray | None = None,
                  keep_slots: bool = False, pool_width: int | None = None):
-        self.code = decode(code)
-        for ins in self.code:
-            if ins.op in UNSUPPORTED:
-                raise ProgramError(f"the lane executor does not run {Op(ins.op).name} (instruction {ins.pc})")
+        self.code = decode(code)  # raises ProgramError for an instruction it does not run
         self.static_fault = static_fault
         self.keep_slots = keep_slots  # record every slot of a finished lane (as its final packet), not only s22/s23
         self.static_detail = static_detail
