@@ -97,18 +97,40 @@ class _Image:
         self.pending = {self.first + i for i, w in enumerate(wa.tolist()) if w or i in self.rel}
 
 
-@dataclass
 class ArgvTable:
     """Every instance's argv without a Python object per argument: the bytes of all arguments in
-    ``buf``, and per instance ``argc`` and the (n, max argc) ``start`` / ``length`` of each argument."""
+    ``buf``, and per instance ``argc`` and the (n, max argc) ``start`` / ``length`` of each argument.
 
-    buf: np.ndarray  # uint8
-    argc: np.ndarray  # int64 (n,)
-    start: np.ndarray  # int64 (n, width)
-    length: np.ndarray  # int64 (n, width); 0 past argc
-    # when known (a file of equal-length lines): every row's argc and lengths are row 0's and argument i
-    # of row k starts at start[0, i] + k * stride[i], so the loader need not check that row by row
-    stride: tuple[int, ...] | None = None
+    A regular table (a file of equal-length lines) is ``row0`` (row 0's starts and lengths) and
+    ``stride``: every row has row 0's argc and lengths, and argument i of row k starts at
+    row0[0][i] + k * stride[i]; ``start`` and ``length`` are then made only if something asks for them
+    (the loader does not: it copies each argument's bytes with the stride)."""
+
+    def __init__(self, buf: np.ndarray, argc: np.ndarray, start: np.ndarray | None = None,
+                 length: np.ndarray | None = None, stride: tuple[int, ...] | None = None,
+                 row0: tuple[tuple[int, ...], tuple[int, ...]] | None = None):
+        self.buf = buf  # uint8
+        self.argc = argc  # int64 (n,)
+        self._start = start  # int64 (n, width)
+        self._length = length  # int64 (n, width); 0 past argc
+        self.stride = stride
+        self.row0 = row0
+        if (start is None or length is None) and (stride is None or row0 is None):
+            raise ValueError("an ArgvTable needs start and length, or row 0 and the stride")
+
+    @property
+    def start(self) -> np.ndarray:
+        if self._start is None:
+            k = np.arange(len(self), dtype=np.int64)[:, None]
+            self._start = np.asarray(self.row0[0], dtype=np.int64) + k * np.asarray(self.stride, dtype=np.int64)
+        return self._start
+
+    @property
+    def length(self) -> np.ndarray:
+        if self._length is None:
+            row = np.asarray(self.row0[1], dtype=np.int64)
+            self._length = np.broadcast_to(row, (len(self), len(row)))
+        return self._length
 
     def __len__(self) -> int:
         return len(self.argc)
@@ -146,14 +168,9 @@ class ArgvTable:
             # of the line length, so the words are where they are without searching, and the table is
             # two constant columns and one arithmetic one (written once each, into uninitialised arrays)
             n = len(data) // step
-            start = np.empty((n, 2), dtype=np.int64)
-            length = np.empty((n, 2), dtype=np.int64)
-            start[:, 0] = len(arr)
-            np.multiply(np.arange(n, dtype=np.int64), step, out=start[:, 1])
-            length[:, 0] = len(name)
-            length[:, 1] = step - 1
             buf = np.concatenate([arr, np.frombuffer(name, dtype=np.uint8)])
-            return cls(buf, np.full(n, 2, dtype=np.int64), start, length, (0, step))
+            return cls(buf, np.broadcast_to(np.int64(2), (n,)), stride=(0, step),
+                       row0=((len(arr), 0), (len(name), step - 1)))
         if one_word:  # one word per line (the usual batch file)
             nl = np.flatnonzero(arr == 10)
             begins = np.concatenate([[0], nl + 1])
@@ -189,9 +206,12 @@ class ArgvTable:
         return cls(buf, argc, start, length)
 
     def take(self, idx) -> ArgvTable:
-        # a run of consecutive rows of a regular table is regular
-        keep = self.stride is not None and isinstance(idx, slice) and idx.step in (None, 1)
-        return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx], self.stride if keep else None)
+        if self.stride is not None and isinstance(idx, slice) and idx.step in (None, 1):
+            # a run of consecutive rows of a regular table is regular: its row 0 is row lo
+            lo = idx.indices(len(self))[0]
+            starts = tuple(s + lo * st for s, st in zip(self.row0[0], self.stride, strict=True))
+            return ArgvTable(self.buf, self.argc[idx], stride=self.stride, row0=(starts, self.row0[1]))
+        return ArgvTable(self.buf, self.argc[idx], self.start[idx], self.length[idx])
 
     def compact(self) -> ArgvTable:
         """The same argvs with only the bytes they use (argv[0], shared, and the span of the others) and
@@ -252,11 +272,15 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     mem.pending.update(image.pending)
     # argv: the pointer array, then the strings (as layout.write_argv lays them out)
     s0 = argv_off + 8 * (argc + 1)
-    lens = table.length[:, :argc]
-    src = table.start[:, :argc]
     buf = table.buf
     mem.shadow[argv_off // 8 + argc] = _U64(0)
-    plan = _string_plan(lens, src, n, table.stride) if n else None
+    if table.stride is not None and n:  # regular: the plan is row 0 and the stride
+        plan = [(k, s, st if n > 1 and k else 0)
+                for k, s, st in zip(table.row0[1][:argc], table.row0[0][:argc], table.stride[:argc], strict=True)]
+    else:
+        lens = table.length[:, :argc]
+        src = table.start[:, :argc]
+        plan = _string_plan(lens, src, n) if n else None
     if plan is not None:
         # every argument has one length in every lane (so one place), its bytes the same in every lane or
         # evenly spaced in the file: argv[i] is one lane-relative pointer, and each byte column is written
@@ -322,15 +346,11 @@ def _registers(m: LaneMachine, argc: int, argv_off: int) -> LaneMachine:
     return m
 
 
-def _string_plan(lens: np.ndarray, src: np.ndarray, n: int, stride: tuple | None = None) -> list | None:
+def _string_plan(lens: np.ndarray, src: np.ndarray, n: int) -> list | None:
     """[(length, first source byte, source step)] per argument when every argument has one length in
     every lane (then one place too: the strings follow each other) and its bytes are the same in every
-    lane (step 0) or evenly spaced in the buffer (a batch file of equal-length lines); else None.
-    ``stride``: the table's, when it is known regular (then nothing is checked row by row)."""
+    lane (step 0) or evenly spaced in the buffer (a batch file of equal-length lines); else None."""
     first_row = lens[0]
-    if stride is not None:
-        return [(int(k), int(s), step if n > 1 and k else 0)
-                for k, s, step in zip(first_row.tolist(), src[0].tolist(), stride, strict=False)]
     if not (lens == first_row).all():
         return None
     plan = []
