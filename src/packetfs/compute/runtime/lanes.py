@@ -29,6 +29,7 @@ instance), and a fault found at a LOAD/STORE is reported at that instruction.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -282,8 +283,9 @@ class LaneMachine:
         self.cids = np.asarray(cids, dtype=np.uint64)
         self.nodes = np.asarray(nodes, dtype=np.uint32)
         self.regs: list = [_U64(0)] * NUM_SLOTS
-        # value ranges known for recent columns: id -> (column, lo, hi), every lane's value read as int64
-        # in [lo, hi]; an extension to a width the range already fits is then the column itself
+        # value ranges known for recent columns: id -> (weak reference to the column, lo, hi), every lane's
+        # value read as int64 in [lo, hi]; an extension to a width the range already fits is then the
+        # column itself
         self.known: dict[int, tuple] = {}
         self.steps_base = 0
         self.steps_extra = np.zeros(n, dtype=np.uint64)
@@ -530,7 +532,7 @@ class LaneMachine:
         column's if recorded for that very column (columns are never written in place), else None."""
         if isinstance(v, np.ndarray):
             k = self.known.get(id(v))
-            return (k[1], k[2]) if k is not None and k[0] is v else None
+            return (k[1], k[2]) if k is not None and k[0]() is v else None
         if isinstance(v, Rel):
             return None
         x = int(v)
@@ -541,8 +543,8 @@ class LaneMachine:
         """Record that every lane of the column ``col`` lies in [lo, hi] (a few recent columns are kept)."""
         if isinstance(col, np.ndarray) and -(1 << 63) <= lo <= hi < (1 << 63):
             known = self.known
-            known[id(col)] = (col, lo, hi)
-            if len(known) > 32:
+            known[id(col)] = (weakref.ref(col), lo, hi)  # weak: a range never keeps a column alive
+            if len(known) > 64:
                 del known[next(iter(known))]
         return col
 
