@@ -368,3 +368,124 @@ def test_strict_der_p2pkh_goes_straight_to_the_curve_check(monkeypatch):
             assert fast_verify(tx, i % n_in, ss, spent[i % n_in].script_pubkey, (), spent[i % n_in].value, flags,
                                PrecomputedTxData(tx, spent))  # fmt: skip
     assert 10 < padded < 50
+
+
+# ------------------------------------------------- runs of P2PKH inputs (consensus.pool.verify_batch)
+# verify_p2pkh_run proves consecutive P2PKH inputs of a tx in one loop (block-validation flags only);
+# verify_batch hands every input it does not prove to verify_tx_input. Whatever the mix of valid,
+# broken and other inputs, the batch's verdict (inputs verified, first failing input, error name) must
+# be exactly the interpreter's, input by input.
+
+BLOCK_FLAGS = int(F.P2SH | F.DERSIG | F.CHECKLOCKTIMEVERIFY | F.CHECKSEQUENCEVERIFY | F.WITNESS | F.NULLDUMMY
+                  | F.TAPROOT)  # fmt: skip
+_RUN_MUTATIONS = ["none", "none", "none", "sig", "hash_type", "high_s", "pad_r", "swap", "wrong_key",
+                  "empty", "witness", "not_p2pkh", "codesep_in_sig"]  # fmt: skip
+
+
+def _p2pkh_tx(rng: random.Random, n_in: int, hash_types, key_forms):
+    keys = [KEYS[rng.randrange(4)] for _ in range(n_in)]
+    pubs = []
+    for key in keys:
+        form = rng.choice(key_forms)
+        pub = key.public_key.format(compressed=form == "compressed")
+        if form == "hybrid":
+            pub = bytes((6 + (pub[-1] & 1),)) + pub[1:]
+        pubs.append(pub)
+    spent = [TxOut(rng.randrange(10**8), b"\x76\xa9\x14" + hash160(p) + b"\x88\xac") for p in pubs]
+    inputs = [TxIn(rng.randbytes(32), rng.randrange(4), b"", rng.choice([0, 0xFFFFFFFF])) for _ in range(n_in)]
+    outputs = [TxOut(rng.randrange(10**8), rng.randbytes(rng.randrange(40))) for _ in range(rng.randrange(1, 4))]
+    unsigned = Transaction(1, inputs, outputs, rng.randrange(2**32), [()] * n_in)
+    pre = PrecomputedTxData(unsigned, spent)
+    sigs = []
+    for i in range(n_in):
+        ht = rng.choice(hash_types)
+        h = legacy_sighash(spent[i].script_pubkey, unsigned, i, ht, pre)
+        sigs.append(keys[i].sign(h, hasher=None) + bytes((ht,)))
+    return unsigned, spent, sigs, pubs
+
+
+def _run_case(rng: random.Random, n_in: int, mutated: float, flags: int, first: int, end: int):
+    from packetfs.bitcoin.consensus.pool import verify_batch
+
+    tx, spent, sigs, pubs = _p2pkh_tx(rng, n_in, [1, 1, 1, 0x81, 2, 3, 0, 4, 0x41], ["compressed", "compressed",
+                                      "uncompressed", "hybrid"])  # fmt: skip
+    inputs, witnesses = list(tx.inputs), [()] * n_in
+    for i in range(n_in):
+        sig, pub, spk = sigs[i], pubs[i], spent[i].script_pubkey
+        kind = rng.choice(_RUN_MUTATIONS) if rng.random() < mutated else "none"
+        if kind == "sig":
+            p = rng.randrange(len(sig))
+            sig = sig[:p] + bytes((sig[p] ^ (1 << rng.randrange(8)),)) + sig[p + 1 :]
+        elif kind == "hash_type":
+            sig = sig[:-1] + bytes(((sig[-1] + 1) & 0xFF,))
+        elif kind == "high_s":
+            n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+            compact = crypto.parse_der_lax(sig[:-1])
+            sig = _der(int.from_bytes(compact[:32], "big"), n - int.from_bytes(compact[32:], "big")) + sig[-1:]
+        elif kind == "pad_r":
+            sig = bytes((0x30, sig[1] + 1, 0x02, sig[3] + 1, 0)) + sig[4:-1] + sig[-1:]
+        elif kind == "swap":
+            sig = sigs[(i + 1) % n_in]
+        elif kind == "wrong_key":
+            pub = KEYS[4].public_key.format()
+            spent[i] = TxOut(spent[i].value, b"\x76\xa9\x14" + hash160(pub) + b"\x88\xac")
+        elif kind == "witness":
+            witnesses[i] = (b"\x01",)
+        elif kind == "not_p2pkh":  # P2PK: another template, for the interpreter
+            spent[i] = TxOut(spent[i].value, push_data(pub) + b"\xac")
+        elif kind == "codesep_in_sig":  # the signature push appears in the scriptPubKey: FindAndDelete
+            spent[i] = TxOut(spent[i].value, spk[:-2] + push_data(sig) + b"\x75" + spk[-2:])
+        ss = b"" if kind == "empty" else push_data(sig) + push_data(pub)
+        inputs[i] = TxIn(inputs[i].prev_txid, inputs[i].prev_index, ss, inputs[i].sequence)
+    tx = Transaction(tx.version, inputs, tx.outputs, tx.locktime, witnesses)
+    want_verified, want_failure = end - first, None
+    for i in range(first, end):
+        try:
+            verify_script(inputs[i].script_sig, spent[i].script_pubkey, witnesses[i], flags,
+                          TxChecker(tx, i, spent[i].value, PrecomputedTxData(tx, spent)))  # fmt: skip
+        except ScriptError as e:
+            want_verified, want_failure = i - first, (0, i, e.code)
+            break
+    got = verify_batch(object(), [(0, tx, spent, flags, first, end)])
+    assert got == (want_verified, want_failure), (n_in, first, end, hex(flags))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_in=st.sampled_from([1, 2, 7, 8, 9, 33, 130]),
+    mutated=st.sampled_from([0.0, 0.05, 0.3, 1.0]),
+    flags=st.sampled_from([BLOCK_FLAGS, BLOCK_FLAGS, int(F.P2SH | F.DERSIG), int(F.P2SH), 0, STANDARD,
+                           int(F.DERSIG | F.LOW_S)]),  # fmt: skip
+    seed=st.integers(0, 2**32),
+)
+def test_p2pkh_runs_in_verify_batch_equal_the_interpreter(n_in, mutated, flags, seed):
+    rng = random.Random(seed)
+    first = rng.choice([0, 0, n_in // 2])
+    end = rng.choice([n_in, n_in, max(first, n_in - 1)])
+    _run_case(rng, n_in, mutated, flags, first, end)
+
+
+def test_p2pkh_run_proves_valid_inputs_in_one_loop():
+    """Under block flags a valid all-P2PKH tx is proven by the run after its first input (which
+    verify_tx_input checks with the tx), with and without the running hash state; nothing else runs."""
+    from packetfs.bitcoin.script.fastpath import _RUNNING_FROM, verify_p2pkh_run
+
+    rng = random.Random(5)
+    for n_in in (2, _RUNNING_FROM - 1, _RUNNING_FROM, 40, 140):
+        tx, spent, sigs, pubs = _p2pkh_tx(rng, n_in, [1, 0x81 & 0x1F, 0, 4, 0x41], ["compressed", "uncompressed"])
+        inputs = [TxIn(t.prev_txid, t.prev_index, push_data(s) + push_data(p), t.sequence)
+                  for t, s, p in zip(tx.inputs, sigs, pubs, strict=True)]  # fmt: skip
+        tx = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
+        pre = PrecomputedTxData(tx, spent)
+        assert verify_p2pkh_run(tx, spent, BLOCK_FLAGS, pre, 0, n_in) == 0  # the tx is not checked yet
+        verify_tx_input(tx, 0, spent, BLOCK_FLAGS, pre)
+        assert verify_p2pkh_run(tx, spent, BLOCK_FLAGS, pre, 1, n_in) == n_in
+        assert verify_p2pkh_run(tx, spent, STANDARD, pre, 1, n_in) == 1  # policy flags: not its case
+        # a flipped bit in the last signature: proven up to it, not beyond
+        last = inputs[-1]
+        sig = sigs[-1][:10] + bytes((sigs[-1][10] ^ 1,)) + sigs[-1][11:]
+        inputs[-1] = TxIn(last.prev_txid, last.prev_index, push_data(sig) + push_data(pubs[-1]), last.sequence)
+        bad = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
+        pre = PrecomputedTxData(bad, spent)
+        verify_tx_input(bad, 0, spent, BLOCK_FLAGS, pre) if n_in > 1 else None
+        assert verify_p2pkh_run(bad, spent, BLOCK_FLAGS, pre, 1, n_in) == n_in - 1

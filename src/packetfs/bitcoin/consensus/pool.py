@@ -84,16 +84,25 @@ def verify_batch(token: object, items: Sequence[_Item]) -> tuple[int, tuple[int,
     """Verify a batch in order; stop at the first failure, which is the batch's lowest.
     Returns (inputs verified, (tx, input, error code) or None)."""
     from ..script import ScriptError, verify_tx_input
+    from ..script.fastpath import verify_p2pkh_run
 
     verified = 0
     for tx_index, tx_data, spent, flags, first, end in items:
         tx, outs, pre = _prepared(token, tx_index, tx_data, spent)
-        for i in range(first, end):
+        i = first
+        while i < end:
+            # Runs of plain P2PKH inputs in one loop; the first input of a tx (which checks the tx
+            # against its outputs and flags), and any input that loop does not prove, one by one.
+            j = verify_p2pkh_run(tx, outs, flags, pre, i, end)
+            verified += j - i
+            if j == end:
+                break
             try:
-                verify_tx_input(tx, i, outs, flags, pre)
+                verify_tx_input(tx, j, outs, flags, pre)
             except ScriptError as e:
-                return verified, (tx_index, i, e.code)
+                return verified, (tx_index, j, e.code)
             verified += 1
+            i = j + 1
     return verified, None
 
 

@@ -39,6 +39,16 @@ from .sighash import (
 )
 
 _sha256 = hashlib.sha256
+_pubkey_cache = crypto._PUBKEY_CACHE
+_parse_pubkey = crypto._pubkey
+_new_sig = crypto._new
+_SIG_T = crypto._SIG_T
+_CTX = crypto._CTX
+_parse_compact = crypto._parse_compact
+_normalize = crypto._normalize
+_ecdsa_verify = crypto._ecdsa_verify
+_HALF_ORDER = crypto._HALF_ORDER
+_MISS = object()
 # Copying a fresh ripemd160 object is about twice as fast as looking the algorithm up by name.
 _RIPEMD160 = hashlib.new("ripemd160")
 _verify_ecdsa = crypto.verify_ecdsa
@@ -130,12 +140,15 @@ def _multisig_ok(
                 return False
     nsigs, nkeys = len(sigs), len(keys)
     isig = ikey = 0
+    # hash type -> signature hash: every key tried against a signature, and every signature of the
+    # same hash type, signs the same hash (one input, one script code, one amount).
+    hashes: dict[int, bytes] = {}
     try:
         while nsigs > 0:
             sig, pub = sigs[isig], keys[ikey]
             check_signature_encoding(sig, flags)
             check_pubkey_encoding(pub, flags, sigversion)
-            if sig and _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache):
+            if sig and _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache, hashes):
                 isig += 1
                 nsigs -= 1
             ikey += 1
@@ -147,11 +160,16 @@ def _multisig_ok(
     return True
 
 
-def _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache) -> bool:
-    if sigversion == SIGVERSION_BASE:
-        h = legacy_sighash(code, tx, index, sig[-1], cache)
-    else:
-        h = segwit_v0_sighash(code, tx, index, sig[-1], amount, cache)
+def _ecdsa(sig, pub, code, sigversion, tx, index, amount, cache, hashes: dict | None = None) -> bool:
+    ht = sig[-1]
+    h = hashes.get(ht) if hashes is not None else None
+    if h is None:
+        if sigversion == SIGVERSION_BASE:
+            h = legacy_sighash(code, tx, index, ht, cache)
+        else:
+            h = segwit_v0_sighash(code, tx, index, ht, amount, cache)
+        if hashes is not None:
+            hashes[ht] = h
     return crypto.verify_ecdsa(sig[:-1], pub, h)
 
 
@@ -329,3 +347,104 @@ def _compact(n: int) -> bytes:
     from ..primitives.encoding import compact_size
 
     return compact_size(n)
+
+
+# From this many inputs, verify_p2pkh_run hashes each input's legacy preimage from a running hash state
+# of the inputs before it (a state copy and the rest), instead of one copy of the whole preimage.
+_RUNNING_FROM = 8
+
+
+def verify_p2pkh_run(tx, outs: Sequence, flags: int, cache: PrecomputedTxData, first: int, end: int) -> int:
+    """Verify inputs ``first``, ``first + 1``, ... < ``end`` of ``tx`` for as long as each is a P2PKH
+    spend that fast_verify's own checks prove valid under block-validation flags (DERSIG, neither of
+    the policy flags LOW_S and STRICTENC), with a SIGHASH_ALL-like hash type. Returns the first input
+    it has not proven valid (``end`` once it proved them all): that one is for ``verify_tx_input``,
+    which proves it or names its error. It never raises and never reports a failure itself.
+
+    The same checks as fast_verify's P2PKH case under those flags (template, scriptSig shape, key hash,
+    FindAndDelete, strict DER, the key's header byte, the same legacy preimage, the signature-cache
+    hook, the same libsecp256k1 calls as crypto._verify_compact), in one loop over a tx's inputs: no
+    per-input calls, and a tx's legacy preimages hashed from a running state of the inputs before the
+    one signed (the bytes after it cannot be shared). Applies only once ``verify_tx_input`` has checked
+    ``tx``, ``outs`` and ``flags`` with this ``cache`` (``cache.checked_flags``); else returns ``first``.
+    """
+    if (cache.tx is not tx or cache.spent_outputs is not outs or cache.checked_flags != flags
+            or not flags & DERSIG or flags & (LOW_S | STRICTENC) or crypto.STATS[0]):  # fmt: skip
+        return first
+    txins, witnesses = cache.txins, cache.witnesses
+    n_in = len(txins)
+    if len(outs) != n_in or not 0 <= first <= end <= n_in:
+        return first
+    full, off = cache._legacy_full or cache.legacy_full()
+    start = off - 36  # input 0's outpoint, after the version and the input count
+    running = n_in >= _RUNNING_FROM
+    mv = memoryview(full)
+    run = None
+    run_at = -1
+    proven = crypto._PROVEN
+    cache_get = _pubkey_cache.get
+    for i in range(first, end):
+        if witnesses[i]:
+            return i
+        spk = outs[i][1]
+        if len(spk) != 25 or spk[0] != 0x76 or spk[1] != 0xA9 or spk[2] != 0x14 or spk[23] != 0x88 or spk[24] != 0xAC:
+            return i
+        script_sig = txins[i][2]
+        if not script_sig:
+            return i
+        ls = script_sig[0]
+        if ls < 9 or ls > 75 or len(script_sig) < ls + 2:
+            return i
+        lp = script_sig[ls + 1]
+        if len(script_sig) != ls + 2 + lp:
+            return i
+        pub = script_sig[ls + 2 :]
+        if lp == 33:
+            if pub[0] != 2 and pub[0] != 3:
+                return i
+        elif lp != 65 or pub[0] not in _FULL_HYBRID:
+            return i
+        r160 = _RIPEMD160.copy()
+        r160.update(_sha256(pub).digest())
+        if r160.digest() != spk[3:23] or script_sig[: ls + 1] in spk:
+            return i
+        sig = script_sig[1 : ls + 1]
+        if not is_valid_signature_encoding(sig):
+            return i
+        ht = sig[-1]
+        if (ht & _SIGHASH_BASE_MASK) not in _ALL_LIKE:
+            return i
+        at = start + 41 * i
+        if running:
+            if run_at != i:
+                run = _sha256(mv[:at])
+            h = run.copy()  # type: ignore[union-attr]
+            run.update(mv[at : at + 41])  # type: ignore[union-attr]
+            run_at = i + 1
+            h.update(full[at : at + 36] + b"\x19" + spk)
+            h.update(mv[at + 37 :])
+            h.update(_HT[ht])
+        else:
+            h = _sha256(full[: at + 36] + b"\x19" + spk + full[at + 37 :] + _HT[ht])
+        msg = _sha256(h.digest()).digest()
+        lr = sig[3]
+        r = sig[4 : 4 + lr].lstrip(b"\0")
+        s = sig[6 + lr : -1].lstrip(b"\0")
+        if len(r) > 32 or len(s) > 32:
+            return i
+        compact = r.rjust(32, b"\0") + s.rjust(32, b"\0")
+        if proven and crypto._proven_take(compact, pub, msg):
+            continue
+        pk = cache_get(pub, _MISS)
+        if pk is _MISS:
+            pk = _parse_pubkey(pub)
+        if pk is None:
+            return i
+        sig_t = _new_sig(_SIG_T)
+        if not _parse_compact(_CTX, sig_t, compact):
+            return i
+        if compact[32:] > _HALF_ORDER:
+            _normalize(_CTX, sig_t, sig_t)
+        if not _ecdsa_verify(_CTX, sig_t, msg, pk):
+            return i
+    return end
