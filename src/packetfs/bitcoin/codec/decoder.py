@@ -353,6 +353,7 @@ class _Decoder:
         if ntx * 10 > MAX_BLOCK_SIZE:
             raise CodecError(f"transaction count {ntx} impossible in a block")
         self.outputs_by_txid = {}
+        self.out_lists: list[list[tuple[int, bytes]]] = []  # each transaction's (value, scriptPubKey) pairs
         self.hint = 0
         self.wc_pending = None  # tx 0's pieces while its witness commitment waits for every wtxid
         self.wtxids: list[bytes] = []
@@ -366,6 +367,7 @@ class _Decoder:
             txids.append(txid)
         if self.wc_pending is not None:
             body[0], txids[0] = self.finish_commitment()
+        self.txids = txids
         if merkle is None:
             merkle = merkle_root(txids)[0]
         header = version + prev + merkle + tail
@@ -378,8 +380,10 @@ class _Decoder:
             raise CodecError("derived witness commitment without a 32-byte reserved value in tx 0's witness")
         root = merkle_root([bytes(32), *self.wtxids])[0]
         commit = b"\x26" + WITNESS_COMMITMENT_HEADER + _sha256d(root + w[0])
+        out_list = self.out_lists[0]
         for j in wc_list:
             outs[j] = outs[j][:8] + commit
+            out_list[j] = (out_list[j][0], commit[1:])
         return self.serialize(version, ins, outs, wits, locktime, True)
 
     @staticmethod
@@ -717,6 +721,7 @@ class _Decoder:
         hin = self.hash_in
         outpoints, seqs = self.inputs(t, txids, n_in)
         outs, out_list, wc_list = self.outputs(t, n_out, segwit, raw_amounts)
+        self.out_lists.append(out_list)
         sp = None  # the signature-hash parts of this tx, built on its first recovered key
         legacy_left = MAX_LEGACY_SIGHASH_BYTES_PER_TX
         legacy_cost = 0

@@ -179,20 +179,23 @@ def _read_streams(data: bytes, fmt: int = FORMAT_MODELLED) -> tuple[int, int, in
     return flags, raw_len, crc, readers
 
 
-def decode_block(data: bytes, context=None, *, proven: list[bytes] | None = None) -> bytes:
+def decode_block(data: bytes, context=None, *, proven: list[bytes] | None = None,
+                 parts: list | None = None) -> bytes:
     """The exact block ``encode_block`` encoded, or CodecError (never a different block).
 
     ``proven``: a list that receives, for every public key recovered while decoding, the ECDSA check
-    that recovery proved (script/sigcache.py entries; a receiver admits them to its signature cache)."""
+    that recovery proved (script/sigcache.py entries; a receiver admits them to its signature cache).
+    ``parts``: a list that receives, for a modelled frame, the transactions' txids and their outputs as
+    (value, scriptPubKey) lists, which the decoder computed anyway (nothing for an opaque frame)."""
     if proven is None:
-        return _decode(data, context)
+        return _decode(data, context, parts=parts)
     rec = RecordingRecoverer()
-    raw = _decode(data, context, rec)
+    raw = _decode(data, context, rec, parts)
     proven.extend(rec.entries)
     return raw
 
 
-def _decode(data: bytes, context=None, recover=None) -> bytes:
+def _decode(data: bytes, context=None, recover=None, parts: list | None = None) -> bytes:
     """:func:`decode_block`; ``recover`` replaces the decoder's key recovery (the encoder's self-check)."""
     if recover is None:
         known = getattr(_NOTING, "known", None)
@@ -235,6 +238,8 @@ def _decode(data: bytes, context=None, recover=None) -> bytes:
         raise CodecError(f"decoded {len(raw)} bytes, expected {raw_len}")
     if zlib.crc32(raw) != crc:
         raise CodecError("decoded block fails its checksum")
+    if parts is not None and fmt != FORMAT_OPAQUE:
+        parts.extend((dec.txids, dec.out_lists))
     return raw
 
 

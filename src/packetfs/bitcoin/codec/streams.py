@@ -150,6 +150,12 @@ def decompress_stream(method: int, payload: bytes, raw_len: int, name: str) -> b
         out = payload
     elif method in (METHOD_ZSTD19, METHOD_ZSTD22):
         try:
+            # The zstd frame header may declare its content size, and python-zstandard then allocates
+            # that much whatever max_output_size says (a changed byte there asked for 72 PB): checked
+            # against the stream's own declared size before anything is allocated.
+            declared = zstandard.get_frame_parameters(payload).content_size
+            if declared != raw_len and declared != zstandard.CONTENTSIZE_UNKNOWN:
+                raise CodecError(f"stream '{name}': zstd frame declares {declared} bytes, header says {raw_len}")
             out = _ZSTD_D.decompress(payload, max_output_size=raw_len + 1)
         except zstandard.ZstdError as e:
             raise CodecError(f"stream '{name}': corrupt zstd data ({e})") from None

@@ -14,6 +14,11 @@ Messages use multiprocessing's connection framing (a 4-byte big-endian length, t
 worker side is a plain blocking ``Connection``. The worker first answers ``("ready",)`` once it has
 imported the job function's module; a worker that dies (killed, out of memory) fails every job not yet
 answered with ``BrokenProcessPool``, as an executor would.
+
+The compressed relay's job (:func:`decode_frame_job`, with what it needs: :class:`RelayContext`,
+:func:`take_location`) lives here too, not in node/lightning.py: the decoding process imports the module of
+the function it runs, and this one needs only the codec and the block parser, not the node, so a new
+decoding process is ready sooner (it imports about a third as much).
 """
 
 from __future__ import annotations
@@ -26,8 +31,14 @@ import os
 import pickle
 import struct
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
+
+from ..chain.txindex import ResolvedContext
+from ..codec import CodecError, decode_block
+from ..primitives.block import Block
 
 log = logging.getLogger("packetfs.node.lightning")
 
@@ -211,3 +222,100 @@ class DecoderProcess:
             if self.proc.is_alive():
                 self.proc.kill()
                 self.proc.join(1.0)
+
+
+# ---------------------------------------------------------------------- compressed relay's decode job
+class RelayContext(ResolvedContext):
+    """A codec context for one frame: its locations, and the outputs of the transactions at them (the
+    spent outputs the codec may use to recover keys). Both ends answer only for located transactions: the
+    sender from its undo data, the receiver from the ancestors it decoded, so they agree on what is known."""
+
+    __slots__ = ("_outs",)
+
+    def __init__(self, loc: dict, at: dict, outs: dict[bytes, tuple] | None = None):
+        super().__init__(loc, at)
+        self._outs = outs or {}
+
+    def __getstate__(self) -> tuple:
+        return self._loc, self._at, self._outs
+
+    def __setstate__(self, state: tuple) -> None:
+        self._loc, self._at, self._outs = state
+
+    def output(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
+        outs = self._outs.get(txid)
+        if outs is None:
+            return None
+        if isinstance(outs, dict):  # sender: only the outputs this block spends
+            return outs.get(index)
+        return outs[index] if index < len(outs) else None
+
+
+def take_location(txs: tuple[bytes, tuple], height: int, pos: int, at: dict, outs: dict) -> str | None:
+    """Resolve chain-context location (height, pos) on that block's (concatenated txids, outputs per tx):
+    the txid goes to ``at`` and its outputs to ``outs``; a string when the block has no such transaction."""
+    txids, outputs = txs
+    if (pos + 1) * 32 > len(txids):
+        return f"no transaction {pos} in our block at height {height}"
+    txid = txids[pos * 32 : pos * 32 + 32]
+    at[(height, pos)] = txid
+    outs[txid] = outputs[pos]
+    return None
+
+
+def _outputs(block: Block) -> tuple:
+    """Each transaction's outputs as (value, scriptPubKey) pairs."""
+    return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
+
+
+def decoder_warmup() -> bool:
+    """A no-op job: a new worker process has imported this module (and the codec) once it ran."""
+    return True
+
+
+# The decoding process's own record of the blocks it decoded last (block hash -> (txids, outputs per tx)):
+# with one decoding process, frames are decoded in the order they were submitted, so a frame may name
+# transactions of an ancestor submitted just before it, still in flight as far as the node knows, and
+# the decoder resolves them here without a round trip through the node (a chain whose blocks spend
+# their parents' outputs would otherwise decode one block per round trip).
+_DECODED: OrderedDict[bytes, tuple[bytes, tuple]] = OrderedDict()
+DECODED_KEEP = 256
+
+
+def decode_frame_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None,
+                inflight: dict[tuple[int, int], bytes] | None = None) -> tuple:
+    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks), ('missing',
+    ancestor hash) when an in-flight ancestor was not decoded here, or ('error', reason). ``inflight``:
+    locations naming ancestors submitted before this frame, by block hash. Proven checks: the ECDSA checks
+    the key recoveries proved (script/sigcache.py)."""
+    t0 = time.perf_counter()
+    cpu0 = time.process_time()
+    proven: list[bytes] = []
+    if inflight:
+        at, outs = dict(at or {}), dict(outs or {})
+        for (height, pos), ancestor in inflight.items():
+            got = _DECODED.get(ancestor)
+            if got is None:
+                return ("missing", ancestor)
+            bad = take_location(got, height, pos, at, outs)
+            if bad is not None:
+                return ("error", bad)
+    parts: list = []
+    try:
+        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven,
+                           parts=parts)
+        # Parsed here too: what goes to the node must be a block it can parse (a frame could decode to
+        # bytes that are not one, e.g. a segwit marker with every witness empty).
+        block = Block.from_bytes(raw)
+    except (CodecError, ValueError) as e:
+        return ("error", f"frame does not decode: {e}")
+    except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
+        return ("error", f"frame does not decode ({type(e).__name__}: {e})")
+    if parts:  # the txids and outputs the decoder computed while rebuilding the block
+        txids, outputs = b"".join(parts[0]), parts[1]
+    else:
+        txids, outputs = b"".join(tx.txid for tx in block.transactions), _outputs(block)
+    _DECODED[block.hash] = (txids, outputs)
+    while len(_DECODED) > DECODED_KEEP:
+        _DECODED.popitem(last=False)
+    return ("ok", raw, block.hash, txids, outputs, time.perf_counter() - t0, proven, time.process_time() - cpu0)

@@ -35,8 +35,7 @@ from pathlib import Path
 import lmdb
 
 from ..chain.headers import HAVE_DATA, IndexEntry
-from ..chain.txindex import ResolvedContext
-from ..codec import CodecError, decode_block, encode_block
+from ..codec import encode_block
 from ..codec.model import noting_recoveries
 from ..errors import PacketFSError
 from ..net.block import BlockMessage
@@ -57,7 +56,14 @@ from ..primitives.block import Block
 from ..primitives.hashes import hash_to_hex
 from ..script import sigcache
 from ..storage.undo import decode_block_undo
-from .decoder_process import DecoderProcess
+from .decoder_process import (  # noqa: F401 - decode_frame_job, decoder_warmup: public here too (swiftsync)
+    DecoderProcess,
+    RelayContext,
+    _outputs,
+    decode_frame_job,
+    decoder_warmup,
+    take_location,
+)
 from .download import MAX_BLOCKS_IN_TRANSIT_PER_PEER
 from .node import Node, NodeConfig
 from .peer import Peer
@@ -73,32 +79,6 @@ READ_AHEAD = 32  # blocks of the active chain encoded before a syncing peer asks
 
 
 # ---------------------------------------------------------------------- worker side (process pool)
-class RelayContext(ResolvedContext):
-    """A codec context for one frame: its locations, and the outputs of the transactions at them (the
-    spent outputs the codec may use to recover keys). Both ends answer only for located transactions: the
-    sender from its undo data, the receiver from the ancestors it decoded, so they agree on what is known."""
-
-    __slots__ = ("_outs",)
-
-    def __init__(self, loc: dict, at: dict, outs: dict[bytes, tuple] | None = None):
-        super().__init__(loc, at)
-        self._outs = outs or {}
-
-    def __getstate__(self) -> tuple:
-        return self._loc, self._at, self._outs
-
-    def __setstate__(self, state: tuple) -> None:
-        self._loc, self._at, self._outs = state
-
-    def output(self, txid: bytes, index: int) -> tuple[int, bytes] | None:
-        outs = self._outs.get(txid)
-        if outs is None:
-            return None
-        if isinstance(outs, dict):  # sender: only the outputs this block spends
-            return outs.get(index)
-        return outs[index] if index < len(outs) else None
-
-
 def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]], spent: dict[bytes, dict] | None = None,
                 known: dict | None = None) -> tuple[bytes, tuple, float]:
     """(frame, locations, seconds). ``known``: the key recoveries noted when the block was read from a
@@ -111,69 +91,6 @@ def _encode_job(raw: bytes, loc_of: dict[bytes, tuple[int, int]], spent: dict[by
     else:
         frame, locations = encode_block(raw, known=known), ()
     return frame, locations, time.perf_counter() - t0
-
-
-def take_location(txs: tuple[bytes, tuple], height: int, pos: int, at: dict, outs: dict) -> str | None:
-    """Resolve chain-context location (height, pos) on that block's (concatenated txids, outputs per tx):
-    the txid goes to ``at`` and its outputs to ``outs``; a string when the block has no such transaction."""
-    txids, outputs = txs
-    if (pos + 1) * 32 > len(txids):
-        return f"no transaction {pos} in our block at height {height}"
-    txid = txids[pos * 32 : pos * 32 + 32]
-    at[(height, pos)] = txid
-    outs[txid] = outputs[pos]
-    return None
-
-
-def _outputs(block: Block) -> tuple:
-    return tuple(tuple((o.value, o.script_pubkey) for o in tx.outputs) for tx in block.transactions)
-
-
-def decoder_warmup() -> bool:
-    """A no-op job: a new worker process has imported this module (and the codec) once it ran."""
-    return True
-
-
-# The decoding process's own record of the blocks it decoded last (block hash -> (txids, outputs per tx)):
-# with one decoding process, frames are decoded in the order they were submitted, so a frame may name
-# transactions of an ancestor submitted just before it, still in flight as far as the node knows, and
-# the decoder resolves them here without a round trip through the node (a chain whose blocks spend
-# their parents' outputs would otherwise decode one block per round trip).
-_DECODED: OrderedDict[bytes, tuple[bytes, tuple]] = OrderedDict()
-DECODED_KEEP = 256
-
-
-def decode_frame_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs: dict | None = None,
-                inflight: dict[tuple[int, int], bytes] | None = None) -> tuple:
-    """('ok', raw, block hash, concatenated txids, outputs per tx, seconds, proven checks), ('missing',
-    ancestor hash) when an in-flight ancestor was not decoded here, or ('error', reason). ``inflight``:
-    locations naming ancestors submitted before this frame, by block hash. Proven checks: the ECDSA checks
-    the key recoveries proved (script/sigcache.py)."""
-    t0 = time.perf_counter()
-    cpu0 = time.process_time()
-    proven: list[bytes] = []
-    if inflight:
-        at, outs = dict(at or {}), dict(outs or {})
-        for (height, pos), ancestor in inflight.items():
-            got = _DECODED.get(ancestor)
-            if got is None:
-                return ("missing", ancestor)
-            bad = take_location(got, height, pos, at, outs)
-            if bad is not None:
-                return ("error", bad)
-    try:
-        raw = decode_block(frame, RelayContext({}, at, outs) if at is not None else None, proven=proven)
-        block = Block.from_bytes(raw)
-    except (CodecError, ValueError) as e:
-        return ("error", f"frame does not decode: {e}")
-    except Exception as e:  # noqa: BLE001 - a frame must never take the node down; it is just bad
-        return ("error", f"frame does not decode ({type(e).__name__}: {e})")
-    txids = b"".join(tx.txid for tx in block.transactions)
-    outputs = _outputs(block)
-    _DECODED[block.hash] = (txids, outputs)
-    while len(_DECODED) > DECODED_KEEP:
-        _DECODED.popitem(last=False)
-    return ("ok", raw, block.hash, txids, outputs, time.perf_counter() - t0, proven, time.process_time() - cpu0)
 
 
 # ---------------------------------------------------------------------- statistics
