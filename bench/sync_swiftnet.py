@@ -8,10 +8,13 @@ fresh process running the SwiftSync phase (swiftsync/netsync.py, 2 validation pr
 to the hints' height, then reading its chainstate's utxo_digest. Modes:
 
 - ``plain blocks``: the phase with frames turned off (``getdata``/``block`` + ``getbspent``);
-- ``frames (cold)``: frames, the server's frame store emptied first (it encodes while serving);
-- ``frames (warm)``: frames from the server's frame store (every later peer);
-- ``frames (warm, inline decode)``: the same, frames decoded in the client's own process instead of its
-  decoding process.
+- ``frames (cold)``: always frames, the server's frame store emptied first (it encodes while serving);
+  the client derives the spent coins from its blocks and asks only the rest (``getbspentsel``);
+- ``frames (warm)``: the same from the server's frame store (every later peer);
+- ``frames, all coins asked (warm)``: frames, every spent coin asked with ``getbspent`` (no derivation:
+  the client before spent coins were derived);
+- ``auto (warm)``: the default, ``frames="auto"``: frames while the link holds the phase up, plain
+  blocks while decoding or validation has a backlog.
 
 Per run: wall seconds of the phase, bytes received on the wire by the client, CPU seconds of the client
 (its own process, its decoding process and its validation workers) and of the server (process
@@ -19,9 +22,11 @@ tree), wall seconds spent decoding frames (in the client's process), frames rece
 utxo_digest (must equal the server's). Links: loopback, and as root a veth pair into a namespace shaped
 at 20 Mbit/s (bench/sync_relay.py's `shaped_link`, cleaned up in its ``finally``).
 
-`python -m bench.sync_swiftnet` (1,000 blocks; ~4-6 min) or `--quick` (150 blocks, ~1-2 min).
+`python -m bench.sync_swiftnet` (1,000 blocks; ~5-7 min) or `--quick` (150 blocks, ~1-2 min).
 Environment: PACKETFS_BENCH_SWIFTNET_BLOCKS, PACKETFS_BENCH_SWIFTNET_LINKS (loopback,20mbit as root),
-PACKETFS_BENCH_REPEAT (1; medians).
+PACKETFS_BENCH_SWIFTNET_MODES (comma-separated names from MODES; plain blocks always runs first),
+PACKETFS_BENCH_SWIFTNET_CHAIN=sync (bench.sync's chain instead: 180 large 2016-profile blocks, 56 MB,
+the chain of its network rows), PACKETFS_BENCH_REPEAT (1; medians).
 """
 
 from __future__ import annotations
@@ -44,11 +49,14 @@ from rich.table import Table
 from bench.common import process_tree_usage
 from bench.sync_relay import ADDR_SERVER, CACHE, NS_CLIENT, PACKETFS, REPO, Server, _chain, shaped_link
 
-MODES = ("plain blocks", "frames (cold)", "frames (warm)", "frames (warm, inline decode)")
+MODES = ("plain blocks", "frames (cold)", "frames (warm)", "frames, all coins asked (warm)", "auto (warm)")
+# mode -> (frames, derive) for the client
+CLIENT_ARGS = {"plain blocks": ("0", "1"), "frames (cold)": ("1", "1"), "frames (warm)": ("1", "1"),
+               "frames, all coins asked (warm)": ("1", "0"), "auto (warm)": ("auto", "1")}
 
 
-def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, frames: bool,
-           decode_jobs: int = 1) -> dict:
+def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, frames: bool | str,
+           derive: bool = True, decode_jobs: int = 1) -> dict:
     """The SwiftSync phase in this process (the bench runs it as a fresh subprocess); what it measured."""
     import asyncio
 
@@ -59,7 +67,7 @@ def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, fra
     hints = Hints.read(hints_path)
     cpu0, t0 = time.process_time(), time.perf_counter()
     r = asyncio.run(swiftsync_from_peers(datadir, "regtest", [(host, port)], hints, jobs=jobs, frames=frames,
-                                         decode_jobs=decode_jobs, timeout=1800))  # fmt: skip
+                                         derive=derive, decode_jobs=decode_jobs, timeout=1800))  # fmt: skip
     wall = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
     with Chainstate(datadir, "regtest", jobs=1) as cs:
@@ -68,13 +76,15 @@ def client(host: str, port: int, datadir: Path, hints_path: Path, jobs: int, fra
             "client_cpu_s": cpu + r.worker_cpu_s + (r.decode_cpu_s if decode_jobs else 0.0), "bytes_received": r.bytes_received, "frames": r.frames,
             "frame_bytes": r.frame_bytes, "plain_blocks": r.plain_blocks, "proven_checks": r.proven_checks,
             "proven_answered": r.proven_answered, "decode_s": r.seconds.get("decode", 0.0),
+            "coins_derived": r.coins_derived, "coins_served": r.coins_served, "selections": r.selections,
+            "auto_plain_asks": r.auto_plain_asks, "decode_cpu_s": r.decode_cpu_s,
             "utxo_digest": digest}
 
 
 def _run_client(mode: str, work: Path, host: str, port: int, ns: str | None, hints: Path, jobs: int) -> dict:
     d = work / f"client-{mode.split()[0]}-{time.monotonic_ns()}"
     cmd = [sys.executable, "-m", "bench.sync_swiftnet", "--client", host, str(port), str(d), str(hints), str(jobs),
-           "0" if mode == "plain blocks" else "1", "0" if "inline" in mode else "1"]
+           *CLIENT_ARGS[mode], "1"]
     if ns:
         cmd = ["ip", "netns", "exec", ns, *cmd]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=3600)
@@ -92,7 +102,16 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
     links = os.environ.get("PACKETFS_BENCH_SWIFTNET_LINKS", "loopback,20mbit" if can_shape else "loopback").split(",")
     jobs = 2
     CACHE.mkdir(exist_ok=True)
-    chain_dir, summary = _chain(n_blocks, 20)
+    if os.environ.get("PACKETFS_BENCH_SWIFTNET_CHAIN") == "sync":  # bench.sync's chain (its network rows)
+        from packetfs.bitcoin.chain.generator import cached_chain
+
+        chain_dir = cached_chain(CACHE, 180, seed=1, profile="2016")
+        summary = json.loads((chain_dir / "chain.json").read_text())
+        summary.setdefault("inputs", 0)
+    else:
+        chain_dir, summary = _chain(n_blocks, 20)
+    wanted = os.environ.get("PACKETFS_BENCH_SWIFTNET_MODES")
+    modes = [m for m in MODES if m == MODES[0] or wanted is None or m in wanted.split(",")]
     console.print(f"chain: {summary['blocks']} blocks, {summary['inputs']:,} inputs, "
                   f"{summary['block_bytes'] / 1e6:.2f} MB ({chain_dir}); load average {os.getloadavg()[0]:.1f} at start")
     results: dict[tuple[str, str], list[dict]] = {}
@@ -117,12 +136,16 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
                     shutil.rmtree(src / "pfs-frames", ignore_errors=True)  # cold: nothing encoded yet
                     server = Server(src)
                     try:
-                        for mode in MODES:
+                        for mode in modes:
                             before = process_tree_usage(server.proc.pid)[0]
                             r = _run_client(mode, work, host, server.port, ns, hints, jobs)
                             r["server_cpu_s"] = process_tree_usage(server.proc.pid)[0] - before
                             r["digest_ok"] = r["utxo_digest"] == want and r["mode"] == "swiftsync"
                             results.setdefault((link, mode), []).append(r)
+                            console.print(f"  {link} {mode}: {r['wall_s']:.2f} s, {r['bytes_received'] / 1e6:.2f} MB, "
+                                          f"client CPU {r['client_cpu_s']:.1f} s, server CPU {r['server_cpu_s']:.1f} s, "
+                                          f"frames/plain {r['frames']}/{r['plain_blocks']}, coins derived/asked "
+                                          f"{r['coins_derived']}/{r['coins_served']}, load {os.getloadavg()[0]:.1f}")
                     finally:
                         server.stop()
     load_end = os.getloadavg()[0]
@@ -134,24 +157,28 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
                         f"({summary['blocks']} blocks, {summary['block_bytes'] / 1e6:.1f} MB; medians of {repeat}; "
                         f"load average {load_end:.1f} at the end)")
     for col in ("link", "mode", "wall s", "MB received", "bytes vs plain", "speed vs plain", "client CPU s",
-                "server CPU s", "decode s", "frames", "ECDSA answered by recovery", "utxo_digest"):
+                "server CPU s", "decode CPU s", "frames / plain", "coins derived / asked", "ECDSA answered by recovery",
+                "utxo_digest"):
         table.add_column(col)
     out: dict = {"blocks": summary["blocks"], "block_bytes": summary["block_bytes"], "inputs": summary["inputs"],
                  "load_end": load_end, "rows": []}
     for link in links:
         base = results[(link, "plain blocks")]
-        for mode in MODES:
+        for mode in modes:
             rows = results[(link, mode)]
             row = {"link": link, "mode": mode, "wall_s": med(rows, "wall_s"), "bytes": med(rows, "bytes_received"),
                    "client_cpu_s": med(rows, "client_cpu_s"), "server_cpu_s": med(rows, "server_cpu_s"),
                    "frames": med(rows, "frames"), "answered": med(rows, "proven_answered"),
-                   "decode_s": med(rows, "decode_s"),
+                   "decode_s": med(rows, "decode_s"), "decode_cpu_s": med(rows, "decode_cpu_s"),
+                   "plain_blocks": med(rows, "plain_blocks"), "coins_derived": med(rows, "coins_derived"),
+                   "coins_served": med(rows, "coins_served"),
                    "bytes_ratio": med(rows, "bytes_received") / med(base, "bytes_received"),
                    "speed": med(base, "wall_s") / med(rows, "wall_s"), "digest_ok": all(r["digest_ok"] for r in rows)}
             out["rows"].append(row)
             table.add_row(link, mode, f"{row['wall_s']:.2f}", f"{row['bytes'] / 1e6:.2f}", f"{row['bytes_ratio']:.3f}",
                           f"{row['speed']:.2f}x", f"{row['client_cpu_s']:.1f}", f"{row['server_cpu_s']:.1f}",
-                          f"{row['decode_s']:.1f}", f"{row['frames']:.0f}", f"{row['answered']:,.0f}",
+                          f"{row['decode_cpu_s']:.1f}", f"{row['frames']:.0f} / {row['plain_blocks']:.0f}",
+                          f"{row['coins_derived']:,.0f} / {row['coins_served']:,.0f}", f"{row['answered']:,.0f}",
                           "= server's" if row["digest_ok"] else "DIFFERS / fell back")
     console.print(table)
     return out
@@ -160,8 +187,9 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--client":
-        host, port, datadir, hints, jobs, frames, decode_jobs = argv[1:8]
-        print(json.dumps(client(host, int(port), Path(datadir), Path(hints), int(jobs), frames == "1",
+        host, port, datadir, hints, jobs, frames, derive, decode_jobs = argv[1:9]
+        mode = {"0": False, "1": True}.get(frames, frames)
+        print(json.dumps(client(host, int(port), Path(datadir), Path(hints), int(jobs), mode, derive == "1",
                                 int(decode_jobs))))
         return
     ap = argparse.ArgumentParser(prog="python -m bench.sync_swiftnet", description=__doc__.splitlines()[0])

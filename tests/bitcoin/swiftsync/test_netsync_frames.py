@@ -136,6 +136,7 @@ def frame_server(src: Path, root: Path, name: str, relay_cls=Recording, coins=Tr
 
 
 async def run(servers: list[tuple[Node, LightningRelay | None]], client: Path, hints: Hints, **kw):
+    kw.setdefault("frames", True)  # always frames (the default, "auto", may choose plain blocks on loopback)
     for node, _ in servers:
         await node.start()
     try:
@@ -178,6 +179,24 @@ def test_frames_from_two_peers_equal_the_ordinary_import_and_move_fewer_bytes(ch
     assert plain.mode == "swiftsync" and plain.frames == 0 and plain.plain_blocks == HINTS_HEIGHT
     assert plain.coins_served == plain.inputs_script_checked and plain.coins_derived == 0
     assert r.bytes_received < plain.bytes_received
+
+
+@pytest.mark.parametrize("backlog", [0, 10**6])
+def test_auto_asks_frames_only_while_no_cpu_stage_has_a_backlog(chain, codec_datadir, tmp_path, monkeypatch, backlog):
+    """frames="auto": with a validation backlog threshold of 0 tasks every request finds the CPU behind
+    and goes out as getdata; with an unreachable one (and no decoding threshold) every block comes as a
+    frame. Either way the same chainstate."""
+    monkeypatch.setattr(netsync, "AUTO_VALIDATE_BACKLOG", backlog)
+    monkeypatch.setattr(netsync, "AUTO_DECODE_BACKLOG", 10**6)
+    r = asyncio.run(run([frame_server(codec_datadir, tmp_path, "a")], tmp_path / "client", Hints.read(chain.hints),
+                        frames="auto"))
+    assert r.mode == "swiftsync" and r.tip_height == HINTS_HEIGHT, r.fallback_reason
+    if backlog:
+        assert r.frames == HINTS_HEIGHT and r.plain_blocks == 0 and r.auto_plain_asks == 0
+    else:
+        assert r.frames == 0 and r.plain_blocks == HINTS_HEIGHT and r.auto_plain_asks > 0
+        assert r.coins_served == r.inputs_script_checked
+    assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
 
 
 def test_coins_of_frames_without_context_are_asked_for(chain, codec_datadir, tmp_path):

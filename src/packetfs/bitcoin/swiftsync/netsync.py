@@ -20,6 +20,11 @@
    peer that serves spent coins, and with none left the phase falls back). Block and coins (as
    CBlockUndo) go to a spool file in the datadir. The ECDSA checks that decoding proved by key recovery go with the block to its
    validation worker's signature cache (script/sigcache.py), so recovery replaces verification there.
+   A block asked as a frame is not asked with getbspent: once decoded (and its merkle root matches) its
+   spent coins are derived from the blocks we hold (``derive_spent_coins``: same-block spends and the
+   frame's locations), and only the coins we cannot derive are asked with ``getbspentsel``. With
+   ``frames="auto"`` (the default) a frame peer is asked for frames only while the link is the
+   bottleneck (no decoding or validation backlog), else for plain blocks, which cost no decoding CPU.
 3. As blocks arrive, groups of them are validated in worker processes (validate.py: every consensus
    rule with the served coins, no UTXO lookups, the salted aggregate), in any order, while the
    download goes on; with ``--executor ray`` they run as Ray tasks once downloaded.
@@ -87,6 +92,13 @@ SPOOL_MAGIC = b"SSPL"
 TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
 MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
 MAX_DECODING = 32  # frames handed to the decoding process and not back yet
+# frames="auto": a frame peer is asked for frames only while the link is what holds the phase up, i.e.
+# while neither CPU stage has work queued: fewer than this many frames wait for or in the decoding
+# process, and fewer than this many validation tasks per validation process are submitted and not done
+# (each process runs one at a time: 2 means a full round waits). Otherwise plain blocks (getdata +
+# getbspent), which cost no decoding CPU.
+AUTO_DECODE_BACKLOG = WINDOW_PER_PEER
+AUTO_VALIDATE_BACKLOG = 2
 
 
 def derive_spent_coins(block: Block, height: int,
@@ -174,6 +186,7 @@ class NetSwiftSyncResult:
     coins_served: int = 0  # spent coins peers sent (getbspent, getbspentsel)
     selections: int = 0  # getbspentsel requests (blocks with coins we could not derive)
     derived_wrong: int = 0  # derived coins that ordinary validation found different (fallback only)
+    auto_plain_asks: int = 0  # frames="auto": requests to a frame peer sent as getdata (CPU the bottleneck)
     proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries, sent to the workers
     proven_answered: int = 0  # of those, checks the workers answered from their signature cache
     decode_cpu_s: float = 0.0  # CPU of decoding frames (in the decoding process: not in our rusage)
@@ -237,7 +250,7 @@ class _Spool:
 class _Phase:
     def __init__(self, cs: Chainstate, hints: Hints, peers: list[tuple[str, int]], jobs: int, executor: str,
                  ray_address: str | None, result: NetSwiftSyncResult, timeout: float, request_timeout: float,
-                 progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool = True,
+                 progress: Callable[[str, int, int], None] | None, salt: bytes | None, frames: bool | str = True,
                  decode_jobs: int = 1, derive: bool = True):
         self.cs = cs
         self.frames = frames
@@ -867,11 +880,12 @@ class _Phase:
                     flight.add(item.entry.hash)
                     asks.append(item.entry.hash)
                 if asks:
-                    if peer.id in self.pfs_peers:
+                    as_frames = peer.id in self.pfs_peers and self._frames_now()
+                    if as_frames:
                         peer.send(GetPfsBlocks(tuple(asks)))
                     else:
                         peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
-                    derive = self.derive and peer.id in self.pfs_peers
+                    derive = self.derive and as_frames
                     for h in asks:
                         self.items[h].derive = derive
                         if not derive:
@@ -883,6 +897,20 @@ class _Phase:
             await self._wait(deadline)
         self.result.seconds["download"] = time.perf_counter() - t
         return chain
+
+    def _frames_now(self) -> bool:
+        """Whether to ask a frame peer for frames now (``frames`` True: always; "auto": while the link is
+        the bottleneck, see AUTO_DECODE_BACKLOG; with Ray, whose tasks start once every block is here,
+        only the decoding backlog counts)."""
+        if self.frames != "auto":
+            return bool(self.frames)
+        if len(self.decoding) + len(self.parked) >= AUTO_DECODE_BACKLOG:
+            self.result.auto_plain_asks += 1
+            return False
+        if self.executor != "ray" and self.tasks_pending >= AUTO_VALIDATE_BACKLOG * self.jobs:
+            self.result.auto_plain_asks += 1
+            return False
+        return True
 
     async def _wait(self, deadline: float) -> None:
         left = deadline - time.monotonic()
@@ -964,12 +992,13 @@ async def swiftsync_from_peers(
     datadir: Path, network: str, peers: list[tuple[str, int]], hints: Hints, *, jobs: int = 1,
     executor: str = "local", ray_address: str | None = None, store_mode: str = "raw", timeout: float = 3600.0,
     request_timeout: float = 60.0, progress: Callable[[str, int, int], None] | None = None,
-    salt: bytes | None = None, frames: bool = True, decode_jobs: int = 1, derive: bool = True,
+    salt: bytes | None = None, frames: bool | str = "auto", decode_jobs: int = 1, derive: bool = True,
 ) -> NetSwiftSyncResult:
     """Run the SwiftSync phase on ``datadir`` (see the module docstring) and close it again, so the
     node can open it for its ordinary sync. Returns what happened; never raises for what peers or
     hints did wrong (that is a fallback), only for a datadir that cannot be opened. ``frames``: ask
-    peers that offer the compressed relay for codec frames (False: plain blocks from everyone);
+    peers that offer the compressed relay for codec frames (True: always; "auto": while the link, not
+    decoding or validation, holds the phase up, else plain blocks; False: plain blocks from everyone);
     ``decode_jobs``: 1 decodes them in a decoding process, 0 in this process; ``derive``: the spent
     coins of blocks asked as frames are derived from the blocks we hold and only the rest asked
     (``getbspentsel``; False: every coin asked with ``getbspent``, as of plain-block peers)."""
