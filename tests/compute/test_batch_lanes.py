@@ -274,10 +274,64 @@ def _ranged_lane_program(seed: int):
     return code, n, vals, addr, image.astype(np.uint8)
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.booleans())
-def test_random_instruction_programs_match_the_packet_executor(seed, ranged):
-    code, n, vals, addr, image = (_ranged_lane_program if ranged else _random_lane_program)(seed)
+UNIFORM_OPS = [Op.ADD, Op.SUB, Op.MUL, Op.AND, Op.OR, Op.XOR, Op.SHL, Op.SHR, Op.EQ, Op.NE, Op.LTU, Op.LEU,
+               Op.GTU, Op.GEU, Op.LTS, Op.LES, Op.GTS, Op.GES, Op.MOV]
+
+
+def _uniform_lane_program(seed: int):
+    """Lanes that stay together: every slot uniform or lane-relative (frame pointers, counters), stores
+    of them to lane-relative addresses and loads back, compares and branches on them, arithmetic on
+    lane-relative values (pointer differences, offsets): the steps the converged fast handlers
+    (runtime/lanes_fast.py) take instead of step()."""
+    _code, n, vals, addr, image = _random_lane_program(seed)
+    rng = np.random.default_rng(seed ^ 0xA5A5)
+    length = int(rng.integers(8, 60))
+    code, stored = [], [0]
+
+    def slot():
+        return int(rng.integers(0, 12))
+
+    for pc in range(length):
+        r = rng.random()
+        w = int(rng.choice([1, 2, 4, 8, 8, 8]))
+        sg = bool(rng.random() < 0.4)
+        imm = EDGES[int(rng.integers(len(EDGES)))] if rng.random() < 0.5 else int(rng.integers(0, 300))
+        b = IMM if rng.random() < 0.3 else slot()
+        if r < 0.25:  # pointer arithmetic: a lane-relative value plus or minus a uniform, or two of them
+            code.append(I(int(rng.choice([Op.ADD, Op.SUB])), dst=slot(), a=slot(), b=b, imm=imm,
+                          width=8 if rng.random() < 0.8 else w, signed=sg))
+        elif r < 0.5:
+            code.append(I(int(rng.choice(UNIFORM_OPS)), dst=slot(), a=slot(), b=b, imm=imm, width=w, signed=sg))
+        elif r < 0.65:
+            off = int(rng.integers(0, 16)) * 8
+            if rng.random() < 0.8:
+                stored.append(off)
+                code.append(I(Op.STORE, a=20, b=slot(), imm=off, width=8))
+            else:
+                code.append(I(Op.STORE, a=20, b=slot(), imm=off + int(rng.integers(0, 8)), width=w))
+        elif r < 0.82:  # mostly a word stored before (its shadow), at any width and byte
+            off = stored[int(rng.integers(len(stored)))] + (int(rng.integers(0, 8)) if rng.random() < 0.3 else 0)
+            code.append(I(Op.LOAD, dst=slot(), a=20, imm=off, width=w, signed=sg))
+        elif r < 0.93 and pc + 2 < length:
+            code.append(I(Op.BR, a=slot(), width=w, alt=int(rng.integers(pc + 1, length))))
+        else:
+            code.append(I(Op.EMIT, dst=int(rng.integers(0, 5)), a=slot(), width=w))
+    code.append(I(Op.HALT, a=slot()))
+    for s in range(12):
+        if vals[s][0] == "v" or s == 2:
+            vals[s] = ("u", EDGES[int(rng.integers(len(EDGES)))]) if rng.random() < 0.5 else ("r", int(rng.integers(0, 256)))
+    return code, n, vals, addr, image
+
+
+FLAVOURS = {"random": _random_lane_program, "ranged": _ranged_lane_program, "uniform": _uniform_lane_program}
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(sorted(FLAVOURS)), st.booleans())
+def test_random_instruction_programs_match_the_packet_executor(seed, flavour, fast):
+    """Every final slot, status and emit of every lane equals the packet executor's; with the converged
+    fast handlers (``fast``) and without them (every step through LaneMachine.step)."""
+    code, n, vals, addr, image = FLAVOURS[flavour](seed)
     prog = Program(code, memory=image.tobytes(), memory_size=n * LANE, block_shift=12)
     base = np.arange(n, dtype=np.uint64) * np.uint64(LANE)
     inputs = np.zeros((n, 22), dtype=np.uint64)
@@ -296,6 +350,8 @@ def test_random_instruction_programs_match_the_packet_executor(seed, ranged):
         m.regs[s] = np.uint64(v) if kind == "u" else (Rel(v) if kind == "r" else v)
     m.regs[12] = base + addr
     m.regs[20] = Rel(0)
+    if not fast:
+        m.fast = [None] * len(m.fast)
     got = m.run(0)
     assert (got.status == want.status).all()
     assert (got.detail == want.exit_values).all()

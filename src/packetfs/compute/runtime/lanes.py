@@ -38,6 +38,7 @@ import numpy as np
 from ..isa import IMM, SIGNED, SPEC, Ctx, Op, Status, zext
 from ..isa import sext as _isa_sext
 from ..packet import NUM_SLOTS, SLOT_RESULT, SLOT_RUNTIME
+from .lanes_fast import handlers
 from .node import Accumulators
 from .records import EMIT_DTYPE, ProgramError
 
@@ -217,18 +218,25 @@ class _Ins:
         self.fn = _BIN_FN.get(self.op)
 
 
-_DECODED: dict[bytes, list] = {}
+class _Decoded(list):
+    """Decoded instructions, and ``fast``: each one's handler for converged lanes (lanes_fast.py) or None."""
+
+    fast: list
 
 
-def decode(code: np.ndarray) -> list:
+_DECODED: dict[bytes, _Decoded] = {}
+
+
+def decode(code: np.ndarray) -> _Decoded:
     """Decoded instructions, cached by the code's bytes (a batch loads many machines of one program)."""
     key = code.tobytes()
     got = _DECODED.get(key)
     if got is None:
-        got = [_Ins(code[pc], pc) for pc in range(len(code))]
+        got = _Decoded(_Ins(code[pc], pc) for pc in range(len(code)))
         for ins in got:
             if ins.op in UNSUPPORTED:
                 raise ProgramError(f"the lane executor does not run {Op(ins.op).name} (instruction {ins.pc})")
+        got.fast = handlers(got, Rel, min(_RET_LIMIT, len(got) - 1))
         if len(_DECODED) > 8:
             _DECODED.clear()
         _DECODED[key] = got
@@ -267,6 +275,9 @@ class LaneMachine:
                  static_fault: np.ndarray | None = None, static_detail: np.ndarray | None = None,
                  keep_slots: bool = False, pool_width: int | None = None):
         self.code = decode(code)  # raises ProgramError for an instruction it does not run
+        self.fast = self.code.fast
+        if static_fault is not None and static_fault.any():  # a faulting pc goes through step(), which reports it
+            self.fast = [None if static_fault[pc] else h for pc, h in enumerate(self.fast)]
         self.static_fault = static_fault
         self.keep_slots = keep_slots  # record every slot of a finished lane (as its final packet), not only s22/s23
         self.static_detail = static_detail
@@ -348,11 +359,29 @@ class LaneMachine:
         extra_max = 0  # upper bound of steps_extra (steps run by partial groups)
         step = self.step
         ndarray = np.ndarray
+        fast, ncode = self.fast, len(self.code)
         live = len(self.base)
         with np.errstate(all="ignore"):
             while live:
                 if pc is not None:
-                    # every lane at one pc (the common case): no per-lane bookkeeping
+                    # every lane at one pc (the common case): no per-lane bookkeeping. First the fast
+                    # handlers, as long as each step leaves the lanes under the step limit; then step()
+                    k = 0
+                    room = self.max_steps - extra_max - self.steps_base - 1
+                    regs = self.regs
+                    while k < room and pc < ncode:
+                        h = fast[pc]
+                        if h is None:
+                            break
+                        nxt = h(self, regs)
+                        if nxt is None:
+                            break
+                        pc = nxt
+                        k += 1
+                    if k:
+                        self.steps_base += k
+                        self.total_steps += k * live
+                        continue
                     self.total_steps += live
                     nxt, finished = step(pc, None)
                     self.steps_base += 1
