@@ -466,8 +466,8 @@ def test_p2pkh_runs_in_verify_batch_equal_the_interpreter(n_in, mutated, flags, 
 
 
 def test_p2pkh_run_proves_valid_inputs_in_one_loop():
-    """Under block flags a valid all-P2PKH tx is proven by the run after its first input (which
-    verify_tx_input checks with the tx), with and without the running hash state; nothing else runs."""
+    """Under block flags a valid all-P2PKH tx is proven by the run, first input included (the per-tx
+    checks verify_tx_input makes are made and noted), with and without the running hash state."""
     from packetfs.bitcoin.script.fastpath import _RUNNING_FROM, verify_p2pkh_run
 
     rng = random.Random(5)
@@ -477,15 +477,15 @@ def test_p2pkh_run_proves_valid_inputs_in_one_loop():
                   for t, s, p in zip(tx.inputs, sigs, pubs, strict=True)]  # fmt: skip
         tx = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
         pre = PrecomputedTxData(tx, spent)
-        assert verify_p2pkh_run(tx, spent, BLOCK_FLAGS, pre, 0, n_in) == 0  # the tx is not checked yet
-        verify_tx_input(tx, 0, spent, BLOCK_FLAGS, pre)
-        assert verify_p2pkh_run(tx, spent, BLOCK_FLAGS, pre, 1, n_in) == n_in
+        bad_flags = int(F.DERSIG | F.WITNESS)  # WITNESS without P2SH: verify_tx_input's INVALID_FLAGS
+        assert verify_p2pkh_run(tx, spent, bad_flags, pre, 0, n_in) == 0 and pre.checked_flags == -1
+        assert verify_p2pkh_run(tx, spent, BLOCK_FLAGS, pre, 0, n_in) == n_in
+        assert pre.checked_flags == BLOCK_FLAGS
         assert verify_p2pkh_run(tx, spent, STANDARD, pre, 1, n_in) == 1  # policy flags: not its case
+        assert verify_p2pkh_run(tx, list(spent), BLOCK_FLAGS, pre, 0, n_in) == 0  # not the cache's outputs
         # a flipped bit in the last signature: proven up to it, not beyond
         last = inputs[-1]
         sig = sigs[-1][:10] + bytes((sigs[-1][10] ^ 1,)) + sigs[-1][11:]
         inputs[-1] = TxIn(last.prev_txid, last.prev_index, push_data(sig) + push_data(pubs[-1]), last.sequence)
         bad = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
-        pre = PrecomputedTxData(bad, spent)
-        verify_tx_input(bad, 0, spent, BLOCK_FLAGS, pre) if n_in > 1 else None
-        assert verify_p2pkh_run(bad, spent, BLOCK_FLAGS, pre, 1, n_in) == n_in - 1
+        assert verify_p2pkh_run(bad, spent, BLOCK_FLAGS, PrecomputedTxData(bad, spent), 0, n_in) == n_in - 1

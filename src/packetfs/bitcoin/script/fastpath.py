@@ -23,6 +23,7 @@ from .interpreter import (
     STRICTENC,
     TAPROOT,
     WITNESS,
+    check_flags,
     check_pubkey_encoding,
     check_signature_encoding,
     is_valid_signature_encoding,
@@ -365,12 +366,26 @@ def verify_p2pkh_run(tx, outs: Sequence, flags: int, cache: PrecomputedTxData, f
     FindAndDelete, strict DER, the key's header byte, the same legacy preimage, the signature-cache
     hook, the same libsecp256k1 calls as crypto._verify_compact), in one loop over a tx's inputs: no
     per-input calls, and a tx's legacy preimages hashed from a running state of the inputs before the
-    one signed (the bytes after it cannot be shared). Applies only once ``verify_tx_input`` has checked
-    ``tx``, ``outs`` and ``flags`` with this ``cache`` (``cache.checked_flags``); else returns ``first``.
+    one signed (the bytes after it cannot be shared). ``cache`` is the tx's PrecomputedTxData for
+    ``outs``; the per-tx checks verify_tx_input makes (one output per input, known flags) are made
+    and noted on it as verify_tx_input does; where they fail, ``first`` is returned (for
+    verify_tx_input to report).
     """
-    if (cache.tx is not tx or cache.spent_outputs is not outs or cache.checked_flags != flags
-            or not flags & DERSIG or flags & (LOW_S | STRICTENC) or crypto.STATS[0]):  # fmt: skip
+    if (cache.tx is not tx or cache.spent_outputs is not outs or not flags & DERSIG
+            or flags & (LOW_S | STRICTENC) or crypto.STATS[0]):  # fmt: skip
         return first
+    if cache.checked_flags != flags:
+        # What verify_tx_input checks and notes on a tx's first input (one spent output per input,
+        # known flags), so that a tx's first input is no special case.
+        if len(outs) != tx.input_count:
+            return first
+        try:
+            check_flags(flags)
+        except ScriptError:
+            return first
+        cache.txins = tx.inputs
+        cache.witnesses = tx.witnesses
+        cache.checked_flags = flags
     txins, witnesses = cache.txins, cache.witnesses
     n_in = len(txins)
     if len(outs) != n_in or not 0 <= first <= end <= n_in:
