@@ -5,6 +5,7 @@ batch that diverge from the first instruction)."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import subprocess
 import sys
@@ -17,7 +18,14 @@ from hypothesis import strategies as st
 
 from packetfs.compute import IMM, Instruction, Op, Program, run_program
 from packetfs.compute.compiler import cli as ccli
-from packetfs.compute.compiler.batch import NUL_PADDED, _Decimal, _decimal, _join_columns, run_batch
+from packetfs.compute.compiler.batch import (
+    NUL_PADDED,
+    ArgvTable,
+    _Decimal,
+    _decimal,
+    _join_columns,
+    run_batch,
+)
 from packetfs.compute.compiler.driver import compile_source
 from packetfs.compute.compiler.execute import BATCH_LANE, BATCH_STACK, build, run
 from packetfs.compute.compiler.printf import format_c
@@ -120,6 +128,12 @@ int main(int argc, char **argv) { unsigned long x = 0; for (const char *p = argv
         assert two.stdout == one.stdout and (two.status == one.status).all()
         again = run_batch(compiled, argvs[:7], nodes=2, backend="local")  # the same workers, another batch
         assert again.stdout == b"".join(one.output(k) for k in range(7))
+        # a batch file of equal-length lines: a regular table, sent to the workers as row 0 and the stride
+        table = ArgvTable.from_text(b"".join(a[1] + b"\n" for a in argvs), b"b")
+        assert table.stride is not None
+        regular = run_batch(compiled, table, nodes=2, backend="local")
+        assert regular.stdout == one.stdout and (regular.status == one.status).all()
+        assert run_batch(compiled, table, wave=64).stdout == one.stdout  # several machines inline
     finally:
         close_workers()
 
@@ -454,8 +468,6 @@ def test_args_of_line_is_shlex():
 @given(st.lists(st.text(alphabet=" \t\r\x0b\"'\\#ab1-é", max_size=12), max_size=8))
 def test_batch_text_tokeniser_equals_the_shell_split(lines):
     """ArgvTable.from_text (numpy) gives the argv lists the CLI's line-by-line split gives, or declines."""
-    from packetfs.compute.compiler.batch import ArgvTable
-
     data = "\n".join(lines).encode()
     table = ArgvTable.from_text(data, b"prog")
     try:
@@ -477,8 +489,6 @@ def test_equal_length_lines_tokenise_as_the_split(k, words, trailing_newline):
     """A file of lines of one length (the fast path: newlines at multiples of the line length) or
     nearly so (a line of another length, a space, a newline inside, no trailing newline: the general
     path) gives the argvs the CLI's split gives."""
-    from packetfs.compute.compiler.batch import ArgvTable
-
     lines = [(w * k)[:k].ljust(k, "a") if i % 3 else w for i, w in enumerate(words)]
     data = ("\n".join(lines) + ("\n" if trailing_newline and lines else "")).encode()
     table = ArgvTable.from_text(data, b"prog")
@@ -486,6 +496,11 @@ def test_equal_length_lines_tokenise_as_the_split(k, words, trailing_newline):
     assert table is not None and table.lists() == want
     uniform = ("\n".join(["7" * k] * len(words)) + "\n").encode()
     assert ArgvTable.from_text(uniform, b"prog").lists() == [[b"prog", b"7" * k]] * len(words)
+    # what a node worker is sent (compacted, pickled) is the same argvs, for every block of rows
+    for lo in range(len(want)):
+        for hi in range(lo + 1, len(want) + 1):
+            part = pickle.loads(pickle.dumps(table.take(slice(lo, hi)).compact()))
+            assert part.lists() == want[lo:hi] and len(part) == hi - lo
 
 
 def test_batch_demo(tmp_path, capsys):

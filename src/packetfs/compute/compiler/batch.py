@@ -135,6 +135,19 @@ class ArgvTable:
     def __len__(self) -> int:
         return len(self.argc)
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        if self.stride is not None and self.row0 is not None:  # regular: argc is one value, the rest derived
+            state["argc"] = (len(self), len(self.row0[0]))
+            state["_start"] = state["_length"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        if isinstance(state["argc"], tuple):
+            n, argc = state["argc"]
+            state["argc"] = np.broadcast_to(np.int64(argc), (n,))
+        self.__dict__.update(state)
+
     @classmethod
     def from_lists(cls, argvs: list[list[bytes]]) -> ArgvTable:
         n = len(argvs)
@@ -215,8 +228,18 @@ class ArgvTable:
 
     def compact(self) -> ArgvTable:
         """The same argvs with only the bytes they use (argv[0], shared, and the span of the others) and
-        32-bit offsets: what a node worker is sent."""
+        32-bit offsets: what a node worker is sent (a regular table stays regular: row 0 and the stride,
+        no per-row arrays to pickle)."""
         n = len(self)
+        if n and self.stride is not None:
+            (s0, *starts), (l0, *lens) = self.row0
+            st0, *strides = self.stride
+            if st0 == 0 and all(lens):  # argv[0] the same in every row, every other argument non-empty
+                lo = min(starts)
+                hi = max(s + (n - 1) * st + k for s, st, k in zip(starts, strides, lens, strict=True))
+                buf = np.concatenate([self.buf[s0:s0 + l0], self.buf[lo:hi]])
+                row0 = ((0, *(s - lo + l0 for s in starts)), self.row0[1])
+                return ArgvTable(buf, self.argc, stride=self.stride, row0=row0)
         if not n or self.start.shape[1] < 2 or int(self.start[:, 0].min()) != int(self.start[:, 0].max()):
             return self
         a0, l0 = int(self.start[0, 0]), int(self.length[0, 0])
