@@ -216,6 +216,7 @@ def batch_bench(quick: bool) -> None:
     print(f"{'kernel':<30}{'inputs':>10}{'steps/in':>9}{'fabric s':>10}{'CPython s':>11}{'inputs/s fabric':>17}"
           f"{'fabric/CPython':>16}{'by CPU time':>13}  outputs equal")
     compiled = {}
+    breakdown = []
     for rounds, label, count in ((8, "mix^8 (the goal's kernel)", n), (64, "mix^64 (8x the arithmetic)", max(1, n // 8))):
         batch = build(compile_source(MIX_C, "batch.c", defines=[f"ROUNDS={rounds}"]), lane_size=BATCH_LANE,
                       stack_size=BATCH_STACK)
@@ -224,7 +225,12 @@ def batch_bench(quick: bool) -> None:
         got = {}
 
         def fabric(data=data, batch=batch, got=got):
-            got["out"] = run_batch(batch, ArgvTable.from_text(data, b"batch"))
+            c0 = time.process_time()
+            table = ArgvTable.from_text(data, b"batch")
+            c1 = time.process_time()
+            got["out"] = run_batch(batch, table)
+            got.setdefault("phases", []).append({"tokenise": c1 - c0, **got["out"].cpu,
+                                                 "total": time.process_time() - c0})
 
         def python(data=data, rounds=rounds, got=got):
             got["py"] = mix_python(data, rounds)
@@ -239,6 +245,17 @@ def batch_bench(quick: bool) -> None:
         goal = f" (goal >= 10x: {'met' if ratio >= 10 else 'NOT met'})" if rounds == 8 else ""
         print(f"{label:<30}{count:>10,}{out.steps / count:>9.0f}{t_fab:>10.3f}{t_py:>11.3f}{count / t_fab:>17,.0f}"
               f"{ratio:>15.2f}x{c_py / c_fab:>12.2f}x  {same}{goal}")
+        phases = got["phases"][1:]  # the timed runs
+        med = {k: statistics.median(p[k] for p in phases) * 1e9 / count for k in phases[0]}
+        rest = med["total"] - sum(v for k, v in med.items() if k != "total")
+        breakdown.append(f"  {label}: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items() if k != "total")
+                         + f", other {rest:.0f}; in all {med['total']:.0f} ns of CPU per input "
+                         f"(CPython loop {c_py * 1e9 / count:.0f})")
+
+    print("Where the fabric's time goes (CPU ns per input, medians of the timed runs): tokenise (the batch "
+          "file to an argv table), load (lane memory and registers), run (the lane executor), render (printf's "
+          "text), merge (outputs in input order)")
+    print("\n".join(breakdown))
 
     # the packet executor on the same kernel (what --batch ran before the lane executor), a small wave
     m = 2048 if quick else 4096

@@ -52,6 +52,9 @@ class BatchOutcome:
     steps: int = 0  # packet instructions executed, over all lanes
     machines: int = 0  # lane machines run (groups of instances sharing one argv layout)
     seconds: float = 0.0
+    # CPU seconds by phase, summed over the machines (and node workers): load (the lanes' memory and
+    # registers), run (the lane executor), render (printf's text), merge (outputs in input order)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     def output(self, k: int) -> bytes:
         lo = int(self.ends[k - 1]) if k else 0
@@ -388,20 +391,25 @@ def _string_plan(lens: np.ndarray, src: np.ndarray, n: int) -> list | None:
     return plan
 
 
-_CODE_CACHE: dict[int, np.ndarray] = {}
+_CACHE: list = []  # [(compiled, its assembled code, its _Image)]: the last program run (held, so never an id reused)
+
+
+def _cached(compiled: Compiled) -> tuple[np.ndarray, _Image]:
+    """The program's instruction array and data image, made once per program (a batch's machines and
+    the next batch of the same program share them)."""
+    if _CACHE and _CACHE[0][0] is compiled:
+        return _CACHE[0][1], _CACHE[0][2]
+    from ..isa import ANY
+    from ..runtime.program import assemble
+    code = assemble(compiled.code)
+    code["node"] = ANY
+    made = _Image(compiled)
+    _CACHE[:] = [(compiled, code, made)]
+    return code, made
 
 
 def _code(compiled: Compiled) -> np.ndarray:
-    from ..isa import ANY
-    from ..runtime.program import assemble
-    key = id(compiled)
-    code = _CODE_CACHE.get(key)
-    if code is None:
-        code = assemble(compiled.code)
-        code["node"] = ANY
-        _CODE_CACHE.clear()
-        _CODE_CACHE[key] = code
-    return code
+    return _cached(compiled)[0]
 
 
 # ------------------------------------------------------------------------------------------ running
@@ -451,7 +459,10 @@ def run_batch(compiled: Compiled, argvs: list[list[bytes]] | ArgvTable, nodes: i
     except MemoryError:
         raise BackendError(f"not enough memory for {min(n, wave)} lanes of {compiled.lane_size} bytes; "
                            "use a smaller --lane-memory when compiling") from None
+    c0 = time.process_time()
     out = _merge(parts, n)
+    out.cpu = {k: sum(p["cpu"][k] for p in parts) for k in ("load", "run", "render")}
+    out.cpu["merge"] = time.process_time() - c0
     out.seconds = time.perf_counter() - t0
     return out
 
@@ -464,7 +475,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
         raise ValueError("a part's instances are a contiguous range")
     L = compiled.lane_size
     wave = max(1, min(wave, MACHINE_ADDRESS_SPACE // L))
-    image = _Image(compiled)
+    image = _cached(compiled)[1]
     n = len(argvs)
     if n and (argvs.stride is not None
               or ((argvs.argc == argvs.argc[0]).all() and (argvs.length == argvs.length[0]).all())):
@@ -486,6 +497,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
     faults: dict[int, str] = {}
     blobs, lens_all, which = [], np.zeros(len(ids), dtype=np.int32), []
     steps = machines = 0
+    cpu = {"load": 0.0, "run": 0.0, "render": 0.0}
     for grp in groups:
         for lo in range(0, len(grp), wave):
             local = grp[lo:lo + wave]
@@ -497,12 +509,19 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             else:
                 sub_range = None
                 sub = argvs.take(local)
+            c0 = time.process_time()
             m = _load_machine(compiled, image, sub, gids, int(argc[local[0]]),
                               int(argv_off[local[0]]), node, max_steps, single, wave)
+            c1 = time.process_time()
             res = m.run(compiled.units[0].stub)
+            c2 = time.process_time()
             steps += res.total_steps
             machines += 1
             blob, out_lens = render_lanes(res, len(local), gids)
+            c3 = time.process_time()
+            cpu["load"] += c1 - c0
+            cpu["run"] += c2 - c1
+            cpu["render"] += c3 - c2
             blobs.append(blob)
             lens_all[local] = out_lens
             which.append(slice(first, last + 1) if isinstance(sub_range, slice) else local)  # small to pickle
@@ -514,7 +533,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             for r in ([] if all_ok else np.flatnonzero(~ok).tolist()):
                 faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
-            "steps": steps, "machines": machines}
+            "steps": steps, "machines": machines, "cpu": cpu}
 
 
 def _merge(parts: list[dict], n: int) -> BatchOutcome:
