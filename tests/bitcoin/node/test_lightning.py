@@ -90,6 +90,8 @@ def test_lightning_sync_uses_chain_context_frames_and_ends_in_the_same_state(cha
     # Blocks here spend their parents' outputs: the decoding process resolved those on parents it had just
     # decoded (no round trip per block), and the keys it recovered answered the script checks' curve checks.
     assert light.stages["inflight_locations"] > 0
+    # ... and on ancestors it decoded earlier, sent as their hashes instead of their txids and outputs.
+    assert light.stages["held_locations"] > 0 and light.stages["decoder_misses"] == 0
     assert light.stages["proven_checks"] > 0
     assert 0 < light.stages["sigcache_answered"] <= light.stages["proven_checks"]
     assert plain.stages["sigcache_answered"] == 0
@@ -300,6 +302,52 @@ def test_a_killed_decoding_process_is_replaced_and_blames_nobody(chain, tmp_path
     killed, digest, stats, banned, _ = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body))
     assert killed and digest == chain["digest"]
     assert stats.bad_frames == 0 and not banned
+
+
+def test_an_ancestor_the_decoding_process_does_not_hold_is_sent_again(chain, tmp_path) -> None:
+    """The node names ancestors by hash when it believes the decoding process still holds them. Here it
+    is made to believe that of every ancestor, including the first blocks, which it decoded inline (the
+    process held back as not ready): those come back 'missing', the frame goes again with their txids
+    and outputs, nobody is blamed, same final state."""
+
+    class Believing(LightningRelay):
+        inline_first = 25
+
+        def decoder_ready(self) -> bool:
+            if self.stats.frames <= self.inline_first:
+                return False
+            return super().decoder_ready()
+
+        believed: set = set()
+
+        def _resolve(self, msg, entry, there=True):
+            e = entry.prev
+            while e is not None and e.hash not in self.believed:  # each once (a miss forgets it)
+                self.believed.add(e.hash)
+                self._held_there[e.hash] = None
+                e = e.prev
+            return super()._resolve(msg, entry, there)
+
+    async def body(server: Node, _relay):
+        b = Node(NodeConfig("regtest", tmp_path / "b", listen=False, store_mode="raw", progress_interval=3600,
+                            connect=[("127.0.0.1", server.port)]))
+        relay = Believing(b, serve=False, jobs=1)
+        b.lightning = relay
+        relay.decoder()
+        await b.start()
+        try:
+            deadline = time.monotonic() + 90
+            while b.cs.tip.hash_hex != chain["tip"]:
+                assert time.monotonic() < deadline, f"no sync (height {b.cs.tip.height})"
+                await asyncio.sleep(0.01)
+            return hash_to_hex(b.cs.utxo_digest()), relay.stats, b.bans.is_banned("127.0.0.1")
+        finally:
+            await b.stop()
+            relay.close()
+
+    digest, stats, banned = asyncio.run(_with_server(_copy(chain, tmp_path / "a"), body))
+    assert digest == chain["digest"] and stats.bad_frames == 0 and not banned
+    assert stats.decoder_misses > 0 and stats.held_locations > 0
 
 
 def _packetfs(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -57,6 +57,7 @@ from ..primitives.hashes import hash_to_hex
 from ..script import sigcache
 from ..storage.undo import decode_block_undo
 from .decoder_process import (  # noqa: F401 - decode_frame_job, decoder_warmup: public here too (swiftsync)
+    DECODED_KEEP,
     DecoderProcess,
     RelayContext,
     _outputs,
@@ -113,6 +114,8 @@ class StageStats:
     served_frame_bytes: int = 0
     stored_frames: int = 0  # served from the on-disk frame store, not encoded
     inflight_locations: int = 0  # locations the decoding process resolved on an ancestor it decoded just before
+    held_locations: int = 0  # of those, on ancestors already handled here (sent as a hash, not txids and outputs)
+    decoder_misses: int = 0  # frames sent again with the txids and outputs: the process no longer held them
     proven_checks: int = 0  # ECDSA checks proven by the decoder's key recoveries (signature cache entries)
     encode_s: float = 0.0
     first_s: float | None = None
@@ -223,6 +226,11 @@ class LightningRelay:
         self._decoders: list[DecoderProcess] = []
         self._next_decoder = 0
         self._decoding: set[bytes] = set()  # blocks submitted to the decoder, result not handled yet
+        # Blocks the current decoding process decoded, newest last, as many as it surely still keeps
+        # (decoder_process.DECODED_KEEP, less what it may decode before a frame submitted now): a frame
+        # naming them sends their block hashes, not their txids and outputs, which that process has.
+        self._held_there: OrderedDict[bytes, None] = OrderedDict()
+        self._held_there_max = max(0, DECODED_KEEP - 2 * self.max_pending - 8)
         self.stats = StageStats()
         self.pfs_peers: set[int] = set()  # peers we fetch frames from
         self._clients: set[int] = set()  # peers that sent us sendpfs (we serve them getpfsblks)
@@ -267,6 +275,7 @@ class LightningRelay:
         for dead in [d for d in self._decoders if d.broken]:
             self._decoders.remove(dead)
             dead.close()
+            self._held_there.clear()
         while len(self._decoders) < self.decode_jobs:
             self._decoders.append(DecoderProcess(decode_frame_job))
         return self._decoders
@@ -311,6 +320,7 @@ class LightningRelay:
 
     def _renew_decoder(self) -> None:
         """Replace decoding processes that died (started again on next use)."""
+        self._held_there.clear()
         for dead in [d for d in self._decoders if d.broken]:
             self._decoders.remove(dead)
             dead.close(timeout=0.5)
@@ -576,17 +586,19 @@ class LightningRelay:
         while len(self._txids) > TXID_CACHE_BLOCKS:
             self._txids.popitem(last=False)
 
-    def _resolve(self, msg: PfsBlock, entry: IndexEntry) -> tuple[dict, dict, dict] | str | None:
+    def _resolve(self, msg: PfsBlock, entry: IndexEntry, there: bool = True) -> tuple[dict, dict, dict] | str | None:
         """({location: txid}, {txid: outputs}, {location: ancestor hash}) on our chain (the frame's block's
         ancestors): the third names ancestors submitted to the (single) decoding process but not handled
-        here yet, which that process resolves itself. None: an ancestor is not decoded yet (wait); a
-        string: the frame is bad."""
+        here yet, and (``there``: the frame goes to that process) ancestors it decoded recently, which
+        that process resolves itself. None: an ancestor is not decoded yet (wait); a string: the frame
+        is bad."""
         if msg.mode == MODE_ISOLATED:
             return {}, {}, {}
         at: dict[tuple[int, int], bytes] = {}
         outs: dict[bytes, tuple] = {}
         inflight: dict[tuple[int, int], bytes] = {}
         in_order = self.decode_jobs == 1
+        held_there = self._held_there if there and in_order else ()
         anc: IndexEntry | None = entry
         for height, pos in reversed(msg.locations):  # highest first: walk back down the chain once
             if height >= entry.height:
@@ -595,6 +607,9 @@ class LightningRelay:
                 anc = anc.prev
             if anc is None:
                 return f"location at height {height} not on our chain"
+            if anc.hash in held_there:
+                inflight[(height, pos)] = anc.hash
+                continue
             txs = self._txs_of(anc)
             if txs is None:
                 if in_order and anc.hash in self._decoding:
@@ -636,7 +651,8 @@ class LightningRelay:
     def _start(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float) -> None:
         """Resolve the frame's locations and hand it to a decoding process, or park it until the
         ancestors it names are decoded (never waiting here: the reader may be about to deliver them)."""
-        at = self._resolve(msg, entry)
+        there = bool(self.decode_jobs) and self.decoder_ready()
+        at = self._resolve(msg, entry, there)
         if isinstance(at, str):
             self._bad_frame(peer, msg.block_hash, at)
             return
@@ -647,13 +663,19 @@ class LightningRelay:
         at, outs, inflight = at
         args = (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
         fut = None
-        if self.decode_jobs and self.decoder_ready():
+        if there:
             decoders = self.decoder()
             self._next_decoder = (self._next_decoder + 1) % len(decoders)
             try:
                 fut = decoders[self._next_decoder].submit(*args)
             except BrokenProcessPool:
                 self._renew_decoder()
+                at = self._resolve(msg, entry, False)  # inline now: nothing is held there
+                if not isinstance(at, tuple):
+                    self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
+                    return
+                at, outs, inflight = at
+                args = (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
         if fut is None:
             # Inline: decoded here and now, then validated (no process to hand frames to, or it is still
             # starting or being replaced; on a machine whose cores are all busy, one process that never
@@ -668,9 +690,11 @@ class LightningRelay:
         self._pending.add(fut)
         self._decoding.add(msg.block_hash)
         self.stats.inflight_locations += len(inflight)
-        fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f, since))
+        self.stats.held_locations += sum(1 for a in inflight.values() if a not in self._decoding)
+        fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f, since, there=True))
 
-    def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future, since: float) -> None:
+    def _decoded(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, fut: asyncio.Future, since: float,
+                 there: bool = False) -> None:
         self._pending.discard(fut)
         self._decoding.discard(msg.block_hash)
         node = self.node
@@ -686,7 +710,10 @@ class LightningRelay:
         except Exception as e:  # noqa: BLE001 - a job that raised: treat the frame as undecodable, not fatal
             result = ("error", f"decoder process failed: {e}")
         if result[0] == "missing":
-            # An ancestor it named failed to decode (its frame was bad): wait for it from elsewhere.
+            # An ancestor it named failed to decode (its frame was bad): wait for it from elsewhere. (Or,
+            # should it ever happen, the process no longer holds one we thought it did: asked here next.)
+            if self._held_there.pop(result[1], 1) is None:
+                self.stats.decoder_misses += 1
             if not peer.closed.is_set():
                 self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
             return
@@ -713,6 +740,13 @@ class LightningRelay:
         node.download.received(block_hash, peer.id)
         node.accept_block(peer, raw, block_hash)
         self.stats.accept_s += time.perf_counter() - t0
+        if there and node.cs is not None:
+            stored = node.cs.tree.get(block_hash)
+            if stored is not None and stored.status & HAVE_DATA and not stored.failed:  # a block we took
+                held = self._held_there
+                held[block_hash] = None
+                while len(held) > self._held_there_max:
+                    held.popitem(last=False)
         if peer.state.misbehavior is not None:
             peer.close(f"misbehaving: {peer.state.misbehavior}")
 

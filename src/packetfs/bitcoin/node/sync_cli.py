@@ -110,7 +110,8 @@ async def sync_from_peer(datadir: Path, network: str, host: str, port: int, mode
     st = relay.stats
     stages = {k: st.as_dict()[k] for k in ("frames", "frame_bytes", "decoded_bytes", "plain_blocks", "plain_bytes",
                                            "decode_s", "decode_cpu_s", "accept_s", "backpressure_s", "parked_s", "bad_frames",
-                                           "inflight_locations", "proven_checks")}
+                                           "inflight_locations", "held_locations", "decoder_misses",
+                                           "proven_checks")}
     stages["bottleneck"] = st.bottleneck()
     stages["sigcache_answered"] = sigcache.COUNTS[1] - answered0  # curve checks recovery made unnecessary
     # Decoding processes are the fork server's children, not ours: their CPU is added from their own count
@@ -205,7 +206,9 @@ def format_table(report: SyncReport) -> str:
         ("validate + connect + index", f"{s['accept_s']:.2f} s"),
         ("readers waiting for a decode slot", f"{s['backpressure_s']:.2f} s"),
         ("frames waiting for ancestors", f"{s['parked_s']:.2f} s"),
-        ("locations resolved by the decoder", f"{s.get('inflight_locations', 0):,} (on parents still in flight)"),
+        ("locations resolved by the decoder", f"{s.get('inflight_locations', 0):,} ({s.get('held_locations', 0):,} on "
+                                               "parents it decoded earlier, the rest on parents in flight; "
+                                               f"{s.get('decoder_misses', 0)} misses)"),
         ("ECDSA checks proven by recovery", f"{s.get('proven_checks', 0):,} ({s.get('sigcache_answered', 0):,} "
                                             "answered from the signature cache)"),
         ("bottleneck", s["bottleneck"]),
