@@ -69,6 +69,23 @@ def test_large_jobs_and_results_cross_the_pipes() -> None:
     asyncio.run(body())
 
 
+def test_many_results_in_one_read_are_each_answered_in_order() -> None:
+    """Hundreds of results of a few hundred bytes to ~40 KiB, many to one 1 MiB read, some split across
+    reads: each future gets its own result, in order."""
+
+    async def body():
+        d = DecoderProcess(operator.mul)
+        try:
+            sizes = [(i * 7919) % 40_000 for i in range(400)]
+            futs = [d.submit(bytes([i % 256]), n) for i, n in enumerate(sizes)]
+            for i, (f, n) in enumerate(zip(futs, sizes, strict=True)):
+                assert await f == bytes([i % 256]) * n
+        finally:
+            d.close()
+
+    asyncio.run(body())
+
+
 def test_killed_worker_fails_pending_jobs_and_refuses_more() -> None:
     async def body():
         d = DecoderProcess(time.sleep)
