@@ -11,6 +11,7 @@ from packetfs.bitcoin.net.bspent import SpentCoin
 from packetfs.bitcoin.primitives.block import Block
 from packetfs.bitcoin.storage.undo import decode_block_undo
 from packetfs.bitcoin.swiftsync.netsync import derive_spent_coins
+from packetfs.bitcoin.swiftsync.serve import selected_coins
 
 
 def _flat(undo_bytes: bytes) -> list[SpentCoin]:
@@ -69,3 +70,13 @@ def test_what_is_not_derived(real_blocks, manifest):
     assert derive_spent_coins(block, height, {txin.prev_txid: None})[0] is None  # two locations
     assert derive_spent_coins(block, height, {txin.prev_txid: (7, 3, outs[:-1])})[0] is None  # no such output
     assert derive_spent_coins(block, height, {})[0] is None
+
+
+def test_a_selection_is_served_from_the_undo_data(real_undo):
+    """serve.selected_coins: the coins of exactly the inputs asked, numbered across the block (Core's undo
+    data of a real block), or nothing for an input the block does not have."""
+    undo = decode_block_undo(real_undo["mainnet-757739"])
+    flat = _flat(real_undo["mainnet-757739"])
+    picked = (0, 1, len(flat) - 1)
+    assert selected_coins(undo, picked) == tuple(flat[i] for i in picked)
+    assert selected_coins(undo, (len(flat),)) is None
