@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from itertools import chain, repeat
 
 from ..primitives.encoding import compact_size
 from ..primitives.hashes import tagged_hash
@@ -153,7 +154,7 @@ class PrecomputedTxData:
             full = b"".join(
                 (
                     head,
-                    *(op + b"\x00" + sq for op, sq in zip(self.outpoints(), self.sequences(), strict=True)),
+                    _blanked_inputs(self.outpoints(), self.sequences()),
                     compact_size(len(outputs)),
                     *outputs,
                     tx.locktime.to_bytes(4, "little"),
@@ -164,6 +165,14 @@ class PrecomputedTxData:
 
 
 # ----------------------------------------------------------------------------------- legacy
+def _blanked_inputs(outpoints: Sequence[bytes], sequences: Sequence[bytes]) -> bytes:
+    """Every input as a legacy preimage serializes the inputs not being signed: outpoint, an empty
+    script (one zero byte), sequence; concatenated (joined in one pass, no per-input concatenation)."""
+    if len(outpoints) != len(sequences):
+        raise ValueError("one sequence per outpoint")
+    return b"".join(chain.from_iterable(zip(outpoints, repeat(b"\x00"), sequences)))
+
+
 def _script_code_without_separators(script: bytes) -> bytes:
     """CTransactionSignatureSerializer::SerializeScriptCode, exactly: drop every OP_CODESEPARATOR, and
     where a push runs past the end, stop where Core's GetOp stopped (so the bytes written can be
@@ -315,9 +324,7 @@ def _legacy_all_state(cache: PrecomputedTxData, index: int, version: bytes):
     """A sha256 object fed with version, input count and inputs [0, index) blanked."""
     if cache._legacy_blob is None:
         seqs = cache.sequences()
-        cache._legacy_blob = b"".join(
-            op + b"\x00" + sq for op, sq in zip(cache.outpoints(), seqs, strict=True)
-        )
+        cache._legacy_blob = _blanked_inputs(cache.outpoints(), seqs)
     blob = cache._legacy_blob
     n_in = len(blob) // 41
     head = version + compact_size(n_in)
