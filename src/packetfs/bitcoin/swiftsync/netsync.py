@@ -678,9 +678,14 @@ class _Phase:
 
     def _derive(self, item: _Item, block: Block, located: dict) -> None:
         """Derive the block's spent coins (``derive_spent_coins``); the rest are asked with getbspentsel.
-        Only for a block whose merkle root matches its header (else its inputs are not the header's:
-        every coin is asked, and the block fails validation anyway)."""
-        coins = derive_spent_coins(block, item.entry.height, located) if item.good else [None] * sum(item.counts)
+        A block whose merkle root does not match its header fails validation on that before any coin is
+        used (and is its sender's fault): nothing is asked for it, its inputs get empty placeholder coins
+        so it reaches validation, fails there, and the phase falls back as for any bad block."""
+        if not item.good:
+            item.coins = tuple(SpentCoin(i, 0, False, 0, b"") for i in range(sum(item.counts)))
+            item.served = frozenset()
+            return
+        coins = derive_spent_coins(block, item.entry.height, located)
         missing = tuple(i for i, c in enumerate(coins) if c is None)
         self.result.coins_derived += len(coins) - len(missing)
         if not missing:
