@@ -9,6 +9,7 @@ import random
 import pytest
 import script_util as U
 
+from packetfs.bitcoin.consensus.pool import verify_batch
 from packetfs.bitcoin.primitives import Transaction, TxIn, TxOut
 from packetfs.bitcoin.script import PrecomputedTxData, ScriptError, verify_tx_input
 from packetfs.bitcoin.script.interpreter import TxChecker, verify_script
@@ -39,6 +40,8 @@ def test_every_input_verifies(name, real_blocks, real_undo, manifest):
                               TxChecker(tx, i, spent[i].value, cache))  # fmt: skip
             except ScriptError as e:
                 failures.append((tx.txid_hex, i, "interpreter:" + e.code))
+        # Every input again as the validation workers check a tx (verify_batch, P2PKH runs in one loop).
+        assert verify_batch(object(), [(0, tx, spent, flags, 0, tx.input_count)]) == (tx.input_count, None)
     expected = next(m["inputs"] for m in manifest if m["name"] == name)
     # The manifest counts non-coinbase inputs.
     assert n == expected
@@ -99,9 +102,13 @@ def flip_signature_bit(tx: Transaction, index: int, rng: random.Random) -> Trans
 def _ours(tx: Transaction, index: int, spent: list[TxOut], flags: int) -> bool:
     try:
         verify_tx_input(tx, index, spent, flags)
-        return True
+        single = True
     except ScriptError:
-        return False
+        single = False
+    # The validation workers' path (consensus.pool.verify_batch: runs of P2PKH inputs in one loop)
+    # gives the same verdict for this input.
+    assert (verify_batch(object(), [(0, tx, spent, flags, index, index + 1)]) == (1, None)) == single
+    return single
 
 
 @pytest.mark.parametrize("name", BLOCKS)
@@ -145,3 +152,21 @@ def test_single_bit_mutations_rejected(name, real_blocks, real_undo, manifest):
     assert counts["script"] > 0 and counts["sig"] > 0
     if name != "mainnet-367891":  # that block predates segwit
         assert counts["amount"] > 0
+
+
+@pytest.mark.parametrize("name", BLOCKS)
+def test_p2pkh_runs_take_the_real_p2pkh_inputs(name, real_blocks, real_undo, manifest):
+    """The one-loop P2PKH path proves every P2PKH input of these blocks (all SIGHASH_ALL, compressed or
+    uncompressed keys), so the agreement above is that path's, not only verify_tx_input's."""
+    from packetfs.bitcoin.script.fastpath import verify_p2pkh_run
+
+    flags = U.mainnet_flags(_height(manifest, name))
+    p2pkh = proven = 0
+    for tx, spent in U.block_spends(real_blocks[name], real_undo[name]):
+        pre = PrecomputedTxData(tx, spent)
+        for i in range(tx.input_count):
+            spk = spent[i].script_pubkey
+            if len(spk) == 25 and spk[:3] == b"\x76\xa9\x14" and spk[23:] == b"\x88\xac":
+                p2pkh += 1
+                proven += verify_p2pkh_run(tx, spent, flags, pre, i, i + 1) == i + 1
+    assert p2pkh > 0 and proven == p2pkh, (p2pkh, proven)
