@@ -671,7 +671,10 @@ class LightningRelay:
             except BrokenProcessPool:
                 self._renew_decoder()
                 at = self._resolve(msg, entry, False)  # inline now: nothing is held there
-                if not isinstance(at, tuple):
+                if isinstance(at, str):
+                    self._bad_frame(peer, msg.block_hash, at)
+                    return
+                if at is None:
                     self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
                     return
                 at, outs, inflight = at
