@@ -523,13 +523,14 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             cpu["run"] += c2 - c1
             cpu["render"] += c3 - c2
             blobs.append(blob)
-            lens_all[local] = out_lens
+            at = local if sub_range is None else sub_range  # a slice where the instances are consecutive
+            lens_all[at] = out_lens
             which.append(slice(first, last + 1) if isinstance(sub_range, slice) else local)  # small to pickle
             st = res.status
             ok = st == Status.HALTED
             all_ok = bool(ok.all())
             code = (res.detail & _U64(0xFF)).astype(np.int16)
-            status[local] = code if all_ok else np.where(ok, code, np.int16(-1))
+            status[at] = code if all_ok else np.where(ok, code, np.int16(-1))
             for r in ([] if all_ok else np.flatnonzero(~ok).tolist()):
                 faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
