@@ -61,7 +61,7 @@ from ..chain.headers import HeaderTree, IndexEntry
 from ..consensus.errors import ValidationError
 from ..net.addr import NetAddress
 from ..net.block import BlockMessage
-from ..net.bspent import NODE_BLOCK_UNDO, BSpent, GetBSpent, GetBSpentSel, SpentCoin
+from ..net.bspent import MAX_BSPENT_COINS, NODE_BLOCK_UNDO, BSpent, GetBSpent, GetBSpentSel, SpentCoin
 from ..net.headers import GetHeaders, Headers
 from ..net.inv import GetData, InvVector
 from ..net.limits import MAX_HEADERS_RESULTS, MSG_WITNESS_BLOCK, NODE_NETWORK, NODE_WITNESS
@@ -680,8 +680,10 @@ class _Phase:
         """Derive the block's spent coins (``derive_spent_coins``); the rest are asked with getbspentsel.
         A block whose merkle root does not match its header fails validation on that before any coin is
         used (and is its sender's fault): nothing is asked for it, its inputs get empty placeholder coins
-        so it reaches validation, fails there, and the phase falls back as for any bad block."""
-        if not item.good:
+        so it reaches validation, fails there, and the phase falls back as for any bad block. The same for
+        a block with more inputs than a block of 4,000,000 weight units can hold (it fails the weight
+        check; a selection that long would be a malformed getbspentsel)."""
+        if not item.good or sum(item.counts) > MAX_BSPENT_COINS:
             item.coins = tuple(SpentCoin(i, 0, False, 0, b"") for i in range(sum(item.counts)))
             item.served = frozenset()
             return
