@@ -489,3 +489,33 @@ def test_p2pkh_run_proves_valid_inputs_in_one_loop():
         inputs[-1] = TxIn(last.prev_txid, last.prev_index, push_data(sig) + push_data(pubs[-1]), last.sequence)
         bad = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
         assert verify_p2pkh_run(bad, spent, BLOCK_FLAGS, PrecomputedTxData(bad, spent), 0, n_in) == n_in - 1
+
+
+def test_p2pkh_run_takes_checks_proven_by_key_recovery(monkeypatch):
+    """The one-loop P2PKH path keeps the signature-cache hook (script/sigcache.py): a check admitted as
+    proven is answered without the curve (and consumed); any other check still goes to libsecp256k1."""
+    from packetfs.bitcoin.consensus.pool import verify_batch
+    from packetfs.bitcoin.script import fastpath, sigcache
+
+    rng = random.Random(11)
+    tx, spent, sigs, pubs = _p2pkh_tx(rng, 3, [1], ["compressed"])
+    inputs = [TxIn(t.prev_txid, t.prev_index, push_data(s) + push_data(p), t.sequence)
+              for t, s, p in zip(tx.inputs, sigs, pubs, strict=True)]  # fmt: skip
+    tx = Transaction(tx.version, inputs, tx.outputs, tx.locktime, tx.witnesses)
+    pre = PrecomputedTxData(tx, spent)
+    entries = [sigcache.entry(crypto.parse_der_lax(sigs[i][:-1]), pubs[i],
+                              legacy_sighash(spent[i].script_pubkey, tx, i, 1, pre)) for i in range(3)]  # fmt: skip
+    sigcache.clear()
+    try:
+        # the curve says no to everything (the run's own call and the one verify_tx_input's path makes)
+        monkeypatch.setattr(fastpath, "_ecdsa_verify", lambda *a: 0)
+        monkeypatch.setattr(crypto, "_ecdsa_verify", lambda *a: 0)
+        assert verify_batch(object(), [(0, tx, spent, BLOCK_FLAGS, 0, 3)])[0] < 3
+        sigcache.admit(entries)
+        assert fastpath.verify_p2pkh_run(tx, spent, BLOCK_FLAGS, PrecomputedTxData(tx, spent), 0, 3) == 3
+        assert sigcache.COUNTS[1] == 3 and not sigcache.PROVEN  # each answered once, then consumed
+        assert verify_batch(object(), [(0, tx, spent, BLOCK_FLAGS, 0, 3)])[0] < 3
+        sigcache.admit(entries)
+        assert verify_batch(object(), [(0, tx, spent, BLOCK_FLAGS, 0, 3)]) == (3, None)
+    finally:
+        sigcache.clear()
