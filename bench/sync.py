@@ -226,9 +226,9 @@ def script_checks_vs_kernel(console: Console) -> dict:
 
     from packetfs.bitcoin.chain.generator import cached_chain
     from packetfs.bitcoin.consensus.params import script_flags_for_block
+    from packetfs.bitcoin.consensus.pool import verify_batch
     from packetfs.bitcoin.primitives.block import Block
     from packetfs.bitcoin.primitives.transaction import TxOut
-    from packetfs.bitcoin.consensus.pool import verify_batch
     from packetfs.bitcoin.script import crypto, fastpath
     from packetfs.bitcoin.script.api import verify_tx_input
     from packetfs.bitcoin.script.flags import CONSENSUS_FLAGS

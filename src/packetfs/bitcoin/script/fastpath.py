@@ -402,7 +402,14 @@ def verify_p2pkh_run(tx, outs: Sequence, flags: int, cache: PrecomputedTxData, f
         if witnesses[i]:
             return i
         spk = outs[i][1]
-        if len(spk) != 25 or spk[0] != 0x76 or spk[1] != 0xA9 or spk[2] != 0x14 or spk[23] != 0x88 or spk[24] != 0xAC:
+        if (
+            len(spk) != 25
+            or spk[0] != 0x76
+            or spk[1] != 0xA9
+            or spk[2] != 0x14
+            or spk[23] != 0x88
+            or spk[24] != 0xAC
+        ):
             return i
         script_sig = txins[i][2]
         if not script_sig:
