@@ -199,13 +199,18 @@ def test_auto_asks_frames_only_while_no_cpu_stage_has_a_backlog(chain, codec_dat
     assert asyncio.run(finish_sync(chain, tmp_path, tmp_path / "client")) == chain.reference["utxo_digest"]
 
 
-def test_coins_of_frames_without_context_are_asked_for(chain, codec_datadir, tmp_path):
-    """Every frame isolated (no locations): only same-block spends are derived, the rest asked with
-    getbspentsel; the result is still the ordinary import's, undo data included."""
+def test_coins_of_frames_without_context_are_asked_for(chain, codec_datadir, tmp_path, monkeypatch):
+    """Every frame isolated (no locations, as from a sender without a tx index): only same-block spends
+    are derived, the rest asked with getbspentsel; after the first such block the client asks that
+    peer's coins up front (getbspent with the request) instead of a round trip after each decode. The
+    result is still the ordinary import's, undo data included. (One block asked at a time, decoded
+    inline, no new request while a selection is open: so exactly the first block with spends needs one.)"""
+    monkeypatch.setattr(netsync, "WINDOW_PER_PEER", 1)
+    monkeypatch.setattr(netsync, "MAX_SELECTING", 1)
     r = asyncio.run(run([frame_server(codec_datadir, tmp_path, "a", isolating(chain, None))], tmp_path / "client",
-                        Hints.read(chain.hints)))
+                        Hints.read(chain.hints), decode_jobs=0))
     assert r.mode == "swiftsync" and r.tip_height == HINTS_HEIGHT, r.fallback_reason
-    assert r.selections >= HINTS_HEIGHT - 101 and r.coins_served > 0
+    assert r.selections == 1 and r.coins_served > 0
     assert r.coins_served + r.coins_derived == r.inputs_script_checked
     assert undo_by_height(tmp_path / "client", HINTS_HEIGHT) == undo_by_height(chain.reference_datadir, HINTS_HEIGHT)
 

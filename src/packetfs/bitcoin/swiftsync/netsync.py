@@ -92,6 +92,7 @@ SPOOL_MAGIC = b"SSPL"
 TXS_KEEP = 1024  # blocks whose txids and outputs stay in memory for resolving frames' locations (LRU)
 MAX_PARKED_BYTES = 64 << 20  # frames waiting for an ancestor; past this only lower blocks are asked for
 MAX_DECODING = 32  # frames handed to the decoding process and not back yet
+MAX_SELECTING = 4 * WINDOW_PER_PEER  # blocks held here waiting for a getbspentsel answer; no new asks past it
 # frames="auto": a frame peer is asked for frames only while the link is what holds the phase up, i.e.
 # while neither CPU stage has work queued: fewer than this many frames wait for or in the decoding
 # process, and fewer than this many validation tasks per validation process are submitted and not done
@@ -216,6 +217,7 @@ class _Item:
     coins_from: str | None = None
     work: BlockWork | None = None
     derive: bool = False  # asked of a frame peer: coins derived here, the rest asked with getbspentsel
+    arrived: bool = False  # the block or its frame came (it may be decoded and spooled since)
     derived: list | None = None  # derived coins (None where not derivable) while the selection is asked
     sel: tuple[int, ...] = ()  # input indexes asked with getbspentsel
     sel_peer: int | None = None
@@ -283,6 +285,9 @@ class _Phase:
         self.queue: list[tuple[int, _Item]] = []  # heap: the lowest height is asked for first
         self.in_flight: dict[int, set[bytes]] = {}  # per peer: asked, not yet fully delivered
         self.sel_flight: dict[int, set[bytes]] = {}  # per peer: blocks whose getbspentsel it has not answered
+        # Frame peers whose last frame needing coins had no chain context (e.g. a sender without a tx
+        # index): their blocks' coins are asked with the request (getbspent) instead of after decoding.
+        self.no_context: set[int] = set()
         self.pfs_asked: set[int] = set()  # peers we sent sendpfs to
         self.pfs_peers: set[int] = set()  # ... and that answered it: blocks are asked as frames
         self.parked: dict[bytes, _Item] = {}  # frames received, waiting for an ancestor's txids
@@ -329,6 +334,7 @@ class _Phase:
         try:
             await peer.run(self.handle, self.on_ready)
         finally:
+            log.info("SwiftSync: %s closed: %s", peer.host, peer.close_reason or "by the peer")
             if peer.state.misbehavior is not None:  # e.g. a malformed message, caught by the peer itself
                 self.discourage(peer.host, peer.state.misbehavior)
             self._closed_rx += peer.transport.stats.bytes_received
@@ -342,6 +348,7 @@ class _Phase:
                     self._requeue(item)
             self.pfs_asked.discard(peer.id)
             self.pfs_peers.discard(peer.id)
+            self.no_context.discard(peer.id)
             for h in self.sel_flight.pop(peer.id, set()):
                 item = self.items[h]
                 if item.work is None and item.sel_peer == peer.id:
@@ -421,7 +428,8 @@ class _Phase:
             self.discourage(peer, f"unrequested block {hash_to_hex(h)}")
             return
         item = self.items[h]
-        if item.raw is None and item.frame is None:
+        if not item.arrived:
+            item.arrived = True
             self.result.plain_blocks += 1
             self._have_block(item, msg.raw, msg.block, peer.host)
             if item.derive:  # asked as a frame, sent plain: only same-block spends can be derived
@@ -435,10 +443,13 @@ class _Phase:
         if h not in self.in_flight.get(peer.id, ()):
             return  # not asked of this peer: ignored, as the relay ignores unrequested frames
         item = self.items[h]
-        if item.raw is not None or item.frame is not None:
+        if item.arrived:
             return
         self.result.frames += 1
         self.result.frame_bytes += len(msg.frame)
+        item.arrived = True
+        if msg.mode == MODE_CHAIN:
+            self.no_context.discard(peer.id)  # it sends context (again): its coins are derived
         item.frame, item.block_from = msg, peer.host
         self.parked[h] = item
         self.parked_bytes += len(msg.frame)
@@ -463,7 +474,7 @@ class _Phase:
         """Once the block (or its frame) and its coins are both here, the peer has done its part: the
         request leaves its window (a frame may still wait here for an ancestor from another peer). Coins
         we derive are not the peer's part: a selection of the rest is a request of its own."""
-        if (item.raw is None and item.frame is None) or (item.coins is None and not item.derive):
+        if not item.arrived or (item.coins is None and item.work is None and not item.derive):
             return
         self.in_flight[peer.id].discard(item.entry.hash)
         self._complete(item)
@@ -477,7 +488,7 @@ class _Phase:
             self.sel_flight.get(item.sel_peer, set()).discard(item.entry.hash)
         item.peer_id = item.sel_peer = None
         item.raw = item.coins = item.frame = item.proven = item.derived = item.served = None
-        item.good = item.derive = False
+        item.good = item.derive = item.arrived = False
         item.sel = ()
         if not item.queued:
             item.queued = True
@@ -693,6 +704,10 @@ class _Phase:
         if not missing:
             item.coins, item.served = tuple(coins), frozenset()  # type: ignore[arg-type]
             return
+        if not located and item.peer_id is not None:
+            # No context to derive from: one more round trip per block for nothing; ask this peer's next
+            # blocks' coins up front until a frame with context comes from it.
+            self.no_context.add(item.peer_id)
         item.derived, item.sel = coins, missing
         self._ask_selection(item)
 
@@ -880,6 +895,8 @@ class _Phase:
                 # Frames parked past the cap: only blocks below the lowest parked one (what it waits for).
                 below = (min(i.entry.height for i in self.parked.values())
                          if self.parked_bytes > MAX_PARKED_BYTES else None)
+                if sum(map(len, self.sel_flight.values())) >= MAX_SELECTING:
+                    below = -1  # blocks wait here for their coins: ask no more until they are answered
                 while self.queue and len(flight) < WINDOW_PER_PEER and (below is None or self.queue[0][0] < below):
                     _, item = heapq.heappop(self.queue)
                     item.queued = False
@@ -892,7 +909,7 @@ class _Phase:
                         peer.send(GetPfsBlocks(tuple(asks)))
                     else:
                         peer.send(GetData(tuple(InvVector(MSG_WITNESS_BLOCK, h) for h in asks)))
-                    derive = self.derive and as_frames
+                    derive = self.derive and as_frames and peer.id not in self.no_context
                     for h in asks:
                         self.items[h].derive = derive
                         if not derive:
