@@ -45,7 +45,7 @@ def _import(hints_path: Path | None, executor: str, ray_address: str | None, str
     run_swiftsync_import(
         options["blocks_dir"], hints_path, options["network"], options["datadir"], options["jobs"], executor,
         ray_address, options["store"], options["dbcache"], strict, options["as_json"],
-        flush_every=options["flush_every"], progress_bar=options["progress"],
+        flush_every=options["flush_every"], progress_bar=options["progress"], digest=options["digest"],
     )  # fmt: skip
 
 

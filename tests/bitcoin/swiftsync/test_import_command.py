@@ -27,11 +27,20 @@ def test_registered_import_is_the_one_with_swiftsync_and_replaces_chains() -> No
 
 def test_import_with_swiftsync_equals_ordinary_import(chain, tmp_path) -> None:
     proc = packetfs("import", str(chain.blocks_dir), "--network", "regtest", "--datadir", str(tmp_path / "ss"),
-                    "--swiftsync", str(chain.hints), "-j", "2", "--store", "raw", "--json", "--strict")  # fmt: skip
+                    "--swiftsync", str(chain.hints), "-j", "2", "--store", "raw", "--json", "--strict",
+                    "--no-digest")  # fmt: skip
     out = json.loads(proc.stdout)
     assert out["mode"] == "swiftsync" and out["blocks_swiftsync"] == HINTS_HEIGHT
+    assert "utxo_digest" not in out["chain"] and out["chain"]["height"] == chain.reference["height"]  # left to chain-info
     assert out["ordinary"]["blocks_accepted"] == CHAIN_BLOCKS - HINTS_HEIGHT
     assert chain_info(tmp_path / "ss") == chain.reference
+
+
+def test_ordinary_import_digest_is_optional(chain, tmp_path) -> None:
+    proc = packetfs("import", str(chain.blocks_dir), "--network", "regtest", "--datadir", str(tmp_path / "o"),
+                    "--store", "raw", "--json", "--no-digest")  # fmt: skip
+    assert "utxo_digest" not in json.loads(proc.stdout)["chain"]
+    assert chain_info(tmp_path / "o") == chain.reference
 
 
 def test_wrong_combinations_are_usage_errors(chain, tmp_path) -> None:

@@ -89,10 +89,13 @@ def _set_sigint(handler: object) -> object | None:
               help="Make the chainstate durable every N blocks (and whenever the cache is full).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar on stderr (default: when stderr is a terminal).")
+@click.option("--digest/--no-digest", default=True, show_default=True,
+              help="End by computing the UTXO set's digest (Core's hash_serialized_3; reads every coin, as "
+                   "`chain-info` does).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def import_command(
     blocks_dir: Path, network: str, datadir: Path, jobs: int | None, dbcache: int, assumevalid: str | None,
-    store: str, flush_every: int, progress: bool | None, as_json: bool,
+    store: str, flush_every: int, progress: bool | None, as_json: bool, digest: bool = True,
 ) -> None:
     """Import a Bitcoin Core blocks directory (blk/rev/xor.dat), validating every block.
 
@@ -158,7 +161,7 @@ def import_command(
                         flush_every=flush_every, stop=interrupt.stop,
                     )
                 seconds = time.perf_counter() - counters["start"]
-                info = cs.info()
+                info = cs.info(digest=digest)
         except (PacketFSError, OSError, ValueError) as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(EXIT_ERROR)

@@ -78,10 +78,12 @@ def hints_command(datadir: Path, height: int, output: Path, as_json: bool) -> No
               help="Keep blocks through the PacketFS codec or raw.")
 @click.option("--dbcache", type=int, default=256, show_default=True, help="UTXO cache size in MiB.")
 @click.option("--strict", is_flag=True, help=f"Exit with {EXIT_FALLBACK} if SwiftSync failed (after the fallback).")
+@click.option("--digest/--no-digest", default=True, show_default=True,
+              help="End by computing the UTXO set's digest (reads every coin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def swiftsync_import_command(
     blocks_dir: Path, hints_path: Path, network: str, datadir: Path, jobs: int | None, executor: str,
-    ray_address: str | None, store: str, dbcache: int, strict: bool, as_json: bool,
+    ray_address: str | None, store: str, dbcache: int, strict: bool, digest: bool, as_json: bool,
 ) -> None:
     """Same as `packetfs bitcoin import --swiftsync HINTS` (kept as an alias): import a Core blocks
     directory with SwiftSync: blocks up to the hints' height validated in parallel with no UTXO lookups
@@ -89,13 +91,13 @@ def swiftsync_import_command(
     hints, wrong undo data or an invalid block make it fall back to an ordinary import, which ends in
     the same chainstate as `packetfs bitcoin import`."""
     run_swiftsync_import(blocks_dir, hints_path, network, datadir, jobs, executor, ray_address, store, dbcache,
-                         strict, as_json)
+                         strict, as_json, digest=digest)
 
 
 def run_swiftsync_import(
     blocks_dir: Path, hints_path: Path, network: str, datadir: Path, jobs: int | None, executor: str,
     ray_address: str | None, store: str, dbcache: int, strict: bool, as_json: bool, flush_every: int = 500,
-    progress_bar: bool | None = None,
+    progress_bar: bool | None = None, digest: bool = True,
 ) -> None:
     """The SwiftSync import as a command runs it: prints the result (or JSON), exits with the codes above."""
     from ..chain.chainstate import Chainstate
@@ -128,7 +130,7 @@ def run_swiftsync_import(
                     bar.refresh()
 
                 result = swiftsync_import(cs, source, hints, ex, progress=progress, flush_every=flush_every)
-            info = cs.info()
+            info = cs.info(digest=digest)
     except (PacketFSError, OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_ERROR)
