@@ -26,7 +26,9 @@ at 20 Mbit/s (bench/sync_relay.py's `shaped_link`, cleaned up in its ``finally``
 Environment: PACKETFS_BENCH_SWIFTNET_BLOCKS, PACKETFS_BENCH_SWIFTNET_LINKS (loopback,20mbit as root),
 PACKETFS_BENCH_SWIFTNET_MODES (comma-separated names from MODES; plain blocks always runs first),
 PACKETFS_BENCH_SWIFTNET_CHAIN=sync (bench.sync's chain instead: 180 large 2016-profile blocks, 56 MB,
-the chain of its network rows), PACKETFS_BENCH_REPEAT (1; medians).
+the chain of its network rows), PACKETFS_BENCH_SWIFTNET_STORE=raw (the server imports and runs with
+`--store raw`, as bench.sync's serving node: no tx index, so its frames carry no chain context and every
+coin is asked), PACKETFS_BENCH_REPEAT (1; medians).
 """
 
 from __future__ import annotations
@@ -48,6 +50,22 @@ from rich.table import Table
 
 from bench.common import process_tree_usage
 from bench.sync_relay import ADDR_SERVER, CACHE, NS_CLIENT, PACKETFS, REPO, Server, _chain, shaped_link
+
+
+class RawServer(Server):
+    """`packetfs node --store raw` (the node's default) holding the chain: frames without chain context."""
+
+    def __init__(self, datadir: Path):
+        real = subprocess.Popen
+
+        def popen(cmd, *a, **kw):
+            return real([("raw" if c == "codec" else c) for c in cmd], *a, **kw)
+
+        subprocess.Popen = popen  # type: ignore[misc]
+        try:
+            super().__init__(datadir)
+        finally:
+            subprocess.Popen = real  # type: ignore[misc]
 
 MODES = ("plain blocks", "frames (cold)", "frames (warm)", "frames, all coins asked (warm)", "auto (warm)")
 # mode -> (frames, derive) for the client
@@ -110,6 +128,7 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
         summary.setdefault("inputs", 0)
     else:
         chain_dir, summary = _chain(n_blocks, 20)
+    store = os.environ.get("PACKETFS_BENCH_SWIFTNET_STORE", "codec")
     wanted = os.environ.get("PACKETFS_BENCH_SWIFTNET_MODES")
     modes = [m for m in MODES if m == MODES[0] or wanted is None or m in wanted.split(",")]
     console.print(f"chain: {summary['blocks']} blocks, {summary['inputs']:,} inputs, "
@@ -119,7 +138,7 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
         work = Path(tmp)
         src = work / "server"
         subprocess.run([PACKETFS, "bitcoin", "import", str(chain_dir), "--network", "regtest", "--datadir", str(src),
-                        "--store", "codec", "--json"], check=True, capture_output=True)
+                        "--store", store, "--json"], check=True, capture_output=True)
         hints = work / "tip.hints"
         subprocess.run([PACKETFS, "bitcoin", "hints", "--datadir", str(src), "--height", str(summary["blocks"]),
                         "-o", str(hints)], check=True, capture_output=True)
@@ -134,7 +153,7 @@ def swiftnet_table(console: Console, quick: bool = False) -> dict:
                 host = ADDR_SERVER if mbit else "127.0.0.1"
                 for _ in range(repeat):
                     shutil.rmtree(src / "pfs-frames", ignore_errors=True)  # cold: nothing encoded yet
-                    server = Server(src)
+                    server = RawServer(src) if store == "raw" else Server(src)
                     try:
                         for mode in modes:
                             before = process_tree_usage(server.proc.pid)[0]
