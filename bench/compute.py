@@ -179,7 +179,8 @@ class _BothPaths:
                     # a user's run starts cold
                     fresh = Program(program.code, num_nodes=program.num_nodes, entry=program.entry,
                                     memory=program.memory, memory_size=program.memory_size,
-                                    block_shift=program.block_shift, strict=False)
+                                    block_shift=program.block_shift, strict=False,
+                                    unmapped_below=getattr(program, "unmapped_below", 0))  # C's NULL page
                     t0 = time.perf_counter()
                     out[flag] = InlineBackend().run(fresh, packets, max_steps=max_steps, collect_memory=True)
                     times.append(time.perf_counter() - t0)

@@ -2,7 +2,8 @@
 kernels, the reference): random instructions of every opcode, width, signedness, lane count, immediate and
 placement, on random slots, memory and node layouts, give the same final packets, slots, emits, step and
 hop counts, accumulators and memory, including every fault (division by zero, INT_MIN / -1, shift counts,
-bad address, bad node, bad pc, misrouting, the step limit) and the round budget."""
+bad address, an access to the unmapped low addresses (a compiled C program's NULL page), bad node, bad pc,
+misrouting, the step limit) and the round budget."""
 
 from __future__ import annotations
 
@@ -56,9 +57,10 @@ def case(draw):
     nodes = draw(st.integers(1, 3))
     ncode = draw(st.integers(1, 5))
     code = np.array([draw(instruction(ncode, nodes)) for _ in range(ncode)], dtype=INSTR)
+    low = draw(st.one_of(st.just(0), st.sampled_from([1, 8, 63, 64, 65]), st.integers(0, MEM)))  # the NULL page
     try:
         prog = Program(code, num_nodes=nodes, memory=bytes(draw(st.binary(min_size=0, max_size=MEM))),
-                       memory_size=MEM, block_shift=6, strict=False)
+                       memory_size=MEM, block_shift=6, strict=False, unmapped_below=low)
     except ProgramError:  # one accumulator reduced two ways: refused even when not strict
         assume(False)
     p = np.zeros(1, dtype=PACKET_C)
@@ -143,8 +145,9 @@ def test_every_native_opcode_width_sign_and_lanes(op, width, signed, count, b_im
                             imm=imm % 200 if mem_ops else imm, width=width, signed=signed, count=count,
                             next=1, alt=2),
                 Instruction(Op.EMIT, a=0, count=16, dst=1), Instruction(Op.HALT, a=2)]  # fmt: skip
+        low = 64 if mem_ops and trial >= 2 else 0  # the last two trials with an unmapped first block
         prog = Program(code, memory=bytes(rng.integers(0, 256, MEM, dtype=np.uint8)), memory_size=MEM, block_shift=6,
-                       strict=False)
+                       strict=False, unmapped_below=low)
         vals = rng.choice(np.array(EDGE, dtype=np.uint64), 22)
         vals[8] = rng.integers(0, MEM)
         p = prog.packets(1, inputs=vals[None, :])

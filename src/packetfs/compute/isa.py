@@ -91,7 +91,7 @@ STATUS_TEXT = {
     Status.HALTED: "halted",
     Status.UNKNOWN_OPCODE: "unknown opcode (detail: the opcode)",
     Status.BAD_NODE: "bad node id (detail: the node id)",
-    Status.BAD_ADDRESS: "address outside memory or access across a shard block (detail: the address)",
+    Status.BAD_ADDRESS: "address outside memory, in its unmapped low bytes (a C program's NULL page) or access across a shard block (detail: the address)",
     Status.BAD_PC: "program counter outside the program (detail: the pc)",
     Status.DIV_BY_ZERO: "integer division or remainder by zero",
     Status.STEP_LIMIT: "the packet ran more instructions than the run's step limit (detail: steps)",

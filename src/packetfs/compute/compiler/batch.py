@@ -28,9 +28,10 @@ import numpy as np
 from ..isa import Status
 from ..runtime.lanes import LaneMachine, Rel
 from ..runtime.records import BackendError
-from .codegen import TRAP_STACK, Compiled, to_bytes
+from .codegen import Compiled, to_bytes
 from .errors import CompileError
-from .interp import TRAP_TEXT, relocated_image
+from .execute import fault_text
+from .interp import relocated_image
 from .layout import DATA_BASE
 from .printf import _SPEC, format_c
 from .render import OutputError, render
@@ -64,14 +65,10 @@ class BatchOutcome:
         return len(self.status)
 
 
-def _trap_text(code: int) -> str:
-    return "stack overflow" if code == TRAP_STACK else TRAP_TEXT.get(code, f"trap {code}")
-
-
-def _fault_text(status: int, detail: int) -> str:
-    if status == Status.TRAP:
-        return _trap_text(detail)
-    return f"{Status(status).name.lower().replace('_', ' ')} (detail {detail})"
+def _fault_text(status: int, detail: int, base: int) -> str:
+    """execute.fault_text for the lane at ``base``: its NULL page is the first DATA_BASE bytes of its lane
+    (the lane executor faults there, lane-relative) or of memory (a NULL pointer, absolute 0)."""
+    return fault_text(status, detail, null_page=detail < DATA_BASE or (detail - base) % (1 << 64) < DATA_BASE)
 
 
 # ------------------------------------------------------------------------------------------ the loader
@@ -292,7 +289,7 @@ def _load_machine(compiled: Compiled, image: _Image, table: ArgvTable, ids: np.n
     base = ids.astype(np.uint64) * _U64(L)
     code = _code(compiled)
     m = LaneMachine(code, L, base, ids.astype(np.uint64), np.full(n, node, dtype=np.uint32), max_steps,
-                    block=min(L, 4096) if single else L, pool_width=wave)
+                    block=min(L, 4096) if single else L, pool_width=wave, low=DATA_BASE)
     mem = m.mem
     mem.shadow.update(image.shadow)  # the data image (LaneMemory.preset of every word, in two C-level copies)
     mem.pending.update(image.pending)
@@ -532,7 +529,7 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             code = (res.detail & _U64(0xFF)).astype(np.int16)
             status[at] = code if all_ok else np.where(ok, code, np.int16(-1))
             for r in ([] if all_ok else np.flatnonzero(~ok).tolist()):
-                faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]))
+                faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]), int(gids[r]) * L)
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
             "steps": steps, "machines": machines, "cpu": cpu}
 

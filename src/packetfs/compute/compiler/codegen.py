@@ -635,7 +635,7 @@ class Compiled:
                                     node, ins.next, ins.alt))
         block_shift = 12 if lanes == 1 else max(12, (self.lane_size - 1).bit_length())
         prog = Program(code, num_nodes=nodes, entry=self.units[0].stub, memory=image.bytes(), memory_size=size,
-                       block_shift=block_shift, name=self.module.source_name)
+                       block_shift=block_shift, name=self.module.source_name, unmapped_below=DATA_BASE)
         return prog, inputs
 
 

@@ -67,6 +67,18 @@ def run(compiled: Compiled, argvs: list[list[bytes]], backend: str = "inline", n
     return outcomes(result, n), result
 
 
+def fault_text(status: int, detail: int, null_page: bool | None = None) -> str:
+    """Why a faulted instance stopped, as one sentence. ``null_page``: whether a BAD_ADDRESS detail is in
+    the instance's unmapped first DATA_BASE bytes (default: the address is below DATA_BASE)."""
+    if status == Status.TRAP:
+        return "stack overflow" if detail == TRAP_STACK else TRAP_TEXT.get(detail, f"trap {detail}")
+    if status == Status.BAD_ADDRESS:
+        if detail < DATA_BASE if null_page is None else null_page:
+            return f"NULL or small-pointer dereference at address {detail:#x} (the first {DATA_BASE:#x} bytes are not mapped)"
+        return f"bad address {detail:#x}: outside the instance's memory (or an access across a shard block)"
+    return f"{Status(status).name.lower().replace('_', ' ')} (detail {detail})"
+
+
 def outcomes(result: RunResult, n: int) -> list[Outcome]:
     emits = result.emits
     cids = emits["computation_id"]
@@ -82,10 +94,6 @@ def outcomes(result: RunResult, n: int) -> list[Outcome]:
         st = int(status[k])
         if st == Status.HALTED:
             out.append(Outcome(text, int(exits[k]) & 0xFF, None))
-        elif st == Status.TRAP:
-            code = int(exits[k])
-            why = "stack overflow" if code == TRAP_STACK else TRAP_TEXT.get(code, f"trap {code}")
-            out.append(Outcome(text, None, why))
         else:
-            out.append(Outcome(text, None, f"{Status(st).name.lower().replace('_', ' ')} (detail {int(exits[k])})"))
+            out.append(Outcome(text, None, fault_text(st, int(exits[k]))))
     return out

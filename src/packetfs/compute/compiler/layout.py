@@ -1,6 +1,8 @@
 """Where things live in a compiled program's address space (one per running `main`).
 
-    0 .. DATA_BASE-1         never mapped: NULL and small-pointer dereferences fault
+    0 .. DATA_BASE-1         never mapped: NULL and small-pointer dereferences fault (the Program's
+                             unmapped_below on the packet executor; each lane's first DATA_BASE bytes
+                             on the lane executor)
     DATA_BASE ..             globals and string literals (the module's data image), then argv strings
     .. heap_limit            the heap (malloc), growing up
     .. mem_size              the stack, growing down from mem_size

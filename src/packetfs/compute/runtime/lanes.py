@@ -273,7 +273,7 @@ class LaneMachine:
     def __init__(self, code: np.ndarray, lane_size: int, base: np.ndarray, cids: np.ndarray,
                  nodes: np.ndarray, max_steps: int, block: int | None = None,
                  static_fault: np.ndarray | None = None, static_detail: np.ndarray | None = None,
-                 keep_slots: bool = False, pool_width: int | None = None):
+                 keep_slots: bool = False, pool_width: int | None = None, low: int = 0):
         self.code = decode(code)  # raises ProgramError for an instruction it does not run
         self.fast = self.code.fast
         if static_fault is not None and static_fault.any():  # a faulting pc goes through step(), which reports it
@@ -283,6 +283,10 @@ class LaneMachine:
         self.static_detail = static_detail
         self.L = lane_size
         self.block = block or lane_size
+        # lane offsets below low are not mapped (each instance's NULL page): the lower bound of every access
+        if not 0 <= low <= lane_size:
+            raise ProgramError(f"the unmapped low bytes must be 0..{lane_size}, got {low}")
+        self.low = low
         n = len(base)
         self.n0 = n
         self.mem = LaneMemory(lane_size, n, pool_width)
@@ -746,7 +750,7 @@ class LaneMachine:
         return None, self.gcol(a, rows) + _U64(ins.imm)
 
     def _ok_offset(self, off: int, nbytes: int) -> bool:
-        return off <= self.L - nbytes and (off // self.block) == (off + nbytes - 1) // self.block
+        return self.low <= off <= self.L - nbytes and (off // self.block) == (off + nbytes - 1) // self.block
 
     def load(self, ins: _Ins, rows):
         off, addr = self._addr(ins, rows)
@@ -805,7 +809,12 @@ class LaneMachine:
         """Per-lane offsets; lanes whose access leaves their lane (or crosses a block) fault."""
         g = self._group_rows(rows)
         off = addr - (self.base if rows is None else self.base[rows])
-        ok = off <= _U64(self.L - nbytes)
+        if nbytes > self.L - self.low:
+            ok = np.zeros(len(off), dtype=bool)
+        elif self.low:  # low <= off <= L - nbytes as one unsigned comparison (an offset below low wraps)
+            ok = (off - _U64(self.low)) <= _U64(self.L - nbytes - self.low)
+        else:
+            ok = off <= _U64(self.L - nbytes)
         if self.block < self.L:
             ok &= (off // _U64(self.block)) == ((off + _U64(nbytes - 1)) // _U64(self.block))
         fin = None

@@ -2,7 +2,9 @@
 
 Memory is one flat byte address space of ``size`` bytes, cut into blocks of ``2**block_shift`` bytes; block
 ``k`` belongs to node ``k % num_nodes`` (interleaved, so arrays spread over every node). An access of n
-bytes must lie inside memory and inside one block; otherwise the packet faults with BAD_ADDRESS.
+bytes must lie inside memory and inside one block; otherwise the packet faults with BAD_ADDRESS. The first
+``low`` bytes (a compiled C program's NULL page, 0 for plain programs) are not mapped: an access touching
+them faults the same way.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ _U64 = np.uint64
 class ShardMap:
     """Address -> owning node, and the node-local offset."""
 
-    def __init__(self, size: int, block_shift: int, num_nodes: int):
+    def __init__(self, size: int, block_shift: int, num_nodes: int, low: int = 0):
         self.size = size
+        self.low = low  # addresses below it are not mapped (the NULL page)
         self.block_shift = block_shift
         self.block = 1 << block_shift
         self.num_nodes = num_nodes
@@ -28,9 +31,10 @@ class ShardMap:
 
     def valid(self, addr: np.ndarray, nbytes: int) -> np.ndarray:
         addr = np.asarray(addr, dtype=np.uint64)
-        if nbytes > self.block or nbytes > self.size:
+        if nbytes > self.block or nbytes > self.size - self.low:
             return np.zeros(addr.shape, dtype=bool)
-        inside = addr <= _U64(self.size - nbytes)
+        # low <= addr <= size - nbytes as one unsigned comparison: an address below low wraps to a huge one
+        inside = (addr - _U64(self.low)) <= _U64(self.size - nbytes - self.low) if self.low else addr <= _U64(self.size - nbytes)
         same_block = (addr >> _U64(self.block_shift)) == ((addr + _U64(nbytes - 1)) >> _U64(self.block_shift))
         return inside & same_block
 

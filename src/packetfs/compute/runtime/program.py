@@ -70,6 +70,8 @@ class Program:
         memory: initial image of the flat memory (placed at address 0).
         memory_size: bytes of memory (default: len(memory)); sharded across nodes in blocks.
         block_shift: log2 of the shard block (default 12: 4 KiB).
+        unmapped_below: addresses 0 .. unmapped_below-1 are not mapped: a LOAD/STORE touching one faults
+            with BAD_ADDRESS (the compiler sets its NULL page, layout.DATA_BASE; default 0: all memory mapped).
         strict: refuse instructions that cannot run (unknown opcode, bad operands, bad node). With
             strict=False they are kept and a packet reaching one gets an ERROR packet instead.
     """
@@ -85,12 +87,15 @@ class Program:
         block_shift: int = DEFAULT_BLOCK_SHIFT,
         strict: bool = True,
         name: str = "",
+        unmapped_below: int = 0,
     ):
         if not 1 <= num_nodes <= MAX_NODES:
             raise ProgramError(f"num_nodes must be 1..{MAX_NODES}, got {num_nodes}")
         size = len(memory) if memory_size is None else memory_size
         if not 0 <= size <= MAX_MEMORY or len(memory) > size:
             raise ProgramError(f"memory_size must be 0..{MAX_MEMORY} bytes and hold the image, got {size}")
+        if not 0 <= unmapped_below <= size:
+            raise ProgramError(f"unmapped_below must be 0..memory_size ({size}), got {unmapped_below}")
         if not 3 <= block_shift <= 24:
             raise ProgramError(f"block_shift must be 3..24, got {block_shift}")
         if isinstance(code, np.ndarray):
@@ -110,7 +115,8 @@ class Program:
         self.memory_size = size
         self.block_shift = block_shift
         self.name = name
-        self.shard = ShardMap(size, block_shift, num_nodes)
+        self.unmapped_below = unmapped_below
+        self.shard = ShardMap(size, block_shift, num_nodes, unmapped_below)
         self._tables()
         self._check(strict)
 
@@ -249,6 +255,8 @@ class Program:
             "memory_size": self.memory_size, "block_shift": self.block_shift, "name": self.name,
             "code_len": len(self.code), "image_len": len(self.memory),
         }  # fmt: skip
+        if self.unmapped_below:  # absent when 0: files of programs without a NULL page stay as they were
+            head["unmapped_below"] = self.unmapped_below
         return json.dumps(head).encode() + b"\n" + self.code.tobytes() + self.memory
 
     @classmethod
@@ -262,6 +270,7 @@ class Program:
             if n_code < 0 or n_img < 0 or len(rest) != n_code * INSTR.itemsize + n_img:
                 raise ValueError("length mismatch")
             fields = {k: int(head[k]) for k in ("num_nodes", "entry", "memory_size", "block_shift")}
+            fields["unmapped_below"] = int(head.get("unmapped_below", 0))
             name = str(head.get("name", ""))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as e:
             raise ProgramError(f"not a valid program file: {e}") from None

@@ -171,6 +171,7 @@ class ScalarRunner:
         self.max_steps = group.max_steps
         sh = prog.shard
         self.size, self.shift, self.block = sh.size, sh.block_shift, sh.block
+        self.low = sh.low  # the unmapped low addresses (NULL page): the lower bound of every access check
         self.env: dict = {"RX": self.route_exit, "STEP": self.step}
         for n, mem in group.memory.items():
             self.env[f"MV{n}"] = memoryview(mem.data)
@@ -205,9 +206,9 @@ class ScalarRunner:
         return st, det, dest
 
     def _valid(self, addr: int, nb: int) -> bool:
-        if nb > self.block or nb > self.size:
+        if nb > self.block or nb > self.size - self.low:
             return False
-        return addr <= self.size - nb and (addr >> self.shift) == ((addr + nb - 1) >> self.shift)
+        return self.low <= addr <= self.size - nb and (addr >> self.shift) == ((addr + nb - 1) >> self.shift)
 
     def route_exit(self, S: list, cx: Cx, q: int, loc: int, pc: int, s1: int, k: int) -> int:
         """Leave a block towards a pc known only at run time (RET, HOP, a kernel's next_pc)."""
@@ -256,10 +257,10 @@ class ScalarRunner:
             kind, fn, a = (4 if op == Op.NOP else 5), None, IMM  # a is not an operand: never read it
         elif op in _PY_FLOAT:
             kind, fn, b = 8, _PY_FLOAT[op], b
-        elif op in (Op.LOAD, Op.STORE) and self.nn == 1 and w <= self.block and w <= self.size:
+        elif op in (Op.LOAD, Op.STORE) and self.nn == 1 and w <= self.block and w <= self.size - self.low:
             # one node: every valid address is node 0's, at offset = address
             kind = 6 if op == Op.LOAD else 7
-            fn = (self.env[f"U{w}_1"], self.env["MV0"], self.size - w, self.block - 1, self.block - w)
+            fn = (self.env[f"U{w}_1"], self.env["MV0"], self.low, self.size - w, self.block - 1, self.block - w)
         else:
             return False
         return kind, fn, d, a, b, _MASK[w], _SIGN[w], signed, nxt, alt, imm
@@ -308,9 +309,9 @@ class ScalarRunner:
                         return self.slow(S, cx, s, pc, nd)  # x / 0: IEEE's inf or NaN, as numpy makes it
                     S[d] = _U64.unpack(_F64.pack(fn(_F64.unpack(_U64.pack(x))[0], fy)))[0]
             elif kind >= 6:
-                U, mv, lim, bmask, blim = fn
+                U, mv, low, lim, bmask, blim = fn
                 ad = ((0 if a == IMM else x) + imm) & M64
-                if ad > lim or (ad & bmask) > blim:
+                if ad > lim or ad < low or (ad & bmask) > blim:
                     return cx.fin(S, Status.BAD_ADDRESS, ad, pc, s + 1, nd)
                 if kind == 6:
                     v = U.unpack_from(mv, ad)[0]
@@ -469,9 +470,9 @@ class ScalarRunner:
         return f"S[{a}]" if imm == 0 else f"((S[{a}] + {imm}) & {M64})"
 
     def _valid_expr(self, v: str, nb: int) -> str:
-        if nb > self.block or nb > self.size:
+        if nb > self.block or nb > self.size - self.low:
             return "False"
-        cond = f"{v} <= {self.size - nb}"
+        cond = f"{self.low} <= {v} <= {self.size - nb}" if self.low else f"{v} <= {self.size - nb}"
         if nb > 1:
             cond += f" and ({v} & {self.block - 1}) <= {self.block - nb}"
         return cond

@@ -268,9 +268,9 @@ class ExprLowering(LowererBase):
             if f.bit_width is not None:
                 return LVal("bit", a, f.ctype, f)
             return LVal("mem", a, f.ctype)
-        if isinstance(node, c_ast.CompoundLiteral):
-            v = self.e_CompoundLiteral(node)
-            return LVal("mem", v.reg, v.ctype)
+        if isinstance(node, c_ast.CompoundLiteral):  # its object's address (a scalar one too: (int){3} = 5)
+            a, t = self.compound_literal(node)
+            return LVal("mem", a, t)
         if isinstance(node, c_ast.GenericSelection):
             return self.lvalue(self.generic_choice(node))
         if isinstance(node, c_ast.Constant) and node.type == "string":
@@ -302,12 +302,17 @@ class ExprLowering(LowererBase):
     def e_StructRef(self, node: c_ast.StructRef) -> Val:
         return self.read(self.lvalue(node))
 
-    def e_CompoundLiteral(self, node: c_ast.CompoundLiteral) -> Val:
+    def compound_literal(self, node: c_ast.CompoundLiteral) -> tuple[int, T.CType]:
+        """The literal's object in the frame, initialized: (register holding its address, its type)."""
         t = self.sized_by_init(self.decl_type(node.type), node.init)
         off = self.frame_alloc(t)
         a = self.new()
         self.emit("fa", a, off)
         self.init_memory(a, t, node.init, zero=True)
+        return a, t
+
+    def e_CompoundLiteral(self, node: c_ast.CompoundLiteral) -> Val:
+        a, t = self.compound_literal(node)
         if isinstance(t, T.ArrayType | T.StructType):
             return Val(a, t)
         return Val(self.load(a, t), t)
