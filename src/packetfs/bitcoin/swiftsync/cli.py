@@ -104,8 +104,9 @@ def run_swiftsync_import(
     from ..storage.blockfiles import open_blocks_dir
     from .executor import make_executor
     from .hints import Hints
-    from .importer import swiftsync_import
+    from .importer import since_start, swiftsync_import
 
+    timeline = {"command": since_start()}  # the modules above imported, the options parsed
     err = Console(stderr=True)
     try:
         source = open_blocks_dir(blocks_dir)
@@ -116,6 +117,7 @@ def run_swiftsync_import(
         hints = Hints.read(hints_path)
         ex = make_executor(executor, jobs, ray_address)
         with Chainstate(datadir, network, jobs=ex.jobs, cache_bytes=dbcache << 20, store_mode=store) as cs:
+            timeline["opened"] = since_start()
             # No refresh thread (auto_refresh off, redrawn on each update): the validation and encoder
             # processes are forked, which is only safe while this process runs a single thread.
             show = err.is_terminal if progress_bar is None else progress_bar
@@ -130,7 +132,10 @@ def run_swiftsync_import(
                     bar.refresh()
 
                 result = swiftsync_import(cs, source, hints, ex, progress=progress, flush_every=flush_every)
+            result.timeline = {**timeline, **result.timeline}
             info = cs.info(digest=digest)
+            result.timeline["info"] = since_start()
+        result.timeline["closed"] = since_start()
     except (PacketFSError, OSError, ValueError) as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_ERROR)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Iterator, Sequence
+import signal
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 
@@ -27,6 +28,19 @@ class _Inherited:
     tasks: Sequence[RangeTask] = ()
 
 
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: on Linux, be killed when the importer dies (PR_SET_PDEATHSIG), so a killed
+    import leaves no worker blocked on its task queue, holding the datadir's lock it inherited."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return  # not Linux: the executor's broken-pool detection still covers a dead worker
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
 def _run_inherited(index: int) -> RangeResult:
     return validate_range(_Inherited.tasks[index])
 
@@ -40,8 +54,13 @@ class LocalExecutor:
     def __init__(self, jobs: int | None = None):
         self.jobs = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
 
-    def run(self, tasks: Sequence[RangeTask]) -> Iterator[RangeResult]:
+    def run(self, tasks: Sequence[RangeTask], started: Callable[[], None] | None = None) -> Iterator[RangeResult]:
+        """Results as tasks finish. ``started()``, if given, is called in this process once every task
+        has been handed out (the workers are busy with them), before the first result is waited for:
+        work of the caller's that overlaps validation (in-process: before the first task)."""
         if self.jobs == 1 or len(tasks) <= 1 or os.name != "posix":
+            if started is not None:
+                started()
             for task in tasks:
                 yield validate_range(task)
             return
@@ -51,11 +70,14 @@ class LocalExecutor:
         # the pool, which is reported, never waited on forever.
         ctx = multiprocessing.get_context("fork")
         try:
-            with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=ctx) as pool:
+            with ProcessPoolExecutor(min(self.jobs, len(tasks)), mp_context=ctx, initializer=_die_with_parent,
+                                     initargs=(os.getpid(),)) as pool:  # fmt: skip
                 # Largest tasks first, so no worker is left with a long tail.
                 order = sorted(range(len(tasks)), key=lambda i: -sum(b.size for b in tasks[i].blocks))
                 futures = [pool.submit(_run_inherited, i) for i in order]
                 try:
+                    if started is not None:
+                        started()
                     for fut in as_completed(futures):
                         yield fut.result()
                 except (BrokenProcessPool, OSError) as e:
@@ -81,7 +103,8 @@ class RayExecutor:
         # Send the blocks' bytes with the tasks (default: on a cluster, i.e. when an address is given).
         self.ship_bytes = bool(address) if ship_bytes is None else ship_bytes
 
-    def run(self, tasks: Sequence[RangeTask]) -> Iterator[RangeResult]:
+    def run(self, tasks: Sequence[RangeTask], started: Callable[[], None] | None = None) -> Iterator[RangeResult]:
+        """As LocalExecutor.run; ``started()`` is called once the first window of tasks is submitted."""
         try:
             import ray
         except ImportError as e:
@@ -108,6 +131,9 @@ class RayExecutor:
                     pending.append(remote.remote(task.with_bytes() if self.ship_bytes else task))
                 if not pending:
                     break
+                if started is not None:
+                    started()
+                    started = None
                 done, pending = ray.wait(pending, num_returns=1)
                 try:
                     yield ray.get(done[0])

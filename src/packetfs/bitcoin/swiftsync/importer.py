@@ -19,6 +19,7 @@ then the same chainstate an ordinary import makes, invalid blocks rejected the s
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,26 @@ from .validate import BlockWork, RangeResult, RangeTask, merge
 TASKS_PER_WORKER = 16
 
 
+def _monotonic_at_process_start() -> float:
+    """time.monotonic() at the moment this process started (Linux: its start time in /proc, 10 ms
+    resolution; elsewhere: when this module was imported)."""
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        age = time.clock_gettime(time.CLOCK_BOOTTIME) - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.monotonic() - age
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic()
+
+
+PROCESS_START = _monotonic_at_process_start()
+
+
+def since_start(t: float | None = None) -> float:
+    """Seconds from this process's start to ``t`` (a time.monotonic() value, of any process; default now)."""
+    return round((time.monotonic() if t is None else t) - PROCESS_START, 4)
+
+
 @dataclass
 class SwiftSyncResult:
     """What happened: ``mode`` is "swiftsync" (blocks 1..H validated by SwiftSync, the rest the
@@ -67,6 +88,11 @@ class SwiftSyncResult:
     fallback_reason: str | None = None
     failure: dict | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    # When things happened, in seconds since the process started (see ``since_start``), and per
+    # validation worker (by pid) when it started and finished its first and last task and how long
+    # it was busy: where the two cores were idle.
+    timeline: dict[str, float] = field(default_factory=dict)
+    workers: dict[int, dict[str, float]] = field(default_factory=dict)
     # CPU seconds of the validation workers, all together, per phase (validate.PHASES) and in all
     validate_cpu: dict[str, float] = field(default_factory=dict)
     ordinary: ImportResult | None = None
@@ -129,6 +155,8 @@ def swiftsync_import(
 
     ``progress(stage, done, total)`` is called as blocks are read and validated."""
     result = SwiftSyncResult("swiftsync", hints.height, executor.name, executor.jobs)
+    timeline = result.timeline
+    timeline["entered"] = since_start()
     t0 = time.perf_counter()
     try:
         records: list[ScannedBlock] | None = scan_blocks_dir(source)
@@ -136,6 +164,7 @@ def swiftsync_import(
         records = None  # e.g. a rev file matching no block: the ordinary import needs no undo data
         scan_error = str(e)
     result.seconds["scan"] = time.perf_counter() - t0
+    timeline["scanned"] = since_start()
     synced: set[bytes] = set()
     with cyclic_gc_paused():
         try:
@@ -167,6 +196,7 @@ def swiftsync_import(
 
     result.ordinary = import_blocks(cs, rest_blocks, ordinary_progress, flush_every=flush_every)
     result.seconds["ordinary"] = time.perf_counter() - t
+    timeline["done"] = since_start()
     result.seconds["total"] = time.perf_counter() - t0
     return result
 
@@ -194,6 +224,7 @@ def _swiftsync(
         r = by_hash[e.hash]
         works.append(BlockWork(e.height, e.hash, r.block, r.undo, r.block.size, tuple(hints.for_block(e.height))))
     result.seconds["headers"] = time.perf_counter() - t
+    result.timeline["headers"] = since_start()
 
     t = time.perf_counter()
     salt = salt or new_salt()
@@ -201,34 +232,72 @@ def _swiftsync(
     tasks = [RangeTask(cs.params.name, salt, tuple(p), 0, mtp) for p in parts]
     partial: list[RangeResult] = []
     done = 0
-    runs = executor.run(tasks)
+    # Blocks and undo records go into the block store while the workers validate (where storing them
+    # is plain appending: raw store, no tx index); nothing durable refers to them until the flush at H.
+    early = EarlyRecords(cs, chain, works) if cs.txindex is None else None
+
+    def overlap() -> None:
+        result.timeline["workers_started"] = since_start()
+        if early is not None:
+            early.write()
+            result.timeline["records_written"] = since_start()
+
+    runs = executor.run(tasks, started=overlap)
     try:
-        for r in runs:
-            partial.append(r)
-            done += r.blocks
-            if progress:
-                progress("swiftsync", done, height)
-            if r.failure is not None:
-                break  # no need to validate the rest: the fallback validates everything again
-    except ExecutorError as e:
-        raise _Fallback(f"the {executor.name} executor failed: {e}", None) from None
-    finally:
-        runs.close()  # stops the workers (and a Ray instance started for this run) at once
-    total = merge(partial)
-    result.seconds["validate"] = time.perf_counter() - t
-    result.validate_cpu = {**total.phase_cpu, "workers": total.cpu_s}
-    result.blocks_swiftsync = total.blocks
-    result.inputs_swiftsync = total.inputs
-    result.inputs_script_checked = total.inputs_verified
-    bad = verdict(total, len(works))
-    if bad is not None:
-        raise _Fallback(*bad)
+        try:
+            for r in runs:
+                partial.append(r)
+                done += r.blocks
+                if progress:
+                    progress("swiftsync", done, height)
+                if r.failure is not None:
+                    break  # no need to validate the rest: the fallback validates everything again
+        except ExecutorError as e:
+            raise _Fallback(f"the {executor.name} executor failed: {e}", None) from None
+        finally:
+            runs.close()  # stops the workers (and a Ray instance started for this run) at once
+        total = merge(partial)
+        result.seconds["validate"] = time.perf_counter() - t
+        _note_workers(result, partial)
+        result.validate_cpu = {**total.phase_cpu, "workers": total.cpu_s}
+        result.blocks_swiftsync = total.blocks
+        result.inputs_swiftsync = total.inputs
+        result.inputs_script_checked = total.inputs_verified
+        bad = verdict(total, len(works))
+        if bad is not None:
+            raise _Fallback(*bad)
+    except BaseException:
+        if early is not None:
+            early.discard()  # the fallback then stores every block where an ordinary import would
+        raise
 
     t = time.perf_counter()
-    install(cs, chain, works, total, executor.jobs if isinstance(executor, LocalExecutor) else 1)
+    install(cs, chain, works, total, executor.jobs if isinstance(executor, LocalExecutor) else 1,
+            stored=early.stored if early is not None else None)  # fmt: skip
     result.utxos_from_hints = len(total.unspent)
     result.seconds["write"] = time.perf_counter() - t
+    result.timeline["written"] = since_start()
     return {cs.params.genesis.header.hash, *(w.block_hash for w in works)}
+
+
+def _note_workers(result: SwiftSyncResult, partial: list[RangeResult]) -> None:
+    """The validation part of the timeline, from the tasks' own clocks."""
+    timed = [r for r in partial if r.finished]
+    tl = result.timeline
+    tl["validated"] = since_start()
+    if not timed:
+        return
+    tl["first_task_started"] = since_start(min(r.started for r in timed))
+    firsts = [r.first_done for r in timed if r.first_done]
+    if firsts:
+        tl["first_block_validated"] = since_start(min(firsts))
+    tl["last_block_validated"] = since_start(max(r.finished for r in timed))
+    for r in timed:
+        w = result.workers.setdefault(r.pid, {"start": since_start(r.started), "end": 0.0, "busy": 0.0, "tasks": 0})
+        w["start"] = min(w["start"], since_start(r.started))
+        w["end"] = max(w["end"], since_start(r.finished))
+        w["busy"] = round(w["busy"] + r.finished - r.started, 4)
+        w["tasks"] += 1
 
 
 def verdict(total: RangeResult, expected_blocks: int) -> tuple[str, dict | None] | None:
@@ -250,28 +319,86 @@ def verdict(total: RangeResult, expected_blocks: int) -> tuple[str, dict | None]
     return None
 
 
-def install(cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult, jobs: int) -> None:
-    """Write blocks 1..H, their undo data, index entries and the UTXO set at H; tip := H; flush once."""
+class EarlyRecords:
+    """Blocks 1..H and their undo records appended to the block store before the verdict at H.
+
+    Appending is all a raw store without a tx index does to store a block, and it needs no verdict:
+    until the flush at H nothing durable refers to these records (the index entries get their
+    locations in ``install``), so a process killed meanwhile leaves bytes that the chainstate gives
+    back when it is opened again, and ``discard`` gives them back at once when SwiftSync fails (the
+    ordinary fallback then stores every block exactly where an ordinary import would)."""
+
+    def __init__(self, cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork]):
+        self.cs, self.chain, self.works = cs, chain, works
+        # Per block: (transaction count, block location, undo location), in height order.
+        self.stored: list[tuple[int, tuple, tuple]] = []
+        self.started = False
+
+    def write(self) -> None:
+        self.started = True
+        store = self.cs.store
+        empty_undo = encode_block_undo([])
+        for entry, work in zip(self.chain, self.works, strict=True):
+            raw, undo = work.load()
+            block_pos = store.put_block(raw)
+            # A block with only its coinbase spends nothing: its undo record is the empty CBlockUndo.
+            undo_pos = store.put_undo(work.block_hash, entry.prev.hash, undo if undo is not None else empty_undo)  # type: ignore[union-attr]
+            self.stored.append((read_compact_size(raw, 80)[0], block_pos, undo_pos))
+        store.sync()  # durable before the flush at H can refer to them
+
+    def discard(self) -> None:
+        """Give back every byte appended since the chainstate's durable index (this run's records)."""
+        if not self.started:
+            return
+        self.stored = []
+        entries = list(self.cs.tree.entries.values())
+        self.cs.store.reclaim_unreferenced(
+            (e.block_pos for e in entries if e.block_pos is not None),
+            (e.undo_pos for e in entries if e.undo_pos is not None),
+        )
+
+
+def install(
+    cs: Chainstate, chain: list[IndexEntry], works: list[BlockWork], total: RangeResult, jobs: int,
+    stored: list[tuple[int, tuple, tuple]] | None = None,
+) -> None:
+    """Write blocks 1..H, their undo data, index entries and the UTXO set at H; tip := H; flush once.
+
+    ``stored``: the blocks and undo records were appended already (``EarlyRecords.stored``): only
+    the index entries get their locations here."""
     # process_headers checks the headers again (in the chainstate's own tree) and marks them dirty,
     # so the one flush below writes the index entries updated here.
     cs.process_headers(e.header for e in chain)
-    store = cs.store
     entry = cs.tree.genesis
-    for work, raw, undo, block_pos in _stored_blocks(cs, works, jobs):
+    if stored is None:
+        placed: Iterator[tuple] = _store_now(cs, works, jobs)
+    elif len(stored) != len(works):
+        raise ValueError(f"{len(stored)} blocks stored ahead for {len(works)} blocks")
+    else:
+        placed = ((w, *where) for w, where in zip(works, stored, strict=True))
+    for work, tx_count, block_pos, undo_pos in placed:
         entry = cs.tree.get(work.block_hash)
         if entry is None or entry.height != work.height:
             raise ValueError(f"header of block {hash_to_hex(work.block_hash)} was not accepted by the chainstate")
-        entry.block_pos = block_pos
-        entry.tx_count = read_compact_size(raw, 80)[0]
-        # A block with only its coinbase spends nothing: its undo record is the empty CBlockUndo.
-        undo = undo if undo is not None else encode_block_undo([])
-        entry.undo_pos = store.put_undo(work.block_hash, entry.prev.hash, undo)  # type: ignore[union-attr]
+        entry.block_pos, entry.undo_pos, entry.tx_count = block_pos, undo_pos, tx_count
         entry.status |= HAVE_DATA | HAVE_UNDO | CONNECTED_ONCE
     # Keys and encodings were made by the workers; the set is empty (SwiftSync starts from genesis).
     cs.utxo.load_new_coins([(key, value, coin) for (key, value), (_, _, coin) in
                             zip(total.unspent_encoded, total.unspent, strict=True)])  # fmt: skip
     cs.tip = entry
     cs.flush()
+
+
+def _store_now(cs: Chainstate, works: list[BlockWork], jobs: int) -> Iterator[tuple]:
+    """(work, tx count, block location, undo location) of each block, appended now in height order."""
+    store = cs.store
+    empty_undo = encode_block_undo([])
+    for work, raw, undo, block_pos in _stored_blocks(cs, works, jobs):
+        entry = cs.tree.get(work.block_hash)
+        if entry is None or entry.prev is None:
+            raise ValueError(f"header of block {hash_to_hex(work.block_hash)} was not accepted by the chainstate")
+        undo_pos = store.put_undo(work.block_hash, entry.prev.hash, undo if undo is not None else empty_undo)
+        yield work, read_compact_size(raw, 80)[0], block_pos, undo_pos
 
 
 def _stored_blocks(

@@ -12,6 +12,7 @@ amount and script, and is spent once, is what the aggregate settles at the end.
 from __future__ import annotations
 
 import gc
+import os
 import struct
 import time
 from collections.abc import Sequence
@@ -112,6 +113,12 @@ class RangeResult:
     # CPU seconds per phase of the blocks' validation (see PHASES), summed over the blocks
     phase_cpu: dict[str, float] = field(default_factory=dict)
     failure: BlockFailure | None = None
+    # For the run's timeline: the worker's pid and when (time.monotonic(), one clock for every process
+    # of the machine) the task started, its first block was validated, and it finished.
+    pid: int = 0
+    started: float = 0.0
+    first_done: float = 0.0
+    finished: float = 0.0
 
 
 def validate_range(task: RangeTask) -> RangeResult:
@@ -121,10 +128,12 @@ def validate_range(task: RangeTask) -> RangeResult:
     almost no reference cycles, and its passes would otherwise keep walking every parsed block."""
     was_enabled = gc.isenabled()
     gc.disable()
+    started = time.monotonic()
     cpu = time.process_time()
     try:
         result = _validate_range(task)
         result.cpu_s = time.process_time() - cpu
+        result.pid, result.started, result.finished = os.getpid(), started, time.monotonic()
         return result
     finally:
         if was_enabled:
@@ -148,6 +157,8 @@ def _validate_range(task: RangeTask) -> RangeResult:
                 work.height, work.block_hash[::-1].hex(), getattr(e, "reason", type(e).__name__), str(e)
             )
             break
+        if not result.first_done:
+            result.first_done = time.monotonic()
     result.aggregate %= MODULUS
     return result
 
