@@ -9,10 +9,10 @@ Modes (per link):
   later peer, also after a restart);
 - ``lightning (warm, inline)``: the same with `--decode-jobs 0`: frames decoded in the syncing process
   itself (no hand-over to a decoding process; on a machine whose cores are all busy this can be faster);
-- ``lightning + swiftsync``: `packetfs bitcoin sync --mode swiftsync --hints F -j N` (hints at the chain's tip,
+- ``lightning + swiftsync``: `packetfs bitcoin sync --mode swiftsync --hints F -j N --frames always` (hints at the chain's tip,
   made from the server's chainstate with `packetfs bitcoin hints`; N = PACKETFS_BENCH_RELAY_SWIFT_JOBS, default
-  2, validation processes): every block validated with SwiftSync in any order, blocks and their spent coins
-  (getbspent) from the server (swiftsync/netsync.py, as frames where it asks for them), then the ordinary sync
+  2, validation processes): every block validated with SwiftSync in any order, every block as a frame, the
+  spent coins the client cannot derive from the blocks it holds asked with getbspentsel (swiftsync/netsync.py), then the ordinary sync
   finds nothing left; its wall, bytes and CPU cover both phases, CPU includes the validation workers';
 - ``bcoin -> bcoin``: a fresh bcoin 1.0.2 syncing the chain from a bcoin that holds it (anchor);
 - ``kernel import`` (once, from disk, no link): libbitcoinkernel's ChainstateManager importing the chain's
@@ -199,7 +199,9 @@ def _ours(link: str, work: Path, src: Path, host: str, ns: str | None, repeat: i
                 extra = ["--decode-jobs", "0"] if "inline" in mode else []
                 kind = "plain" if mode == "plain" else "lightning"
                 if mode == SWIFT_MODE:
-                    kind, extra = "swiftsync", ["--hints", str(hints), "-j", str(swift_jobs)]
+                    # The compressed relay + SwiftSync: frames for every block (the default, auto, would
+                    # take plain blocks whenever this machine's CPU rather than the link is the bottleneck).
+                    kind, extra = "swiftsync", ["--hints", str(hints), "-j", str(swift_jobs), "--frames", "always"]
                 report = _sync(kind, d, host, server.port, ns, extra)
                 report["server_cpu_s"] = _tree(server.proc.pid)[0] - before
                 report["state"] = report["utxo_digest"]

@@ -397,6 +397,28 @@ def test_swiftsync_mode_validates_the_local_blocks_dir_then_syncs_the_rest_from_
     assert (r["height"], r["best_block_hash"], r["utxo_digest"]) == (N, chain["tip"], chain["digest"])
 
 
+@pytest.mark.parametrize("frames", ["always", "never"])
+def test_swiftsync_mode_from_the_peer_takes_frames_as_told(chain, nodes, tmp_path, frames) -> None:
+    """--frames always: every block up to H as a frame, its spent coins derived from the blocks held;
+    --frames never: plain blocks, every coin asked; both end in the server's state."""
+    _copy(chain, tmp_path / "server")
+    hints = tmp_path / "h.hints"
+    assert _packetfs("hints", "--datadir", str(tmp_path / "server"), "--height", str(SWIFT_H), "-o",
+                     str(hints)).returncode == 0  # fmt: skip
+    server = nodes("server", "--store", "codec", "--no-rpc")
+    out = _packetfs("sync", "--mode", "swiftsync", "--connect", f"127.0.0.1:{server.p2p_port}", "--datadir",
+                    str(tmp_path / "s"), "--hints", str(hints), "-j", "2", "--frames", frames, "--json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    sw = json.loads(out.stdout)["stages"]["swiftsync"]
+    assert sw["mode"] == "swiftsync" and sw["blocks_swiftsync"] == SWIFT_H
+    if frames == "always":
+        assert (sw["frames"], sw["plain_blocks"]) == (SWIFT_H, 0) and sw["coins_derived"] > 0
+    else:
+        assert (sw["frames"], sw["coins_derived"]) == (0, 0) and sw["plain_blocks"] == SWIFT_H
+    r = json.loads(out.stdout)
+    assert (r["height"], r["best_block_hash"], r["utxo_digest"]) == (N, chain["tip"], chain["digest"])
+
+
 def test_demo_prints_both_runs_with_equal_digests(tmp_path, capsys) -> None:
     from packetfs.bitcoin.node.lightning import demo
 

@@ -165,8 +165,11 @@ def _swiftsync_local(datadir: Path, network: str, blocks_dir: Path, hints_path: 
             "blocks_swiftsync": result.blocks_swiftsync, "wall_s": time.monotonic() - t0}
 
 
+FRAMES = {"auto": "auto", "always": True, "never": False}  # --frames -> swiftsync_from_peers(frames=...)
+
+
 def _swiftsync_network(datadir: Path, network: str, host: str, port: int, hints_path: Path, jobs: int,
-                       progress: bool) -> dict:
+                       progress: bool, frames: str = "auto", decode_jobs: int | None = None) -> dict:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
@@ -184,11 +187,13 @@ def _swiftsync_network(datadir: Path, network: str, host: str, port: int, hints_
                 tasks[stage] = bar.add_task(f"swiftsync {stage}", total=total)
             bar.update(tasks[stage], completed=n)
 
-        r = asyncio.run(swiftsync_from_peers(datadir, network, [(host, port)], hints, jobs=jobs, progress=advance))
+        r = asyncio.run(swiftsync_from_peers(datadir, network, [(host, port)], hints, jobs=jobs, progress=advance,
+                                             frames=FRAMES[frames], decode_jobs=1 if decode_jobs is None else decode_jobs))
     return {"mode": r.mode, "fallback_reason": r.fallback_reason, "hints_height": r.hints_height,
             "blocks_swiftsync": r.blocks_swiftsync, "wall_s": time.monotonic() - t0, "source": "peer (getbspent)",
             "bytes_received": r.bytes_received, "bytes_sent": r.bytes_sent, "discouraged": r.discouraged,
-            "seconds": r.seconds, "worker_cpu_s": r.worker_cpu_s}
+            "seconds": r.seconds, "worker_cpu_s": r.worker_cpu_s, "frames": r.frames, "plain_blocks": r.plain_blocks,
+            "coins_derived": r.coins_derived, "coins_served": r.coins_served}
 
 
 def format_table(report: SyncReport) -> str:
@@ -239,14 +244,17 @@ def format_table(report: SyncReport) -> str:
 @click.option("--decode-jobs", type=click.IntRange(min=0), default=None,
               help="Frame decoding processes (default 1: it keeps ahead of validation, and one process can decode "
                    "a frame whose parent is still being decoded); 0 decodes in the syncing process itself.")
+@click.option("--frames", type=click.Choice(list(FRAMES)), default="auto", show_default=True,
+              help="--mode swiftsync from a peer offering the compressed relay: ask blocks as frames always, never, "
+                   "or (auto) only while the link, not decoding or validation, holds the sync up.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True,
               help="Give up (exit 4) if not synced within this many seconds.")
 @click.option("--progress/--no-progress", default=False,
               help="Progress bar on stderr: blocks/s, MB/s on the wire and decoded, the bottleneck stage.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_path: Path | None,
-                 blocks_dir: Path | None, jobs: int, decode_jobs: int | None, timeout: float, progress: bool,
-                 as_json: bool) -> None:
+                 blocks_dir: Path | None, jobs: int, decode_jobs: int | None, frames: str, timeout: float,
+                 progress: bool, as_json: bool) -> None:
     """Sync DATADIR to the tip of one peer, print a table for this run (time, bytes on the wire, CPU,
     stage times) and exit. Every mode validates fully and ends with the same utxo_digest."""
     try:
@@ -267,7 +275,7 @@ def sync_command(mode: str, connect: str, datadir: Path, network: str, hints_pat
         if mode == "swiftsync" and blocks_dir is not None:
             swift = _swiftsync_local(datadir, network, blocks_dir, hints_path, jobs)
         elif mode == "swiftsync":
-            swift = _swiftsync_network(datadir, network, host, port, hints_path, jobs, progress)
+            swift = _swiftsync_network(datadir, network, host, port, hints_path, jobs, progress, frames, decode_jobs)
         report = asyncio.run(sync_from_peer(datadir, network, host, port, mode, jobs=jobs, decode_jobs=decode_jobs,
                                             timeout=timeout, progress=progress))
     except TimeoutError as e:
