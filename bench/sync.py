@@ -165,6 +165,15 @@ def swiftsync_vs_kernel(console: Console) -> dict:
     for name, ss in stages.items():
         split.add_row(name, *(f"{statistics.median(s.get(k, 0.0) for s in ss):.2f}" for k in keys))
     console.print(split)
+    if TIMELINES:
+        timeline = Table(title="SwiftSync import's timeline (median seconds from the process's start; the two cores "
+                               "are busy from 'tasks handed out' to 'last block valid')")  # fmt: skip
+        timeline.add_column("importer")
+        for _, label in TIMELINE_POINTS:
+            timeline.add_column(label, justify="right")
+        for name, tls in TIMELINES.items():
+            timeline.add_row(name, *(f"{statistics.median(t.get(k, 0.0) for t in tls):.3f}" for k, _ in TIMELINE_POINTS))
+        console.print(timeline)
     if phases:
         # The workers' own CPU per phase of a block's validation (swiftsync.validate.PHASES), per input.
         names = [k for k in next(iter(phases.values()))[0] if k != "workers"]
@@ -193,6 +202,24 @@ def _utxo_digest(datadir: Path) -> str:
     return json.loads(proc.stdout)["utxo_digest"]
 
 
+# Per SwiftSync import row: its --json timeline (seconds from the process's start) with the wall time
+# to its exit and the validation workers' idle seconds (first task started to last block validated,
+# minus each worker's busy time), one dict per run.
+TIMELINES: dict[str, list[dict]] = {}
+TIMELINE_POINTS = (("opened", "chainstate open"), ("workers_started", "tasks handed out"),
+                   ("records_written", "blocks+undo stored"), ("first_block_validated", "first block valid"),
+                   ("last_block_validated", "last block valid"), ("written", "written at H"),
+                   ("closed", "closed"), ("exit", "exit (wall)"), ("idle", "workers idle s"))  # fmt: skip
+
+
+def _idle(out: dict) -> float:
+    tl, workers = out["timeline"], out.get("workers") or {}
+    if "first_task_started" not in tl or not workers:
+        return 0.0
+    span = tl["last_block_validated"] - tl["first_task_started"]
+    return sum(span - w["busy"] for w in workers.values())
+
+
 def _run_contenders(contenders: dict, repeat: int, work_dir: Path, port: int, height: int, runs: dict,
                     stages: dict, inputs_seen: list[int], phases: dict | None = None) -> None:
     for _ in range(repeat):
@@ -218,6 +245,8 @@ def _run_contenders(contenders: dict, repeat: int, work_dir: Path, port: int, he
                     # digest that proves the same coins is read afterwards, untimed.
                     digest = out["chain"].get("utxo_digest") or _utxo_digest(datadir)
                     stages.setdefault(name, []).append(out["seconds"])
+                    if out.get("timeline"):
+                        TIMELINES.setdefault(name, []).append({**out["timeline"], "exit": wall, "idle": _idle(out)})
                     inputs_seen[0] = out["inputs_swiftsync"]
                     if phases is not None and out.get("validate_cpu"):
                         phases.setdefault(name, []).append(out["validate_cpu"])
