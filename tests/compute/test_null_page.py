@@ -167,7 +167,7 @@ def test_c_null_dereference_faults(monkeypatch, backend, scalar):
     monkeypatch.setenv("PACKETFS_SCALAR", scalar)
     for src, addr in ((NUL_C, 0), (MEMBER_C, 8)):
         (o,), _ = run(_compiled(src), [[b"t"]], backend=backend, nodes=2 if backend == "local" else 1)
-        assert o.status is None and o.stdout == b"" and o.fault.startswith(f"{NULL_TEXT}{addr:#x}"), o.fault
+        assert o.status is None and o.stdout == b"" and o.fault.startswith(f"{NULL_TEXT}{addr:#x} in main "), o.fault
 
 
 def test_c_access_at_the_limit_works_and_below_faults():
@@ -192,6 +192,41 @@ def test_c_batch_instances_each_fault_on_null():
         assert [o.fault for o in outs] == [got.faults[k] for k in range(4)]
 
 
+WHERE_C = r"""
+#include <stdio.h>
+#include <string.h>
+struct s { long a; int field; };
+static int get(struct s *p) { return p->field; }
+static struct s *none(void) { return 0; }
+int main(int argc, char **argv) {
+    char *str = argc > 3 ? 0 : argv[0];
+    switch (argc) {
+    case 1: return get(0);
+    case 2: return none()->field;
+    case 3: return (int)strlen(str + (argc - 3));
+    default: return (int)strlen(str);
+    }
+}
+"""
+
+
+def test_fault_names_the_function_on_both_executors():
+    """The function that made the access: a helper, main right after a call returned, libc's strlen; the
+    same sentence from the packet executor (which stops a packet at the instruction routing into the
+    access) and the lane executor (which stops it at the access)."""
+    c = _compiled(WHERE_C, batch=True)
+    argvs = [[b"t"], [b"t", b"1"], [b"t", b"1", b"2"], [b"t", b"1", b"2", b"3"]]
+    want = [("0x8", "get"), ("0x8", "main"), (None, None), ("0x0", "strlen")]
+    got = run_batch(c, argvs)
+    outs, _ = run(c, argvs, placement="function", nodes=2)
+    for k, (addr, where) in enumerate(want):
+        if addr is None:
+            assert outs[k].fault is None and int(got.status[k]) == outs[k].status == 1  # strlen("t")
+            continue
+        assert outs[k].fault.startswith(f"{NULL_TEXT}{addr} in {where} "), outs[k].fault
+        assert got.faults[k] == outs[k].fault
+
+
 def test_cli_reports_the_null_dereference(tmp_path):
     from packetfs.compute.compiler.cli import COMMANDS
 
@@ -200,7 +235,7 @@ def test_cli_reports_the_null_dereference(tmp_path):
     src.write_text(NUL_C)
     r = CliRunner().invoke(main, [str(src)])
     assert r.exit_code == EXIT_FAULT
-    assert "NULL or small-pointer dereference at address 0x0" in r.output
+    assert "NULL or small-pointer dereference at address 0x0 in main" in r.output
     batch = tmp_path / "b.txt"
     batch.write_text("a\nb\nc\n")
     for extra in ([], ["--placement", "function"]):

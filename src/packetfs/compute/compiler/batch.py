@@ -30,7 +30,7 @@ from ..runtime.lanes import LaneMachine, Rel
 from ..runtime.records import BackendError
 from .codegen import Compiled, to_bytes
 from .errors import CompileError
-from .execute import fault_text
+from .execute import fault_text, function_at
 from .interp import relocated_image
 from .layout import DATA_BASE
 from .printf import _SPEC, format_c
@@ -65,10 +65,13 @@ class BatchOutcome:
         return len(self.status)
 
 
-def _fault_text(status: int, detail: int, base: int) -> str:
-    """execute.fault_text for the lane at ``base``: its NULL page is the first DATA_BASE bytes of its lane
-    (the lane executor faults there, lane-relative) or of memory (a NULL pointer, absolute 0)."""
-    return fault_text(status, detail, null_page=detail < DATA_BASE or (detail - base) % (1 << 64) < DATA_BASE)
+def _fault_text(compiled: Compiled, status: int, detail: int, base: int, pc: int) -> str:
+    """execute.fault_text for the lane at ``base`` that finished at ``pc`` (a bad access: the LOAD/STORE
+    itself): its NULL page is the first DATA_BASE bytes of its lane (the lane executor faults there,
+    lane-relative) or of memory (a NULL pointer, absolute 0)."""
+    null_page = detail < DATA_BASE or (detail - base) % (1 << 64) < DATA_BASE
+    where = function_at(compiled, pc) if status == Status.BAD_ADDRESS else None
+    return fault_text(status, detail, null_page=null_page, where=where)
 
 
 # ------------------------------------------------------------------------------------------ the loader
@@ -529,7 +532,8 @@ def _run_part(compiled: Compiled, argvs: ArgvTable, ids: np.ndarray, node: int, 
             code = (res.detail & _U64(0xFF)).astype(np.int16)
             status[at] = code if all_ok else np.where(ok, code, np.int16(-1))
             for r in ([] if all_ok else np.flatnonzero(~ok).tolist()):
-                faults[int(gids[r])] = _fault_text(int(st[r]), int(res.detail[r]), int(gids[r]) * L)
+                faults[int(gids[r])] = _fault_text(compiled, int(st[r]), int(res.detail[r]), int(gids[r]) * L,
+                                                   int(res.last_pc[r]))
     return {"ids": ids, "blobs": blobs, "which": which, "lens": lens_all, "status": status, "faults": faults,
             "steps": steps, "machines": machines, "cpu": cpu}
 

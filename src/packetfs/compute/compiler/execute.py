@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import run_program
-from ..isa import Status
+from ..isa import IMM, Op, Status
+from ..packet import NUM_SLOTS, SLOT_RUNTIME
 from ..runtime.records import RunResult
 from .codegen import TRAP_STACK, Compiled, generate
 from .errors import CompileError
@@ -64,22 +65,50 @@ def run(compiled: Compiled, argvs: list[list[bytes]], backend: str = "inline", n
         result = backend_obj.run(prog, packets, max_steps=max_steps)
     else:
         result = run_program(prog, packets, backend=backend, nodes=nodes, max_steps=max_steps, **backend_options)
-    return outcomes(result, n), result
+    return outcomes(result, n, compiled), result
 
 
-def fault_text(status: int, detail: int, null_page: bool | None = None) -> str:
+def function_at(compiled: Compiled, pc: int) -> str | None:
+    """The C function whose code holds instruction ``pc`` (None for the entry stubs)."""
+    for unit in compiled.units:
+        for name, lo, hi in unit.code_map.ranges:
+            if lo <= pc < hi:
+                return name
+    return None
+
+
+def _access_pc(compiled: Compiled, packet) -> int:
+    """The LOAD/STORE a packet faulted with BAD_ADDRESS at. The packet executor checks an access while
+    routing into it, so the packet finished at the instruction before (its runtime word's pc): the access
+    is that one's successor, in the same function but after a CALL (alt, the callee) or a RET (the target
+    in its slot a)."""
+    pc = int(packet["state"][SLOT_RUNTIME - 16]) >> 32
+    if pc >= len(compiled.code):
+        return pc
+    ins = compiled.code[pc]
+    if ins.op == Op.CALL:
+        return ins.alt
+    if ins.op == Op.RET and ins.a != IMM and ins.a < NUM_SLOTS:
+        slots_ = list(packet["input_data"]) + list(packet["state"])
+        return int(slots_[ins.a])
+    return pc
+
+
+def fault_text(status: int, detail: int, null_page: bool | None = None, where: str | None = None) -> str:
     """Why a faulted instance stopped, as one sentence. ``null_page``: whether a BAD_ADDRESS detail is in
-    the instance's unmapped first DATA_BASE bytes (default: the address is below DATA_BASE)."""
+    the instance's unmapped first DATA_BASE bytes (default: the address is below DATA_BASE); ``where``:
+    the function that made the access, when known."""
     if status == Status.TRAP:
         return "stack overflow" if detail == TRAP_STACK else TRAP_TEXT.get(detail, f"trap {detail}")
     if status == Status.BAD_ADDRESS:
+        at = f" in {where}" if where else ""
         if detail < DATA_BASE if null_page is None else null_page:
-            return f"NULL or small-pointer dereference at address {detail:#x} (the first {DATA_BASE:#x} bytes are not mapped)"
-        return f"bad address {detail:#x}: outside the instance's memory (or an access across a shard block)"
+            return f"NULL or small-pointer dereference at address {detail:#x}{at} (the first {DATA_BASE:#x} bytes are not mapped)"
+        return f"bad address {detail:#x}{at}: outside the instance's memory (or an access across a shard block)"
     return f"{Status(status).name.lower().replace('_', ' ')} (detail {detail})"
 
 
-def outcomes(result: RunResult, n: int) -> list[Outcome]:
+def outcomes(result: RunResult, n: int, compiled: Compiled | None = None) -> list[Outcome]:
     emits = result.emits
     cids = emits["computation_id"]
     bounds = np.searchsorted(cids, np.arange(n + 1, dtype=np.uint64))
@@ -95,5 +124,8 @@ def outcomes(result: RunResult, n: int) -> list[Outcome]:
         if st == Status.HALTED:
             out.append(Outcome(text, int(exits[k]) & 0xFF, None))
         else:
-            out.append(Outcome(text, None, fault_text(st, int(exits[k]))))
+            where = None
+            if st == Status.BAD_ADDRESS and compiled is not None:
+                where = function_at(compiled, _access_pc(compiled, result.packets[k]))
+            out.append(Outcome(text, None, fault_text(st, int(exits[k]), where=where)))
     return out

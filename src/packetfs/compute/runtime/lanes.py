@@ -24,7 +24,9 @@ Every operation is the ISA's (the same numpy expressions as isa.py's kernels, on
 rarer ones run isa.py's kernel itself on the group), so each lane computes the bits the packet executor
 computes. Differences (documented): a lane's memory is its own lane only (an access outside it is
 BAD_ADDRESS, where the packet executor would let an out-of-bounds C access read the neighbouring
-instance), and a fault found at a LOAD/STORE is reported at that instruction.
+instance; with ``low``, each lane's first ``low`` bytes are unmapped too, where the packet executor's
+``Program.unmapped_below`` is one range at address 0), and a fault found at a LOAD/STORE is reported at
+that instruction.
 """
 
 from __future__ import annotations
