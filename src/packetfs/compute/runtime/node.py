@@ -34,9 +34,15 @@ class ShardMap:
         if nbytes > self.block or nbytes > self.size - self.low:
             return np.zeros(addr.shape, dtype=bool)
         # low <= addr <= size - nbytes as one unsigned comparison: an address below low wraps to a huge one
-        inside = (addr - _U64(self.low)) <= _U64(self.size - nbytes - self.low) if self.low else addr <= _U64(self.size - nbytes)
-        same_block = (addr >> _U64(self.block_shift)) == ((addr + _U64(nbytes - 1)) >> _U64(self.block_shift))
-        return inside & same_block
+        if self.low:
+            inside = (addr - _U64(self.low)) <= _U64(self.size - nbytes - self.low)
+        else:
+            inside = addr <= _U64(self.size - nbytes)
+        if nbytes == 1:  # a byte never crosses a block
+            return inside
+        # inside one block: the offset in the block leaves room for nbytes (an address near 2**64 is not
+        # inside anyway, so nothing wraps that matters)
+        return inside & ((addr & _U64(self.block - 1)) <= _U64(self.block - nbytes))
 
     def owner(self, addr: np.ndarray) -> np.ndarray:
         return ((np.asarray(addr, dtype=np.uint64) >> _U64(self.block_shift)) % _U64(self.num_nodes)).astype(np.uint32)
