@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from packetfs.bitcoin.consensus.params import get_params
 from packetfs.bitcoin.net.addr import NET_IPV4, NET_TORV3, Addr, AddrV2, GetAddr, NetAddress
 from packetfs.bitcoin.net.block import BlockMessage, TxMessage
-from packetfs.bitcoin.net.bspent import BSpent, GetBSpent, SpentCoin
+from packetfs.bitcoin.net.bspent import BSpent, GetBSpent, GetBSpentSel, SpentCoin
 from packetfs.bitcoin.net.compact import (
     BlockTxn,
     CmpctBlock,
@@ -57,6 +57,7 @@ def _samples() -> list:
         GetBlockTxn(H1, (0, 1, 5, 300)), BlockTxn(H1, [COINBASE, COINBASE]),
         SendPfs(1), GetPfsBlocks((H1, H2)), PfsBlock(H1, MODE_CHAIN, ((3, 0), (7, 2)), b"frame"),  # net/pfs.py
         GetBSpent(H1, 100),  # net/bspent.py (SwiftSync's spent coins)
+        GetBSpentSel(H1, (0, 1, 7, 300, 24_389)),
         BSpent(H2, (SpentCoin(0, 5, True, 5_000_000_000, bytes.fromhex("76a914" + "11" * 20 + "88ac")),
                     SpentCoin(3, 7, False, 1234, b"\x51"))),
     ]

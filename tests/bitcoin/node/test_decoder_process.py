@@ -118,3 +118,38 @@ def test_close_stops_a_busy_worker() -> None:
         assert _gone(d.pid)
 
     asyncio.run(body())
+
+
+def test_a_decoded_block_whose_body_does_not_match_its_header_is_not_used_for_later_frames() -> None:
+    """decode_frame_job keeps a decoded block's txids and outputs for frames that name it as an in-flight
+    ancestor, but only when its transactions are the ones its header commits to: a block with the right
+    header and another body must not make an honest sender's frame of a child fail (the child gets
+    'missing' and its caller resolves the ancestor from blocks whose merkle root matched)."""
+    from pathlib import Path
+
+    import packetfs
+    from packetfs.bitcoin.codec import encode_block
+    from packetfs.bitcoin.node import decoder_process
+    from packetfs.bitcoin.primitives.block import Block
+
+    raw = (Path(packetfs.__file__).parent / "data" / "mainnet-757739.block").read_bytes()
+    good = Block.from_bytes(raw)
+    mutated = bytearray(raw)
+    mutated[-1] ^= 1  # the last transaction's locktime: its txid, so the merkle root, change
+    bad = Block.from_bytes(bytes(mutated))
+    assert bad.hash == good.hash and bad.compute_merkle_root()[0] != bad.header.merkle_root
+    decoder_process._DECODED.clear()
+    try:
+        for block_raw in (raw, bytes(mutated)):
+            result = decoder_process.decode_frame_job(encode_block(block_raw), None)
+            assert result[0] == "ok" and result[1] == block_raw
+            # A child frame naming this block in flight: resolved here for the true block, 'missing' for the
+            # mutated one (the frame's bytes do not matter for that answer).
+            child = decoder_process.decode_frame_job(b"\x00" * 8, {}, {}, {(757739, 1): good.hash})
+            if block_raw == raw:
+                assert child[0] != "missing"
+                decoder_process._DECODED.clear()
+            else:
+                assert child == ("missing", good.hash)
+    finally:
+        decoder_process._DECODED.clear()

@@ -38,7 +38,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from ..chain.txindex import ResolvedContext
 from ..codec import CodecError, decode_block
-from ..primitives.block import Block
+from ..primitives.block import Block, merkle_root
 
 log = logging.getLogger("packetfs.node.lightning")
 
@@ -322,7 +322,13 @@ def decode_frame_job(frame: bytes, at: dict[tuple[int, int], bytes] | None, outs
         txids, outputs = b"".join(parts[0]), parts[1]
     else:
         txids, outputs = b"".join(tx.txid for tx in block.transactions), _outputs(block)
-    _DECODED[block.hash] = (txids, outputs)
-    while len(_DECODED) > DECODED_KEEP:
-        _DECODED.popitem(last=False)
+    # Kept for later frames that name this block only if its transactions are the ones its header commits
+    # to: a block with the right header and another body (a mutated or lying sender's) must fail on its
+    # own, not make an honest sender's frame of a child fail to decode. Such a child then gets 'missing'
+    # and its ancestor's outputs come from the caller, which uses only blocks whose merkle root matched.
+    root, mutated = merkle_root([txids[i:i + 32] for i in range(0, len(txids), 32)])
+    if root == block.header.merkle_root and not mutated:
+        _DECODED[block.hash] = (txids, outputs)
+        while len(_DECODED) > DECODED_KEEP:
+            _DECODED.popitem(last=False)
     return ("ok", raw, block.hash, txids, outputs, time.perf_counter() - t0, proven, time.process_time() - cpu0)
