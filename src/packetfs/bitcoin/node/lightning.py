@@ -660,20 +660,28 @@ class LightningRelay:
         if not peer.closed.is_set():
             self._start(peer, msg, entry, time.monotonic())
 
+    def _decode_args(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float, there: bool) -> tuple | None:
+        """decode_frame_job's arguments for the frame, its locations resolved (``there``: ancestors the
+        decoding process holds may be named by hash); None after refusing it (bad location) or parking it
+        (an ancestor not decoded yet)."""
+        at = self._resolve(msg, entry, there)
+        if isinstance(at, str):
+            self._bad_frame(peer, msg.block_hash, at)
+            return None
+        if at is None:
+            self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
+            return None
+        at, outs, inflight = at
+        return (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
+
     def _start(self, peer: Peer, msg: PfsBlock, entry: IndexEntry, since: float) -> None:
         """Resolve the frame's locations and hand it to a decoding process, or park it until the
         ancestors it names are decoded (never waiting here: the reader may be about to deliver them)."""
         there = bool(self.decode_jobs) and self.decoder_ready()
-        at = self._resolve(msg, entry, there)
-        if isinstance(at, str):
-            self._bad_frame(peer, msg.block_hash, at)
-            return
-        if at is None:
-            self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
+        args = self._decode_args(peer, msg, entry, since, there)
+        if args is None:
             return
         self.stats.parked_s += time.monotonic() - since
-        at, outs, inflight = at
-        args = (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
         fut = None
         if there:
             decoders = self.decoder()
@@ -682,15 +690,9 @@ class LightningRelay:
                 fut = decoders[self._next_decoder].submit(*args)
             except BrokenProcessPool:
                 self._renew_decoder()
-                at = self._resolve(msg, entry, False)  # inline now: nothing is held there
-                if isinstance(at, str):
-                    self._bad_frame(peer, msg.block_hash, at)
+                args = self._decode_args(peer, msg, entry, since, False)  # inline now: nothing is held there
+                if args is None:
                     return
-                if at is None:
-                    self._parked[msg.block_hash] = _Parked(peer, msg, entry, since)
-                    return
-                at, outs, inflight = at
-                args = (msg.frame, at if msg.mode == MODE_CHAIN else None, outs, inflight)
         if fut is None:
             # Inline: decoded here and now, then validated (no process to hand frames to, or it is still
             # starting or being replaced; on a machine whose cores are all busy, one process that never
@@ -704,6 +706,7 @@ class LightningRelay:
             return
         self._pending.add(fut)
         self._decoding.add(msg.block_hash)
+        inflight = args[3]
         self.stats.inflight_locations += len(inflight)
         self.stats.held_locations += sum(1 for a in inflight.values() if a not in self._decoding)
         fut.add_done_callback(lambda f: self._decoded(peer, msg, entry, f, since, there=True))
