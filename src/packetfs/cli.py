@@ -22,6 +22,7 @@ BITCOIN_COMMANDS = {
     "decompress": "packetfs.bitcoin.chain.cli",
     "gen-chain": "packetfs.bitcoin.chain.generator_cli",
     "sync": "packetfs.bitcoin.node.sync_cli",
+    "sync-bench": "packetfs.bitcoin.sync_bench_cli",
     "hints": "packetfs.bitcoin.swiftsync.cli",
     "swiftsync-import": "packetfs.bitcoin.swiftsync.cli",
     # chain.cli also defines an `import`; this one (chain/ or swiftsync/ by --swiftsync) replaces it
