@@ -268,7 +268,7 @@ def script_checks_vs_kernel(console: Console) -> dict:
     from packetfs.bitcoin.consensus.pool import verify_batch
     from packetfs.bitcoin.primitives.block import Block
     from packetfs.bitcoin.primitives.transaction import TxOut
-    from packetfs.bitcoin.script import crypto, fastpath
+    from packetfs.bitcoin.script import crypto
     from packetfs.bitcoin.script.api import verify_tx_input
     from packetfs.bitcoin.script.flags import CONSENSUS_FLAGS
     from packetfs.bitcoin.script.sighash import PrecomputedTxData
@@ -285,16 +285,11 @@ def script_checks_vs_kernel(console: Console) -> dict:
     ours = kernel = 0.0
     inputs = 0
     calls = [0]
-    verify = crypto._verify_compact
-    curve_check = fastpath._ecdsa_verify  # the P2PKH runs call libsecp256k1 directly
+    verify = crypto._verify_compact  # every curve check, the P2PKH runs' included, goes through it
 
     def counted(c, p, m):
         calls[0] += 1
         return verify(c, p, m)
-
-    def counted_curve(*args):
-        calls[0] += 1
-        return curve_check(*args)
 
     for raw, undo_raw in records:
         block = Block.from_bytes(raw)
@@ -303,13 +298,13 @@ def script_checks_vs_kernel(console: Console) -> dict:
             outs = [TxOut(c.value, c.script_pubkey) for c in coins]
             n = tx.input_count
             inputs += n
-            crypto._verify_compact, fastpath._ecdsa_verify = counted, counted_curve
+            crypto._verify_compact = counted
             # As a validation worker checks a tx's inputs (consensus.pool.verify_batch: runs of P2PKH
             # inputs in one loop, any other input through verify_tx_input), precomputation included.
             t = time.process_time()
             assert verify_batch(object(), [(0, tx, outs, flags, 0, n)]) == (n, None)
             ours += time.process_time() - t
-            crypto._verify_compact, fastpath._ecdsa_verify = verify, curve_check
+            crypto._verify_compact = verify
             ktx = pbk.Transaction(tx.serialize())
             spks = [pbk.ScriptPubkey(c.script_pubkey) for c in coins]
             kouts = [pbk.TransactionOutput(spk, c.value) for spk, c in zip(spks, coins, strict=True)]

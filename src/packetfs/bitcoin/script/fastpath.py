@@ -40,16 +40,6 @@ from .sighash import (
 )
 
 _sha256 = hashlib.sha256
-_pubkey_cache = crypto._PUBKEY_CACHE
-_parse_pubkey = crypto._pubkey
-_new_sig = crypto._new
-_SIG_T = crypto._SIG_T
-_CTX = crypto._CTX
-_parse_compact = crypto._parse_compact
-_normalize = crypto._normalize
-_ecdsa_verify = crypto._ecdsa_verify
-_HALF_ORDER = crypto._HALF_ORDER
-_MISS = object()
 # Copying a fresh ripemd160 object is about twice as fast as looking the algorithm up by name.
 _RIPEMD160 = hashlib.new("ripemd160")
 _verify_ecdsa = crypto.verify_ecdsa
@@ -397,7 +387,6 @@ def verify_p2pkh_run(tx, outs: Sequence, flags: int, cache: PrecomputedTxData, f
     run = None
     run_at = -1
     proven = crypto._PROVEN
-    cache_get = _pubkey_cache.get
     for i in range(first, end):
         if witnesses[i]:
             return i
@@ -457,16 +446,6 @@ def verify_p2pkh_run(tx, outs: Sequence, flags: int, cache: PrecomputedTxData, f
         compact = r.rjust(32, b"\0") + s.rjust(32, b"\0")
         if proven and crypto._proven_take(compact, pub, msg):
             continue
-        pk = cache_get(pub, _MISS)
-        if pk is _MISS:
-            pk = _parse_pubkey(pub)
-        if pk is None:
-            return i
-        sig_t = _new_sig(_SIG_T)
-        if not _parse_compact(_CTX, sig_t, compact):
-            return i
-        if compact[32:] > _HALF_ORDER:
-            _normalize(_CTX, sig_t, sig_t)
-        if not _ecdsa_verify(_CTX, sig_t, msg, pk):
+        if not crypto._verify_compact(compact, pub, msg):
             return i
     return end
