@@ -102,19 +102,10 @@ class RecordingRecoverer(_Recoverer):
         self.entries: list[bytes] = []
 
     def __call__(self, rs: bytes, recid: int, msg: bytes, compressed: bool) -> bytes | None:
-        # _Recoverer.__call__ written out (one Python call per key on the receiver's hottest path);
-        # the entry is sigcache.entry(rs, key, msg) (tests/bitcoin/codec/test_decode_parts.py checks it).
-        ctx = _SECP.ctx
-        if not _lib.secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, self.sig, rs, recid):
-            return None
-        if not _lib.secp256k1_ecdsa_recover(ctx, self.pub, self.sig, msg):
-            return None
-        self.outlen[0] = 65
-        _lib.secp256k1_ec_pubkey_serialize(
-            ctx, self.out, self.outlen, self.pub, _EC_COMPRESSED if compressed else _EC_UNCOMPRESSED
-        )
-        key = _ffi.buffer(self.out, self.outlen[0])[:]
-        self.entries.append(rs + msg + key)
+        # The entry is sigcache.entry(rs, key, msg) (tests/bitcoin/codec/test_decode_parts.py checks it).
+        key = _Recoverer.__call__(self, rs, recid, msg, compressed)
+        if key is not None:
+            self.entries.append(rs + msg + key)
         return key
 
 
