@@ -40,6 +40,7 @@ import numpy as np
 from ..isa import IMM, SIGNED, SPEC, Ctx, Op, Status, zext
 from ..isa import sext as _isa_sext
 from ..packet import NUM_SLOTS, SLOT_RESULT, SLOT_RUNTIME
+from .lanes_fast import _BIN as _BIN_FN  # one table of the integer binary ops for both paths
 from .lanes_fast import handlers
 from .node import Accumulators
 from .records import EMIT_DTYPE, ProgramError
@@ -186,8 +187,6 @@ class LaneMemory:
 
 
 UNIFORM_INT = {_op.ADD, _op.SUB, _op.MUL, _op.AND, _op.OR, _op.XOR}
-_BIN_FN = {_op.ADD: np.add, _op.SUB: np.subtract, _op.MUL: np.multiply, _op.AND: np.bitwise_and,
-           _op.OR: np.bitwise_or, _op.XOR: np.bitwise_xor}
 _CMP_FN = {_op.EQ: (np.equal, False), _op.NE: (np.not_equal, False), _op.LTU: (np.less, False),
            _op.LEU: (np.less_equal, False), _op.GTU: (np.greater, False), _op.GEU: (np.greater_equal, False),
            _op.LTS: (np.less, True), _op.LES: (np.less_equal, True), _op.GTS: (np.greater, True),
